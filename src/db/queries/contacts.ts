@@ -1,0 +1,68 @@
+/** Contacts of a workspace. Every function takes the workspace id and filters on it. */
+import { and, desc, eq, like, lt, or, type SQL } from "drizzle-orm";
+import { toE164 } from "../../domain/phone";
+import type { Db } from "../client";
+import { contacts } from "../schema";
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+export async function listContacts(
+  db: Db,
+  workspaceId: string,
+  opts: { q?: string; limit: number; before?: { key: number; id: string } | null },
+) {
+  const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId)];
+  if (opts.q) {
+    const pattern = `%${escapeLike(opts.q)}%`;
+    const phone = toE164(opts.q);
+    const digits = opts.q.replace(/\D/g, "");
+    conditions.push(
+      or(
+        like(contacts.name, pattern),
+        like(contacts.email, pattern),
+        phone ? eq(contacts.phone, phone) : undefined,
+        digits.length >= 3 ? like(contacts.phone, `%${digits}%`) : undefined,
+      ),
+    );
+  }
+  if (opts.before) {
+    conditions.push(
+      or(
+        lt(contacts.createdAt, opts.before.key),
+        and(eq(contacts.createdAt, opts.before.key), lt(contacts.id, opts.before.id)),
+      ),
+    );
+  }
+  return db
+    .select()
+    .from(contacts)
+    .where(and(...conditions))
+    .orderBy(desc(contacts.createdAt), desc(contacts.id))
+    .limit(opts.limit + 1);
+}
+
+export async function getContact(db: Db, workspaceId: string, id: string) {
+  return db.query.contacts.findFirst({ where: and(eq(contacts.id, id), eq(contacts.workspaceId, workspaceId)) });
+}
+
+export async function findContactByPhone(db: Db, workspaceId: string, phone: string) {
+  return db.query.contacts.findFirst({ where: and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, phone)) });
+}
+
+/** Finds the contact with this phone or creates it; safe under concurrent calls. */
+export async function findOrCreateContact(db: Db, workspaceId: string, phone: string, id: string) {
+  await db.insert(contacts).values({ id, workspaceId, phone }).onConflictDoNothing();
+  const row = await findContactByPhone(db, workspaceId, phone);
+  if (!row) throw new Error("contact vanished after upsert");
+  return row;
+}
+
+/** Records a consent change from a keyword (STOP/START) or a 21610. */
+export async function setOptOut(db: Db, workspaceId: string, contactId: string, optedOut: boolean, now: number) {
+  await db
+    .update(contacts)
+    .set({ optedOut, optedOutAt: optedOut ? now : null, updatedAt: now })
+    .where(and(eq(contacts.id, contactId), eq(contacts.workspaceId, workspaceId)));
+}

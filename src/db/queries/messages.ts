@@ -1,0 +1,130 @@
+/**
+ * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
+ * message rows and status changes, so each statement here is built for its serialized appends.
+ */
+import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
+import { STATUS_RANK, statusRankSql } from "../../domain/status";
+import type { Db } from "../client";
+import type { MessageStatus } from "../schema";
+import { messageEvents, messages } from "../schema";
+
+export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
+
+export interface StatusChange {
+  messageId: string;
+  status: MessageStatus;
+  /** Twilio's raw status for the event log (e.g. `accepted`), defaults to `status`. */
+  rawStatus?: string;
+  errorCode?: number | null;
+  errorMessage?: string | null;
+  providerSid?: string | null;
+  source: "api" | "queue" | "webhook" | "cron" | "reconcile" | "dlq";
+  at: number;
+}
+
+const RANK = statusRankSql("status");
+
+/**
+ * Statements for one status report, in one batch: remember the sid, record the event (with whether
+ * it moved the status), and move the status only forward. The last statement RETURNs the row when
+ * the status moved.
+ */
+export function statusChangeStatements(d1: D1Database, change: StatusChange): D1PreparedStatement[] {
+  const rank = STATUS_RANK[change.status];
+  const isSent = ["sent", "delivered", "undelivered", "read", "delivery_unknown"].includes(change.status) ? 1 : 0;
+  const isDelivered = change.status === "delivered" || change.status === "read" ? 1 : 0;
+  const isFailed = change.status === "failed" || change.status === "undelivered" ? 1 : 0;
+  const statements: D1PreparedStatement[] = [];
+  if (change.providerSid) {
+    statements.push(
+      d1
+        .prepare("UPDATE messages SET provider_sid = ?1 WHERE id = ?2 AND provider_sid IS NULL")
+        .bind(change.providerSid, change.messageId),
+    );
+  }
+  statements.push(
+    d1
+      .prepare(
+        `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
+         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5, ?6 FROM messages WHERE id = ?7`,
+      )
+      .bind(
+        change.rawStatus ?? change.status,
+        change.errorCode ?? null,
+        change.errorMessage ?? null,
+        change.source,
+        rank,
+        change.at,
+        change.messageId,
+      ),
+    d1
+      .prepare(
+        `UPDATE messages SET
+           status = ?1,
+           error_code = coalesce(?2, error_code),
+           error_message = coalesce(?3, error_message),
+           updated_at = ?4,
+           sent_at = CASE WHEN ?5 THEN coalesce(sent_at, ?4) ELSE sent_at END,
+           delivered_at = CASE WHEN ?6 THEN coalesce(delivered_at, ?4) ELSE delivered_at END,
+           failed_at = CASE WHEN ?7 THEN coalesce(failed_at, ?4) ELSE failed_at END,
+           attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END
+         WHERE id = ?9 AND ${RANK} < ?8
+         RETURNING id, status, error_code AS errorCode`,
+      )
+      .bind(
+        change.status,
+        change.errorCode ?? null,
+        change.errorMessage ?? null,
+        change.at,
+        isSent,
+        isDelivered,
+        isFailed,
+        rank,
+        change.messageId,
+      ),
+  );
+  return statements;
+}
+
+export async function getMessage(db: Db, workspaceId: string, id: string) {
+  return db.query.messages.findFirst({ where: and(eq(messages.id, id), eq(messages.workspaceId, workspaceId)) });
+}
+
+export async function getMessageById(db: Db, id: string) {
+  return db.query.messages.findFirst({ where: eq(messages.id, id) });
+}
+
+export async function getMessageBySid(db: Db, sid: string) {
+  return db.query.messages.findFirst({ where: eq(messages.providerSid, sid) });
+}
+
+export async function listMessageEvents(db: Db, messageId: string) {
+  return db.select().from(messageEvents).where(eq(messageEvents.messageId, messageId)).orderBy(asc(messageEvents.id));
+}
+
+/** A page of a thread in seq order: after `after`, before `before`, or the latest `limit`. */
+export async function listThread(
+  db: Db,
+  conversationId: string,
+  opts: { after?: number; before?: number; limit: number },
+) {
+  if (opts.after !== undefined) {
+    return db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, opts.after)))
+      .orderBy(asc(messages.seq))
+      .limit(opts.limit);
+  }
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(
+      opts.before !== undefined
+        ? and(eq(messages.conversationId, conversationId), lt(messages.seq, opts.before))
+        : eq(messages.conversationId, conversationId),
+    )
+    .orderBy(desc(messages.seq))
+    .limit(opts.limit);
+  return rows.reverse();
+}

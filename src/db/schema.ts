@@ -1,0 +1,319 @@
+/**
+ * Parley's D1 schema: the single source of truth for every table. `drizzle-kit generate` turns it
+ * into the flat SQL files in migrations/, which wrangler and the tests apply.
+ *
+ * Every tenant row carries `workspace_id`, and every query filters on it. Times are integer
+ * milliseconds since the epoch (UTC); the API renders them as ISO-8601 strings.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const timestamp = (name: string) => integer(name).notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
+
+export const workspaces = sqliteTable("workspaces", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  /** Reply to HELP/INFO keywords (TwiML). */
+  helpText: text("help_text").notNull(),
+  /** Days to keep message bodies and events; null keeps them forever. */
+  retentionDays: integer("retention_days"),
+  createdAt: timestamp("created_at"),
+});
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  /** Stored lower-cased; unique across the deployment. */
+  email: text("email").notNull().unique(),
+  name: text("name").notNull(),
+  /** `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>` */
+  passwordHash: text("password_hash").notNull(),
+  createdAt: timestamp("created_at"),
+});
+
+export const ROLES = ["owner", "admin", "agent"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ROLES }).notNull(),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.userId] }), index("memberships_user_idx").on(t.userId)],
+);
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    /** SHA-256 (hex) of the cookie token; the token itself is never stored. */
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    expiresAt: integer("expires_at").notNull(),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId), index("sessions_expires_idx").on(t.expiresAt)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** First characters of the key, shown in lists so people can tell keys apart. */
+    prefix: text("prefix").notNull(),
+    /** SHA-256 (hex) of the whole key. */
+    keyHash: text("key_hash").notNull().unique(),
+    createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp("created_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_keys_workspace_idx").on(t.workspaceId, t.createdAt)],
+);
+
+export const numbers = sqliteTable(
+  "numbers",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** E.164; unique across the deployment because inbound texts are routed by it. */
+    phoneNumber: text("phone_number").notNull().unique(),
+    label: text("label"),
+    /** Segments per second this sender may use (null: no limit of ours). */
+    ratePerSecond: integer("rate_per_second"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("numbers_workspace_idx").on(t.workspaceId)],
+);
+
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name"),
+    /** E.164 */
+    phone: text("phone").notNull(),
+    email: text("email"),
+    optedOut: integer("opted_out", { mode: "boolean" }).notNull().default(false),
+    optedOutAt: integer("opted_out_at"),
+    createdAt: timestamp("created_at"),
+    updatedAt: timestamp("updated_at"),
+  },
+  (t) => [
+    uniqueIndex("contacts_workspace_phone_uq").on(t.workspaceId, t.phone),
+    index("contacts_workspace_name_idx").on(t.workspaceId, t.name),
+    index("contacts_workspace_email_idx").on(t.workspaceId, t.email),
+  ],
+);
+
+export const CONVERSATION_STATUSES = ["open", "closed"] as const;
+
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    contactId: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    /** Our sender number (E.164) for this thread. */
+    fromNumber: text("from_number").notNull(),
+    status: text("status", { enum: CONVERSATION_STATUSES }).notNull().default("open"),
+    assignedUserId: text("assigned_user_id").references(() => users.id, { onDelete: "set null" }),
+    /** Highest seq the room has assigned and D1 has recorded. */
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastMessageId: text("last_message_id"),
+    lastMessageAt: integer("last_message_at"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [
+    uniqueIndex("conversations_contact_from_uq").on(t.workspaceId, t.contactId, t.fromNumber),
+    index("conversations_workspace_recent_idx").on(t.workspaceId, t.lastMessageAt, t.id),
+  ],
+);
+
+export const MESSAGE_DIRECTIONS = ["inbound", "outbound"] as const;
+export const MESSAGE_CHANNELS = ["sms", "mms", "whatsapp"] as const;
+export const MESSAGE_STATUSES = [
+  "scheduled",
+  "pending",
+  "queued",
+  "sending",
+  "sent",
+  "delivery_unknown",
+  "delivered",
+  "undelivered",
+  "failed",
+  "read",
+  "canceled",
+  "received",
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    /** Position in the conversation, assigned by its ConversationRoom. */
+    seq: integer("seq").notNull(),
+    direction: text("direction", { enum: MESSAGE_DIRECTIONS }).notNull(),
+    channel: text("channel", { enum: MESSAGE_CHANNELS }).notNull().default("sms"),
+    fromNumber: text("from_number").notNull(),
+    toNumber: text("to_number").notNull(),
+    body: text("body").notNull(),
+    /** JSON array of `{url, contentType}`. */
+    media: text("media", { mode: "json" }).$type<{ url: string; contentType: string | null }[]>().notNull().default([]),
+    status: text("status", { enum: MESSAGE_STATUSES }).notNull(),
+    errorCode: integer("error_code"),
+    errorMessage: text("error_message"),
+    segments: integer("segments").notNull(),
+    encoding: text("encoding", { enum: ["GSM-7", "UCS-2"] }).notNull(),
+    /** Twilio's SM…/MM… sid once known. */
+    providerSid: text("provider_sid").unique(),
+    idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the request that used the key, to answer 409 to a different body. */
+    idempotencyHash: text("idempotency_hash"),
+    sendAt: integer("send_at"),
+    /** Sends attempted at Twilio (a resend after an adopted lookup does not count). */
+    attempts: integer("attempts").notNull().default(0),
+    /** Start of the latest attempt whose outcome we do not know (timeout, crash); null when none. */
+    attemptStartedAt: integer("attempt_started_at"),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at"),
+    updatedAt: timestamp("updated_at"),
+    sentAt: integer("sent_at"),
+    deliveredAt: integer("delivered_at"),
+    failedAt: integer("failed_at"),
+  },
+  (t) => [
+    uniqueIndex("messages_conversation_seq_uq").on(t.conversationId, t.seq),
+    uniqueIndex("messages_workspace_idempotency_uq").on(t.workspaceId, t.idempotencyKey),
+    index("messages_status_updated_idx").on(t.status, t.updatedAt),
+    index("messages_send_at_idx").on(t.status, t.sendAt),
+  ],
+);
+
+export const messageEvents = sqliteTable(
+  "message_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    messageId: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    /** The status this event reported (Twilio's raw status for webhooks). */
+    status: text("status").notNull(),
+    errorCode: integer("error_code"),
+    errorMessage: text("error_message"),
+    /** api | queue | webhook | cron | reconcile | dlq */
+    source: text("source").notNull(),
+    /** Whether the message's stored status moved because of this event. */
+    applied: integer("applied", { mode: "boolean" }).notNull().default(true),
+    at: timestamp("at"),
+  },
+  (t) => [index("message_events_message_idx").on(t.messageId, t.id), index("message_events_at_idx").on(t.at)],
+);
+
+export const conversationReads = sqliteTable(
+  "conversation_reads",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    lastReadSeq: integer("last_read_seq").notNull(),
+    updatedAt: timestamp("updated_at"),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
+);
+
+export const notes = sqliteTable(
+  "notes",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
+    body: text("body").notNull(),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("notes_conversation_idx").on(t.conversationId, t.createdAt)],
+);
+
+export const templates = sqliteTable(
+  "templates",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    body: text("body").notNull(),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [uniqueIndex("templates_workspace_name_uq").on(t.workspaceId, t.name)],
+);
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** user | api_key | system */
+    actorType: text("actor_type").notNull(),
+    actorId: text("actor_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
+    at: timestamp("at"),
+  },
+  (t) => [index("audit_log_workspace_idx").on(t.workspaceId, t.at)],
+);
+
+/** Fixed-window counters for login and signup throttling (key = purpose + subject). */
+export const rateLimits = sqliteTable("rate_limits", {
+  key: text("key").primaryKey(),
+  windowStart: integer("window_start").notNull(),
+  count: integer("count").notNull(),
+});

@@ -1,0 +1,21 @@
+/**
+ * Phone numbers: everything we store or send is E.164. Parsing and validation come from
+ * libphonenumber-js (its "min" metadata keeps the Worker small).
+ */
+import { parsePhoneNumberFromString } from "libphonenumber-js/min";
+
+/** Returns the E.164 form of `input`, or null when it is not a valid number. */
+export function toE164(input: string, defaultCountry: "US" = "US"): string | null {
+  const trimmed = input.trim();
+  if (trimmed.length === 0 || trimmed.length > 32) return null;
+  const parsed = parsePhoneNumberFromString(trimmed, defaultCountry);
+  if (!parsed?.isValid()) return null;
+  return parsed.number;
+}
+
+/** Masks a phone number for logs: `+1415•••2671`. */
+export function maskPhone(phone: string | null | undefined): string {
+  if (!phone) return "";
+  if (phone.length <= 8) return "•••";
+  return `${phone.slice(0, 5)}•••${phone.slice(-4)}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The Hono app: middleware, the API routers, OpenAPI, and the one error path.
+ * Webhooks (src/webhooks) are mounted here too so they share headers, limits and error rendering.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { createDb } from "../db/client";
+import type { AppEnv } from "./context";
+import { ApiError, errorBody } from "./errors";
+import { requireAuth } from "./middleware/auth";
+import { originCheck, securityHeaders } from "./middleware/security";
+import { apiKeyRoutes } from "./routes/api-keys";
+import { authRoutes, meRoutes } from "./routes/auth";
+import { contactRoutes } from "./routes/contacts";
+import { conversationRoutes } from "./routes/conversations";
+import { numberRoutes } from "./routes/numbers";
+import { validationHook } from "./validation";
+
+/** JSON bodies above this are refused with 413 before they are parsed. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const PUBLIC_API_PATHS = new Set([
+  "/api/auth/signup",
+  "/api/auth/login",
+  "/api/auth/logout",
+  "/api/openapi.json",
+  "/api/docs",
+]);
+
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'";
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use("*", securityHeaders);
+  app.use("*", async (c, next) => {
+    c.set("db", createDb(c.env.DB));
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody("payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`), 413),
+    }),
+  );
+  app.use("/api/*", originCheck);
+  app.use("/api/*", async (c, next) => {
+    if (PUBLIC_API_PATHS.has(c.req.path)) return next();
+    return requireAuth(c, next);
+  });
+
+  app.route("/api/auth", authRoutes);
+  app.route("/api", meRoutes);
+  app.route("/api/api-keys", apiKeyRoutes);
+  app.route("/api/numbers", numberRoutes);
+  app.route("/api/contacts", contactRoutes);
+  app.route("/api/conversations", conversationRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {
+    type: "apiKey",
+    in: "cookie",
+    name: "parley_session",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key from POST /api/api-keys",
+  });
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Parley API",
+      version: "0.1.0",
+      description:
+        "Two-way SMS team inbox. Errors share one shape: `{ error: { code, message, details? } }`. Lists are `{ items, nextCursor }`.",
+    },
+  });
+  app.get("/api/docs", async (c, next) => {
+    await next();
+    c.res.headers.set("Content-Security-Policy", DOCS_CSP);
+  });
+  app.get("/api/docs", Scalar({ url: "/api/openapi.json", pageTitle: "Parley API" }));
+
+  app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+      return c.json(errorBody(err.code, err.message, err.details), err.status);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code =
+        status === 400 && /json/i.test(err.message)
+          ? "invalid_json"
+          : status === 415
+            ? "unsupported_media_type"
+            : status === 413
+              ? "payload_too_large"
+              : "bad_request";
+      const message =
+        code === "invalid_json"
+          ? "The request body is not valid JSON."
+          : code === "unsupported_media_type"
+            ? "Send the body as application/json."
+            : err.message || "Bad request.";
+      return c.json(errorBody(code, message), status);
+    }
+    console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, error: String(err) }));
+    return c.json(errorBody("internal", "Something went wrong on our side; it has been logged."), 500);
+  });
+
+  return app;
+}

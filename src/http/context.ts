@@ -1,0 +1,21 @@
+import type { Db } from "../db/client";
+import type { Role } from "../db/schema";
+
+/** Who is calling: a signed-in user (session cookie) or an integration (API key). */
+export interface Principal {
+  kind: "session" | "api_key";
+  workspaceId: string;
+  /** The user behind a session; null for API keys. */
+  userId: string | null;
+  role: Role;
+  /** The API key's id, or the session's token hash. */
+  credentialId: string;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    db: Db;
+    principal: Principal;
+  };
+}

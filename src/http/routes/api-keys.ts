@@ -1,0 +1,112 @@
+/** API keys: created by owners/admins, shown once, stored as a SHA-256 hash with a visible prefix. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { apiKeys, auditLog } from "../../db/schema";
+import { newId } from "../../domain/ids";
+import { iso } from "../../domain/time";
+import { randomToken, sha256Hex } from "../../security/crypto";
+import type { AppEnv } from "../context";
+import { notFound } from "../errors";
+import { API_KEY_PREFIX, requireSessionRole } from "../middleware/auth";
+import { ApiKeySchema, errorResponses, IdParam, jsonBody, jsonContent, listOf, security } from "../schemas";
+import { validationHook } from "../validation";
+
+const CreatedKeySchema = z
+  .object({ id: z.string(), name: z.string(), prefix: z.string(), key: z.string(), createdAt: z.string() })
+  .openapi("CreatedApiKey");
+
+const createKey = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["api-keys"],
+  summary: "Create an API key (the key is in this response only)",
+  security,
+  request: { body: jsonBody(z.object({ name: z.string().trim().min(1).max(100) })) },
+  responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...errorResponses },
+});
+
+const listKeys = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["api-keys"],
+  summary: "List the workspace's active API keys",
+  security,
+  responses: { 200: jsonContent(listOf(ApiKeySchema, "ApiKeyList"), "Keys"), ...errorResponses },
+});
+
+const revokeKey = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["api-keys"],
+  summary: "Revoke an API key",
+  security,
+  request: { params: IdParam },
+  responses: { 204: { description: "Revoked" }, ...errorResponses },
+});
+
+export const apiKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createKey, async (c) => {
+    const principal = requireSessionRole(c, "owner", "admin");
+    const { name } = c.req.valid("json");
+    const key = `${API_KEY_PREFIX}${randomToken(32)}`;
+    const row = {
+      id: newId("key"),
+      workspaceId: principal.workspaceId,
+      name,
+      prefix: key.slice(0, 11),
+      keyHash: await sha256Hex(key),
+      createdBy: principal.userId,
+      createdAt: Date.now(),
+    };
+    const db = c.get("db");
+    await db.batch([
+      db.insert(apiKeys).values(row),
+      db.insert(auditLog).values({
+        workspaceId: principal.workspaceId,
+        actorType: "user",
+        actorId: principal.userId,
+        action: "api_key.created",
+        targetType: "api_key",
+        targetId: row.id,
+        data: { name },
+      }),
+    ]);
+    return c.json({ id: row.id, name, prefix: row.prefix, key, createdAt: iso(row.createdAt) }, 201);
+  })
+  .openapi(listKeys, async (c) => {
+    const principal = requireSessionRole(c, "owner", "admin");
+    const rows = await c
+      .get("db")
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.workspaceId, principal.workspaceId), isNull(apiKeys.revokedAt)))
+      .orderBy(desc(apiKeys.createdAt));
+    const items = rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      prefix: r.prefix,
+      createdAt: iso(r.createdAt),
+      lastUsedAt: iso(r.lastUsedAt),
+    }));
+    return c.json({ items, nextCursor: null }, 200);
+  })
+  .openapi(revokeKey, async (c) => {
+    const principal = requireSessionRole(c, "owner", "admin");
+    const { id } = c.req.valid("param");
+    const db = c.get("db");
+    const [revoked] = await db
+      .update(apiKeys)
+      .set({ revokedAt: Date.now() })
+      .where(and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, principal.workspaceId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    if (!revoked) throw notFound("API key");
+    await db.insert(auditLog).values({
+      workspaceId: principal.workspaceId,
+      actorType: "user",
+      actorId: principal.userId,
+      action: "api_key.revoked",
+      targetType: "api_key",
+      targetId: id,
+    });
+    return c.body(null, 204);
+  });

@@ -1,0 +1,168 @@
+/** Contacts: the people a workspace texts. Phone numbers are E.164 and unique per workspace. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { getContact, listContacts } from "../../db/queries/contacts";
+import { contacts } from "../../db/schema";
+import { newId } from "../../domain/ids";
+import type { AppEnv } from "../context";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { conflict, notFound } from "../errors";
+import { presentContact } from "../present";
+import {
+  ContactSchema,
+  ErrorSchema,
+  errorResponses,
+  IdParam,
+  jsonBody,
+  jsonContent,
+  listOf,
+  PhoneInput,
+  security,
+} from "../schemas";
+import { validationHook } from "../validation";
+
+const Name = z.string().trim().min(1).max(200);
+const EmailField = z.string().trim().toLowerCase().email().max(254);
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["contacts"],
+  summary: "List or search contacts (name, phone or email), newest first",
+  security,
+  request: {
+    query: z.object({
+      q: z.string().trim().max(100).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: z.string().max(200).optional(),
+    }),
+  },
+  responses: { 200: jsonContent(listOf(ContactSchema, "ContactList"), "Contacts"), ...errorResponses },
+});
+
+const createContactRoute = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["contacts"],
+  summary: "Create a contact",
+  security,
+  request: {
+    body: jsonBody(z.object({ name: Name.optional(), phone: PhoneInput, email: EmailField.optional() }).strict()),
+  },
+  responses: {
+    201: jsonContent(ContactSchema, "Created"),
+    409: jsonContent(ErrorSchema, "A contact with this phone exists"),
+    ...errorResponses,
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["contacts"],
+  summary: "Get a contact",
+  security,
+  request: { params: IdParam },
+  responses: { 200: jsonContent(ContactSchema, "The contact"), ...errorResponses },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["contacts"],
+  summary: "Change a contact's name, phone or email",
+  security,
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z
+        .object({
+          name: Name.nullable().optional(),
+          phone: PhoneInput.optional(),
+          email: EmailField.nullable().optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: {
+    200: jsonContent(ContactSchema, "Updated"),
+    409: jsonContent(ErrorSchema, "Another contact has this phone"),
+    ...errorResponses,
+  },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["contacts"],
+  summary: "Delete a contact and its conversations",
+  security,
+  request: { params: IdParam },
+  responses: { 204: { description: "Deleted" }, ...errorResponses },
+});
+
+function isUniqueViolation(err: unknown): boolean {
+  return /UNIQUE constraint failed/i.test(String(err instanceof Error ? `${err.message} ${String(err.cause)}` : err));
+}
+
+export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(listRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const { q, limit, cursor } = c.req.valid("query");
+    const rows = await listContacts(c.get("db"), workspaceId, { q, limit, before: decodeCursor(cursor) });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null;
+    return c.json({ items: page.map(presentContact), nextCursor }, 200);
+  })
+  .openapi(createContactRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const input = c.req.valid("json");
+    const [row] = await c
+      .get("db")
+      .insert(contacts)
+      .values({
+        id: newId("ct"),
+        workspaceId,
+        name: input.name ?? null,
+        phone: input.phone,
+        email: input.email ?? null,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict(`A contact with phone ${input.phone} already exists.`, { field: "phone" });
+    return c.json(presentContact(row), 201);
+  })
+  .openapi(getRoute, async (c) => {
+    const row = await getContact(c.get("db"), c.get("principal").workspaceId, c.req.valid("param").id);
+    if (!row) throw notFound("Contact");
+    return c.json(presentContact(row), 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const { id } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const db = c.get("db");
+    try {
+      const [row] = await db
+        .update(contacts)
+        .set({ ...input, updatedAt: Date.now() })
+        .where(and(eq(contacts.id, id), eq(contacts.workspaceId, workspaceId)))
+        .returning();
+      if (!row) throw notFound("Contact");
+      return c.json(presentContact(row), 200);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict("Another contact already has this phone.", { field: "phone" });
+      throw err;
+    }
+  })
+  .openapi(deleteRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const [gone] = await c
+      .get("db")
+      .delete(contacts)
+      .where(and(eq(contacts.id, c.req.valid("param").id), eq(contacts.workspaceId, workspaceId)))
+      .returning({ id: contacts.id });
+    if (!gone) throw notFound("Contact");
+    return c.body(null, 204);
+  });

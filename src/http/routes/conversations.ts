@@ -1,0 +1,153 @@
+/** Conversations: the inbox list (most recent first, unread counts, last message) and find-or-create. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { findOrCreateContact, getContact } from "../../db/queries/contacts";
+import {
+  findOrCreateConversation,
+  findWorkspaceNumber,
+  getConversationView,
+  listConversations,
+} from "../../db/queries/conversations";
+import { conversations } from "../../db/schema";
+import { newId } from "../../domain/ids";
+import type { AppEnv } from "../context";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { notFound, unprocessable, validationFailed } from "../errors";
+import { presentConversation } from "../present";
+import {
+  ConversationSchema,
+  errorResponses,
+  IdParam,
+  jsonBody,
+  jsonContent,
+  listOf,
+  PhoneInput,
+  security,
+} from "../schemas";
+import { validationHook } from "../validation";
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["conversations"],
+  summary: "The inbox: conversations by most recent activity, with unread counts and last message",
+  security,
+  request: {
+    query: z.object({
+      status: z.enum(["open", "closed"]).optional(),
+      q: z.string().trim().max(100).optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(30),
+      cursor: z.string().max(200).optional(),
+    }),
+  },
+  responses: { 200: jsonContent(listOf(ConversationSchema, "ConversationList"), "Conversations"), ...errorResponses },
+});
+
+const createConversationRoute = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["conversations"],
+  summary: "Find or create the conversation with a contact (by id or phone) from a sender number",
+  security,
+  request: {
+    body: jsonBody(
+      z
+        .object({
+          contactId: z.string().min(1).max(64).optional(),
+          phone: PhoneInput.optional(),
+          from: PhoneInput.optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: {
+    200: jsonContent(ConversationSchema, "Found"),
+    201: jsonContent(ConversationSchema, "Created"),
+    ...errorResponses,
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["conversations"],
+  summary: "Get a conversation",
+  security,
+  request: { params: IdParam },
+  responses: { 200: jsonContent(ConversationSchema, "The conversation"), ...errorResponses },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["conversations"],
+  summary: "Open or close a conversation",
+  security,
+  request: { params: IdParam, body: jsonBody(z.object({ status: z.enum(["open", "closed"]) }).strict()) },
+  responses: { 200: jsonContent(ConversationSchema, "Updated"), ...errorResponses },
+});
+
+export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(listRoute, async (c) => {
+    const { workspaceId, userId } = c.get("principal");
+    const { status, q, limit, cursor } = c.req.valid("query");
+    const rows = await listConversations(c.get("db"), workspaceId, userId, {
+      status,
+      q,
+      limit,
+      before: decodeCursor(cursor),
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? encodeCursor(last.conversation.lastMessageAt ?? 0, last.conversation.id) : null;
+    return c.json({ items: page.map(presentConversation), nextCursor }, 200);
+  })
+  .openapi(createConversationRoute, async (c) => {
+    const { workspaceId, userId } = c.get("principal");
+    const input = c.req.valid("json");
+    const db = c.get("db");
+    if ((input.contactId === undefined) === (input.phone === undefined)) {
+      throw validationFailed([{ path: "contactId", message: "pass exactly one of contactId or phone" }]);
+    }
+    const contact = input.contactId
+      ? await getContact(db, workspaceId, input.contactId)
+      : await findOrCreateContact(db, workspaceId, input.phone ?? "", newId("ct"));
+    if (!contact) throw notFound("Contact");
+    const sender = await findWorkspaceNumber(db, workspaceId, input.from);
+    if (!sender) {
+      throw input.from
+        ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
+        : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before starting conversations.");
+    }
+    const { conversation, created } = await findOrCreateConversation(
+      db,
+      workspaceId,
+      contact.id,
+      sender.phoneNumber,
+      newId("cv"),
+    );
+    const view = await getConversationView(db, workspaceId, userId, conversation.id);
+    if (!view) throw notFound("Conversation");
+    return c.json(presentConversation(view), created ? 201 : 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const { workspaceId, userId } = c.get("principal");
+    const view = await getConversationView(c.get("db"), workspaceId, userId, c.req.valid("param").id);
+    if (!view) throw notFound("Conversation");
+    return c.json(presentConversation(view), 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const { workspaceId, userId } = c.get("principal");
+    const { id } = c.req.valid("param");
+    const db = c.get("db");
+    const [row] = await db
+      .update(conversations)
+      .set({ status: c.req.valid("json").status })
+      .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
+      .returning({ id: conversations.id });
+    if (!row) throw notFound("Conversation");
+    const view = await getConversationView(db, workspaceId, userId, id);
+    if (!view) throw notFound("Conversation");
+    return c.json(presentConversation(view), 200);
+  });

@@ -1,0 +1,122 @@
+/**
+ * The API's wire shapes as zod schemas: they validate requests, type responses and generate the
+ * OpenAPI document, so the three cannot drift apart.
+ */
+import { z } from "@hono/zod-openapi";
+import { toE164 } from "../domain/phone";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string().openapi({ example: "Invalid phone: not a valid phone number" }),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+
+/** A phone number in any common notation; normalised to E.164 or rejected with 422 naming the field. */
+export const PhoneInput = z
+  .string()
+  .max(32)
+  .transform((value, ctx) => {
+    const e164 = toE164(value);
+    if (!e164) {
+      ctx.addIssue({ code: "custom", message: "not a valid phone number (use E.164, e.g. +14155552671)" });
+      return z.NEVER;
+    }
+    return e164;
+  })
+  .openapi({ type: "string", example: "+14155552671" });
+
+export const Iso = z.string().openapi({ format: "date-time", example: "2026-11-21T12:00:00.000Z" });
+
+export const ContactSchema = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    phone: z.string(),
+    email: z.string().nullable(),
+    optedOut: z.boolean(),
+    createdAt: Iso,
+  })
+  .openapi("Contact");
+
+export const MediaSchema = z.object({ url: z.string(), contentType: z.string().nullable() }).openapi("Media");
+
+export const MessageSchema = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    seq: z.number().int(),
+    direction: z.enum(["inbound", "outbound"]),
+    channel: z.enum(["sms", "mms", "whatsapp"]),
+    from: z.string(),
+    to: z.string(),
+    body: z.string(),
+    media: z.array(MediaSchema),
+    status: z.string().openapi({ example: "pending" }),
+    errorCode: z.number().int().nullable(),
+    errorMessage: z.string().nullable(),
+    segments: z.number().int(),
+    encoding: z.enum(["GSM-7", "UCS-2"]),
+    providerSid: z.string().nullable(),
+    sendAt: Iso.nullable(),
+    createdAt: Iso,
+    sentAt: Iso.nullable(),
+    deliveredAt: Iso.nullable(),
+    failedAt: Iso.nullable(),
+  })
+  .openapi("Message");
+
+export const ConversationSchema = z
+  .object({
+    id: z.string(),
+    contact: ContactSchema,
+    from: z.string(),
+    status: z.enum(["open", "closed"]),
+    lastMessage: MessageSchema.nullable(),
+    unreadCount: z.number().int(),
+    lastMessageAt: Iso.nullable(),
+  })
+  .openapi("Conversation");
+
+export const NumberSchema = z
+  .object({ id: z.string(), phoneNumber: z.string(), label: z.string().nullable(), createdAt: Iso })
+  .openapi("Number");
+
+export const ApiKeySchema = z
+  .object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: Iso, lastUsedAt: Iso.nullable() })
+  .openapi("ApiKey");
+
+export function listOf<T extends z.ZodType>(item: T, name: string) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+}
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+/** The error responses every authenticated route can give. */
+export const errorResponses = {
+  400: jsonContent(ErrorSchema, "Malformed request"),
+  401: jsonContent(ErrorSchema, "No or invalid credentials"),
+  404: jsonContent(ErrorSchema, "Not found in your workspace"),
+  422: jsonContent(ErrorSchema, "Validation failed"),
+} as const;
+
+export const security: Record<string, string[]>[] = [{ cookieAuth: [] }, { bearerAuth: [] }];
