@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Account, addContact, addNumber, call, createKey, signup } from "../../helpers/api";
+
+/**
+ * Invariant 5: a user or API key sees and changes only its own workspace. Every route that takes
+ * an id answers 404 for another workspace's id, and lists never show another workspace's rows.
+ */
+describe("workspace isolation", () => {
+  let a: Account;
+  let b: Account;
+  let bKey: string;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    a = await signup();
+    b = await signup();
+    bKey = await createKey(b);
+    await addNumber(b);
+    const number = await addNumber(a);
+    const contact = await addContact(a, { name: "Secret Customer" });
+    const conv = await call("POST", "/api/conversations", a, { body: { contactId: contact.id } });
+    const key = await call("POST", "/api/api-keys", a, { body: { name: "a-key" } });
+    ids.number = number.id;
+    ids.contact = contact.id;
+    ids.conversation = conv.json.id;
+    ids.apiKey = key.json.id;
+  });
+
+  const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
+    ["GET", "contact", (i) => `/api/contacts/${i.contact}`],
+    ["PATCH", "contact", (i) => `/api/contacts/${i.contact}`, { name: "pwned" }],
+    ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
+    ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],
+    ["PATCH", "conversation", (i) => `/api/conversations/${i.conversation}`, { status: "closed" }],
+    ["DELETE", "number", (i) => `/api/numbers/${i.number}`],
+    ["DELETE", "api key", (i) => `/api/api-keys/${i.apiKey}`],
+  ];
+
+  for (const [method, what, path, body] of byId) {
+    it(`${method} another workspace's ${what} → 404 (session and API key)`, async () => {
+      const viaSession = await call(method, path(ids), b, { body });
+      expect(viaSession.status).toBe(404);
+      expect(viaSession.json.error.code).toBe("not_found");
+      if (what !== "api key") {
+        const viaKey = await call(method, path(ids), { key: bKey }, { body });
+        expect(viaKey.status).toBe(404);
+      }
+    });
+  }
+
+  it("the owner's data is untouched after those attempts", async () => {
+    expect((await call("GET", `/api/contacts/${ids.contact}`, a)).json.name).toBe("Secret Customer");
+    expect((await call("GET", `/api/conversations/${ids.conversation}`, a)).json.status).toBe("open");
+    expect((await call("GET", "/api/numbers", a)).json.items.map((n: { id: string }) => n.id)).toContain(ids.number);
+    expect((await call("GET", "/api/api-keys", a)).json.items.map((k: { id: string }) => k.id)).toContain(ids.apiKey);
+  });
+
+  it("cannot start a conversation with another workspace's contact or number", async () => {
+    expect((await call("POST", "/api/conversations", { key: bKey }, { body: { contactId: ids.contact } })).status).toBe(
+      404,
+    );
+    const aNumber = (await call("GET", "/api/numbers", a)).json.items[0].phoneNumber;
+    const other = await addContact({ key: bKey });
+    const res = await call(
+      "POST",
+      "/api/conversations",
+      { key: bKey },
+      { body: { contactId: other.id, from: aNumber } },
+    );
+    expect(res.status).toBe(422);
+  });
+
+  it("lists and searches never include another workspace's rows", async () => {
+    for (const who of [b, { key: bKey }]) {
+      const contacts = await call("GET", "/api/contacts?q=Secret", who);
+      expect(contacts.json.items).toEqual([]);
+      const convs = await call("GET", "/api/conversations", who);
+      expect(convs.json.items.map((c: { id: string }) => c.id)).not.toContain(ids.conversation);
+      const numbers = await call("GET", "/api/numbers", who);
+      expect(numbers.json.items.map((n: { id: string }) => n.id)).not.toContain(ids.number);
+    }
+    const keys = await call("GET", "/api/api-keys", b);
+    expect(keys.json.items.map((k: { id: string }) => k.id)).not.toContain(ids.apiKey);
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { maskPhone, toE164 } from "../../src/domain/phone";
+import { canAdvance, fromTwilioStatus, rankStatus } from "../../src/domain/status";
+import { decodeCursor, encodeCursor } from "../../src/http/cursor";
+import { hashPassword, timingSafeEqualStrings, verifyPassword } from "../../src/security/crypto";
+
+describe("phone numbers", () => {
+  it("normalises common US notations to E.164 and rejects junk", () => {
+    expect(toE164("(415) 555-2671")).toBe("+14155552671");
+    expect(toE164("+44 20 7946 0958")).toBe("+442079460958");
+    expect(toE164("415.555.2671")).toBe("+14155552671");
+    expect(toE164("12")).toBeNull();
+    expect(toE164("not a phone")).toBeNull();
+    expect(toE164("")).toBeNull();
+  });
+
+  it("masks numbers for logs", () => {
+    expect(maskPhone("+14155552671")).toBe("+1415•••2671");
+    expect(maskPhone(null)).toBe("");
+  });
+});
+
+describe("status ranks (invariant 3)", () => {
+  it("only moves forward in DESIGN.md's order", () => {
+    const order = [
+      "scheduled",
+      "pending",
+      "queued",
+      "sending",
+      "sent",
+      "delivery_unknown",
+      "delivered",
+      "read",
+    ] as const;
+    for (let i = 1; i < order.length; i++) {
+      expect(canAdvance(order[i - 1]!, order[i]!)).toBe(true);
+      expect(canAdvance(order[i]!, order[i - 1]!)).toBe(false);
+    }
+    expect(canAdvance("delivery_unknown", "delivered")).toBe(true);
+    expect(canAdvance("delivered", "failed")).toBe(false);
+    expect(canAdvance("failed", "delivered")).toBe(false);
+    expect(canAdvance("delivered", "canceled")).toBe(true);
+    expect(canAdvance("canceled", "read")).toBe(false);
+    expect(rankStatus("undelivered")).toBe(rankStatus("failed"));
+  });
+
+  it("maps Twilio's vocabulary onto ours", () => {
+    expect(fromTwilioStatus("accepted")).toBe("queued");
+    expect(fromTwilioStatus("queued")).toBe("queued");
+    expect(fromTwilioStatus("undelivered")).toBe("undelivered");
+    expect(fromTwilioStatus("receiving")).toBeNull();
+    expect(fromTwilioStatus("bogus")).toBeNull();
+  });
+});
+
+describe("passwords", () => {
+  it("verifies the right password only, with a fresh salt each time", async () => {
+    const h1 = await hashPassword("hunter2hunter2");
+    const h2 = await hashPassword("hunter2hunter2");
+    expect(h1).not.toBe(h2);
+    expect(await verifyPassword("hunter2hunter2", h1)).toBe(true);
+    expect(await verifyPassword("hunter2hunter3", h1)).toBe(false);
+    expect(await verifyPassword("x", "garbage")).toBe(false);
+    expect(await verifyPassword("x", "pbkdf2-sha256$999999999$AA==$AA==")).toBe(false);
+  });
+
+  it("compares strings in constant time, with unequal lengths false", () => {
+    expect(timingSafeEqualStrings("abc", "abc")).toBe(true);
+    expect(timingSafeEqualStrings("abc", "abd")).toBe(false);
+    expect(timingSafeEqualStrings("abc", "abcd")).toBe(false);
+  });
+});
+
+describe("cursors", () => {
+  it("round-trips and refuses garbage with a 400", () => {
+    expect(decodeCursor(encodeCursor(1732200000000, "cv_abc"))).toEqual({ key: 1732200000000, id: "cv_abc" });
+    expect(decodeCursor(undefined)).toBeNull();
+    expect(() => decodeCursor("!!!")).toThrowError(/cursor/);
+  });
+});
