@@ -1,0 +1,155 @@
+/**
+ * The only code that talks to Twilio's REST API: ky over fetch, no SDK. Basic auth with the Account
+ * SID and Auth Token (or an API key SID and secret), form bodies with repeated keys, a timeout, and
+ * no ky retries — the outbound queue owns retries. Every response is validated with zod.
+ */
+import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import type { z } from "zod";
+import { TwilioError } from "./errors";
+import { TwilioErrorBodySchema, TwilioMessageListSchema, TwilioMessageSchema, type TwilioMessage } from "./schemas";
+
+export const TWILIO_TIMEOUT_MS = 10_000;
+
+export interface TwilioConfig {
+  accountSid: string;
+  authToken: string;
+  /** `https://api.twilio.com`, or the emulator. */
+  apiBase: string;
+  /** Use an API key (SK…) as the Basic-auth username instead of the Account SID. */
+  apiKeySid?: string;
+  timeoutMs?: number;
+}
+
+export function twilioConfigFromEnv(env: Env, timeoutMs?: number): TwilioConfig {
+  return {
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN,
+    apiBase: env.TWILIO_API_BASE,
+    timeoutMs,
+  };
+}
+
+export interface CreateMessageParams {
+  to: string;
+  from: string;
+  body: string;
+  mediaUrls?: string[];
+  statusCallback?: string;
+}
+
+export interface ListMessagesFilter {
+  to?: string;
+  from?: string;
+  /** Sent on or after this time (Twilio compares at day granularity). */
+  dateSentAfter?: Date;
+  pageSize?: number;
+}
+
+function toForm(entries: [string, string | undefined][]): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const [key, value] of entries) if (value !== undefined) form.append(key, value);
+  return form;
+}
+
+/** `YYYY-MM-DDTHH:mm:ssZ`, the form the SDK sends for date filters. */
+function twilioDate(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+export class TwilioClient {
+  private readonly http: KyInstance;
+
+  constructor(readonly config: TwilioConfig) {
+    const user = config.apiKeySid ?? config.accountSid;
+    this.http = ky.create({
+      prefix: `${config.apiBase.replace(/\/$/, "")}/2010-04-01/Accounts/${config.accountSid}`,
+      timeout: config.timeoutMs ?? TWILIO_TIMEOUT_MS,
+      retry: 0,
+      throwHttpErrors: true,
+      headers: { Authorization: `Basic ${btoa(`${user}:${config.authToken}`)}`, Accept: "application/json" },
+    });
+  }
+
+  private async request<T extends z.ZodType>(
+    schema: T,
+    method: "get" | "post",
+    path: string,
+    opts: { form?: URLSearchParams; searchParams?: URLSearchParams } = {},
+  ): Promise<z.infer<T>> {
+    let data: unknown;
+    try {
+      const res = await this.http(path, { method, body: opts.form, searchParams: opts.searchParams });
+      data = await res.json();
+    } catch (err) {
+      throw await toTwilioError(err);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      throw new TwilioError("invalid_response", `Unexpected Twilio response: ${parsed.error.message}`, null, null, true, true);
+    }
+    return parsed.data;
+  }
+
+  /** POST Messages.json. A TwilioError with `ambiguous` set means the message may exist anyway. */
+  createMessage(params: CreateMessageParams): Promise<TwilioMessage> {
+    const form = toForm([
+      ["To", params.to],
+      ["From", params.from],
+      ["Body", params.body],
+      ["StatusCallback", params.statusCallback],
+    ]);
+    for (const url of params.mediaUrls ?? []) form.append("MediaUrl", url);
+    return this.request(TwilioMessageSchema, "post", "Messages.json", { form });
+  }
+
+  fetchMessage(sid: string): Promise<TwilioMessage> {
+    return this.request(TwilioMessageSchema, "get", `Messages/${encodeURIComponent(sid)}.json`);
+  }
+
+  /** GET Messages.json filtered by To, From and DateSent>=; first page only (enough for a lookup). */
+  async listMessages(filter: ListMessagesFilter): Promise<TwilioMessage[]> {
+    const searchParams = new URLSearchParams();
+    if (filter.to) searchParams.set("To", filter.to);
+    if (filter.from) searchParams.set("From", filter.from);
+    if (filter.dateSentAfter) searchParams.set("DateSent>", twilioDate(filter.dateSentAfter));
+    searchParams.set("PageSize", String(filter.pageSize ?? 50));
+    const page = await this.request(TwilioMessageListSchema, "get", "Messages.json", { searchParams });
+    return page.messages;
+  }
+
+  cancelMessage(sid: string): Promise<TwilioMessage> {
+    return this.request(TwilioMessageSchema, "post", `Messages/${encodeURIComponent(sid)}.json`, {
+      form: toForm([["Status", "canceled"]]),
+    });
+  }
+}
+
+async function toTwilioError(err: unknown): Promise<TwilioError> {
+  if (isHTTPError(err)) {
+    const parsed = TwilioErrorBodySchema.safeParse(err.data);
+    const code = parsed.success ? (parsed.data.code ?? null) : null;
+    const message = parsed.success && parsed.data.message ? parsed.data.message : `Twilio answered HTTP ${err.response.status}`;
+    return TwilioError.fromHttp(err.response.status, code, message);
+  }
+  if (isTimeoutError(err)) {
+    return new TwilioError("timeout", "Twilio did not answer in time", null, null, true, true);
+  }
+  if (isNetworkError(err)) {
+    return new TwilioError("network", `Network error talking to Twilio: ${err.message}`, null, null, true, true);
+  }
+  return new TwilioError("network", `Could not reach Twilio: ${String(err)}`, null, null, true, true);
+}
+
+/** Finds the message an ambiguous attempt may have created: same To/From/body, created after the attempt began. */
+export function findAdoptable(
+  candidates: TwilioMessage[],
+  want: { to: string; from: string; body: string; attemptStartedAt: number },
+): TwilioMessage | undefined {
+  // Twilio's clock and ours differ a little; a minute of slack, never more.
+  const earliest = want.attemptStartedAt - 60_000;
+  return candidates.find((m) => {
+    if (m.to !== want.to || m.from !== want.from || (m.body ?? "") !== want.body) return false;
+    const created = m.date_created ? Date.parse(m.date_created) : Number.NaN;
+    return Number.isFinite(created) ? created >= earliest : true;
+  });
+}
