@@ -114,17 +114,14 @@ async function main() {
   run(WRANGLER_BIN, ["d1", "migrations", "apply", "DB", "--local"]);
   step("seeding the demo workspace");
   seedLocalDb({ quiet: true });
-
-  if (existsSync("emulator/server.ts")) {
-    step(`starting the Twilio emulator on ${EMULATOR_URL}`);
-    start("emulator", process.execPath, ["--import", "tsx", "emulator/main.ts"], {
-      ...process.env,
-      EMULATOR_PORT: String(EMULATOR_PORT),
-      TWILIO_AUTH_TOKEN: token,
-      PARLEY_URL: APP_URL,
-    });
-    if (!(await waitFor(`${EMULATOR_URL}/healthz`, 15_000))) throw new Error("the emulator did not start");
-  }
+  step(`starting the Twilio emulator on ${EMULATOR_URL}`);
+  start("emulator", process.execPath, ["--import", "tsx", "emulator/main.ts"], {
+    ...process.env,
+    EMULATOR_PORT: String(EMULATOR_PORT),
+    TWILIO_AUTH_TOKEN: token,
+    PARLEY_URL: APP_URL,
+  });
+  if (!(await waitFor(`${EMULATOR_URL}/healthz`, 15_000))) throw new Error("the emulator did not start");
 
   step(`starting wrangler dev on ${APP_URL}`);
   start(

@@ -205,6 +205,8 @@ export const messages = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     /** Start of the latest attempt whose outcome we do not know (timeout, crash); null when none. */
     attemptStartedAt: integer("attempt_started_at"),
+    /** A consumer holds this message until then (two deliveries of one queue message never both send). */
+    leaseUntil: integer("lease_until"),
     createdBy: text("created_by"),
     createdAt: timestamp("created_at"),
     updatedAt: timestamp("updated_at"),

@@ -7,6 +7,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
+import { webhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
 import { ApiError, errorBody } from "./errors";
 import { requireAuth } from "./middleware/auth";
@@ -15,6 +16,7 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes, meRoutes } from "./routes/auth";
 import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
+import { messageRoutes } from "./routes/messages";
 import { numberRoutes } from "./routes/numbers";
 import { validationHook } from "./validation";
 
@@ -59,6 +61,8 @@ export function createApp() {
   app.route("/api/numbers", numberRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
+  app.route("/api", messageRoutes);
+  app.route("/webhooks/twilio", webhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {
     type: "apiKey",

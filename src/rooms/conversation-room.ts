@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { type NewMessage, type StatusChange, statusChangeStatements } from "../db/queries/messages";
+import { type NewMessage, restartStatements, type StatusChange, statusChangeStatements } from "../db/queries/messages";
 import { conversations, messageEvents, messages } from "../db/schema";
 import { iso } from "../domain/time";
 import { presentMessage } from "../http/present";
@@ -130,11 +130,29 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
   async applyStatus(conversationId: string, change: StatusChange): Promise<ApplyStatusResult> {
+    return this.commitStatusChange(
+      conversationId,
+      change.messageId,
+      change.at,
+      statusChangeStatements(this.env.DB, change),
+    );
+  }
+
+  /** Manual retry of a failed message: the one sanctioned move backwards, recorded as its own event. */
+  async restartFailed(conversationId: string, messageId: string): Promise<ApplyStatusResult> {
+    const at = Date.now();
+    return this.commitStatusChange(conversationId, messageId, at, restartStatements(this.env.DB, messageId, at));
+  }
+
+  private commitStatusChange(
+    conversationId: string,
+    messageId: string,
+    at: number,
+    statements: D1PreparedStatement[],
+  ): Promise<ApplyStatusResult> {
     return this.serialize(async () => {
       await this.ensureInitialized(conversationId);
-      const results = await this.env.DB.batch<{ id: string; status: string; errorCode: number | null }>(
-        statusChangeStatements(this.env.DB, change),
-      );
+      const results = await this.env.DB.batch<{ id: string; status: string; errorCode: number | null }>(statements);
       const moved = results.at(-1)?.results[0];
       if (!moved) return { applied: false };
       const seq = this.lastSeq + 1;
@@ -142,14 +160,7 @@ export class ConversationRoom extends DurableObject<Env> {
       await this.env.DB.prepare("UPDATE conversations SET last_seq = ?1 WHERE id = ?2 AND last_seq < ?1")
         .bind(seq, conversationId)
         .run();
-      this.commit({
-        type: "status",
-        seq,
-        messageId: change.messageId,
-        status: moved.status,
-        errorCode: moved.errorCode,
-        at: iso(change.at),
-      });
+      this.commit({ type: "status", seq, messageId, status: moved.status, errorCode: moved.errorCode, at: iso(at) });
       return { applied: true, seq };
     });
   }

@@ -6,7 +6,7 @@
 import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type { z } from "zod";
 import { TwilioError } from "./errors";
-import { TwilioErrorBodySchema, TwilioMessageListSchema, TwilioMessageSchema, type TwilioMessage } from "./schemas";
+import { TwilioErrorBodySchema, type TwilioMessage, TwilioMessageListSchema, TwilioMessageSchema } from "./schemas";
 
 export const TWILIO_TIMEOUT_MS = 10_000;
 
@@ -85,7 +85,14 @@ export class TwilioClient {
     }
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
-      throw new TwilioError("invalid_response", `Unexpected Twilio response: ${parsed.error.message}`, null, null, true, true);
+      throw new TwilioError(
+        "invalid_response",
+        `Unexpected Twilio response: ${parsed.error.message}`,
+        null,
+        null,
+        true,
+        true,
+      );
     }
     return parsed.data;
   }
@@ -128,7 +135,8 @@ async function toTwilioError(err: unknown): Promise<TwilioError> {
   if (isHTTPError(err)) {
     const parsed = TwilioErrorBodySchema.safeParse(err.data);
     const code = parsed.success ? (parsed.data.code ?? null) : null;
-    const message = parsed.success && parsed.data.message ? parsed.data.message : `Twilio answered HTTP ${err.response.status}`;
+    const message =
+      parsed.success && parsed.data.message ? parsed.data.message : `Twilio answered HTTP ${err.response.status}`;
     return TwilioError.fromHttp(err.response.status, code, message);
   }
   if (isTimeoutError(err)) {

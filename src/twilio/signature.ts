@@ -23,7 +23,11 @@ export function signaturePayload(url: string, params: Iterable<[string, string]>
   return payload;
 }
 
-export async function computeSignature(authToken: string, url: string, params: Iterable<[string, string]>): Promise<string> {
+export async function computeSignature(
+  authToken: string,
+  url: string,
+  params: Iterable<[string, string]>,
+): Promise<string> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, [
     "sign",
   ]);

@@ -41,7 +41,18 @@ describe("segments and encoding (TWILIO.md §10 table)", () => {
 
 describe("consent keywords (invariant 6)", () => {
   it("matches single words in any case, with surrounding whitespace", () => {
-    for (const w of ["STOP", "stop", " Stop\n", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "optout"]) {
+    for (const w of [
+      "STOP",
+      "stop",
+      " Stop\n",
+      "STOPALL",
+      "unsubscribe",
+      "Cancel",
+      "END",
+      "quit",
+      "REVOKE",
+      "optout",
+    ]) {
       expect(classifyKeyword(w)).toBe("opt_out");
     }
     for (const w of ["START", "unstop", "Yes"]) expect(classifyKeyword(w)).toBe("opt_in");
@@ -49,7 +60,8 @@ describe("consent keywords (invariant 6)", () => {
   });
 
   it("ignores keywords inside longer messages", () => {
-    for (const w of ["STOP PLEASE", "please stop", "stop.", "", "stopp", "yes please"]) expect(classifyKeyword(w)).toBeNull();
+    for (const w of ["STOP PLEASE", "please stop", "stop.", "", "stopp", "yes please"])
+      expect(classifyKeyword(w)).toBeNull();
   });
 
   it("honours Advanced Opt-Out's OptOutType", () => {

@@ -49,14 +49,18 @@ describe("X-Twilio-Signature (invariant 7, TWILIO.md §6.4 vectors)", () => {
   });
 
   it("vector D: status callback", async () => {
-    expect(await computeSignature(TOKEN, "https://example.com/twilio/status", VECTOR_D)).toBe("4Pnjak4bEiv/UdWEV6eQqSBJRM0=");
+    expect(await computeSignature(TOKEN, "https://example.com/twilio/status", VECTOR_D)).toBe(
+      "4Pnjak4bEiv/UdWEV6eQqSBJRM0=",
+    );
   });
 
   it("vector E: repeated keys are kept and their values sorted", async () => {
     expect(signaturePayload("https://example.com/twilio/status", VECTOR_E)).toBe(
       "https://example.com/twilio/statusMediaUrlhttps://a.example/1.pngMediaUrlhttps://b.example/2.pngTo+14155552671",
     );
-    expect(await computeSignature(TOKEN, "https://example.com/twilio/status", VECTOR_E)).toBe("jDPIhhugQxCFRJhQy2i6AAUkY9o=");
+    expect(await computeSignature(TOKEN, "https://example.com/twilio/status", VECTOR_E)).toBe(
+      "jDPIhhugQxCFRJhQy2i6AAUkY9o=",
+    );
   });
 
   it("rejects a missing signature, a wrong token, a changed parameter, a dropped repeated value and another URL", async () => {
@@ -68,6 +72,13 @@ describe("X-Twilio-Signature (invariant 7, TWILIO.md §6.4 vectors)", () => {
     const tampered = params.map(([k, v]): [string, string] => [k, k === "Body" ? "Hello, world!" : v]);
     expect(await verifySignature(TOKEN, good, VECTOR_C_URL, tampered)).toBe(false);
     expect(await verifySignature(TOKEN, good, "https://example.com/twilio/sms?tenant=other", params)).toBe(false);
-    expect(await verifySignature(TOKEN, "jDPIhhugQxCFRJhQy2i6AAUkY9o=", "https://example.com/twilio/status", VECTOR_E.slice(1))).toBe(false);
+    expect(
+      await verifySignature(
+        TOKEN,
+        "jDPIhhugQxCFRJhQy2i6AAUkY9o=",
+        "https://example.com/twilio/status",
+        VECTOR_E.slice(1),
+      ),
+    ).toBe(false);
   });
 });

@@ -20,6 +20,8 @@ export interface StatusChange {
   providerSid?: string | null;
   source: "api" | "queue" | "webhook" | "cron" | "reconcile" | "dlq";
   at: number;
+  /** Only apply when the current status is one of these (e.g. cancel only a scheduled message). */
+  requireStatus?: MessageStatus[];
 }
 
 const RANK = statusRankSql("status");
@@ -34,6 +36,9 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
   const isSent = ["sent", "delivered", "undelivered", "read", "delivery_unknown"].includes(change.status) ? 1 : 0;
   const isDelivered = change.status === "delivered" || change.status === "read" ? 1 : 0;
   const isFailed = change.status === "failed" || change.status === "undelivered" ? 1 : 0;
+  const guard = change.requireStatus?.length
+    ? `AND status IN (${change.requireStatus.map((s) => `'${s}'`).join(", ")})`
+    : "";
   const statements: D1PreparedStatement[] = [];
   if (change.providerSid) {
     statements.push(
@@ -46,7 +51,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
     d1
       .prepare(
         `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
-         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5, ?6 FROM messages WHERE id = ?7`,
+         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5 ${guard}, ?6 FROM messages WHERE id = ?7`,
       )
       .bind(
         change.rawStatus ?? change.status,
@@ -68,7 +73,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
            delivered_at = CASE WHEN ?6 THEN coalesce(delivered_at, ?4) ELSE delivered_at END,
            failed_at = CASE WHEN ?7 THEN coalesce(failed_at, ?4) ELSE failed_at END,
            attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END
-         WHERE id = ?9 AND ${RANK} < ?8
+         WHERE id = ?9 AND ${RANK} < ?8 ${guard}
          RETURNING id, status, error_code AS errorCode`,
       )
       .bind(
@@ -127,4 +132,24 @@ export async function listThread(
     .orderBy(desc(messages.seq))
     .limit(opts.limit);
   return rows.reverse();
+}
+
+/** Statements that start a new attempt of a failed message (manual retry): back to pending, errors cleared. */
+export function restartStatements(d1: D1Database, messageId: string, at: number): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
+         SELECT workspace_id, id, 'pending', NULL, 'retry requested', 'api', 1, ?1 FROM messages WHERE id = ?2 AND status = 'failed'`,
+      )
+      .bind(at, messageId),
+    d1
+      .prepare(
+        `UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL, failed_at = NULL,
+           attempt_started_at = NULL, lease_until = NULL, updated_at = ?1
+         WHERE id = ?2 AND status = 'failed'
+         RETURNING id, status, error_code AS errorCode`,
+      )
+      .bind(at, messageId),
+  ];
 }

@@ -1,0 +1,791 @@
+/**
+ * Twilio emulator: a real HTTP server speaking the Programmable Messaging wire format of
+ * ../shared/TWILIO.md, so Parley runs and is tested on one machine with no Twilio account.
+ *
+ * - REST: Messages create / fetch / list / update (cancel, redact) with Twilio's JSON and error
+ *   shapes, HTTP Basic auth (20003), the test-credential magic numbers (§8).
+ * - Status callbacks, signed with X-Twilio-Signature, after configurable delays: sent → delivered, or
+ *   undelivered (30003) / failed (30008) for designated numbers.
+ * - A control API (/_control/…) to inject faults (500s, 429s, latency, hangs, 500 or hang after the
+ *   message was created, dropped / duplicated / reordered callbacks), to simulate an inbound text,
+ *   and to inspect what it holds.
+ * - A "phone" page at / where a person texts the app as a customer and sees its replies.
+ *
+ * Callbacks are either pushed to the app (`push`, for `npm run dev`, benchmarks and the chaos run) or
+ * held for the caller to deliver (`hold`, for the workerd tests, where the app has no port).
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { analyzeSegments } from "../src/domain/segments";
+import { PHONE_PAGE } from "./phone-page";
+
+export type CallbackMode = "push" | "hold";
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  authToken: string;
+  /** When set, only this account SID is accepted; otherwise any AC… SID with the right token. */
+  accountSid?: string;
+  /** Where inbound webhooks are POSTed (the app's origin). */
+  appUrl?: string;
+  /** The origin inbound webhooks are signed for (the app's PUBLIC_BASE_URL); defaults to appUrl. */
+  publicAppUrl?: string;
+  callbackMode?: CallbackMode;
+  /** Milliseconds from create to the `sent` callback, and from `sent` to the final one. */
+  delays?: { sentMs: number; finalMs: number };
+  /** Per-request log lines on stdout. */
+  verbose?: boolean;
+}
+
+export type CreateFault = "error500" | "error429" | "error500AfterCreate" | "hang" | "hangAfterCreate";
+
+export interface FaultConfig {
+  /** Faults for the next create calls, consumed in order before any probabilities apply. */
+  script: CreateFault[];
+  /** Like `script`, but only for create calls to this `To` number (keeps parallel tests apart). */
+  scriptByTo: Record<string, CreateFault[]>;
+  /** Probability per create call for each fault. */
+  rates: Partial<Record<CreateFault, number>>;
+  /** Extra latency for every REST call, in ms. */
+  latencyMs: number;
+  /** Probabilities per callback: never sent, sent twice, or the final status before `sent`. */
+  callbacks: { drop: number; duplicate: number; reorder: number };
+}
+
+export interface EmulatedMessage {
+  sid: string;
+  accountSid: string;
+  direction: "inbound" | "outbound-api" | "outbound-reply";
+  from: string;
+  to: string;
+  body: string;
+  mediaUrls: string[];
+  status: string;
+  errorCode: number | null;
+  errorMessage: string | null;
+  numSegments: number;
+  statusCallback: string | null;
+  dateCreated: Date;
+  dateUpdated: Date;
+  dateSent: Date | null;
+}
+
+export interface HeldRequest {
+  url: string;
+  /** URL-encoded form body. */
+  body: string;
+  signature: string;
+  kind: "status" | "inbound";
+  messageSid: string;
+  /** The customer's number (To of a status callback, From of an inbound text), for filtering. */
+  phone: string;
+}
+
+/** Numbers whose messages end badly (besides the §8 magic numbers that fail at create). */
+export const UNDELIVERED_TO = "+15005550010";
+export const FAILED_TO = "+15005550011";
+
+const NO_FAULTS = (): FaultConfig => ({
+  script: [],
+  scriptByTo: {},
+  rates: {},
+  latencyMs: 0,
+  callbacks: { drop: 0, duplicate: 0, reorder: 0 },
+});
+
+/** X-Twilio-Signature, written independently of the Worker's implementation (node:crypto). */
+export function signTwilio(authToken: string, url: string, params: [string, string][]): string {
+  const names = [...new Set(params.map(([k]) => k))].sort();
+  let data = url;
+  for (const name of names) {
+    const values = [...new Set(params.filter(([k]) => k === name).map(([, v]) => v))].sort();
+    for (const v of values) data += name + v;
+  }
+  return createHmac("sha1", authToken).update(Buffer.from(data, "utf8")).digest("base64");
+}
+
+/** RFC 2822 in GMT as Twilio writes it: "Thu, 24 Aug 2023 05:01:45 +0000". */
+export function rfc2822(date: Date): string {
+  return date.toUTCString().replace("GMT", "+0000");
+}
+
+function newSid(prefix: "SM" | "MM"): string {
+  return prefix + randomBytes(16).toString("hex");
+}
+
+function twilioError(res: ServerResponse, status: number, code: number, message: string) {
+  sendJson(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Twilio-Request-Duration": "0.010",
+  });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class TwilioEmulator {
+  readonly messages = new Map<string, EmulatedMessage>();
+  readonly held: HeldRequest[] = [];
+  faults: FaultConfig = NO_FAULTS();
+  readonly stats = {
+    creates: 0,
+    faults: {} as Record<string, number>,
+    callbacksSent: 0,
+    callbacksFailed: 0,
+    inbound: 0,
+  };
+  private server: Server | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly hanging = new Set<ServerResponse>();
+  url = "";
+
+  constructor(readonly options: EmulatorOptions) {}
+
+  get callbackMode(): CallbackMode {
+    return this.options.callbackMode ?? "push";
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err) => {
+        if (!res.headersSent)
+          sendJson(res, 500, { code: 20500, message: `emulator error: ${String(err)}`, status: 500 });
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve) =>
+      this.server?.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
+    );
+    const address = this.server.address() as AddressInfo;
+    this.url = `http://${this.options.host ?? "127.0.0.1"}:${address.port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    for (const res of this.hanging) res.destroy();
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  reset(): void {
+    this.messages.clear();
+    this.held.length = 0;
+    this.faults = NO_FAULTS();
+    this.stats.creates = 0;
+    this.stats.faults = {};
+    this.stats.callbacksSent = 0;
+    this.stats.callbacksFailed = 0;
+    this.stats.inbound = 0;
+  }
+
+  private later(ms: number, fn: () => void) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private countFault(kind: string) {
+    this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + 1;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://emulator");
+    const path = url.pathname;
+    if (this.options.verbose) console.log(`${req.method} ${path}`);
+    if (path === "/healthz") return sendJson(res, 200, { ok: true });
+    if (path === "/" && req.method === "GET") {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(PHONE_PAGE);
+      return;
+    }
+    if (path.startsWith("/_control/")) return this.control(req, res, url);
+
+    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\/([^/]+?))?\.json$/.exec(path);
+    if (!match) return twilioError(res, 404, 20404, "The requested resource was not found");
+    const accountSid = match[1] ?? "";
+    if (!this.authorized(req, accountSid)) {
+      return sendJson(res, 401, {
+        status: 401,
+        message: "Authenticate",
+        code: 20003,
+        more_info: "https://www.twilio.com/docs/errors/20003",
+      });
+    }
+    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
+    const sid = match[2];
+    if (!sid && req.method === "POST") return this.create(req, res, accountSid);
+    if (!sid && req.method === "GET") return this.list(res, accountSid, url);
+    if (sid && req.method === "GET") return this.fetchOne(res, accountSid, sid);
+    if (sid && req.method === "POST") return this.update(req, res, accountSid, sid);
+    return twilioError(res, 405, 20004, "Method not allowed");
+  }
+
+  private authorized(req: IncomingMessage, accountSid: string): boolean {
+    const header = req.headers.authorization ?? "";
+    const match = /^Basic\s+(.+)$/i.exec(header);
+    if (!match?.[1]) return false;
+    const [user, password] = Buffer.from(match[1], "base64").toString("utf8").split(":");
+    if (password !== this.options.authToken) return false;
+    if (this.options.accountSid && accountSid !== this.options.accountSid) return false;
+    return /^AC[0-9a-fA-F]{32}$/.test(accountSid) && (user === accountSid || /^SK[0-9a-fA-F]{32}$/.test(user ?? ""));
+  }
+
+  private pickCreateFault(to: string | null): CreateFault | null {
+    const forTo = to ? this.faults.scriptByTo[to]?.shift() : undefined;
+    if (forTo) return forTo;
+    const scripted = this.faults.script.shift();
+    if (scripted) return scripted;
+    for (const [kind, rate] of Object.entries(this.faults.rates) as [CreateFault, number][]) {
+      if (rate > 0 && Math.random() < rate) return kind;
+    }
+    return null;
+  }
+
+  private hang(res: ServerResponse) {
+    this.hanging.add(res);
+    res.on("close", () => this.hanging.delete(res));
+    // Never answer; the client times out. Free the socket eventually.
+    this.later(120_000, () => res.destroy());
+  }
+
+  private async create(req: IncomingMessage, res: ServerResponse, accountSid: string): Promise<void> {
+    const form = new URLSearchParams(await readBody(req));
+    this.stats.creates++;
+    const fault = this.pickCreateFault(form.get("To"));
+    if (fault) this.countFault(fault);
+    if (fault === "error500") return twilioError(res, 500, 20500, "Internal Server Error");
+    if (fault === "error429") return twilioError(res, 429, 20429, "Too Many Requests");
+    if (fault === "hang") return this.hang(res);
+
+    const to = form.get("To");
+    const from = form.get("From");
+    const body = form.get("Body") ?? "";
+    const mediaUrls = form.getAll("MediaUrl");
+    if (!to) return twilioError(res, 400, 21604, "A 'To' phone number is required.");
+    if (!from && !form.get("MessagingServiceSid"))
+      return twilioError(res, 400, 21603, "A 'From' phone number is required.");
+    if (!body && mediaUrls.length === 0) return twilioError(res, 400, 21602, "Message body is required.");
+    if (body.length > 1600)
+      return twilioError(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit.");
+    if (mediaUrls.length > 10 || mediaUrls.some((u) => !/^https?:\/\//.test(u))) {
+      return twilioError(res, 400, 21620, "Invalid media URL(s).");
+    }
+    const magicFrom: Record<string, [number, string]> = {
+      "+15005550001": [
+        21212,
+        "The 'From' number +15005550001 is not a valid phone number, shortcode, or alphanumeric sender ID.",
+      ],
+      "+15005550007": [21606, "The 'From' phone number provided is not a valid message-capable Twilio phone number."],
+      "+15005550008": [21611, "This 'From' number has exceeded the maximum number of queued messages."],
+    };
+    const magicTo: Record<string, [number, string]> = {
+      "+15005550001": [21211, `The 'To' number ${to} is not a valid phone number.`],
+      "+15005550002": [21612, "The 'To' phone number is not currently reachable via SMS."],
+      "+15005550003": [
+        21408,
+        "Permission to send an SMS has not been enabled for the region indicated by the 'To' number.",
+      ],
+      "+15005550004": [21610, "Attempt to send to unsubscribed recipient"],
+      "+15005550009": [21614, `'To' number ${to} is not a valid mobile number`],
+    };
+    const fromErr = from ? magicFrom[from] : undefined;
+    if (fromErr) return twilioError(res, 400, fromErr[0], fromErr[1]);
+    const toErr = magicTo[to];
+    if (toErr) return twilioError(res, 400, toErr[0], toErr[1]);
+    if (!/^(whatsapp:)?\+[1-9]\d{6,14}$/.test(to))
+      return twilioError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+
+    const now = new Date();
+    const msg: EmulatedMessage = {
+      sid: newSid(mediaUrls.length > 0 ? "MM" : "SM"),
+      accountSid,
+      direction: "outbound-api",
+      from: from ?? "",
+      to,
+      body,
+      mediaUrls,
+      status: "queued",
+      errorCode: null,
+      errorMessage: null,
+      numSegments: analyzeSegments(body).segments,
+      statusCallback: form.get("StatusCallback"),
+      dateCreated: now,
+      dateUpdated: now,
+      dateSent: null,
+    };
+    this.messages.set(msg.sid, msg);
+    // The create response shows the initial status; the lifecycle starts after it.
+    const created = this.toJson(msg);
+    this.scheduleLifecycle(msg);
+    if (fault === "error500AfterCreate") return twilioError(res, 500, 20500, "Internal Server Error");
+    if (fault === "hangAfterCreate") return this.hang(res);
+    sendJson(res, 201, created);
+  }
+
+  /** queued → sent → delivered (or undelivered / failed), firing a callback at each step after queued. */
+  private scheduleLifecycle(msg: EmulatedMessage) {
+    const final: [string, number | null, string | null] =
+      msg.to === UNDELIVERED_TO
+        ? ["undelivered", 30003, "Unreachable destination handset"]
+        : msg.to === FAILED_TO
+          ? ["failed", 30008, "Unknown error"]
+          : ["delivered", null, null];
+    const delays = this.options.delays ?? { sentMs: 50, finalMs: 100 };
+    const { reorder } = this.faults.callbacks;
+    const reordered = reorder > 0 && Math.random() < reorder;
+    if (reordered) this.countFault("callbackReordered");
+    const advance = (status: string, errorCode: number | null, errorMessage: string | null) => {
+      msg.status = status;
+      msg.errorCode = errorCode;
+      msg.errorMessage = errorMessage;
+      msg.dateUpdated = new Date();
+      if (status === "sent" && !msg.dateSent) msg.dateSent = msg.dateUpdated;
+    };
+    const sentStep = () => {
+      if (msg.status === "queued") advance(final[0] === "failed" ? "failed" : "sent", final[1], final[2]);
+    };
+    const finalStep = () => {
+      if (!["delivered", "undelivered", "failed", "canceled"].includes(msg.status))
+        advance(final[0], final[1], final[2]);
+    };
+    if (final[0] === "failed") {
+      // Failed messages never leave Twilio: one callback.
+      const fire = () => {
+        sentStep();
+        this.emitStatusCallback(msg, "failed", 30008);
+      };
+      if (this.callbackMode === "hold") fire();
+      else this.later(delays.sentMs, fire);
+      return;
+    }
+    if (this.callbackMode === "hold") {
+      // Held callbacks are queued at once, in Twilio's order unless reordered.
+      sentStep();
+      finalStep();
+      const steps: [string, number | null][] = [
+        ["sent", null],
+        [final[0], final[1]],
+      ];
+      if (reordered) steps.reverse();
+      for (const [status, code] of steps) this.emitStatusCallback(msg, status, code);
+      return;
+    }
+    const sentAt = reordered ? delays.sentMs + delays.finalMs : delays.sentMs;
+    const finalAt = reordered ? delays.sentMs : delays.sentMs + delays.finalMs;
+    this.later(sentAt, () => {
+      sentStep();
+      this.emitStatusCallback(msg, "sent", null);
+    });
+    this.later(finalAt, () => {
+      sentStep();
+      finalStep();
+      this.emitStatusCallback(msg, final[0], final[1]);
+    });
+  }
+
+  private emitStatusCallback(msg: EmulatedMessage, status: string, errorCode: number | null) {
+    if (!msg.statusCallback) return;
+    const { drop, duplicate } = this.faults.callbacks;
+    if (drop > 0 && Math.random() < drop) {
+      this.countFault("callbackDropped");
+      return;
+    }
+    const params: [string, string][] = [
+      ["AccountSid", msg.accountSid],
+      ["ApiVersion", "2010-04-01"],
+      ["From", msg.from],
+      ["MessageSid", msg.sid],
+      ["MessageStatus", status],
+      ["SmsSid", msg.sid],
+      ["SmsStatus", status],
+      ["To", msg.to],
+    ];
+    if (errorCode !== null) params.push(["ErrorCode", String(errorCode)]);
+    if (status === "delivered" || status === "undelivered") {
+      const d = new Date();
+      const pad = (n: number) => String(n).padStart(2, "0");
+      params.push([
+        "RawDlrDoneDate",
+        `${String(d.getUTCFullYear()).slice(2)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`,
+      ]);
+    }
+    const copies = duplicate > 0 && Math.random() < duplicate ? 2 : 1;
+    if (copies === 2) this.countFault("callbackDuplicated");
+    for (let i = 0; i < copies; i++) {
+      this.deliver({ url: msg.statusCallback, params, kind: "status", messageSid: msg.sid, phone: msg.to });
+    }
+  }
+
+  private deliver(req: {
+    url: string;
+    params: [string, string][];
+    kind: HeldRequest["kind"];
+    messageSid: string;
+    phone: string;
+  }) {
+    const body = new URLSearchParams(req.params).toString();
+    const signature = signTwilio(this.options.authToken, req.url, req.params);
+    if (this.callbackMode === "hold") {
+      this.held.push({ url: req.url, body, signature, kind: req.kind, messageSid: req.messageSid, phone: req.phone });
+      return;
+    }
+    void this.post(req.url, body, signature, 3);
+  }
+
+  /** POSTs a signed form like Twilio does; retries connection failures a few times. */
+  private async post(
+    url: string,
+    body: string,
+    signature: string,
+    tries: number,
+    target = url,
+  ): Promise<Response | null> {
+    for (let i = 0; i < tries; i++) {
+      try {
+        const res = await fetch(target, {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+            "I-Twilio-Idempotency-Token": randomBytes(8).toString("hex"),
+            "User-Agent": "TwilioProxy/1.1",
+          },
+          body,
+          signal: AbortSignal.timeout(15_000),
+        });
+        this.stats.callbacksSent++;
+        return res;
+      } catch {
+        await sleep(200 * (i + 1));
+      }
+    }
+    this.stats.callbacksFailed++;
+    return null;
+  }
+
+  private list(res: ServerResponse, accountSid: string, url: URL) {
+    const q = url.searchParams;
+    const to = q.get("To");
+    const from = q.get("From");
+    const dayOf = (value: string) => value.slice(0, 10);
+    const after = q.get("DateSent>");
+    const before = q.get("DateSent<");
+    const on = q.get("DateSent");
+    const pageSize = Math.min(1000, Math.max(1, Number(q.get("PageSize") ?? 50)));
+    const page = Math.max(0, Number(q.get("Page") ?? 0));
+    const sentDay = (m: EmulatedMessage) => (m.dateSent ?? m.dateCreated).toISOString().slice(0, 10);
+    const all = [...this.messages.values()]
+      .filter((m) => m.accountSid === accountSid)
+      .filter((m) => (to ? m.to === to : true) && (from ? m.from === from : true))
+      .filter((m) => (after ? sentDay(m) >= dayOf(after) : true))
+      .filter((m) => (before ? sentDay(m) <= dayOf(before) : true))
+      .filter((m) => (on ? sentDay(m) === dayOf(on) : true))
+      .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());
+    const items = all.slice(page * pageSize, (page + 1) * pageSize);
+    const base = `/2010-04-01/Accounts/${accountSid}/Messages.json`;
+    const next = new URLSearchParams(q);
+    next.set("Page", String(page + 1));
+    next.set("PageSize", String(pageSize));
+    const last = items.at(-1);
+    if (last) next.set("PageToken", `PA${last.sid}`);
+    sendJson(res, 200, {
+      messages: items.map((m) => this.toJson(m)),
+      start: page * pageSize,
+      end: page * pageSize + Math.max(0, items.length - 1),
+      page,
+      page_size: pageSize,
+      uri: `${base}?${q.toString()}`,
+      first_page_uri: `${base}?PageSize=${pageSize}&Page=0`,
+      next_page_uri: (page + 1) * pageSize < all.length ? `${base}?${next.toString()}` : null,
+      previous_page_uri: page > 0 ? `${base}?PageSize=${pageSize}&Page=${page - 1}` : null,
+    });
+  }
+
+  private fetchOne(res: ServerResponse, accountSid: string, sid: string) {
+    const msg = this.messages.get(sid);
+    if (!msg || msg.accountSid !== accountSid)
+      return twilioError(
+        res,
+        404,
+        20404,
+        `The requested resource /2010-04-01/Accounts/${accountSid}/Messages/${sid}.json was not found`,
+      );
+    sendJson(res, 200, this.toJson(msg));
+  }
+
+  private async update(req: IncomingMessage, res: ServerResponse, accountSid: string, sid: string) {
+    const form = new URLSearchParams(await readBody(req));
+    const msg = this.messages.get(sid);
+    if (!msg || msg.accountSid !== accountSid)
+      return twilioError(res, 404, 20404, "The requested resource was not found");
+    const status = form.get("Status");
+    const body = form.get("Body");
+    if (
+      (status !== null && body !== null) ||
+      (body !== null && body !== "") ||
+      (status !== null && status !== "canceled")
+    ) {
+      return twilioError(res, 400, 30400, "Invalid update: send Body= (empty) or Status=canceled");
+    }
+    if (status === "canceled") {
+      if (msg.status !== "scheduled") return twilioError(res, 400, 30409, "Message can no longer be canceled");
+      msg.status = "canceled";
+    }
+    if (body === "") msg.body = "";
+    msg.dateUpdated = new Date();
+    sendJson(res, 200, this.toJson(msg));
+  }
+
+  toJson(m: EmulatedMessage) {
+    const uri = `/2010-04-01/Accounts/${m.accountSid}/Messages/${m.sid}.json`;
+    return {
+      account_sid: m.accountSid,
+      api_version: "2010-04-01",
+      body: m.body,
+      date_created: rfc2822(m.dateCreated),
+      date_sent: m.dateSent ? rfc2822(m.dateSent) : null,
+      date_updated: rfc2822(m.dateUpdated),
+      direction: m.direction,
+      error_code: m.errorCode,
+      error_message: m.errorMessage,
+      from: m.from,
+      messaging_service_sid: null,
+      num_media: String(m.mediaUrls.length),
+      num_segments: String(m.numSegments),
+      price: null,
+      price_unit: "USD",
+      sid: m.sid,
+      status: m.status,
+      subresource_uris: {
+        media: `/2010-04-01/Accounts/${m.accountSid}/Messages/${m.sid}/Media.json`,
+        feedback: `/2010-04-01/Accounts/${m.accountSid}/Messages/${m.sid}/Feedback.json`,
+      },
+      to: m.to,
+      uri,
+    };
+  }
+
+  /**
+   * Simulates a customer's text: a signed inbound webhook to the app (pushed, or held). `times`
+   * delivers the very same request repeatedly, as Twilio's retries would. Returns the app's TwiML reply.
+   */
+  async simulateInbound(input: {
+    from: string;
+    to: string;
+    body: string;
+    mediaUrls?: string[];
+    optOutType?: string;
+    times?: number;
+    accountSid?: string;
+  }): Promise<{ sid: string; status: number | null; twiml: string | null; replies: string[] }> {
+    const accountSid = input.accountSid ?? this.options.accountSid ?? `AC${"0".repeat(32)}`;
+    const media = input.mediaUrls ?? [];
+    const sid = newSid(media.length > 0 ? "MM" : "SM");
+    const params: [string, string][] = [
+      ["ToCountry", "US"],
+      ["ToState", ""],
+      ["SmsMessageSid", sid],
+      ["NumMedia", String(media.length)],
+      ["ToCity", ""],
+      ["FromZip", ""],
+      ["SmsSid", sid],
+      ["FromState", ""],
+      ["SmsStatus", "received"],
+      ["FromCity", ""],
+      ["Body", input.body],
+      ["FromCountry", "US"],
+      ["To", input.to],
+      ["ToZip", ""],
+      ["NumSegments", String(analyzeSegments(input.body).segments)],
+      ["MessageSid", sid],
+      ["AccountSid", accountSid],
+      ["From", input.from],
+      ["ApiVersion", "2010-04-01"],
+    ];
+    media.forEach((url, i) => {
+      params.push([`MediaUrl${i}`, url], [`MediaContentType${i}`, "image/jpeg"]);
+    });
+    if (input.optOutType) params.push(["OptOutType", input.optOutType]);
+    const now = new Date();
+    this.messages.set(sid, {
+      sid,
+      accountSid,
+      direction: "inbound",
+      from: input.from,
+      to: input.to,
+      body: input.body,
+      mediaUrls: media,
+      status: "received",
+      errorCode: null,
+      errorMessage: null,
+      numSegments: 1,
+      statusCallback: null,
+      dateCreated: now,
+      dateUpdated: now,
+      dateSent: now,
+    });
+    this.stats.inbound++;
+    const path = "/webhooks/twilio/inbound";
+    const signedUrl = `${(this.options.publicAppUrl ?? this.options.appUrl ?? "").replace(/\/$/, "")}${path}`;
+    const targetUrl = `${(this.options.appUrl ?? "").replace(/\/$/, "")}${path}`;
+    const times = Math.max(1, Math.min(10, input.times ?? 1));
+    if (this.callbackMode === "hold") {
+      for (let i = 0; i < times; i++) {
+        this.deliver({ url: signedUrl, params, kind: "inbound", messageSid: sid, phone: input.from });
+      }
+      return { sid, status: null, twiml: null, replies: [] };
+    }
+    const body = new URLSearchParams(params).toString();
+    const signature = signTwilio(this.options.authToken, signedUrl, params);
+    let status: number | null = null;
+    let twiml: string | null = null;
+    for (let i = 0; i < times; i++) {
+      const res = await this.post(signedUrl, body, signature, 3, targetUrl);
+      status = res?.status ?? null;
+      const text = res ? await res.text() : null;
+      if (i === 0) twiml = text;
+    }
+    const replies = this.recordReplies(twiml, input.to, input.from, accountSid);
+    return { sid, status, twiml, replies };
+  }
+
+  /** TwiML <Message> replies become outbound-reply messages, so the phone page shows them. */
+  recordReplies(twiml: string | null, from: string, to: string, accountSid: string): string[] {
+    const replies = [...(twiml ?? "").matchAll(/<Message>([\s\S]*?)<\/Message>/g)].map((m) =>
+      (m[1] ?? "")
+        .replaceAll("&lt;", "<")
+        .replaceAll("&gt;", ">")
+        .replaceAll("&quot;", '"')
+        .replaceAll("&apos;", "'")
+        .replaceAll("&amp;", "&"),
+    );
+    for (const text of replies) {
+      const now = new Date();
+      const sid = newSid("SM");
+      this.messages.set(sid, {
+        sid,
+        accountSid,
+        direction: "outbound-reply",
+        from,
+        to,
+        body: text,
+        mediaUrls: [],
+        status: "delivered",
+        errorCode: null,
+        errorMessage: null,
+        numSegments: analyzeSegments(text).segments,
+        statusCallback: null,
+        dateCreated: now,
+        dateUpdated: now,
+        dateSent: now,
+      });
+    }
+    return replies;
+  }
+
+  private async control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname.slice("/_control".length);
+    const readJson = async () => {
+      const text = await readBody(req);
+      return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    };
+    if (path === "/reset" && req.method === "POST") {
+      this.reset();
+      return sendJson(res, 200, { ok: true });
+    }
+    if (path === "/faults" && req.method === "POST") {
+      const input = await readJson();
+      const callbacks = (input.callbacks ?? {}) as Partial<FaultConfig["callbacks"]>;
+      this.faults = {
+        script: Array.isArray(input.script) ? (input.script as CreateFault[]) : [],
+        scriptByTo: (input.scriptByTo ?? {}) as Record<string, CreateFault[]>,
+        rates: (input.rates ?? {}) as FaultConfig["rates"],
+        latencyMs: Number(input.latencyMs ?? 0),
+        callbacks: { drop: callbacks.drop ?? 0, duplicate: callbacks.duplicate ?? 0, reorder: callbacks.reorder ?? 0 },
+      };
+      return sendJson(res, 200, this.faults);
+    }
+    if (path === "/config" && req.method === "POST") {
+      const input = await readJson();
+      if (input.callbackMode === "push" || input.callbackMode === "hold")
+        this.options.callbackMode = input.callbackMode;
+      if (input.delays && typeof input.delays === "object")
+        this.options.delays = input.delays as EmulatorOptions["delays"];
+      return sendJson(res, 200, { callbackMode: this.callbackMode, delays: this.options.delays ?? null });
+    }
+    if (path === "/stats" && req.method === "GET") {
+      return sendJson(res, 200, { ...this.stats, messages: this.messages.size, held: this.held.length });
+    }
+    if (path === "/messages" && req.method === "GET") {
+      const phone = url.searchParams.get("phone");
+      const items = [...this.messages.values()]
+        .filter((m) => (phone ? m.to === phone || m.from === phone : true))
+        .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())
+        .map((m) => this.toJson(m));
+      return sendJson(res, 200, { messages: items });
+    }
+    if (path === "/held" && req.method === "POST") {
+      // Takes held requests (optionally only one customer's), oldest first.
+      const input = await readJson();
+      const phone = typeof input.phone === "string" ? input.phone : null;
+      const taken: HeldRequest[] = [];
+      for (let i = 0; i < this.held.length; ) {
+        const item = this.held[i] as HeldRequest;
+        if (phone === null || item.phone === phone) taken.push(...this.held.splice(i, 1));
+        else i++;
+      }
+      return sendJson(res, 200, { requests: taken });
+    }
+    if (path === "/faults/to" && req.method === "POST") {
+      // Adds scripted faults for one To number without touching anyone else's.
+      const input = await readJson();
+      if (typeof input.to !== "string" || !Array.isArray(input.script)) {
+        return sendJson(res, 400, { error: "to (string) and script (array) are required" });
+      }
+      this.faults.scriptByTo[input.to] = [
+        ...(this.faults.scriptByTo[input.to] ?? []),
+        ...(input.script as CreateFault[]),
+      ];
+      return sendJson(res, 200, { to: input.to, script: this.faults.scriptByTo[input.to] });
+    }
+    if (path === "/inbound" && req.method === "POST") {
+      const input = await readJson();
+      if (typeof input.from !== "string" || typeof input.to !== "string" || typeof input.body !== "string") {
+        return sendJson(res, 400, { error: "from, to and body are required strings" });
+      }
+      const result = await this.simulateInbound({
+        from: input.from,
+        to: input.to,
+        body: input.body,
+        mediaUrls: Array.isArray(input.mediaUrls) ? (input.mediaUrls as string[]) : undefined,
+        optOutType: typeof input.optOutType === "string" ? input.optOutType : undefined,
+        times: typeof input.times === "number" ? input.times : undefined,
+      });
+      return sendJson(res, 200, result);
+    }
+    sendJson(res, 404, { error: `unknown control route ${path}` });
+  }
+}
+
+export async function startEmulator(options: EmulatorOptions): Promise<TwilioEmulator> {
+  const emulator = new TwilioEmulator(options);
+  await emulator.start();
+  return emulator;
+}

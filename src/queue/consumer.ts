@@ -1,0 +1,223 @@
+/**
+ * Outbound consumer: decides per message (ack, or retry with backoff) and never acks in a blanket
+ * catch. For each `{ messageId }`:
+ *   load → skip unless still pending → refuse opted-out contacts → take the lease (so two deliveries
+ *   of one queue message never both send) → if an earlier attempt's outcome is unknown, look it up at
+ *   Twilio and adopt it → POST Messages.json → record sid and status through the room.
+ * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
+ * consumer handles what runs out of retries.
+ */
+import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { createDb, type Db } from "../db/client";
+import { setOptOut } from "../db/queries/contacts";
+import { getMessageById } from "../db/queries/messages";
+import { contacts, conversations, messages } from "../db/schema";
+import { fromTwilioStatus } from "../domain/status";
+import { log, maskPhone } from "../log";
+import { roomFor } from "../rooms/conversation-room";
+import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
+import { describeTwilioError } from "../twilio/error-codes";
+import { isTwilioError, type TwilioError } from "../twilio/errors";
+import type { TwilioMessage } from "../twilio/schemas";
+import { backoffSeconds, OutboundJobSchema } from "./outbound";
+
+/** Longer than one Twilio call can take (ky timeout) plus the D1 writes around it. */
+export const LEASE_MS = 30_000;
+
+export type Decision = { action: "ack"; outcome: string } | { action: "retry"; delaySeconds: number; outcome: string };
+
+type MessageRow = typeof messages.$inferSelect;
+
+export function statusCallbackUrl(env: Env, messageId: string): string {
+  return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}/webhooks/twilio/status?mid=${encodeURIComponent(messageId)}`;
+}
+
+/** Takes the message for this consumer until LEASE_MS from now; returns null when someone else holds it. */
+async function claim(db: Db, id: string, now: number): Promise<{ attemptStartedAt: number | null } | null> {
+  const [row] = await db
+    .update(messages)
+    .set({ leaseUntil: now + LEASE_MS })
+    .where(
+      and(
+        eq(messages.id, id),
+        eq(messages.status, "pending"),
+        or(isNull(messages.leaseUntil), lt(messages.leaseUntil, now)),
+      ),
+    )
+    .returning({ attemptStartedAt: messages.attemptStartedAt });
+  return row ?? null;
+}
+
+async function release(db: Db, id: string, clearAttempt: boolean): Promise<void> {
+  await db
+    .update(messages)
+    .set(clearAttempt ? { leaseUntil: null, attemptStartedAt: null } : { leaseUntil: null })
+    .where(eq(messages.id, id));
+}
+
+/** Records what Twilio reported for the message (sid + status) through the conversation's room. */
+export async function recordHandover(
+  env: Env,
+  msg: MessageRow,
+  tw: TwilioMessage,
+  source: "queue" | "reconcile" | "dlq",
+) {
+  const status = fromTwilioStatus(tw.status) ?? "queued";
+  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status,
+    rawStatus: tw.status,
+    providerSid: tw.sid,
+    errorCode: tw.error_code ?? null,
+    errorMessage: tw.error_message ?? describeTwilioError(tw.error_code),
+    source,
+    at: Date.now(),
+  });
+}
+
+export async function markFailed(
+  env: Env,
+  db: Db,
+  msg: MessageRow,
+  code: number | null,
+  message: string,
+  source: "queue" | "dlq",
+): Promise<void> {
+  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status: "failed",
+    errorCode: code,
+    errorMessage: message,
+    source,
+    at: Date.now(),
+  });
+  if (code === 21610) await markRecipientOptedOut(db, msg);
+}
+
+export async function markRecipientOptedOut(db: Db, msg: MessageRow): Promise<void> {
+  const conv = await db.query.conversations.findFirst({ where: eq(conversations.id, msg.conversationId) });
+  if (conv) await setOptOut(db, msg.workspaceId, conv.contactId, true, Date.now());
+}
+
+/**
+ * An earlier attempt may have created the message at Twilio (timeout, crash, 5xx): list the account's
+ * messages To/From sent since the attempt began, and return a match (same body) to adopt.
+ */
+export async function lookUpEarlierAttempt(client: TwilioClient, msg: MessageRow, attemptStartedAt: number) {
+  const candidates = await client.listMessages({
+    to: msg.toNumber,
+    from: msg.fromNumber,
+    dateSentAfter: new Date(attemptStartedAt - 24 * 60 * 60 * 1000),
+  });
+  return findAdoptable(candidates, { to: msg.toNumber, from: msg.fromNumber, body: msg.body, attemptStartedAt });
+}
+
+export async function processOutbound(
+  env: Env,
+  messageId: string,
+  attempt: number,
+  client?: TwilioClient,
+): Promise<Decision> {
+  const db = createDb(env.DB);
+  const msg = await getMessageById(db, messageId);
+  if (msg?.direction !== "outbound") {
+    log("warn", "outbound job for an unknown message", { messageId });
+    return { action: "ack", outcome: "unknown" };
+  }
+  if (msg.status !== "pending") return { action: "ack", outcome: `skipped:${msg.status}` };
+
+  const contact = await db
+    .select({ optedOut: contacts.optedOut })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(eq(conversations.id, msg.conversationId))
+    .get();
+  if (contact?.optedOut) {
+    await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue");
+    return { action: "ack", outcome: "opted_out" };
+  }
+
+  const now = Date.now();
+  const lease = await claim(db, messageId, now);
+  if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
+
+  const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
+  try {
+    if (lease.attemptStartedAt !== null) {
+      const earlier = await lookUpEarlierAttempt(twilio, msg, lease.attemptStartedAt);
+      if (earlier) {
+        await recordHandover(env, msg, earlier, "queue");
+        await release(db, messageId, true);
+        log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
+        return { action: "ack", outcome: "adopted" };
+      }
+    }
+    await db
+      .update(messages)
+      .set({ attemptStartedAt: Date.now(), attempts: msg.attempts + 1 })
+      .where(eq(messages.id, messageId));
+    const tw = await twilio.createMessage({
+      to: msg.toNumber,
+      from: msg.fromNumber,
+      body: msg.body,
+      mediaUrls: msg.media.map((m) => m.url),
+      statusCallback: statusCallbackUrl(env, msg.id),
+    });
+    await recordHandover(env, msg, tw, "queue");
+    await release(db, messageId, true);
+    return { action: "ack", outcome: "sent" };
+  } catch (err) {
+    if (isTwilioError(err)) return handleTwilioError(env, db, msg, err, attempt);
+    // D1 or the room failed: the attempt's outcome is unknown, so keep attempt_started_at for a lookup.
+    log("error", "outbound attempt failed on our side", { messageId, error: String(err) });
+    await release(db, messageId, false).catch(() => undefined);
+    return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: "internal_error" };
+  }
+}
+
+async function handleTwilioError(
+  env: Env,
+  db: Db,
+  msg: MessageRow,
+  err: TwilioError,
+  attempt: number,
+): Promise<Decision> {
+  log("warn", "twilio send failed", {
+    messageId: msg.id,
+    to: maskPhone(msg.toNumber),
+    kind: err.kind,
+    httpStatus: err.httpStatus,
+    code: err.code,
+    retryable: err.retryable,
+  });
+  if (!err.retryable) {
+    await markFailed(env, db, msg, err.code, describeTwilioError(err.code) ?? err.message, "queue");
+    await release(db, msg.id, true);
+    return { action: "ack", outcome: `failed:${err.code ?? err.httpStatus}` };
+  }
+  await release(db, msg.id, !err.ambiguous);
+  return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: err.ambiguous ? "ambiguous" : "retry" };
+}
+
+export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const client = new TwilioClient(twilioConfigFromEnv(env));
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const job = OutboundJobSchema.safeParse(message.body);
+      if (!job.success) {
+        log("error", "dropping a malformed outbound job", { id: message.id });
+        message.ack();
+        return;
+      }
+      let decision: Decision;
+      try {
+        decision = await processOutbound(env, job.data.messageId, message.attempts, client);
+      } catch (err) {
+        log("error", "outbound job crashed", { messageId: job.data.messageId, error: String(err) });
+        decision = { action: "retry", delaySeconds: backoffSeconds(message.attempts), outcome: "crashed" };
+      }
+      if (decision.action === "ack") message.ack();
+      else message.retry({ delaySeconds: decision.delaySeconds });
+    }),
+  );
+}

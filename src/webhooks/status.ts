@@ -1,0 +1,62 @@
+/**
+ * POST /webhooks/twilio/status: a delivery report. Matched by our message id (`mid` in the
+ * StatusCallback URL, so a callback that beats the send call's response still matches) or by sid;
+ * every report is recorded as an event, and the status only moves forward (invariant 3).
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { getMessageById, getMessageBySid } from "../db/queries/messages";
+import { fromTwilioStatus } from "../domain/status";
+import { ApiError } from "../http/errors";
+import { log } from "../log";
+import { markRecipientOptedOut } from "../queue/consumer";
+import { roomFor } from "../rooms/conversation-room";
+import { describeTwilioError } from "../twilio/error-codes";
+import { EMPTY_TWIML, twimlResponse } from "./twiml";
+import { firstValues, type WebhookEnv } from "./verify";
+
+const StatusSchema = z.object({
+  MessageSid: z.string().regex(/^(SM|MM)[0-9a-fA-F]{32}$/, "not a Twilio message sid"),
+  MessageStatus: z.string().min(1).max(32),
+  ErrorCode: z.coerce.number().int().optional().catch(undefined),
+  ErrorMessage: z.string().max(500).optional(),
+});
+
+export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
+  const parsed = StatusSchema.safeParse(firstValues(c.get("twilioParams")));
+  if (!parsed.success) {
+    log("warn", "status webhook with invalid parameters", { issues: parsed.error.issues.map((i) => i.path.join(".")) });
+    throw new ApiError(400, "invalid_webhook", "The status webhook's parameters are not valid.");
+  }
+  const input = parsed.data;
+  const db = c.get("db");
+  const mid = c.req.query("mid");
+  let msg = mid ? await getMessageById(db, mid) : undefined;
+  if (!msg) msg = await getMessageBySid(db, input.MessageSid);
+  if (msg?.direction !== "outbound") {
+    log("warn", "status callback for an unknown message", { sid: input.MessageSid, mid });
+    return twimlResponse(EMPTY_TWIML);
+  }
+  if (msg.providerSid && msg.providerSid !== input.MessageSid) {
+    log("warn", "status callback sid does not match the message", { messageId: msg.id, sid: input.MessageSid });
+    return twimlResponse(EMPTY_TWIML);
+  }
+  const status = fromTwilioStatus(input.MessageStatus);
+  if (!status) {
+    log("info", "status callback with an untracked status", { messageId: msg.id, status: input.MessageStatus });
+    return twimlResponse(EMPTY_TWIML);
+  }
+  const errorCode = input.ErrorCode ?? null;
+  await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status,
+    rawStatus: input.MessageStatus,
+    errorCode,
+    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
+    providerSid: input.MessageSid,
+    source: "webhook",
+    at: Date.now(),
+  });
+  if (errorCode === 21610) await markRecipientOptedOut(db, msg);
+  return twimlResponse(EMPTY_TWIML);
+}

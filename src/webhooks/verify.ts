@@ -1,0 +1,44 @@
+/**
+ * Step one and two of every Twilio webhook: read the raw form (keeping repeated keys), then verify
+ * X-Twilio-Signature over PUBLIC_BASE_URL + path + query and all parameters, in constant time.
+ * Missing or wrong: 403 and nothing else happens.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../http/context";
+import { ApiError } from "../http/errors";
+import { log } from "../log";
+import { verifySignature } from "../twilio/signature";
+
+export type WebhookEnv = AppEnv & { Variables: AppEnv["Variables"] & { twilioParams: [string, string][] } };
+
+/** The URL Twilio signed: our public origin plus the path and query it requested. */
+export function publicUrl(env: Env, requestUrl: string): string {
+  const url = new URL(requestUrl);
+  return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}${url.pathname}${url.search}`;
+}
+
+export const verifyTwilioSignature: MiddlewareHandler<WebhookEnv> = async (c, next) => {
+  const type = c.req.header("Content-Type") ?? "";
+  if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+    throw new ApiError(415, "unsupported_media_type", "Twilio webhooks are application/x-www-form-urlencoded.");
+  }
+  const params = [...new URLSearchParams(await c.req.text())];
+  const url = publicUrl(c.env, c.req.url);
+  const ok = await verifySignature(c.env.TWILIO_AUTH_TOKEN, c.req.header("X-Twilio-Signature"), url, params);
+  if (!ok) {
+    log("warn", "webhook signature rejected", {
+      path: c.req.path,
+      hasSignature: c.req.header("X-Twilio-Signature") !== undefined,
+    });
+    throw new ApiError(403, "invalid_signature", "Missing or invalid X-Twilio-Signature.");
+  }
+  c.set("twilioParams", params);
+  await next();
+};
+
+/** First value of each parameter, for zod permit-lists (repeated keys only matter for the signature). */
+export function firstValues(params: [string, string][]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of params) if (!(k in out)) out[k] = v;
+  return out;
+}
