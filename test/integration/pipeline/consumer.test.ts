@@ -1,0 +1,267 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../../src/index";
+import { processOutbound } from "../../../src/queue/consumer";
+import { processDeadLetter } from "../../../src/queue/dead-letters";
+import { backoffSeconds } from "../../../src/queue/outbound";
+import { roomFor } from "../../../src/rooms/conversation-room";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
+import { call } from "../../helpers/api";
+import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { emulatorMessages, eventually, scriptFaults } from "../../helpers/twilio";
+
+type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
+
+/** A pending outbound message stored through its room but never enqueued, so each test drives the consumer itself. */
+async function pendingMessage(ws: Ws, body = "consumer test") {
+  const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
+  const id = `msg_t${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`;
+  const result = await roomFor(env, conv.id).appendMessage({
+    id,
+    workspaceId: ws.account.workspaceId,
+    conversationId: conv.id,
+    direction: "outbound",
+    fromNumber: ws.from,
+    toNumber: ws.customer,
+    body,
+    status: "pending",
+    segments: 1,
+    encoding: "GSM-7",
+  });
+  expect(result.outcome).toBe("created");
+  return id;
+}
+
+async function runQueue(messageIds: string[], attempts = 1) {
+  const batch = createMessageBatch(
+    "parley-outbound",
+    messageIds.map((messageId, i) => ({
+      id: `q${i}-${messageId}`,
+      timestamp: Date.now(),
+      attempts,
+      body: { messageId },
+    })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+describe("outbound consumer (invariants 1 and 2)", () => {
+  it("retries 429 and 500 (even one that created the message) and ends delivered with exactly one SMS", async () => {
+    const ws = await textingWorkspace();
+    await scriptFaults(ws.customer, ["error429", "error500AfterCreate"]);
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: ws.customer, body: "through the storm" } },
+    );
+    // Callbacks stay held until the consumer itself has recorded the handover, so the retry after the
+    // ambiguous 500 has to find the message at Twilio on its own.
+    const handedOver = await eventually(async () => {
+      const m = await getMessage(ws.key, res.json.id);
+      return m.events.some((e: { source: string }) => e.source === "queue") ? m : undefined;
+    }, 20_000);
+    expect(handedOver.events.map((e: { status: string; source: string }) => `${e.source}:${e.status}`)).toEqual([
+      "api:pending",
+      "queue:delivered",
+    ]);
+    const final = await settle(ws.key, ws.customer, res.json.id);
+    expect(final.status).toBe("delivered");
+    const atTwilio = await emulatorMessages(ws.customer);
+    expect(atTwilio).toHaveLength(1);
+    expect(atTwilio[0].sid).toBe(final.providerSid);
+  }, 30_000);
+
+  it("a plain 500 that created nothing is sent again after the lookup, once", async () => {
+    const ws = await textingWorkspace();
+    await scriptFaults(ws.customer, ["error500"]);
+    const res = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "again" } });
+    const final = await settle(ws.key, ws.customer, res.json.id);
+    expect(final.status).toBe("delivered");
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  }, 30_000);
+
+  it("the same queue message delivered twice at once sends one SMS", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws);
+    const result = await runQueue([id, id]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(result.retryMessages).toHaveLength(0);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+    // And once more, later: the message is no longer pending, so nothing is sent.
+    await runQueue([id], 2);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+    expect((await getMessage(ws.key, id)).status).toBe("queued");
+  });
+
+  it("a crash after Twilio accepted but before the D1 write: the retry adopts the message instead of resending", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "adopt me");
+    // The consumer's first steps: attempt recorded, message created at Twilio … then the Worker died.
+    const startedAt = Date.now();
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ?, attempts = 1 WHERE id = ?")
+      .bind(startedAt, id)
+      .run();
+    const twilio = new TwilioClient(twilioConfigFromEnv(env));
+    const created = await twilio.createMessage({ to: ws.customer, from: ws.from, body: "adopt me" });
+    const decision = await processOutbound(env, id, 2);
+    expect(decision).toEqual({ action: "ack", outcome: "adopted" });
+    const msg = await getMessage(ws.key, id);
+    // Adopted with Twilio's current status (the emulator in hold mode has already delivered it).
+    expect(msg).toMatchObject({ status: "delivered", providerSid: created.sid });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a timeout after Twilio created the message is retried as ambiguous and adopted, not resent", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "slow lane");
+    await scriptFaults(ws.customer, ["hangAfterCreate"]);
+    const impatient = new TwilioClient({ ...twilioConfigFromEnv(env), timeoutMs: 300 });
+    const first = await processOutbound(env, id, 1, impatient);
+    expect(first).toMatchObject({ action: "retry", outcome: "ambiguous" });
+    expect(first.action === "retry" && first.delaySeconds).toBeGreaterThanOrEqual(1);
+    const second = await processOutbound(env, id, 2);
+    expect(second).toEqual({ action: "ack", outcome: "adopted" });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a timeout before anything was created is resent once after the lookup finds nothing", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "lost in transit");
+    await scriptFaults(ws.customer, ["hang"]);
+    const impatient = new TwilioClient({ ...twilioConfigFromEnv(env), timeoutMs: 300 });
+    expect(await processOutbound(env, id, 1, impatient)).toMatchObject({ action: "retry", outcome: "ambiguous" });
+    expect(await processOutbound(env, id, 2)).toEqual({ action: "ack", outcome: "sent" });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a permanent Twilio error marks the message failed with its code and acks", async () => {
+    const ws = await textingWorkspace();
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: "+15005550009", body: "to a landline" } },
+    );
+    const failed = await eventually(async () => {
+      const m = await getMessage(ws.key, res.json.id);
+      return m.status === "failed" ? m : undefined;
+    });
+    expect(failed).toMatchObject({ errorCode: 21614, errorMessage: "The 'To' number is not a mobile number" });
+    expect((await call("POST", `/api/messages/${res.json.id}/retry`, { key: ws.key })).status).toBe(409);
+  });
+
+  it("Twilio's 21610 marks the message failed and the contact opted out", async () => {
+    const ws = await textingWorkspace();
+    const res = await call("POST", "/api/messages", { key: ws.key }, { body: { to: "+15005550004", body: "hello?" } });
+    await eventually(async () => (await getMessage(ws.key, res.json.id)).status === "failed");
+    const contact = (await call("GET", "/api/contacts?q=5550004", { key: ws.key })).json.items[0];
+    expect(contact.optedOut).toBe(true);
+  });
+
+  it("refuses to send to a contact who opted out after the message was queued", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws);
+    await env.DB.prepare("UPDATE contacts SET opted_out = 1 WHERE phone = ?").bind(ws.customer).run();
+    expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "opted_out" });
+    expect((await getMessage(ws.key, id)).status).toBe("failed");
+    expect(await emulatorMessages(ws.customer)).toHaveLength(0);
+  });
+
+  it("asks for a retry with growing, jittered, capped backoff", () => {
+    expect(backoffSeconds(1, () => 0)).toBe(1);
+    expect(backoffSeconds(4, () => 0)).toBe(4);
+    expect(backoffSeconds(4, () => 0.999)).toBe(8);
+    expect(backoffSeconds(30, () => 0.999)).toBe(300);
+  });
+});
+
+describe("dead letters and manual retry", () => {
+  it("a dead letter is marked failed with the reason, and a manual retry sends it once", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "second chance");
+    const twilio = new TwilioClient(twilioConfigFromEnv(env));
+    expect(await processDeadLetter(env, id, twilio)).toBe("failed");
+    const failed = await getMessage(ws.key, id);
+    expect(failed.status).toBe("failed");
+    expect(failed.errorMessage).toMatch(/Gave up/);
+    const retry = await call("POST", `/api/messages/${id}/retry`, { key: ws.key });
+    expect(retry.status).toBe(202);
+    expect(retry.json.status).toBe("pending");
+    const final = await settle(ws.key, ws.customer, id);
+    expect(final.status).toBe("delivered");
+    expect(final.events.map((e: { status: string }) => e.status)).toEqual([
+      "pending",
+      "failed",
+      "pending",
+      "queued",
+      "sent",
+      "delivered",
+    ]);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a dead letter whose last attempt reached Twilio is adopted, not failed", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "made it after all");
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(Date.now(), id).run();
+    const twilio = new TwilioClient(twilioConfigFromEnv(env));
+    await twilio.createMessage({ to: ws.customer, from: ws.from, body: "made it after all" });
+    expect(await processDeadLetter(env, id, twilio)).toBe("adopted");
+    expect((await getMessage(ws.key, id)).status).toBe("delivered");
+  });
+
+  it("only failed messages can be retried", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws);
+    const res = await call("POST", `/api/messages/${id}/retry`, { key: ws.key });
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toMatch(/pending/);
+  });
+});
+
+describe("scheduled messages", () => {
+  it("stores a message with sendAt as scheduled, and cancel works only before it is sent", async () => {
+    const ws = await textingWorkspace();
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: ws.customer, body: "later", sendAt } },
+    );
+    expect(res.status).toBe(202);
+    expect(res.json).toMatchObject({ status: "scheduled", sendAt });
+    const canceled = await call("POST", `/api/messages/${res.json.id}/cancel`, { key: ws.key });
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.status).toBe("canceled");
+    const again = await call("POST", `/api/messages/${res.json.id}/cancel`, { key: ws.key });
+    expect(again.status).toBe(409);
+    const now = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "now" } });
+    expect((await call("POST", `/api/messages/${now.json.id}/cancel`, { key: ws.key })).status).toBe(409);
+    await settle(ws.key, ws.customer, now.json.id);
+    expect((await emulatorMessages(ws.customer)).map((m) => m.body)).toEqual(["now"]);
+  });
+
+  for (const [what, offset] of [
+    ["in the past", -60_000],
+    ["under a minute ahead", 30_000],
+    ["over 35 days ahead", 36 * 24 * 3_600_000],
+  ] as const) {
+    it(`refuses a sendAt ${what} with 422`, async () => {
+      const ws = await textingWorkspace();
+      const sendAt = new Date(Date.now() + offset).toISOString();
+      const res = await call(
+        "POST",
+        "/api/messages",
+        { key: ws.key },
+        { body: { to: ws.customer, body: "x", sendAt } },
+      );
+      expect(res.status).toBe(422);
+      expect(res.json.error.details.fields[0].path).toBe("sendAt");
+    });
+  }
+});

@@ -1,0 +1,205 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, randomUsNumber } from "../../helpers/api";
+import { countRows } from "../../helpers/db";
+import { textingWorkspace } from "../../helpers/pipeline";
+import { deliver, inboundText } from "../../helpers/twilio";
+
+const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+async function contactOf(key: string, phone: string) {
+  return (await call("GET", `/api/contacts?q=${encodeURIComponent(phone)}`, { key })).json.items[0];
+}
+
+describe("POST /webhooks/twilio/inbound", () => {
+  it("stores a signed text in a new conversation and answers empty TwiML", async () => {
+    const ws = await textingWorkspace();
+    const { sid, held } = await inboundText({ from: ws.customer, to: ws.from, body: "Hi! Is the shop open?" });
+    const res = await deliver(held[0]!);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/xml/);
+    expect(res.text).toBe(EMPTY);
+    const list = await call("GET", "/api/conversations", { key: ws.key });
+    const conv = list.json.items[0];
+    expect(conv).toMatchObject({ from: ws.from, contact: { phone: ws.customer }, unreadCount: 1 });
+    expect(conv.lastMessage).toMatchObject({
+      direction: "inbound",
+      status: "received",
+      body: "Hi! Is the shop open?",
+      providerSid: sid,
+      seq: 1,
+    });
+  });
+
+  it("an inbound text delivered 3 times stores one message (invariant 2)", async () => {
+    const ws = await textingWorkspace();
+    const { sid, held } = await inboundText({ from: ws.customer, to: ws.from, body: "Only once", times: 3 });
+    expect(held).toHaveLength(3);
+    const results = await Promise.all(held.map((h) => deliver(h)));
+    for (const r of results) expect(r.status).toBe(200);
+    expect(await countRows("messages", "provider_sid = ?", sid)).toBe(1);
+    expect(await countRows("message_events e JOIN messages m ON m.id = e.message_id", "m.provider_sid = ?", sid)).toBe(
+      1,
+    );
+  });
+
+  it("keeps media (NumMedia, MediaUrlN, MediaContentTypeN)", async () => {
+    const ws = await textingWorkspace();
+    const media = ["https://api.twilio.example/Media/ME1", "https://api.twilio.example/Media/ME2"];
+    const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "", mediaUrls: media });
+    await deliver(held[0]!);
+    const conv = (await call("GET", "/api/conversations", { key: ws.key })).json.items[0];
+    expect(conv.lastMessage.channel).toBe("mms");
+    expect(conv.lastMessage.media).toEqual(media.map((url) => ({ url, contentType: "image/jpeg" })));
+  });
+
+  it("refuses a missing, wrong or stale signature with 403 and stores nothing (invariant 7)", async () => {
+    const ws = await textingWorkspace();
+    const { sid, held } = await inboundText({ from: ws.customer, to: ws.from, body: "forged?" });
+    const req = held[0]!;
+    expect((await deliver(req, { signature: null })).status).toBe(403);
+    expect((await deliver(req, { signature: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" })).status).toBe(403);
+    expect((await deliver(req, { body: req.body.replace("forged%3F", "changed") })).status).toBe(403);
+    expect((await deliver({ ...req, url: `${req.url}?tenant=x` })).status).toBe(403);
+    expect(await countRows("messages", "provider_sid = ?", sid)).toBe(0);
+    expect(await countRows("contacts", "phone = ?", ws.customer)).toBe(0);
+  });
+
+  it("answers 200 empty TwiML for a number no workspace owns, storing nothing", async () => {
+    const customer = randomUsNumber();
+    const { sid, held } = await inboundText({ from: customer, to: randomUsNumber(), body: "hello?" });
+    const res = await deliver(held[0]!);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe(EMPTY);
+    expect(await countRows("messages", "provider_sid = ?", sid)).toBe(0);
+  });
+
+  it("answers 400 to a signed form without the fields it needs, storing nothing", async () => {
+    const ws = await textingWorkspace();
+    const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "x" });
+    // Re-sign a form that lacks MessageSid, as a broken integration would send it.
+    const { computeSignature } = await import("../../../src/twilio/signature");
+    const params: [string, string][] = [
+      ["From", ws.customer],
+      ["To", ws.from],
+      ["Body", "no sid"],
+    ];
+    const body = new URLSearchParams(params).toString();
+    const signature = await computeSignature(env.TWILIO_AUTH_TOKEN, held[0]!.url, params);
+    const res = await deliver({ ...held[0]!, body, signature });
+    expect(res.status).toBe(400);
+    expect(await countRows("contacts", "phone = ?", ws.customer)).toBe(0);
+  });
+
+  it("refuses non-form bodies with 415", async () => {
+    const ws = await textingWorkspace();
+    const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "x" });
+    const { exports } = await import("cloudflare:workers");
+    const res = await exports.default.fetch(
+      new Request(held[0]!.url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Twilio-Signature": held[0]!.signature },
+        body: "{}",
+      }),
+    );
+    expect(res.status).toBe(415);
+  });
+
+  describe("consent keywords (invariant 6)", () => {
+    it("STOP opts out and the next send is refused; START opts back in and sending works again", async () => {
+      const ws = await textingWorkspace();
+      const stop = await inboundText({ from: ws.customer, to: ws.from, body: " stop " });
+      expect((await deliver(stop.held[0]!)).text).toBe(EMPTY);
+      expect((await contactOf(ws.key, ws.customer)).optedOut).toBe(true);
+      const refused = await call(
+        "POST",
+        "/api/messages",
+        { key: ws.key },
+        { body: { to: ws.customer, body: "Sale!" } },
+      );
+      expect(refused.status).toBe(422);
+      expect(refused.json.error.code).toBe("recipient_opted_out");
+      expect(refused.json.error.message).toMatch(/START/);
+
+      const start = await inboundText({ from: ws.customer, to: ws.from, body: "Start" });
+      await deliver(start.held[0]!);
+      expect((await contactOf(ws.key, ws.customer)).optedOut).toBe(false);
+      const allowed = await call(
+        "POST",
+        "/api/messages",
+        { key: ws.key },
+        { body: { to: ws.customer, body: "Welcome back" } },
+      );
+      expect(allowed.status).toBe(202);
+    });
+
+    for (const word of ["STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "OptOut"]) {
+      it(`${word} opts out`, async () => {
+        const ws = await textingWorkspace();
+        const { held } = await inboundText({ from: ws.customer, to: ws.from, body: word });
+        await deliver(held[0]!);
+        expect((await contactOf(ws.key, ws.customer)).optedOut).toBe(true);
+      });
+    }
+
+    it("a sentence containing STOP is an ordinary message", async () => {
+      const ws = await textingWorkspace();
+      const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "please stop by tomorrow" });
+      await deliver(held[0]!);
+      expect((await contactOf(ws.key, ws.customer)).optedOut).toBe(false);
+    });
+
+    it("HELP answers with the workspace's help text as TwiML, escaped", async () => {
+      const ws = await textingWorkspace();
+      const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "help" });
+      const res = await deliver(held[0]!);
+      expect(res.text).toBe(
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Reply STOP to unsubscribe. Msg&amp;data rates may apply.</Message></Response>',
+      );
+    });
+
+    it("an opted-out contact gets no HELP reply", async () => {
+      const ws = await textingWorkspace();
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "STOP" })).held[0]!);
+      const res = await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "INFO" })).held[0]!);
+      expect(res.text).toBe(EMPTY);
+    });
+
+    it("honours Advanced Opt-Out's OptOutType without a second reply", async () => {
+      const ws = await textingWorkspace();
+      const stop = await inboundText({ from: ws.customer, to: ws.from, body: "arrêt", optOutType: "STOP" });
+      expect((await deliver(stop.held[0]!)).text).toBe(EMPTY);
+      expect((await contactOf(ws.key, ws.customer)).optedOut).toBe(true);
+      const help = await inboundText({ from: ws.customer, to: ws.from, body: "aide", optOutType: "HELP" });
+      expect((await deliver(help.held[0]!)).text).toBe(EMPTY);
+    });
+
+    it("records consent changes in the audit log", async () => {
+      const ws = await textingWorkspace();
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "STOP" })).held[0]!);
+      expect(
+        await countRows("audit_log", "workspace_id = ? AND action = 'contact.opted_out'", ws.account.workspaceId),
+      ).toBe(1);
+    });
+  });
+
+  describe("logs", () => {
+    afterEach(() => vi.restoreAllMocks());
+    it("mask phone numbers", async () => {
+      const lines: string[] = [];
+      for (const level of ["log", "warn", "error"] as const) {
+        vi.spyOn(console, level).mockImplementation(
+          (...args: unknown[]) => void lines.push(args.map(String).join(" ")),
+        );
+      }
+      const customer = randomUsNumber();
+      const to = randomUsNumber();
+      await deliver((await inboundText({ from: customer, to, body: "anyone?" })).held[0]!);
+      expect(lines.join("\n")).toContain("•••");
+      for (const line of lines) {
+        expect(line).not.toContain(customer);
+        expect(line).not.toContain(to);
+      }
+    });
+  });
+});
