@@ -1,0 +1,122 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LOG_LIMIT, roomFor } from "../../../src/rooms/conversation-room";
+import { call } from "../../helpers/api";
+import { textingWorkspace } from "../../helpers/pipeline";
+
+type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
+
+async function conversationOf(ws: Ws) {
+  return (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json as {
+    id: string;
+    from: string;
+  };
+}
+
+const sid = () => `SM${crypto.randomUUID().replaceAll("-", "")}`;
+
+function inbound(ws: Ws, conversationId: string, body: string, providerSid = sid()) {
+  return {
+    id: `msg_o${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`,
+    workspaceId: ws.account.workspaceId,
+    conversationId,
+    direction: "inbound" as const,
+    fromNumber: ws.customer,
+    toNumber: ws.from,
+    body,
+    status: "received" as const,
+    segments: 1,
+    encoding: "GSM-7" as const,
+    providerSid,
+  };
+}
+
+describe("ConversationRoom as the ordering point (invariant 4)", () => {
+  it("assigns gap-free increasing seqs to a concurrent burst of messages and status changes", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    const out = await call("POST", `/api/conversations/${conv.id}/messages`, { key: ws.key }, { body: { body: "out" } });
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) work.push(room.appendMessage(inbound(ws, conv.id, `in ${i}`)));
+    for (const status of ["sent", "queued", "delivered", "sending"] as const) {
+      work.push(room.applyStatus(conv.id, { messageId: out.json.id, status, source: "webhook", at: Date.now() }));
+    }
+    await Promise.all(work);
+    const frames = await room.eventsAfter(conv.id, 0);
+    expect(frames).not.toBeNull();
+    const seqs = frames!.map((f) => f.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    // 1 outbound + 20 inbound messages, plus only the status changes that moved forward.
+    expect(frames!.filter((f) => f.type === "message")).toHaveLength(21);
+    const statusFrames = frames!.filter((f) => f.type === "status");
+    expect(statusFrames.length).toBeGreaterThanOrEqual(1);
+    expect(await room.getLastSeq(conv.id)).toBe(seqs.at(-1));
+    // D1 agrees: every message row has the seq of its frame.
+    const thread = await call("GET", `/api/conversations/${conv.id}/messages?limit=100`, { key: ws.key });
+    const messageSeqs = frames!.filter((f) => f.type === "message").map((f) => f.seq);
+    expect(thread.json.items.map((m: { seq: number }) => m.seq)).toEqual(messageSeqs);
+  });
+
+  it("a write that fails in D1 (a duplicate sid) uses no seq", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    const shared = sid();
+    expect((await room.appendMessage(inbound(ws, conv.id, "first", shared))).outcome).toBe("created");
+    expect(await room.appendMessage(inbound(ws, conv.id, "replay", shared))).toEqual({ outcome: "duplicate", constraint: "provider_sid" });
+    await room.appendMessage(inbound(ws, conv.id, "second"));
+    expect((await room.eventsAfter(conv.id, 0))!.map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it("replays exactly the events after a seq, and nothing for the last one", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    for (let i = 0; i < 5; i++) await room.appendMessage(inbound(ws, conv.id, `m${i}`));
+    const after2 = await room.eventsAfter(conv.id, 2);
+    expect(after2!.map((f) => [f.seq, f.type === "message" ? f.message.body : ""])).toEqual([
+      [3, "m2"],
+      [4, "m3"],
+      [5, "m4"],
+    ]);
+    expect(await room.eventsAfter(conv.id, 5)).toEqual([]);
+  });
+
+  it("continues the sequence after the object is evicted", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    await room.appendMessage(inbound(ws, conv.id, "before"));
+    await evictDurableObject(room);
+    await room.appendMessage(inbound(ws, conv.id, "after"));
+    expect((await room.eventsAfter(conv.id, 0))!.map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it("a room without storage starts after D1's last seq instead of reusing seqs", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    await roomFor(env, conv.id).appendMessage(inbound(ws, conv.id, "one"));
+    // A second room object for the same conversation (as if storage were lost) must not restart at 1.
+    const fresh = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#fresh`));
+    const result = await fresh.appendMessage(inbound(ws, conv.id, "two"));
+    expect(result.outcome === "created" && result.message.seq).toBe(2);
+  });
+
+  it(`keeps a bounded log (${LOG_LIMIT} events) and says so when a resume reaches past it`, async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    const total = LOG_LIMIT + 5;
+    for (let i = 0; i < total; i += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, total - i) }, (_, j) => room.appendMessage(inbound(ws, conv.id, `b${i + j}`))));
+    }
+    expect(await room.getLastSeq(conv.id)).toBe(total);
+    expect(await room.eventsAfter(conv.id, 0)).toBeNull();
+    expect(await room.eventsAfter(conv.id, 4)).toBeNull();
+    const tail = await room.eventsAfter(conv.id, 5);
+    expect(tail).toHaveLength(LOG_LIMIT);
+    expect(tail![0]!.seq).toBe(6);
+  }, 60_000);
+});
