@@ -84,9 +84,17 @@ describe("Twilio emulator", () => {
     expect(Number.isNaN(created.dateCreated.getTime())).toBe(false);
     const fetched = await client.messages(created.sid).fetch();
     expect(fetched.body).toBe("Hello from the SDK");
-    const listed = await client.messages.list({ to: "+14155552671", from: "+15005550006", dateSentAfter: new Date(Date.now() - 86_400_000) });
+    const listed = await client.messages.list({
+      to: "+14155552671",
+      from: "+15005550006",
+      dateSentAfter: new Date(Date.now() - 86_400_000),
+    });
     expect(listed.map((m) => m.sid)).toEqual([created.sid]);
-    const mms = await client.messages.create({ to: "+14155552671", from: "+15005550006", mediaUrl: ["https://a.example/1.png", "https://b.example/2.png"] });
+    const mms = await client.messages.create({
+      to: "+14155552671",
+      from: "+15005550006",
+      mediaUrl: ["https://a.example/1.png", "https://b.example/2.png"],
+    });
     expect(mms.sid).toMatch(/^MM/);
     expect(mms.numMedia).toBe("2");
   });
@@ -118,7 +126,12 @@ describe("Twilio emulator", () => {
 
   it("signs status callbacks so the SDK's validateRequest accepts them, in order sent → delivered", async () => {
     const callback = `${app.url}/webhooks/twilio/status?mid=msg_2`;
-    const created = await client.messages.create({ to: "+14155552671", from: "+15005550006", body: "cb", statusCallback: callback });
+    const created = await client.messages.create({
+      to: "+14155552671",
+      from: "+15005550006",
+      body: "cb",
+      statusCallback: callback,
+    });
     await until(() => app.requests.length >= 2);
     const statuses = app.requests.map((r) => new URLSearchParams(r.body).get("MessageStatus"));
     expect(statuses).toEqual(["sent", "delivered"]);
@@ -126,7 +139,9 @@ describe("Twilio emulator", () => {
       const params = Object.fromEntries(new URLSearchParams(req.body));
       expect(params.MessageSid).toBe(created.sid);
       expect(twilio.validateRequest(TOKEN, String(req.headers["x-twilio-signature"]), callback, params)).toBe(true);
-      expect(twilio.validateRequest("other-token", String(req.headers["x-twilio-signature"]), callback, params)).toBe(false);
+      expect(twilio.validateRequest("other-token", String(req.headers["x-twilio-signature"]), callback, params)).toBe(
+        false,
+      );
     }
     expect((await client.messages(created.sid).fetch()).status).toBe("delivered");
   });
@@ -137,21 +152,33 @@ describe("Twilio emulator", () => {
     await client.messages.create({ to: "+15005550011", from: "+15005550006", body: "y", statusCallback: callback });
     await until(() => app.requests.length >= 3);
     const finals = app.requests.map((r) => Object.fromEntries(new URLSearchParams(r.body)));
-    expect(finals.find((p) => p.MessageStatus === "undelivered")).toMatchObject({ To: "+15005550010", ErrorCode: "30003" });
+    expect(finals.find((p) => p.MessageStatus === "undelivered")).toMatchObject({
+      To: "+15005550010",
+      ErrorCode: "30003",
+    });
     expect(finals.find((p) => p.MessageStatus === "failed")).toMatchObject({ To: "+15005550011", ErrorCode: "30008" });
   });
 
   it("injects 500s, 429s, hangs and 500-after-create on request", async () => {
     emulator.faults.script = ["error500", "error429", "error500AfterCreate"];
-    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "a" })).rejects.toMatchObject({ status: 500 });
-    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "b" })).rejects.toMatchObject({ status: 429, code: 20429 });
-    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "c" })).rejects.toMatchObject({ status: 500 });
+    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "a" })).rejects.toMatchObject(
+      { status: 500 },
+    );
+    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "b" })).rejects.toMatchObject(
+      { status: 429, code: 20429 },
+    );
+    await expect(client.messages.create({ to: "+14155552671", from: "+15005550006", body: "c" })).rejects.toMatchObject(
+      { status: 500 },
+    );
     // The 500-after-create message exists; the plain 500 and the 429 created nothing.
     expect([...emulator.messages.values()].map((m) => m.body)).toEqual(["c"]);
     emulator.faults.script = ["hang"];
     const hung = fetch(`${emulator.url}/2010-04-01/Accounts/${ACCOUNT}/Messages.json`, {
       method: "POST",
-      headers: { Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString("base64")}`, "Content-Type": "application/x-www-form-urlencoded" },
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString("base64")}`,
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
       body: "To=%2B14155552671&From=%2B15005550006&Body=h",
       signal: AbortSignal.timeout(300),
     });
@@ -164,10 +191,20 @@ describe("Twilio emulator", () => {
     emulator.faults.callbacks = { drop: 0, duplicate: 1, reorder: 1 };
     await client.messages.create({ to: "+14155552671", from: "+15005550006", body: "x", statusCallback: callback });
     await until(() => app.requests.length >= 4);
-    expect(app.requests.map((r) => new URLSearchParams(r.body).get("MessageStatus"))).toEqual(["delivered", "delivered", "sent", "sent"]);
+    expect(app.requests.map((r) => new URLSearchParams(r.body).get("MessageStatus"))).toEqual([
+      "delivered",
+      "delivered",
+      "sent",
+      "sent",
+    ]);
     app.requests.length = 0;
     emulator.faults.callbacks = { drop: 1, duplicate: 0, reorder: 0 };
-    const dropped = await client.messages.create({ to: "+14155552671", from: "+15005550006", body: "y", statusCallback: callback });
+    const dropped = await client.messages.create({
+      to: "+14155552671",
+      from: "+15005550006",
+      body: "y",
+      statusCallback: callback,
+    });
     await new Promise((r) => setTimeout(r, 100));
     expect(app.requests).toHaveLength(0);
     // The truth is still there for reconciliation.
@@ -175,10 +212,22 @@ describe("Twilio emulator", () => {
   });
 
   it("simulates a signed inbound text and records the app's TwiML reply", async () => {
-    const helpApp = await captureServer('<?xml version="1.0" encoding="UTF-8"?><Response><Message>Call us &amp; smile</Message></Response>');
-    const inbound = await startEmulator({ authToken: TOKEN, accountSid: ACCOUNT, appUrl: helpApp.url, publicAppUrl: "https://parley.example" });
+    const helpApp = await captureServer(
+      '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Call us &amp; smile</Message></Response>',
+    );
+    const inbound = await startEmulator({
+      authToken: TOKEN,
+      accountSid: ACCOUNT,
+      appUrl: helpApp.url,
+      publicAppUrl: "https://parley.example",
+    });
     try {
-      const result = await inbound.simulateInbound({ from: "+14155552671", to: "+15005550006", body: "HELP", times: 2 });
+      const result = await inbound.simulateInbound({
+        from: "+14155552671",
+        to: "+15005550006",
+        body: "HELP",
+        times: 2,
+      });
       expect(result.status).toBe(200);
       expect(result.replies).toEqual(["Call us & smile"]);
       expect(helpApp.requests).toHaveLength(2);
@@ -186,8 +235,21 @@ describe("Twilio emulator", () => {
       const req = helpApp.requests[0]!;
       expect(req.path).toBe("/webhooks/twilio/inbound");
       const params = Object.fromEntries(new URLSearchParams(req.body));
-      expect(params).toMatchObject({ From: "+14155552671", To: "+15005550006", Body: "HELP", NumMedia: "0", MessageSid: result.sid });
-      expect(twilio.validateRequest(TOKEN, String(req.headers["x-twilio-signature"]), "https://parley.example/webhooks/twilio/inbound", params)).toBe(true);
+      expect(params).toMatchObject({
+        From: "+14155552671",
+        To: "+15005550006",
+        Body: "HELP",
+        NumMedia: "0",
+        MessageSid: result.sid,
+      });
+      expect(
+        twilio.validateRequest(
+          TOKEN,
+          String(req.headers["x-twilio-signature"]),
+          "https://parley.example/webhooks/twilio/inbound",
+          params,
+        ),
+      ).toBe(true);
     } finally {
       await inbound.stop();
       await helpApp.close();

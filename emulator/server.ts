@@ -753,6 +753,17 @@ export class TwilioEmulator {
       }
       return sendJson(res, 200, { requests: taken });
     }
+    if (path === "/set-status" && req.method === "POST") {
+      // Sets what Twilio "knows" about a message, e.g. a carrier that never sends a receipt.
+      const input = await readJson();
+      const msg = typeof input.sid === "string" ? this.messages.get(input.sid) : undefined;
+      if (!msg || typeof input.status !== "string")
+        return sendJson(res, 404, { error: "unknown sid or missing status" });
+      msg.status = input.status;
+      msg.errorCode = typeof input.errorCode === "number" ? input.errorCode : null;
+      msg.dateUpdated = new Date();
+      return sendJson(res, 200, this.toJson(msg));
+    }
     if (path === "/faults/to" && req.method === "POST") {
       // Adds scripted faults for one To number without touching anyone else's.
       const input = await readJson();

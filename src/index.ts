@@ -2,6 +2,7 @@
  * Parley's Worker: composition only. `fetch` is the Hono app (API, webhooks, docs), `queue` the
  * outbound consumer, `scheduled` the cron jobs; the Durable Object classes are exported beside it.
  */
+import { handleScheduled } from "./cron";
 import { createApp } from "./http/app";
 import { handleOutboundBatch } from "./queue/consumer";
 import { handleDeadLetterBatch } from "./queue/dead-letters";
@@ -10,9 +11,12 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue.endsWith("-dlq")) await handleDeadLetterBatch(batch, env);
     else await handleOutboundBatch(batch, env);
+  },
+  async scheduled(controller, env, _ctx) {
+    await handleScheduled(controller, env);
   },
 } satisfies ExportedHandler<Env>;
 

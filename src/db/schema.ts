@@ -207,6 +207,8 @@ export const messages = sqliteTable(
     attemptStartedAt: integer("attempt_started_at"),
     /** A consumer holds this message until then (two deliveries of one queue message never both send). */
     leaseUntil: integer("lease_until"),
+    /** Last time reconciliation asked Twilio about this message (spreads checks over stalled rows). */
+    checkedAt: integer("checked_at"),
     createdBy: text("created_by"),
     createdAt: timestamp("created_at"),
     updatedAt: timestamp("updated_at"),
@@ -318,4 +320,16 @@ export const rateLimits = sqliteTable("rate_limits", {
   key: text("key").primaryKey(),
   windowStart: integer("window_start").notNull(),
   count: integer("count").notNull(),
+});
+
+/** One row per cron job: when it last ran and succeeded, and its watermark. */
+export const jobRuns = sqliteTable("job_runs", {
+  name: text("name").primaryKey(),
+  lastStartedAt: integer("last_started_at"),
+  lastSuccessAt: integer("last_success_at"),
+  lastError: text("last_error"),
+  /** Job-specific progress marker (e.g. the retention job's purge horizon). */
+  watermark: integer("watermark"),
+  /** What the last run did, for the operations view. */
+  lastResult: text("last_result", { mode: "json" }).$type<Record<string, unknown>>(),
 });

@@ -18,6 +18,7 @@ import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
 import { messageRoutes } from "./routes/messages";
 import { numberRoutes } from "./routes/numbers";
+import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
 
 /** JSON bodies above this are refused with 413 before they are parsed. */
@@ -62,6 +63,7 @@ export function createApp() {
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api", messageRoutes);
+  app.route("/api/workspace", workspaceRoutes);
   app.route("/webhooks/twilio", webhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {

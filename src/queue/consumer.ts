@@ -51,7 +51,11 @@ async function claim(db: Db, id: string, now: number): Promise<{ attemptStartedA
 async function release(db: Db, id: string, clearAttempt: boolean): Promise<void> {
   await db
     .update(messages)
-    .set(clearAttempt ? { leaseUntil: null, attemptStartedAt: null } : { leaseUntil: null })
+    .set(
+      clearAttempt
+        ? { leaseUntil: null, attemptStartedAt: null, updatedAt: Date.now() }
+        : { leaseUntil: null, updatedAt: Date.now() },
+    )
     .where(eq(messages.id, id));
 }
 

@@ -20,7 +20,10 @@ export interface StatusChange {
   providerSid?: string | null;
   source: "api" | "queue" | "webhook" | "cron" | "reconcile" | "dlq";
   at: number;
-  /** Only apply when the current status is one of these (e.g. cancel only a scheduled message). */
+  /**
+   * Only apply when the current status is one of these (cancel, the cron's claim). A failed
+   * precondition is our own decision, not a report, so it records no event.
+   */
   requireStatus?: MessageStatus[];
 }
 
@@ -51,7 +54,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
     d1
       .prepare(
         `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
-         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5 ${guard}, ?6 FROM messages WHERE id = ?7`,
+         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5, ?6 FROM messages WHERE id = ?7 ${guard}`,
       )
       .bind(
         change.rawStatus ?? change.status,

@@ -64,7 +64,7 @@ const IdempotencyHeader = z.object({
     .max(200)
     .optional()
     .openapi({
-      param: { name: "Idempotency-Key", in: "header" },
+      param: { name: "idempotency-key", in: "header" },
       description: "Repeat a send safely: the same key and body returns the first result; another body answers 409.",
     }),
 });

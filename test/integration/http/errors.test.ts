@@ -19,6 +19,15 @@ const PROTECTED: [string, string][] = [
   ["POST", "/api/conversations"],
   ["GET", "/api/conversations/cv_x"],
   ["PATCH", "/api/conversations/cv_x"],
+  ["GET", "/api/conversations/cv_x/messages"],
+  ["POST", "/api/conversations/cv_x/messages"],
+  ["POST", "/api/conversations/cv_x/read"],
+  ["POST", "/api/messages"],
+  ["GET", "/api/messages/msg_x"],
+  ["POST", "/api/messages/msg_x/cancel"],
+  ["POST", "/api/messages/msg_x/retry"],
+  ["GET", "/api/workspace"],
+  ["PATCH", "/api/workspace"],
 ];
 
 describe("the one error path", () => {
@@ -114,6 +123,13 @@ describe("OpenAPI", () => {
         "/api/contacts/{id}",
         "/api/conversations",
         "/api/conversations/{id}",
+        "/api/conversations/{id}/messages",
+        "/api/conversations/{id}/read",
+        "/api/messages",
+        "/api/messages/{id}",
+        "/api/messages/{id}/cancel",
+        "/api/messages/{id}/retry",
+        "/api/workspace",
       ]),
     );
     expect(res.json.components.schemas).toHaveProperty("Error");

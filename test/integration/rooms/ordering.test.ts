@@ -37,7 +37,12 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
-    const out = await call("POST", `/api/conversations/${conv.id}/messages`, { key: ws.key }, { body: { body: "out" } });
+    const out = await call(
+      "POST",
+      `/api/conversations/${conv.id}/messages`,
+      { key: ws.key },
+      { body: { body: "out" } },
+    );
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) work.push(room.appendMessage(inbound(ws, conv.id, `in ${i}`)));
     for (const status of ["sent", "queued", "delivered", "sending"] as const) {
@@ -65,7 +70,10 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const room = roomFor(env, conv.id);
     const shared = sid();
     expect((await room.appendMessage(inbound(ws, conv.id, "first", shared))).outcome).toBe("created");
-    expect(await room.appendMessage(inbound(ws, conv.id, "replay", shared))).toEqual({ outcome: "duplicate", constraint: "provider_sid" });
+    expect(await room.appendMessage(inbound(ws, conv.id, "replay", shared))).toEqual({
+      outcome: "duplicate",
+      constraint: "provider_sid",
+    });
     await room.appendMessage(inbound(ws, conv.id, "second"));
     expect((await room.eventsAfter(conv.id, 0))!.map((f) => f.seq)).toEqual([1, 2]);
   });
@@ -110,7 +118,11 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const room = roomFor(env, conv.id);
     const total = LOG_LIMIT + 5;
     for (let i = 0; i < total; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, total - i) }, (_, j) => room.appendMessage(inbound(ws, conv.id, `b${i + j}`))));
+      await Promise.all(
+        Array.from({ length: Math.min(50, total - i) }, (_, j) =>
+          room.appendMessage(inbound(ws, conv.id, `b${i + j}`)),
+        ),
+      );
     }
     expect(await room.getLastSeq(conv.id)).toBe(total);
     expect(await room.eventsAfter(conv.id, 0)).toBeNull();

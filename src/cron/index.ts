@@ -1,0 +1,65 @@
+/**
+ * scheduled(): dispatches on controller.cron to plain job functions. Every run is recorded in
+ * job_runs (start, success, error, result) for the operations view. Jobs are idempotent: a repeated
+ * or skipped tick is harmless.
+ */
+import { log } from "../log";
+import { jobConfig } from "./config";
+import { recoverOutbox } from "./jobs/outbox-recovery";
+import { reconcile } from "./jobs/reconcile";
+import { purgeExpired } from "./jobs/retention";
+import { sendDueScheduled } from "./jobs/scheduled-sends";
+
+export const EVERY_MINUTE = "* * * * *";
+export const EVERY_15_MINUTES = "*/15 * * * *";
+export const DAILY = "30 3 * * *";
+
+export const JOB_NAMES = ["scheduled-sends", "outbox-recovery", "reconcile", "retention"] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+export async function runJob<T>(env: Env, name: JobName, job: () => Promise<T>): Promise<T | undefined> {
+  const started = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO job_runs (name, last_started_at) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_started_at = ?2",
+  )
+    .bind(name, started)
+    .run();
+  try {
+    const result = await job();
+    await env.DB.prepare("UPDATE job_runs SET last_success_at = ?, last_error = NULL, last_result = ? WHERE name = ?")
+      .bind(Date.now(), JSON.stringify(result ?? null), name)
+      .run();
+    log("info", "cron job done", { job: name, ms: Date.now() - started, result });
+    return result;
+  } catch (err) {
+    await env.DB.prepare("UPDATE job_runs SET last_error = ? WHERE name = ?")
+      .bind(String(err).slice(0, 500), name)
+      .run();
+    log("error", "cron job failed", { job: name, error: String(err) });
+    return undefined;
+  }
+}
+
+export async function runMinuteJobs(env: Env, now = Date.now()) {
+  const config = jobConfig(env);
+  const scheduled = await runJob(env, "scheduled-sends", () => sendDueScheduled(env, now));
+  const outbox = await runJob(env, "outbox-recovery", () => recoverOutbox(env, now, config.outboxGraceMs));
+  return { scheduled, outbox };
+}
+
+export async function handleScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  const now = controller.scheduledTime || Date.now();
+  switch (controller.cron) {
+    case EVERY_MINUTE:
+      await runMinuteJobs(env, now);
+      break;
+    case EVERY_15_MINUTES:
+      await runJob(env, "reconcile", () => reconcile(env, now, jobConfig(env)));
+      break;
+    case DAILY:
+      await runJob(env, "retention", () => purgeExpired(env, now));
+      break;
+    default:
+      log("warn", "unknown cron expression", { cron: controller.cron });
+  }
+}

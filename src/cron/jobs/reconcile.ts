@@ -1,0 +1,132 @@
+/**
+ * Reconciliation: messages whose status stalled (queued/sending past the threshold, sent past twice
+ * that) are fetched from Twilio in bounded batches with limited concurrency, and advanced through
+ * their room (monotonic, so a stale answer changes nothing). Sent with no receipt past the
+ * delivery-unknown threshold becomes `delivery_unknown` (a late receipt still upgrades it). A 429
+ * stops the run; the rest waits for the next tick.
+ */
+import { createDb } from "../../db/client";
+import { getMessageById } from "../../db/queries/messages";
+import { log } from "../../log";
+import { lookUpEarlierAttempt, recordHandover } from "../../queue/consumer";
+import { enqueueOutbound } from "../../queue/outbound";
+import { roomFor } from "../../rooms/conversation-room";
+import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
+import { isTwilioError } from "../../twilio/errors";
+import type { JobConfig } from "../config";
+
+const BATCH = 200;
+const CONCURRENCY = 5;
+
+export interface ReconcileResult {
+  checked: number;
+  advanced: number;
+  deliveryUnknown: number;
+  adopted: number;
+  resent: number;
+  errors: number;
+  rateLimited: boolean;
+}
+
+export async function reconcile(
+  env: Env,
+  now: number,
+  config: JobConfig,
+  client?: TwilioClient,
+): Promise<ReconcileResult> {
+  const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
+  const db = createDb(env.DB);
+  const result: ReconcileResult = {
+    checked: 0,
+    advanced: 0,
+    deliveryUnknown: 0,
+    adopted: 0,
+    resent: 0,
+    errors: 0,
+    rateLimited: false,
+  };
+  const stalled = now - config.reconcileAfterMs;
+  const { results } = await env.DB.prepare(
+    `SELECT id FROM messages
+     WHERE direction = 'outbound'
+       AND ((status IN ('queued', 'sending') AND updated_at < ?1)
+         OR (status = 'sent' AND updated_at < ?2)
+         OR (status = 'pending' AND attempt_started_at IS NOT NULL AND attempt_started_at < ?1 AND (lease_until IS NULL OR lease_until < ?3)))
+       AND (checked_at IS NULL OR checked_at < ?1)
+     ORDER BY updated_at LIMIT ?4`,
+  )
+    .bind(stalled, now - 2 * config.reconcileAfterMs, now, BATCH)
+    .all<{ id: string }>();
+
+  const queue = [...results];
+  const worker = async () => {
+    while (!result.rateLimited) {
+      const next = queue.shift();
+      if (!next) return;
+      try {
+        await reconcileOne(env, db, twilio, next.id, now, config, result);
+      } catch (err) {
+        if (isTwilioError(err) && err.httpStatus === 429) {
+          result.rateLimited = true;
+          return;
+        }
+        result.errors++;
+        log("error", "reconciling a message failed", { messageId: next.id, error: String(err) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return result;
+}
+
+async function reconcileOne(
+  env: Env,
+  db: ReturnType<typeof createDb>,
+  twilio: TwilioClient,
+  id: string,
+  now: number,
+  config: JobConfig,
+  result: ReconcileResult,
+) {
+  const msg = await getMessageById(db, id);
+  if (!msg) return;
+  result.checked++;
+  await env.DB.prepare("UPDATE messages SET checked_at = ? WHERE id = ?").bind(now, id).run();
+
+  if (msg.status === "pending") {
+    // An attempt whose outcome never became known: adopt what Twilio has, or send once more.
+    const earlier =
+      msg.attemptStartedAt === null ? undefined : await lookUpEarlierAttempt(twilio, msg, msg.attemptStartedAt);
+    if (earlier) {
+      await recordHandover(env, msg, earlier, "reconcile");
+      await env.DB.prepare("UPDATE messages SET attempt_started_at = NULL, lease_until = NULL WHERE id = ?")
+        .bind(id)
+        .run();
+      result.adopted++;
+    } else {
+      await env.DB.prepare("UPDATE messages SET attempt_started_at = NULL, updated_at = ? WHERE id = ?")
+        .bind(now, id)
+        .run();
+      await enqueueOutbound(env, id);
+      result.resent++;
+    }
+    return;
+  }
+  if (!msg.providerSid) return;
+  const tw = await twilio.fetchMessage(msg.providerSid);
+  const before = msg.status;
+  await recordHandover(env, msg, tw, "reconcile");
+  const after = (await getMessageById(db, id))?.status;
+  if (after !== before) result.advanced++;
+  const sentAt = msg.sentAt ?? msg.updatedAt;
+  if (after === "sent" && now - sentAt > config.deliveryUnknownAfterMs) {
+    const moved = await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+      messageId: id,
+      status: "delivery_unknown",
+      errorMessage: "No delivery receipt from the carrier; Twilio still reports it as sent.",
+      source: "reconcile",
+      at: Date.now(),
+    });
+    if (moved.applied) result.deliveryUnknown++;
+  }
+}

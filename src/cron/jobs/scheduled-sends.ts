@@ -1,0 +1,37 @@
+/**
+ * Due scheduled messages: each is claimed with a conditional move scheduled → pending through its
+ * room (only one claimer wins, so a repeated tick cannot enqueue twice), then enqueued. A claim whose
+ * enqueue is lost is picked up by outbox recovery.
+ */
+import { log } from "../../log";
+import { enqueueOutbound } from "../../queue/outbound";
+import { roomFor } from "../../rooms/conversation-room";
+
+const BATCH = 500;
+
+export async function sendDueScheduled(env: Env, now: number): Promise<{ due: number; claimed: number }> {
+  const { results } = await env.DB.prepare(
+    "SELECT id, conversation_id AS conversationId FROM messages WHERE status = 'scheduled' AND send_at <= ? ORDER BY send_at LIMIT ?",
+  )
+    .bind(now, BATCH)
+    .all<{ id: string; conversationId: string }>();
+  let claimed = 0;
+  for (const row of results) {
+    try {
+      const result = await roomFor(env, row.conversationId).applyStatus(row.conversationId, {
+        messageId: row.id,
+        status: "pending",
+        source: "cron",
+        at: Date.now(),
+        requireStatus: ["scheduled"],
+      });
+      if (!result.applied) continue;
+      claimed++;
+      await enqueueOutbound(env, row.id);
+    } catch (err) {
+      // One bad row must not stop the batch.
+      log("error", "scheduled send failed to start", { messageId: row.id, error: String(err) });
+    }
+  }
+  return { due: results.length, claimed };
+}

@@ -1,0 +1,78 @@
+/** The caller's workspace settings: name, HELP reply, retention period. Owners and admins only. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { auditLog, workspaces } from "../../db/schema";
+import type { AppEnv } from "../context";
+import { notFound } from "../errors";
+import { requireRole } from "../middleware/auth";
+import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
+import { validationHook } from "../validation";
+
+const WorkspaceSettingsSchema = z
+  .object({ id: z.string(), name: z.string(), helpText: z.string(), retentionDays: z.number().int().nullable() })
+  .openapi("WorkspaceSettings");
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["workspace"],
+  summary: "The workspace's settings",
+  security,
+  responses: { 200: jsonContent(WorkspaceSettingsSchema, "Settings"), ...errorResponses },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/",
+  tags: ["workspace"],
+  summary: "Change the name, HELP reply or retention (days; null keeps everything)",
+  security,
+  request: {
+    body: jsonBody(
+      z
+        .object({
+          name: z.string().trim().min(1).max(100).optional(),
+          helpText: z.string().trim().min(1).max(320, "must fit two SMS segments (320 characters)").optional(),
+          retentionDays: z
+            .number()
+            .int()
+            .min(1, "must be at least 1 day")
+            .max(3650, "must be at most 3650 days")
+            .nullable()
+            .optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: { 200: jsonContent(WorkspaceSettingsSchema, "Updated"), ...errorResponses },
+});
+
+function present(row: typeof workspaces.$inferSelect) {
+  return { id: row.id, name: row.name, helpText: row.helpText, retentionDays: row.retentionDays };
+}
+
+export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(getRoute, async (c) => {
+    const row = await c
+      .get("db")
+      .query.workspaces.findFirst({ where: eq(workspaces.id, c.get("principal").workspaceId) });
+    if (!row) throw notFound("Workspace");
+    return c.json(present(row), 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const principal = requireRole(c, "owner", "admin");
+    const input = c.req.valid("json");
+    const db = c.get("db");
+    const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();
+    if (!row) throw notFound("Workspace");
+    await db.insert(auditLog).values({
+      workspaceId: principal.workspaceId,
+      actorType: principal.kind === "session" ? "user" : "api_key",
+      actorId: principal.userId ?? principal.credentialId,
+      action: "workspace.updated",
+      targetType: "workspace",
+      targetId: principal.workspaceId,
+      data: input,
+    });
+    return c.json(present(row), 200);
+  });

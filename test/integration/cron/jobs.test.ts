@@ -1,0 +1,220 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DAILY, EVERY_15_MINUTES, EVERY_MINUTE } from "../../../src/cron";
+import { jobConfig } from "../../../src/cron/config";
+import { recoverOutbox } from "../../../src/cron/jobs/outbox-recovery";
+import { reconcile } from "../../../src/cron/jobs/reconcile";
+import { sendDueScheduled } from "../../../src/cron/jobs/scheduled-sends";
+import worker from "../../../src/index";
+import { roomFor } from "../../../src/rooms/conversation-room";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
+import { call } from "../../helpers/api";
+import { countRows } from "../../helpers/db";
+import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { control, deliver, emulatorMessages, eventually, takeHeld } from "../../helpers/twilio";
+
+type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
+
+async function tick(cron: string, scheduledTime = Date.now()) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+async function pendingNotEnqueued(ws: Ws, body: string) {
+  const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
+  const id = `msg_c${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`;
+  await roomFor(env, conv.id).appendMessage({
+    id,
+    workspaceId: ws.account.workspaceId,
+    conversationId: conv.id,
+    direction: "outbound",
+    fromNumber: ws.from,
+    toNumber: ws.customer,
+    body,
+    status: "pending",
+    segments: 1,
+    encoding: "GSM-7",
+  });
+  return id;
+}
+
+describe("cron: scheduled sends", () => {
+  it("claims a due message once even when ticks repeat, and it is delivered once", async () => {
+    const ws = await textingWorkspace();
+    const sendAt = new Date(Date.now() + 120_000).toISOString();
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: ws.customer, body: "reminder", sendAt } },
+    );
+    // Not due yet: nothing happens.
+    expect((await sendDueScheduled(env, Date.now())).claimed).toBe(0);
+    const due = Date.now() + 180_000;
+    const [a, b] = await Promise.all([sendDueScheduled(env, due), sendDueScheduled(env, due)]);
+    expect(a.claimed + b.claimed).toBe(1);
+    await tick(EVERY_MINUTE, due);
+    const final = await settle(ws.key, ws.customer, res.json.id);
+    expect(final.status).toBe("delivered");
+    expect(final.events.map((e: { status: string }) => e.status)).toEqual([
+      "scheduled",
+      "pending",
+      "queued",
+      "sent",
+      "delivered",
+    ]);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a canceled message is never sent", async () => {
+    const ws = await textingWorkspace();
+    const sendAt = new Date(Date.now() + 120_000).toISOString();
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: ws.customer, body: "nope", sendAt } },
+    );
+    await call("POST", `/api/messages/${res.json.id}/cancel`, { key: ws.key });
+    expect((await sendDueScheduled(env, Date.now() + 600_000)).claimed).toBe(0);
+    expect((await getMessage(ws.key, res.json.id)).status).toBe("canceled");
+  });
+});
+
+describe("cron: outbox recovery", () => {
+  it("re-enqueues a pending message whose queue message was lost, once per grace period", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingNotEnqueued(ws, "lost in the queue");
+    const grace = jobConfig(env).outboxGraceMs;
+    expect((await recoverOutbox(env, Date.now(), grace)).requeued).toBe(0);
+    const later = Date.now() + grace + 1000;
+    expect((await recoverOutbox(env, later, grace)).requeued).toBeGreaterThanOrEqual(1);
+    // A repeated tick right after does not enqueue it again.
+    const again = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE id = ? AND updated_at = ?")
+      .bind(id, later)
+      .first<{ n: number }>();
+    expect(again?.n).toBe(1);
+    const final = await settle(ws.key, ws.customer, id);
+    expect(final.status).toBe("delivered");
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+});
+
+describe("cron: reconciliation", () => {
+  async function sentWithoutReceipt(ws: Ws) {
+    const res = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "receipt?" } });
+    const msg = await eventually(async () => {
+      const m = await getMessage(ws.key, res.json.id);
+      return m.providerSid ? m : undefined;
+    });
+    const held = await eventually(async () => {
+      const h = await takeHeld(ws.customer);
+      return h.length ? h : undefined;
+    });
+    await deliver(held[0]!); // sent; the delivered callback is "lost"
+    expect((await getMessage(ws.key, msg.id)).status).toBe("sent");
+    return { msg, delivered: held[1]! };
+  }
+
+  it("fetches stalled messages from Twilio and advances them (a dropped callback)", async () => {
+    const ws = await textingWorkspace();
+    const { msg } = await sentWithoutReceipt(ws);
+    const config = jobConfig(env);
+    const early = await reconcile(env, Date.now(), config);
+    expect((await getMessage(ws.key, msg.id)).status).toBe("sent");
+    expect(early.checked).toBe(0);
+    const result = await reconcile(env, Date.now() + 2 * config.reconcileAfterMs + 1000, config);
+    expect(result.advanced).toBeGreaterThanOrEqual(1);
+    const after = await getMessage(ws.key, msg.id);
+    expect(after.status).toBe("delivered");
+    expect(after.events.at(-1)).toMatchObject({ status: "delivered", source: "reconcile" });
+  });
+
+  it("marks sent-with-no-receipt delivery_unknown after the threshold, and a late receipt still upgrades it", async () => {
+    const ws = await textingWorkspace();
+    const { msg, delivered } = await sentWithoutReceipt(ws);
+    await control("/set-status", { sid: msg.providerSid, status: "sent" });
+    const config = jobConfig(env);
+    await reconcile(env, Date.now() + config.deliveryUnknownAfterMs + 1000, config);
+    const unknown = await getMessage(ws.key, msg.id);
+    expect(unknown.status).toBe("delivery_unknown");
+    await deliver(delivered);
+    expect((await getMessage(ws.key, msg.id)).status).toBe("delivered");
+  });
+
+  it("resolves an attempt that never got a sid: adopts what Twilio has", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingNotEnqueued(ws, "orphaned attempt");
+    const startedAt = Date.now();
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(startedAt, id).run();
+    await new TwilioClient(twilioConfigFromEnv(env)).createMessage({
+      to: ws.customer,
+      from: ws.from,
+      body: "orphaned attempt",
+    });
+    const config = jobConfig(env);
+    const result = await reconcile(env, startedAt + config.reconcileAfterMs + 1000, config);
+    expect(result.adopted).toBeGreaterThanOrEqual(1);
+    expect((await getMessage(ws.key, id)).providerSid).toMatch(/^SM/);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("resolves an attempt that never got a sid: resends once when Twilio has nothing", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingNotEnqueued(ws, "never arrived");
+    const startedAt = Date.now();
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(startedAt, id).run();
+    const config = jobConfig(env);
+    const result = await reconcile(env, startedAt + config.reconcileAfterMs + 1000, config);
+    expect(result.resent).toBeGreaterThanOrEqual(1);
+    await settle(ws.key, ws.customer, id);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("runs from the 15-minute cron and records the run", async () => {
+    await tick(EVERY_15_MINUTES);
+    const run = await env.DB.prepare("SELECT * FROM job_runs WHERE name = 'reconcile'").first<{
+      last_success_at: number | null;
+    }>();
+    expect(run?.last_success_at).not.toBeNull();
+  });
+});
+
+describe("cron: retention", () => {
+  it("purges bodies and events past the workspace's retention, writes an audit entry, keeps recent ones", async () => {
+    const ws = await textingWorkspace();
+    const patched = await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 30 } });
+    expect(patched.json.retentionDays).toBe(30);
+    const old = await pendingNotEnqueued(ws, "ancient secret");
+    const recent = await pendingNotEnqueued(ws, "fresh news");
+    const longAgo = Date.now() - 31 * 86_400_000;
+    await env.DB.prepare("UPDATE messages SET created_at = ?, status = 'delivered' WHERE id = ?")
+      .bind(longAgo, old)
+      .run();
+    await env.DB.prepare("UPDATE message_events SET at = ? WHERE message_id = ?").bind(longAgo, old).run();
+    await tick(DAILY);
+    expect((await getMessage(ws.key, old)).body).toBe("");
+    expect(await countRows("message_events", "message_id = ?", old)).toBe(0);
+    expect((await getMessage(ws.key, recent)).body).toBe("fresh news");
+    expect(
+      await countRows("audit_log", "workspace_id = ? AND action = 'retention.purged'", ws.account.workspaceId),
+    ).toBe(1);
+    // A second run finds nothing more to purge and writes no second entry.
+    await tick(DAILY);
+    expect(
+      await countRows("audit_log", "workspace_id = ? AND action = 'retention.purged'", ws.account.workspaceId),
+    ).toBe(1);
+  });
+
+  it("refuses retention values out of range, and agents cannot change it", async () => {
+    const ws = await textingWorkspace();
+    for (const retentionDays of [0, -1, 3651, 1.5, "30"]) {
+      const res = await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays } });
+      expect(res.status).toBe(422);
+      expect(res.json.error.details.fields[0].path).toBe("retentionDays");
+    }
+    expect((await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: null } })).status).toBe(200);
+  });
+});
