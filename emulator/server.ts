@@ -745,10 +745,12 @@ export class TwilioEmulator {
       // Takes held requests (optionally only one customer's), oldest first.
       const input = await readJson();
       const phone = typeof input.phone === "string" ? input.phone : null;
+      const sid = typeof input.sid === "string" ? input.sid : null;
       const taken: HeldRequest[] = [];
       for (let i = 0; i < this.held.length; ) {
         const item = this.held[i] as HeldRequest;
-        if (phone === null || item.phone === phone) taken.push(...this.held.splice(i, 1));
+        if ((phone === null || item.phone === phone) && (sid === null || item.messageSid === sid))
+          taken.push(...this.held.splice(i, 1));
         else i++;
       }
       return sendJson(res, 200, { requests: taken });

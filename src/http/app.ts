@@ -18,6 +18,7 @@ import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
 import { messageRoutes } from "./routes/messages";
 import { numberRoutes } from "./routes/numbers";
+import { socketRoutes } from "./routes/sockets";
 import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
 
@@ -56,6 +57,7 @@ export function createApp() {
     return requireAuth(c, next);
   });
 
+  app.route("/api", socketRoutes);
   app.route("/api/auth", authRoutes);
   app.route("/api", meRoutes);
   app.route("/api/api-keys", apiKeyRoutes);

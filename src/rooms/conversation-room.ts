@@ -7,13 +7,26 @@
  * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { type NewMessage, restartStatements, type StatusChange, statusChangeStatements } from "../db/queries/messages";
-import { conversations, messageEvents, messages } from "../db/schema";
+import { conversationReads, conversations, messageEvents, messages } from "../db/schema";
 import { iso } from "../domain/time";
 import { presentMessage } from "../http/present";
-import type { LoggedFrame, MessageJson, ServerFrame } from "../shared/frames";
+import { log } from "../log";
+import { ClientFrameSchema, type LoggedFrame, type MessageJson, type ServerFrame } from "../shared/frames";
+import { inboxFor } from "./inbox-stream";
+import {
+  IDENTITY_HEADER,
+  MAX_FRAME_BYTES,
+  MAX_STRIKES,
+  reciprocalCloseCode,
+  SocketIdentitySchema,
+  type SocketState,
+  TYPING_MAX_PER_WINDOW,
+  TYPING_TTL_MS,
+  TYPING_WINDOW_MS,
+} from "./sockets";
 
 export const LOG_LIMIT = 1000;
 
@@ -26,23 +39,58 @@ export type ApplyStatusResult = { applied: true; seq: number } | { applied: fals
 export class ConversationRoom extends DurableObject<Env> {
   private lastSeq = 0;
   private initialized = false;
+  private workspaceId: string | null = null;
+  private conversationId: string | null = null;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Pings are answered by the runtime without waking the object (idle sockets cost nothing).
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       this.ctx.storage.sql.exec(
         `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);`,
       );
-      const row = this.ctx.storage.sql
-        .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'lastSeq'")
-        .toArray()[0];
-      if (row) {
-        this.lastSeq = Number(row.value);
+      const meta = new Map(
+        this.ctx.storage.sql
+          .exec<{ key: string; value: string }>("SELECT key, value FROM meta")
+          .toArray()
+          .map((r) => [r.key, r.value]),
+      );
+      if (meta.has("lastSeq")) {
+        this.lastSeq = Number(meta.get("lastSeq"));
         this.initialized = true;
       }
+      this.workspaceId = meta.get("workspaceId") ?? null;
+      this.conversationId = meta.get("conversationId") ?? null;
     });
+  }
+
+  /** Remembers which conversation and workspace this room serves (for inbox updates after hibernation). */
+  private remember(conversationId: string, workspaceId: string | null): void {
+    if (this.conversationId !== conversationId) {
+      this.conversationId = conversationId;
+      this.ctx.storage.sql.exec(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('conversationId', ?)",
+        conversationId,
+      );
+    }
+    if (workspaceId && this.workspaceId !== workspaceId) {
+      this.workspaceId = workspaceId;
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('workspaceId', ?)", workspaceId);
+    }
+  }
+
+  /** Tells the workspace's inbox stream that this conversation changed (after the frame went out). */
+  private notifyInbox(): void {
+    const { workspaceId, conversationId } = this;
+    if (!workspaceId || !conversationId) return;
+    this.ctx.waitUntil(
+      inboxFor(this.env, workspaceId)
+        .publish(conversationId)
+        .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) })),
+    );
   }
 
   /** Runs appends one at a time (D1 I/O happens inside, so the input gate alone would interleave them). */
@@ -74,6 +122,7 @@ export class ConversationRoom extends DurableObject<Env> {
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(frame.seq));
     if (frame.seq > LOG_LIMIT) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", frame.seq - LOG_LIMIT);
     this.broadcast(frame);
+    this.notifyInbox();
   }
 
   protected broadcast(frame: ServerFrame, except?: WebSocket): void {
@@ -92,6 +141,7 @@ export class ConversationRoom extends DurableObject<Env> {
   async appendMessage(row: NewMessage): Promise<AppendMessageResult> {
     return this.serialize(async () => {
       await this.ensureInitialized(row.conversationId);
+      this.remember(row.conversationId, row.workspaceId);
       const seq = this.lastSeq + 1;
       const db = createDb(this.env.DB);
       const now = row.createdAt ?? Date.now();
@@ -152,9 +202,16 @@ export class ConversationRoom extends DurableObject<Env> {
   ): Promise<ApplyStatusResult> {
     return this.serialize(async () => {
       await this.ensureInitialized(conversationId);
-      const results = await this.env.DB.batch<{ id: string; status: string; errorCode: number | null }>(statements);
+      this.remember(conversationId, null);
+      const results = await this.env.DB.batch<{
+        id: string;
+        status: string;
+        errorCode: number | null;
+        workspaceId: string;
+      }>(statements);
       const moved = results.at(-1)?.results[0];
       if (!moved) return { applied: false };
+      this.remember(conversationId, moved.workspaceId);
       const seq = this.lastSeq + 1;
       // The mirror in D1 is advisory (the room's log is authoritative); a lost write here costs nothing.
       await this.env.DB.prepare("UPDATE conversations SET last_seq = ?1 WHERE id = ?2 AND last_seq < ?1")
@@ -175,6 +232,181 @@ export class ConversationRoom extends DurableObject<Env> {
   async eventsAfter(conversationId: string, afterSeq: number): Promise<LoggedFrame[] | null> {
     await this.ensureInitialized(conversationId);
     return this.readLog(afterSeq);
+  }
+
+  /** Stores a user's read marker (only forward) and tells the room and the inbox. */
+  async markRead(conversationId: string, workspaceId: string, userId: string, seq: number): Promise<number> {
+    await this.ensureInitialized(conversationId);
+    this.remember(conversationId, workspaceId);
+    const upTo = Math.max(0, Math.min(seq, this.lastSeq));
+    const db = createDb(this.env.DB);
+    await db
+      .insert(conversationReads)
+      .values({ conversationId, userId, workspaceId, lastReadSeq: upTo, updatedAt: Date.now() })
+      .onConflictDoUpdate({
+        target: [conversationReads.conversationId, conversationReads.userId],
+        set: { lastReadSeq: sql`max(${conversationReads.lastReadSeq}, ${upTo})`, updatedAt: Date.now() },
+      });
+    this.broadcast({ type: "read", userId, seq: upTo });
+    this.notifyInbox();
+    return upTo;
+  }
+
+  /** The WebSocket upgrade, already authenticated by the Worker (identity in IDENTITY_HEADER). */
+  override async fetch(request: Request): Promise<Response> {
+    const parsed = SocketIdentitySchema.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
+    if (
+      !parsed.success ||
+      !parsed.data.conversationId ||
+      request.headers.get("Upgrade")?.toLowerCase() !== "websocket"
+    ) {
+      return new Response("rooms are reached through the Worker", { status: 400 });
+    }
+    const identity = parsed.data;
+    const conversationId = identity.conversationId as string;
+    await this.ensureInitialized(conversationId);
+    this.remember(conversationId, identity.workspaceId);
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [`user:${identity.userId ?? "api-key"}`]);
+    const state: SocketState = { ...identity, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
+    server.serializeAttachment(state);
+    server.send(JSON.stringify({ type: "hello", conversationId, lastSeq: this.lastSeq } satisfies ServerFrame));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.onClientFrame(ws, message);
+    } catch (err) {
+      log("error", "room socket handler failed", { conversationId: this.conversationId, error: String(err) });
+      this.sendTo(ws, { type: "error", code: "internal", message: "The room could not handle that frame." });
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (state && state.typingUntil > Date.now() && state.userId) {
+        this.broadcast({ type: "typing", userId: state.userId, name: state.name, active: false }, ws);
+      }
+    } catch (err) {
+      log("error", "room close handler failed", { error: String(err) });
+    } finally {
+      // Complete the close handshake (the hibernation API does not do it for us).
+      try {
+        ws.close(reciprocalCloseCode(code), reason);
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    log("warn", "room socket error", { conversationId: this.conversationId, error: String(error) });
+    try {
+      ws.close(1011, "socket error");
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Lapsed typing indicators: tell the others they stopped. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    let next = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (!state || state.typingUntil === 0) continue;
+      if (state.typingUntil <= now) {
+        state.typingUntil = 0;
+        ws.serializeAttachment(state);
+        if (state.userId) this.broadcast({ type: "typing", userId: state.userId, name: state.name, active: false }, ws);
+      } else if (next === 0 || state.typingUntil < next) {
+        next = state.typingUntil;
+      }
+    }
+    if (next) await this.ctx.storage.setAlarm(next);
+  }
+
+  private sendTo(ws: WebSocket, frame: ServerFrame): void {
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      // closing
+    }
+  }
+
+  private strike(ws: WebSocket, state: SocketState, code: string, message: string): void {
+    state.strikes++;
+    ws.serializeAttachment(state);
+    if (state.strikes >= MAX_STRIKES) {
+      try {
+        ws.close(1008, "too many invalid frames");
+      } catch {
+        // already closed
+      }
+      return;
+    }
+    this.sendTo(ws, { type: "error", code, message });
+  }
+
+  private async onClientFrame(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const state = ws.deserializeAttachment() as SocketState;
+    const size = typeof message === "string" ? message.length : message.byteLength;
+    if (typeof message !== "string") return this.strike(ws, state, "binary_not_supported", "Send JSON text frames.");
+    if (size > MAX_FRAME_BYTES)
+      return this.strike(ws, state, "frame_too_large", `Frames are limited to ${MAX_FRAME_BYTES} bytes.`);
+    let json: unknown;
+    try {
+      json = JSON.parse(message);
+    } catch {
+      return this.strike(ws, state, "invalid_json", "Frames must be JSON.");
+    }
+    const frame = ClientFrameSchema.safeParse(json);
+    if (!frame.success) {
+      return this.strike(ws, state, "invalid_frame", "Unknown or malformed frame; expected resume, typing or read.");
+    }
+    const conversationId = state.conversationId ?? this.conversationId ?? "";
+    switch (frame.data.type) {
+      case "resume": {
+        await this.ensureInitialized(conversationId);
+        const frames = frame.data.afterSeq > this.lastSeq ? null : this.readLog(frame.data.afterSeq);
+        if (frames === null) return this.sendTo(ws, { type: "reset" });
+        for (const f of frames) this.sendTo(ws, f);
+        return;
+      }
+      case "typing": {
+        if (!state.userId)
+          return this.sendTo(ws, { type: "error", code: "needs_user", message: "Typing needs a signed-in user." });
+        const now = Date.now();
+        if (now - state.typingWindowStart > TYPING_WINDOW_MS) {
+          state.typingWindowStart = now;
+          state.typingCount = 0;
+        }
+        state.typingCount++;
+        if (state.typingCount > TYPING_MAX_PER_WINDOW) {
+          ws.serializeAttachment(state);
+          if (state.typingCount > TYPING_MAX_PER_WINDOW * 3)
+            this.strike(ws, state, "rate_limited", "Too many typing frames.");
+          return;
+        }
+        state.typingUntil = frame.data.active ? now + TYPING_TTL_MS : 0;
+        ws.serializeAttachment(state);
+        this.broadcast({ type: "typing", userId: state.userId, name: state.name, active: frame.data.active }, ws);
+        if (frame.data.active) {
+          const current = await this.ctx.storage.getAlarm();
+          if (current === null || current > state.typingUntil) await this.ctx.storage.setAlarm(state.typingUntil);
+        }
+        return;
+      }
+      case "read": {
+        if (!state.userId)
+          return this.sendTo(ws, { type: "error", code: "needs_user", message: "Read markers need a signed-in user." });
+        await this.markRead(conversationId, state.workspaceId, state.userId, frame.data.seq);
+        return;
+      }
+    }
   }
 
   protected readLog(afterSeq: number): LoggedFrame[] | null {

@@ -1,22 +1,86 @@
 /**
- * InboxStream: one Durable Object per workspace that fans out conversation-list changes to the
- * browsers' inbox sockets, so the list view never polls.
+ * InboxStream: one Durable Object per workspace that pushes `conversation {conversation}` to the
+ * browsers' inbox sockets whenever a conversation's last message, status, unread count or
+ * assignment changes, so the list view never polls. Unread counts are per user, so the view is
+ * computed once per distinct user connected.
  */
 import { DurableObject } from "cloudflare:workers";
+import { createDb } from "../db/client";
+import { getConversationView } from "../db/queries/conversations";
+import { presentConversation } from "../http/present";
+import { log } from "../log";
+import { IDENTITY_HEADER, reciprocalCloseCode, SocketIdentitySchema, type SocketState } from "./sockets";
 
 export class InboxStream extends DurableObject<Env> {
-  /** Sends a `conversation` frame (already serialized) to every connected inbox socket. */
-  async publish(frame: string): Promise<number> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const parsed = SocketIdentitySchema.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
+    if (!parsed.success || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("the inbox stream is reached through the Worker", { status: 400 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [`user:${parsed.data.userId ?? "api-key"}`]);
+    const state: SocketState = { ...parsed.data, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
+    server.serializeAttachment(state);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Pushes the conversation's current list entry to every inbox socket; returns how many got it. */
+  async publish(conversationId: string): Promise<number> {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return 0;
+    const byUser = new Map<string | null, { workspaceId: string; sockets: WebSocket[] }>();
+    for (const ws of sockets) {
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (!state) continue;
+      const entry = byUser.get(state.userId) ?? { workspaceId: state.workspaceId, sockets: [] };
+      entry.sockets.push(ws);
+      byUser.set(state.userId, entry);
+    }
+    const db = createDb(this.env.DB);
     let sent = 0;
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(frame);
-        sent++;
-      } catch {
-        // closing socket
+    for (const [userId, { workspaceId, sockets: group }] of byUser) {
+      const view = await getConversationView(db, workspaceId, userId, conversationId);
+      if (!view) continue;
+      const frame = JSON.stringify({ type: "conversation", conversation: presentConversation(view) });
+      for (const ws of group) {
+        try {
+          ws.send(frame);
+          sent++;
+        } catch {
+          // closing socket
+        }
       }
     }
     return sent;
+  }
+
+  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
+    // The inbox stream is server → client only (pings are answered by the auto-response).
+    try {
+      ws.send(
+        JSON.stringify({ type: "error", code: "read_only", message: "The inbox stream takes no frames besides ping." }),
+      );
+    } catch {
+      // closing
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(reciprocalCloseCode(code), reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+    log("warn", "inbox socket error", { error: String(error) });
   }
 }
 

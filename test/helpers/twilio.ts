@@ -61,7 +61,7 @@ export async function inboundText(input: {
   optOutType?: string;
 }) {
   const { sid } = await control<{ sid: string }>("/inbound", input);
-  const held = (await takeHeld(input.from)).filter((r) => r.kind === "inbound" && r.messageSid === sid);
+  const held = (await control<{ requests: HeldRequest[] }>("/held", { phone: input.from, sid })).requests;
   return { sid, held };
 }
 

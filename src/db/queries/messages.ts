@@ -77,7 +77,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
            failed_at = CASE WHEN ?7 THEN coalesce(failed_at, ?4) ELSE failed_at END,
            attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END
          WHERE id = ?9 AND ${RANK} < ?8 ${guard}
-         RETURNING id, status, error_code AS errorCode`,
+         RETURNING id, status, error_code AS errorCode, workspace_id AS workspaceId`,
       )
       .bind(
         change.status,
@@ -151,7 +151,7 @@ export function restartStatements(d1: D1Database, messageId: string, at: number)
         `UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL, failed_at = NULL,
            attempt_started_at = NULL, lease_until = NULL, updated_at = ?1
          WHERE id = ?2 AND status = 'failed'
-         RETURNING id, status, error_code AS errorCode`,
+         RETURNING id, status, error_code AS errorCode, workspace_id AS workspaceId`,
       )
       .bind(at, messageId),
   ];

@@ -3,12 +3,12 @@
  * message with its events, cancel a scheduled one, retry a failed one, mark a conversation read.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { findOrCreateContact, getContact } from "../../db/queries/contacts";
 import { findOrCreateConversation, findWorkspaceNumber, getConversation } from "../../db/queries/conversations";
 import { getMessage, listMessageEvents, listThread } from "../../db/queries/messages";
-import { conversationReads, messages } from "../../db/schema";
+import { messages } from "../../db/schema";
 import { newId } from "../../domain/ids";
 import { analyzeSegments } from "../../domain/segments";
 import { iso } from "../../domain/time";
@@ -396,13 +396,6 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     if (!conversation) throw notFound("Conversation");
     if (!principal.userId)
       throw unprocessable("needs_user", "Read markers belong to users; sign in to mark conversations read.");
-    const upTo = Math.min(seq, conversation.lastSeq);
-    await db
-      .insert(conversationReads)
-      .values({ conversationId: id, userId: principal.userId, workspaceId: principal.workspaceId, lastReadSeq: upTo })
-      .onConflictDoUpdate({
-        target: [conversationReads.conversationId, conversationReads.userId],
-        set: { lastReadSeq: sql`max(${conversationReads.lastReadSeq}, ${upTo})`, updatedAt: Date.now() },
-      });
+    const upTo = await roomFor(c.env, id).markRead(id, principal.workspaceId, principal.userId, seq);
     return c.json({ conversationId: id, seq: upTo }, 200);
   });

@@ -1,0 +1,261 @@
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { roomFor } from "../../../src/rooms/conversation-room";
+import { call, signup } from "../../helpers/api";
+import { addMember } from "../../helpers/db";
+import { textingWorkspace } from "../../helpers/pipeline";
+import { collect, openSocket, upgrade } from "../../helpers/sockets";
+import { deliver, eventually, inboundText, takeHeld } from "../../helpers/twilio";
+
+type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
+
+async function conversationOf(ws: Ws) {
+  return (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json as {
+    id: string;
+  };
+}
+
+async function textIn(ws: Ws, body: string) {
+  const { held } = await inboundText({ from: ws.customer, to: ws.from, body });
+  expect((await deliver(held[0]!)).status).toBe(200);
+}
+
+describe("room WebSocket: upgrade (invariant 5)", () => {
+  it("refuses no credentials (401), another workspace (404), a plain GET (426), a cross-origin cookie (403)", async () => {
+    const a = await textingWorkspace();
+    const b = await textingWorkspace();
+    const conv = await conversationOf(a);
+    expect((await upgrade(`/api/conversations/${conv.id}/ws`, {})).status).toBe(401);
+    expect((await upgrade("/api/ws", {})).status).toBe(401);
+    expect((await upgrade(`/api/conversations/${conv.id}/ws`, { key: b.key })).status).toBe(404);
+    expect((await upgrade(`/api/conversations/${conv.id}/ws`, b.account)).status).toBe(404);
+    const plain = await call("GET", `/api/conversations/${conv.id}/ws`, { key: a.key });
+    expect(plain.status).toBe(426);
+    expect(plain.json.error.code).toBe("upgrade_required");
+    const evil = await upgrade(`/api/conversations/${conv.id}/ws`, a.account, { Origin: "https://evil.example" });
+    expect(evil.status).toBe(403);
+    // A forged identity header from the client is overwritten by the Worker.
+    const forged = await openSocket(`/api/conversations/${conv.id}/ws`, { key: a.key });
+    expect((await forged.next((f) => f.type === "hello")).conversationId).toBe(conv.id);
+  });
+
+  it("greets with hello {conversationId, lastSeq}", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    await textIn(ws, "before connect");
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect(await socket.next((f) => f.type === "hello")).toEqual({
+      type: "hello",
+      conversationId: conv.id,
+      lastSeq: 1,
+    });
+  });
+});
+
+describe("room WebSocket: order and resume (invariant 4)", () => {
+  it("two clients receive identical, gap-free, increasing seqs for a burst of inbound texts and status callbacks", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const alice = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    const bob = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    await alice.next((f) => f.type === "hello");
+    await bob.next((f) => f.type === "hello");
+    const sent = await call(
+      "POST",
+      `/api/conversations/${conv.id}/messages`,
+      { key: ws.key },
+      { body: { body: "out" } },
+    );
+    const inbound = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => inboundText({ from: ws.customer, to: ws.from, body: `in ${i}` })),
+    );
+    await Promise.all(inbound.map((t) => deliver(t.held[0]!)));
+    const callbacks = await eventually(async () => {
+      const h = await takeHeld(ws.customer);
+      return h.filter((r) => r.kind === "status").length ? h.filter((r) => r.kind === "status") : undefined;
+    });
+    await Promise.all(callbacks.map((r) => deliver(r)));
+    const final = await eventually(async () => {
+      const m = (await call("GET", `/api/messages/${sent.json.id}`, { key: ws.key })).json;
+      return m.status === "delivered" ? m : undefined;
+    });
+    expect(final.status).toBe("delivered");
+    const logged = (f: any) => f.type === "message" || f.type === "status";
+    const expected = (await roomFor(env, conv.id).getLastSeq(conv.id)) as number;
+    const a = await collect(alice, logged, expected);
+    const b = await collect(bob, logged, expected);
+    expect(a.map((f) => f.seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+    expect(b).toEqual(a);
+  });
+
+  it("a client that drops out and resumes gets exactly what it missed, in order", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const first = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await first.next((f) => f.type === "hello");
+    await textIn(ws, "seen 1");
+    await textIn(ws, "seen 2");
+    await collect(first, (f) => f.type === "message", 2);
+    first.ws.close(1000, "bye");
+    await textIn(ws, "missed 3");
+    await textIn(ws, "missed 4");
+    await textIn(ws, "missed 5");
+    const again = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await again.next((f) => f.type === "hello")).lastSeq).toBe(5);
+    again.send({ type: "resume", afterSeq: 2 });
+    const replay = await collect(again, (f) => f.type === "message", 3);
+    expect(replay.map((f) => [f.seq, f.message.body])).toEqual([
+      [3, "missed 3"],
+      [4, "missed 4"],
+      [5, "missed 5"],
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(again.frames.filter((f) => f.type === "message")).toHaveLength(3);
+  });
+
+  it("answers reset to a resume from the future or from before the log", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    await textIn(ws, "one");
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    socket.send({ type: "resume", afterSeq: 99 });
+    expect(await socket.next((f) => f.type === "reset")).toEqual({ type: "reset" });
+    socket.send({ type: "resume", afterSeq: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(socket.frames.filter((f) => f.type === "message")).toHaveLength(0);
+  });
+
+  it("after the room is evicted, sockets keep working and seq continues without a gap", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await socket.next((f) => f.type === "hello");
+    await textIn(ws, "before eviction");
+    await socket.next((f) => f.type === "message" && f.seq === 1);
+    await evictDurableObject(roomFor(env, conv.id));
+    await textIn(ws, "after eviction");
+    expect((await socket.next((f) => f.type === "message" && f.seq === 2)).message.body).toBe("after eviction");
+    socket.send({ type: "resume", afterSeq: 0 });
+    await collect(socket, (f) => f.type === "message", 4);
+    expect(socket.frames.filter((f) => f.type === "message").map((f) => f.seq)).toEqual([1, 2, 1, 2]);
+  });
+
+  it("50 clients all receive a broadcast", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const sockets = await Promise.all(
+      Array.from({ length: 50 }, () => openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key })),
+    );
+    await Promise.all(sockets.map((s) => s.next((f) => f.type === "hello")));
+    await textIn(ws, "to everyone");
+    const got = await Promise.all(sockets.map((s) => s.next((f) => f.type === "message")));
+    expect(got.every((f) => f.message.body === "to everyone" && f.seq === 1)).toBe(true);
+  });
+});
+
+describe("room WebSocket: typing and read receipts", () => {
+  it("broadcasts typing to the others, and it lapses after ~5 s without refresh", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const colleague = await addMember(ws.account.workspaceId, "agent");
+    const me = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    const them = await openSocket(`/api/conversations/${conv.id}/ws`, colleague);
+    await me.next((f) => f.type === "hello");
+    await them.next((f) => f.type === "hello");
+    me.send({ type: "typing", active: true });
+    expect(await them.next((f) => f.type === "typing")).toEqual({
+      type: "typing",
+      userId: ws.account.userId,
+      name: "Test User",
+      active: true,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(me.frames.some((f) => f.type === "typing")).toBe(false);
+    // Not yet lapsed: the alarm finds nothing to end.
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    expect(them.frames.filter((f) => f.type === "typing")).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 5100));
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    expect(await them.next((f) => f.type === "typing" && f.active === false)).toMatchObject({
+      userId: ws.account.userId,
+    });
+  }, 20_000);
+
+  it("rate-limits typing floods per socket without affecting others", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const colleague = await addMember(ws.account.workspaceId, "agent");
+    const flooder = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    const watcher = await openSocket(`/api/conversations/${conv.id}/ws`, colleague);
+    await watcher.next((f) => f.type === "hello");
+    for (let i = 0; i < 25; i++) flooder.send({ type: "typing", active: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(watcher.frames.filter((f) => f.type === "typing").length).toBe(10);
+    watcher.send({ type: "typing", active: true });
+    expect(await flooder.next((f) => f.type === "typing")).toMatchObject({ userId: colleague.userId });
+  });
+
+  it("stores read markers per user, broadcasts them, and uses them for unread counts", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    await textIn(ws, "one");
+    await textIn(ws, "two");
+    expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(2);
+    const me = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    const other = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await other.next((f) => f.type === "hello");
+    me.send({ type: "read", seq: 1 });
+    expect(await other.next((f) => f.type === "read")).toEqual({ type: "read", userId: ws.account.userId, seq: 1 });
+    expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(1);
+    const http = await call("POST", `/api/conversations/${conv.id}/read`, ws.account, { body: { seq: 99 } });
+    expect(http.json).toEqual({ conversationId: conv.id, seq: 2 });
+    expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(0);
+    // Markers only move forward.
+    me.send({ type: "read", seq: 1 });
+    await me.next((f) => f.type === "read" && f.seq === 1);
+    expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(0);
+  });
+});
+
+describe("room WebSocket: bad input", () => {
+  it("answers non-JSON, unknown, oversized and binary frames with error frames, then closes with 1008", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const bad = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    const good = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await bad.next((f) => f.type === "hello");
+    bad.send("not json");
+    expect(await bad.next((f) => f.type === "error")).toMatchObject({ code: "invalid_json" });
+    bad.send({ type: "launch", missiles: true });
+    expect(await bad.next((f) => f.code === "invalid_frame")).toMatchObject({ type: "error" });
+    bad.send({ type: "typing", active: "yes" });
+    bad.send("x".repeat(5000));
+    expect(await bad.next((f) => f.code === "frame_too_large")).toMatchObject({ type: "error" });
+    bad.ws.send(new Uint8Array([1, 2, 3]));
+    expect(await bad.closed).toMatchObject({ code: 1008 });
+    // The room and the other socket are fine.
+    await textIn(ws, "still here");
+    expect((await good.next((f) => f.type === "message")).message.body).toBe("still here");
+  });
+});
+
+describe("inbox stream (GET /api/ws)", () => {
+  it("reports a new inbound conversation and status changes to the workspace, and nothing to others", async () => {
+    const ws = await textingWorkspace();
+    const other = await signup();
+    const inbox = await openSocket("/api/ws", ws.account);
+    const outsider = await openSocket("/api/ws", other);
+    await textIn(ws, "hello inbox");
+    const frame = await inbox.next((f) => f.type === "conversation");
+    expect(frame.conversation).toMatchObject({
+      contact: { phone: ws.customer },
+      unreadCount: 1,
+      lastMessage: { body: "hello inbox", direction: "inbound" },
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(outsider.frames.filter((f) => f.type === "conversation")).toHaveLength(0);
+    inbox.send({ type: "read", seq: 1 });
+    expect(await inbox.next((f) => f.type === "error")).toMatchObject({ code: "read_only" });
+  });
+});
