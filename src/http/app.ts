@@ -18,6 +18,7 @@ import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
 import { messageRoutes } from "./routes/messages";
 import { numberRoutes } from "./routes/numbers";
+import { opsRoutes } from "./routes/ops";
 import { socketRoutes } from "./routes/sockets";
 import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
@@ -26,6 +27,7 @@ import { validationHook } from "./validation";
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const PUBLIC_API_PATHS = new Set([
+  "/api/healthz",
   "/api/auth/signup",
   "/api/auth/login",
   "/api/auth/logout",
@@ -66,6 +68,7 @@ export function createApp() {
   app.route("/api/conversations", conversationRoutes);
   app.route("/api", messageRoutes);
   app.route("/api/workspace", workspaceRoutes);
+  app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {

@@ -1,0 +1,117 @@
+/**
+ * Operations: `GET /api/healthz` (the trivial route benchmarks compare against) and
+ * `GET /api/ops/delivery`, the data a delivery dashboard and its alerts need: messages by status,
+ * stalled counts, dead letters, the age of the oldest pending message and each cron job's last run.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { JOB_NAMES } from "../../cron";
+import { jobConfig } from "../../cron/config";
+import { MESSAGE_STATUSES } from "../../db/schema";
+import { iso } from "../../domain/time";
+import type { AppEnv } from "../context";
+import { errorResponses, jsonContent, security } from "../schemas";
+import { validationHook } from "../validation";
+
+const DeliverySchema = z
+  .object({
+    at: z.string(),
+    byStatus: z.record(z.string(), z.number().int()),
+    stalled: z.object({ queued: z.number().int(), sent: z.number().int(), pendingAttempts: z.number().int() }),
+    deadLetters: z.object({ last24h: z.number().int(), total: z.number().int() }),
+    oldestPendingAgeSeconds: z.number().nullable(),
+    jobs: z.array(
+      z.object({
+        name: z.string(),
+        lastStartedAt: z.string().nullable(),
+        lastSuccessAt: z.string().nullable(),
+        lastError: z.string().nullable(),
+        lastResult: z.unknown(),
+      }),
+    ),
+  })
+  .openapi("DeliveryOps");
+
+const deliveryRoute = createRoute({
+  method: "get",
+  path: "/ops/delivery",
+  tags: ["operations"],
+  summary: "Delivery health of this workspace: counts by status, stalled messages, dead letters, cron runs",
+  security,
+  responses: { 200: jsonContent(DeliverySchema, "Delivery health"), ...errorResponses },
+});
+
+const healthRoute = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["operations"],
+  summary: "Liveness (no auth, no I/O)",
+  responses: { 200: jsonContent(z.object({ ok: z.literal(true) }), "Alive") },
+});
+
+export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(healthRoute, (c) => c.json({ ok: true as const }, 200))
+  .openapi(deliveryRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const now = Date.now();
+    const config = jobConfig(c.env);
+    const stalledBefore = now - config.reconcileAfterMs;
+    const [byStatus, stalled, dead, oldest, jobs] = await c.env.DB.batch([
+      c.env.DB.prepare("SELECT status, count(*) AS n FROM messages WHERE workspace_id = ? GROUP BY status").bind(
+        workspaceId,
+      ),
+      c.env.DB.prepare(
+        `SELECT
+           sum(CASE WHEN status IN ('queued', 'sending') AND updated_at < ?2 THEN 1 ELSE 0 END) AS queued,
+           sum(CASE WHEN status = 'sent' AND updated_at < ?3 THEN 1 ELSE 0 END) AS sent,
+           sum(CASE WHEN status = 'pending' AND attempt_started_at IS NOT NULL AND attempt_started_at < ?2 THEN 1 ELSE 0 END) AS pendingAttempts
+         FROM messages WHERE workspace_id = ?1 AND status IN ('queued', 'sending', 'sent', 'pending')`,
+      ).bind(workspaceId, stalledBefore, now - 2 * config.reconcileAfterMs),
+      c.env.DB.prepare(
+        "SELECT count(*) AS total, sum(CASE WHEN at > ?2 THEN 1 ELSE 0 END) AS last24h FROM audit_log WHERE workspace_id = ?1 AND action = 'message.dead_lettered'",
+      ).bind(workspaceId, now - 86_400_000),
+      c.env.DB.prepare(
+        "SELECT min(created_at) AS oldest FROM messages WHERE workspace_id = ? AND status = 'pending'",
+      ).bind(workspaceId),
+      c.env.DB.prepare("SELECT * FROM job_runs"),
+    ]);
+    const counts: Record<string, number> = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0]));
+    for (const row of (byStatus?.results ?? []) as { status: string; n: number }[]) counts[row.status] = row.n;
+    const s = (stalled?.results[0] ?? {}) as {
+      queued: number | null;
+      sent: number | null;
+      pendingAttempts: number | null;
+    };
+    const d = (dead?.results[0] ?? {}) as { total: number | null; last24h: number | null };
+    const o = (oldest?.results[0] ?? {}) as { oldest: number | null };
+    const runs = new Map(
+      (
+        (jobs?.results ?? []) as {
+          name: string;
+          last_started_at: number | null;
+          last_success_at: number | null;
+          last_error: string | null;
+          last_result: string | null;
+        }[]
+      ).map((r) => [r.name, r]),
+    );
+    return c.json(
+      {
+        at: iso(now),
+        byStatus: counts,
+        stalled: { queued: s.queued ?? 0, sent: s.sent ?? 0, pendingAttempts: s.pendingAttempts ?? 0 },
+        deadLetters: { last24h: d.last24h ?? 0, total: d.total ?? 0 },
+        oldestPendingAgeSeconds: o.oldest ? Math.round((now - o.oldest) / 1000) : null,
+        jobs: JOB_NAMES.map((name) => {
+          const r = runs.get(name);
+          return {
+            name,
+            lastStartedAt: iso(r?.last_started_at),
+            lastSuccessAt: iso(r?.last_success_at),
+            lastError: r?.last_error ?? null,
+            lastResult: r?.last_result ? JSON.parse(r.last_result) : null,
+          };
+        }),
+      },
+      200,
+    );
+  });

@@ -1,0 +1,53 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { runMinuteJobs } from "../../../src/cron";
+import { processDeadLetter } from "../../../src/queue/dead-letters";
+import { roomFor } from "../../../src/rooms/conversation-room";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
+import { call } from "../../helpers/api";
+import { textingWorkspace } from "../../helpers/pipeline";
+
+describe("GET /api/ops/delivery", () => {
+  it("reports counts by status, dead letters, the oldest pending message and cron runs, for this workspace only", async () => {
+    const ws = await textingWorkspace();
+    const other = await textingWorkspace();
+    const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
+    const createdAt = Date.now() - 120_000;
+    for (const id of ["msg_opsa", "msg_opsb"]) {
+      await roomFor(env, conv.id).appendMessage({
+        id: `${id}${crypto.randomUUID().slice(0, 8)}`,
+        workspaceId: ws.account.workspaceId,
+        conversationId: conv.id,
+        direction: "outbound",
+        fromNumber: ws.from,
+        toNumber: ws.customer,
+        body: id,
+        status: "pending",
+        segments: 1,
+        encoding: "GSM-7",
+        createdAt,
+      });
+    }
+    const thread = (await call("GET", `/api/conversations/${conv.id}/messages`, { key: ws.key })).json.items;
+    await processDeadLetter(env, thread[0].id, new TwilioClient(twilioConfigFromEnv(env)));
+    await runMinuteJobs(env);
+    const ops = await call("GET", "/api/ops/delivery", { key: ws.key });
+    expect(ops.status).toBe(200);
+    expect(ops.json.byStatus).toMatchObject({ pending: 1, failed: 1, delivered: 0 });
+    expect(ops.json.deadLetters).toEqual({ last24h: 1, total: 1 });
+    expect(ops.json.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(119);
+    const jobs = Object.fromEntries(ops.json.jobs.map((j: { name: string }) => [j.name, j]));
+    expect(jobs["scheduled-sends"].lastSuccessAt).not.toBeNull();
+    expect(jobs["outbox-recovery"].lastSuccessAt).not.toBeNull();
+    const theirs = await call("GET", "/api/ops/delivery", { key: other.key });
+    expect(theirs.json.byStatus.pending).toBe(0);
+    expect(theirs.json.deadLetters.total).toBe(0);
+    expect((await call("GET", "/api/ops/delivery")).status).toBe(401);
+  });
+
+  it("GET /api/healthz answers without credentials", async () => {
+    const res = await call("GET", "/api/healthz");
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ ok: true });
+  });
+});
