@@ -1,0 +1,433 @@
+#!/usr/bin/env node
+// `npm run bench`: Parley's performance figures, each taken beside the dev runtime's own floor (a
+// trivial route) in the same run, against a throwaway stack (scripts/stack.mjs) on 127.0.0.1 only.
+// Prints a table and writes bench/results/latest.json. Bounded in count and time.
+//
+//   node bench/run.mjs [--quick] [--only=phase,phase]
+// Phases: latency, throughput, fanout, resume, outbound, faults, reads
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpuSeconds, startStack } from "../scripts/stack.mjs";
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has("--quick");
+const ONLY = [...args].find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const want = (phase) => !ONLY || ONLY.includes(phase);
+const N = {
+  latency: QUICK ? 50 : 300,
+  throughputSeconds: QUICK ? 3 : 8,
+  fanoutClients: 50,
+  fanoutRounds: QUICK ? 20 : 100,
+  resume: 500,
+  outbound: QUICK ? 200 : 1000,
+  reads: QUICK ? 50 : 300,
+};
+
+const results = { at: new Date().toISOString(), quick: QUICK, node: process.version, figures: {} };
+const rows = [];
+const row = (name, value, note = "") => {
+  rows.push([name, value, note]);
+  console.log(`  ${name.padEnd(58)} ${String(value).padStart(12)}  ${note}`);
+};
+
+const pct = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+};
+const ms = (v) => `${v.toFixed(1)} ms`;
+const now = () => performance.now();
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+function sign(token, url, params) {
+  const data = Object.keys(params)
+    .sort()
+    .reduce((acc, k) => acc + k + params[k], url);
+  return createHmac("sha1", token).update(Buffer.from(data, "utf8")).digest("base64");
+}
+
+function randomUs() {
+  return `+1415${200 + Math.floor(Math.random() * 800)}${String(Math.floor(Math.random() * 10000)).padStart(4, "0")}`;
+}
+
+async function api(base, method, path, { key, cookie, body, headers = {} } = {}) {
+  const h = { Origin: base, ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
+  if (cookie) h.Cookie = cookie;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json };
+}
+
+async function workspace(base) {
+  const id = randomBytes(4).toString("hex");
+  const signup = await fetch(`${base}/api/auth/signup`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Origin: base },
+    body: JSON.stringify({ email: `bench-${id}@example.com`, password: `bench-${id}-password`, name: "Bench", workspaceName: `Bench ${id}` }),
+  });
+  const cookie = signup.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: "bench" } })).json.key;
+  const from = randomUs();
+  await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
+  return { key, cookie, from };
+}
+
+function inboundRequest(stack, from, to, body) {
+  const url = `${stack.appUrl}/webhooks/twilio/inbound`;
+  const sid = `SM${randomBytes(16).toString("hex")}`;
+  const params = { AccountSid: `AC${"0".repeat(32)}`, From: from, To: to, Body: body, NumMedia: "0", MessageSid: sid, SmsSid: sid, ApiVersion: "2010-04-01" };
+  return {
+    url,
+    init: {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(stack.token, url, params) },
+      body: new URLSearchParams(params).toString(),
+    },
+  };
+}
+
+async function timed(fn) {
+  const t = now();
+  await fn();
+  return now() - t;
+}
+
+/** Runs `task` from `connections` loops for `seconds`; returns completed count and errors. */
+async function load(connections, seconds, task) {
+  const deadline = Date.now() + seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < deadline) {
+        try {
+          const ok = await task();
+          if (ok) done++;
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { done, errors, perSecond: done / seconds };
+}
+
+function openSocket(stack, path, key) {
+  const ws = new WebSocket(stack.appUrl.replace(/^http/, "ws") + path, { headers: { Authorization: `Bearer ${key}` } });
+  const listeners = new Set();
+  ws.addEventListener("message", (e) => {
+    const at = now();
+    const frame = JSON.parse(String(e.data));
+    for (const l of listeners) l(frame, at);
+  });
+  const opened = new Promise((resolve, reject) => {
+    ws.addEventListener("open", resolve, { once: true });
+    ws.addEventListener("error", reject, { once: true });
+  });
+  return { ws, opened, listeners };
+}
+
+async function waitAllTerminal(stack, key, expected, { tick } = {}) {
+  const t0 = now();
+  const deadline = Date.now() + 15 * 60_000;
+  let lastTick = 0;
+  while (Date.now() < deadline) {
+    const ops = (await api(stack.appUrl, "GET", "/api/ops/delivery", { key })).json;
+    const s = ops.byStatus;
+    const inFlight = s.scheduled + s.pending + s.queued + s.sending + s.sent;
+    const total = Object.values(s).reduce((a, b) => a + b, 0);
+    if (total >= expected && inFlight === 0) return { seconds: (now() - t0) / 1000, byStatus: s };
+    if (tick && Date.now() - lastTick > 2000) {
+      lastTick = Date.now();
+      await tick();
+    }
+    await sleep(250);
+  }
+  throw new Error("messages did not all reach a terminal status in 15 minutes");
+}
+
+async function cron(stack, expr) {
+  await fetch(`${stack.appUrl}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expr).replaceAll("%20", "+")}`).catch(() => undefined);
+}
+
+/** Sends `count` messages, waits until all are terminal, and compares Parley with the emulator. */
+async function outboundRun(stack, label, count) {
+  const ws = await workspace(stack.appUrl);
+  const customers = Array.from({ length: Math.max(1, Math.floor(count / 10)) }, randomUs);
+  const t0 = now();
+  let next = 0;
+  const ids = [];
+  const rejected = [];
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const res = await api(stack.appUrl, "POST", "/api/messages", {
+          key: ws.key,
+          body: { to: customers[i % customers.length], body: `${label} message ${i}` },
+          headers: { "Idempotency-Key": `${label}-${i}` },
+        });
+        if (res.status === 202) ids.push(res.json.id);
+        else rejected.push(res.status);
+      }
+    }),
+  );
+  const acceptSeconds = (now() - t0) / 1000;
+  const settled = await waitAllTerminal(stack, ws.key, count, {
+    tick: async () => {
+      await cron(stack, "*/15 * * * *");
+      await cron(stack, "* * * * *");
+    },
+  });
+  const totalSeconds = (now() - t0) / 1000;
+  // Parley's view: every accepted message and its stored status.
+  const stored = new Map();
+  let cursor = null;
+  do {
+    const page = (await api(stack.appUrl, "GET", `/api/conversations?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { key: ws.key })).json;
+    for (const conv of page.items) {
+      const thread = (await api(stack.appUrl, "GET", `/api/conversations/${conv.id}/messages?limit=200`, { key: ws.key })).json;
+      for (const m of thread.items) stored.set(m.body, m);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  // The emulator's view: what "Twilio" actually sent.
+  const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages.filter((m) => m.from === ws.from && m.direction === "outbound-api");
+  const byBody = new Map();
+  for (const m of sent) byBody.set(m.body, [...(byBody.get(m.body) ?? []), m]);
+  let duplicates = 0;
+  let lost = 0;
+  let mismatched = 0;
+  for (let i = 0; i < count; i++) {
+    const body = `${label} message ${i}`;
+    const atTwilio = byBody.get(body) ?? [];
+    const ours = stored.get(body);
+    if (atTwilio.length > 1) duplicates += atTwilio.length - 1;
+    if (!ours || !["delivered", "undelivered", "failed", "delivery_unknown", "canceled"].includes(ours.status)) lost++;
+    else if (atTwilio.length === 1 && atTwilio[0].status !== ours.status) mismatched++;
+    else if (atTwilio.length === 0 && ours.status !== "failed") lost++;
+  }
+  return { count, accepted: ids.length, rejected: rejected.length, acceptSeconds, totalSeconds, settleSeconds: settled.seconds, duplicates, lost, mismatched, byStatus: settled.byStatus, atTwilio: sent.length };
+}
+
+async function main() {
+  console.log(`Parley benchmark${QUICK ? " (quick)" : ""} — starting a throwaway stack on 127.0.0.1:8797 (emulator :8798)`);
+  const stack = await startStack({
+    port: 8797,
+    emulatorPort: 8798,
+    vars: { RECONCILE_AFTER_SECONDS: "2", OUTBOX_GRACE_SECONDS: "30", DELIVERY_UNKNOWN_AFTER_SECONDS: "3600" },
+    emulatorEnv: { EMULATOR_SENT_MS: "50", EMULATOR_FINAL_MS: "100" },
+  });
+  try {
+    const base = stack.appUrl;
+    const ws = await workspace(base);
+    const customers = Array.from({ length: 20 }, randomUs);
+    // Warm up: first requests compile and create the rooms.
+    for (const c of customers) await fetch(...Object.values(inboundRequest(stack, c, ws.from, "warm up")));
+    for (let i = 0; i < 20; i++) await fetch(`${base}/api/healthz`);
+
+    let floorP50 = null;
+    if (want("latency")) {
+      console.log("\nInbound webhook latency (sequential, interleaved with the trivial route)");
+      const trivial = [];
+      const webhook = [];
+      for (let i = 0; i < N.latency; i++) {
+        trivial.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
+        const req = inboundRequest(stack, customers[i % customers.length], ws.from, `latency ${i}`);
+        webhook.push(await timed(() => fetch(req.url, req.init).then((r) => r.text())));
+      }
+      floorP50 = pct(trivial, 50);
+      results.figures.latency = { n: N.latency, trivialP50: floorP50, trivialP99: pct(trivial, 99), webhookP50: pct(webhook, 50), webhookP99: pct(webhook, 99) };
+      row("trivial route (floor) p50 / p99", `${ms(floorP50)} / ${ms(pct(trivial, 99))}`, `n=${N.latency}`);
+      row("inbound webhook p50 / p99", `${ms(pct(webhook, 50))} / ${ms(pct(webhook, 99))}`, `+${ms(pct(webhook, 50) - floorP50)} over floor at p50`);
+    }
+
+    if (want("throughput")) {
+      console.log(`\nThroughput, 20 connections, ${N.throughputSeconds} s each`);
+      const trivial = await load(20, N.throughputSeconds, async () => (await fetch(`${base}/api/healthz`).then(async (r) => (await r.text(), r.ok))));
+      const pids = stack.pids();
+      const cpuBefore = cpuSeconds(pids);
+      let i = 0;
+      const webhook = await load(20, N.throughputSeconds, async () => {
+        const req = inboundRequest(stack, customers[i++ % customers.length], ws.from, `load ${i}`);
+        const res = await fetch(req.url, req.init);
+        await res.text();
+        return res.ok;
+      });
+      const cpu = cpuSeconds(stack.pids()) - cpuBefore;
+      const ratio = webhook.perSecond / trivial.perSecond;
+      results.figures.throughput = { trivialPerSecond: trivial.perSecond, webhookPerSecond: webhook.perSecond, ratio, errors: trivial.errors + webhook.errors, cpuMsPerInbound: (cpu * 1000) / webhook.done };
+      row("trivial route req/s", trivial.perSecond.toFixed(0), `errors ${trivial.errors}`);
+      row("inbound webhook req/s", webhook.perSecond.toFixed(0), `errors ${webhook.errors}`);
+      row("webhook throughput / trivial", `${(ratio * 100).toFixed(0)} %`, "target ≥ 50 %");
+      row("CPU per inbound message (all stack processes)", `${((cpu * 1000) / webhook.done).toFixed(2)} ms`, `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`);
+    }
+
+    if (want("fanout")) {
+      console.log(`\nInbound webhook → frame at each of ${N.fanoutClients} clients in the room`);
+      const customer = randomUs();
+      await fetch(...Object.values(inboundRequest(stack, customer, ws.from, "open the room")));
+      const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
+      const sockets = Array.from({ length: N.fanoutClients }, () => openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key));
+      await Promise.all(sockets.map((s) => s.opened));
+      await sleep(300);
+      const samples = [];
+      for (let r = 0; r < N.fanoutRounds; r++) {
+        const body = `fan ${r}`;
+        const arrivals = sockets.map(
+          (s) =>
+            new Promise((resolve) => {
+              const l = (frame, at) => {
+                if (frame.type === "message" && frame.message.body === body) {
+                  s.listeners.delete(l);
+                  resolve(at);
+                }
+              };
+              s.listeners.add(l);
+            }),
+        );
+        const req = inboundRequest(stack, customer, ws.from, body);
+        const t0 = now();
+        await fetch(req.url, req.init).then((res) => res.text());
+        for (const at of await Promise.all(arrivals)) samples.push(at - t0);
+      }
+      for (const s of sockets) s.ws.close();
+      const p50 = pct(samples, 50);
+      const p99 = pct(samples, 99);
+      results.figures.fanout = { clients: N.fanoutClients, rounds: N.fanoutRounds, p50, p99, floorP50 };
+      row(`webhook → frame at ${N.fanoutClients} clients p50 / p99`, `${ms(p50)} / ${ms(p99)}`, floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "");
+    }
+
+    if (want("resume")) {
+      console.log(`\nResume of ${N.resume} missed events`);
+      const customer = randomUs();
+      let sentCount = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (sentCount < N.resume) {
+            const i = sentCount++;
+            const req = inboundRequest(stack, customer, ws.from, `missed ${i}`);
+            await fetch(req.url, req.init).then((r) => r.text());
+          }
+        }),
+      );
+      const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
+      const s = openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key);
+      const hello = await new Promise((resolve) => s.listeners.add((f) => f.type === "hello" && resolve(f)));
+      const got = [];
+      const t0 = now();
+      const last = new Promise((resolve) =>
+        s.listeners.add((f, at) => {
+          if (f.type === "message") got.push(f.seq);
+          if (f.seq === hello.lastSeq) resolve(at);
+        }),
+      );
+      s.ws.send(JSON.stringify({ type: "resume", afterSeq: hello.lastSeq - N.resume }));
+      const elapsed = (await last) - t0;
+      s.ws.close();
+      const inOrder = got.every((seq, i) => i === 0 || seq === got[i - 1] + 1);
+      results.figures.resume = { events: got.length, ms: elapsed, inOrder };
+      row(`resume of ${N.resume} missed events, time to last frame`, ms(elapsed), `${got.length} frames, in order: ${inOrder}`);
+    }
+
+    if (want("outbound")) {
+      console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
+      const r = await outboundRun(stack, "clean", N.outbound);
+      results.figures.outbound = r;
+      row("all terminal after", `${r.totalSeconds.toFixed(1)} s`, `${(r.count / r.totalSeconds).toFixed(0)} messages/s (target ≥ 150)`);
+      row("duplicates / lost / status ≠ emulator", `${r.duplicates} / ${r.lost} / ${r.mismatched}`, `${r.atTwilio} at the emulator`);
+    }
+
+    if (want("faults")) {
+      console.log(`\n${N.outbound} outbound messages with faults injected`);
+      const faults = {
+        rates: { error500: 0.05, error429: 0.05, error500AfterCreate: 0.03, hangAfterCreate: 0.005 },
+        callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
+      };
+      await fetch(`${stack.emulatorUrl}/_control/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(faults) });
+      const before = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
+      const r = await outboundRun(stack, "faulty", N.outbound);
+      const after = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
+      await fetch(`${stack.emulatorUrl}/_control/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      const injected = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+      results.figures.faults = { ...r, injected };
+      row("all terminal after", `${r.totalSeconds.toFixed(1)} s`, `${(r.count / r.totalSeconds).toFixed(0)} messages/s`);
+      row("duplicates / lost / status ≠ emulator", `${r.duplicates} / ${r.lost} / ${r.mismatched}`, `${r.atTwilio} at the emulator`);
+      row("faults injected", Object.values(injected).reduce((a, b) => a + b, 0), JSON.stringify(injected));
+    }
+  } finally {
+    await stack.stop();
+  }
+
+  if (want("reads")) {
+    console.log("\nConversation list and thread page over a seeded 100,000-message database");
+    const key = `pk_bench_${randomBytes(12).toString("hex")}`;
+    const keyHash = createHash("sha256").update(key).digest("hex");
+    const seeded = await startStack({ port: 8797, emulatorPort: 8798, seedSql: seedSql(keyHash) });
+    try {
+      const base = seeded.appUrl;
+      for (let i = 0; i < 10; i++) await fetch(`${base}/api/healthz`);
+      const floor = [];
+      const list = [];
+      const thread = [];
+      let cursor = null;
+      for (let i = 0; i < N.reads; i++) {
+        floor.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
+        list.push(
+          await timed(async () => {
+            const page = (await api(base, "GET", `/api/conversations?limit=30${cursor ? `&cursor=${cursor}` : ""}`, { key })).json;
+            cursor = page.nextCursor;
+          }),
+        );
+        const conv = `cv_seed_${i % 2000}`;
+        thread.push(await timed(() => api(base, "GET", `/api/conversations/${conv}/messages?limit=50`, { key })));
+      }
+      const f95 = pct(floor, 95);
+      results.figures.reads = { n: N.reads, floorP95: f95, listP95: pct(list, 95), threadP95: pct(thread, 95), messages: 100_000 };
+      row("trivial route (floor) p95", ms(f95));
+      row("conversation list page (30) p95", ms(pct(list, 95)), `+${ms(pct(list, 95) - f95)} over floor`);
+      row("thread page (50 messages) p95", ms(pct(thread, 95)), `+${ms(pct(thread, 95) - f95)} over floor`);
+    } finally {
+      await seeded.stop();
+    }
+  }
+
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
+  console.log("\nfigures written to bench/results/latest.json");
+}
+
+/** 1 workspace, 2,000 contacts and conversations, 100,000 messages, built inside SQLite. */
+function seedSql(keyHash) {
+  return `
+INSERT INTO workspaces (id, name, help_text) VALUES ('ws_bench', 'Bench', 'help');
+INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash) VALUES ('key_bench', 'ws_bench', 'bench', 'pk_bench', '${keyHash}');
+INSERT INTO numbers (id, workspace_id, phone_number) VALUES ('num_bench', 'ws_bench', '+15005550006');
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
+INSERT INTO contacts (id, workspace_id, name, phone) SELECT 'ct_seed_' || i, 'ws_bench', 'Customer ' || i, '+1415' || (2000000 + i) FROM n;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
+INSERT INTO conversations (id, workspace_id, contact_id, from_number, last_seq, last_message_id, last_message_at, created_at)
+  SELECT 'cv_seed_' || i, 'ws_bench', 'ct_seed_' || i, '+15005550006', 50, 'msg_seed_' || (i * 50 + 49), 1700000000000 + i * 60000, 1700000000000 FROM n;
+WITH RECURSIVE m(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM m WHERE i < 99999)
+INSERT INTO messages (id, workspace_id, conversation_id, seq, direction, from_number, to_number, body, status, segments, encoding, provider_sid, created_at, updated_at)
+  SELECT 'msg_seed_' || i, 'ws_bench', 'cv_seed_' || (i / 50), (i % 50) + 1,
+    CASE WHEN i % 2 = 0 THEN 'inbound' ELSE 'outbound' END,
+    '+15005550006', '+1415' || (2000000 + i / 50),
+    'Seeded message number ' || i || ' with a realistic length of text for an SMS thread.',
+    CASE WHEN i % 2 = 0 THEN 'received' ELSE 'delivered' END, 1, 'GSM-7',
+    'SM' || printf('%032x', i), 1700000000000 + i * 1000, 1700000000000 + i * 1000 FROM m;
+`;
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : err}`);
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+// A throwaway Parley stack for benchmarks and the chaos run: fresh local state, the Twilio emulator
+// and `wrangler dev` on their own ports (so a running `npm run dev` is untouched), and the means to
+// SIGKILL and restart the dev server mid-run. Every process is stopped by its own PID.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WRANGLER_BIN, wranglerEnv } from "./wrangler-env.mjs";
+
+async function waitFor(url, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return true;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** All descendants of `pid` (from /proc), for CPU accounting and cleanup. */
+export function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  const out = [];
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      stack.push(c);
+    }
+  }
+  return out;
+}
+
+/** user+system CPU seconds of the given processes so far (from the OS's accounting). */
+export function cpuSeconds(pids) {
+  const hz = 100;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / hz;
+}
+
+export async function startStack({ port = 8797, emulatorPort = 8798, vars = {}, emulatorEnv = {}, quiet = true, seedSql } = {}) {
+  const stateDir = join(".wrangler", `stack-${port}`);
+  rmSync(stateDir, { recursive: true, force: true });
+  const token = randomBytes(16).toString("hex");
+  const appUrl = `http://127.0.0.1:${port}`;
+  const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+  const env = wranglerEnv();
+  const migrate = spawnSync(WRANGLER_BIN, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
+    env,
+    stdio: quiet ? "ignore" : "inherit",
+  });
+  if (migrate.status !== 0) throw new Error("migrations failed");
+  if (seedSql) {
+    const dir = mkdtempSync(join(tmpdir(), "parley-stack-"));
+    const file = join(dir, "seed.sql");
+    writeFileSync(file, seedSql);
+    const seeded = spawnSync(WRANGLER_BIN, ["d1", "execute", "DB", "--local", "--persist-to", stateDir, "--file", file], {
+      env,
+      stdio: quiet ? "ignore" : "inherit",
+    });
+    if (seeded.status !== 0) throw new Error("seeding failed");
+  }
+
+  const stdio = quiet ? ["ignore", "ignore", "ignore"] : ["ignore", "inherit", "inherit"];
+  const emulator = spawn(process.execPath, ["--import", "tsx", "emulator/main.ts"], {
+    env: { ...process.env, EMULATOR_PORT: String(emulatorPort), TWILIO_AUTH_TOKEN: token, PARLEY_URL: appUrl, ...emulatorEnv },
+    stdio,
+    detached: true,
+  });
+  if (!(await waitFor(`${emulatorUrl}/healthz`, 15_000))) throw new Error("emulator did not start");
+
+  const allVars = { TWILIO_API_BASE: emulatorUrl, PUBLIC_BASE_URL: appUrl, TWILIO_AUTH_TOKEN: token, ...vars };
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--inspector-port", "0"];
+  for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);
+  let wrangler = null;
+  const startWrangler = async () => {
+    wrangler = spawn(WRANGLER_BIN, args, { env, stdio, detached: true });
+    if (!(await waitFor(`${appUrl}/api/healthz`, 60_000))) throw new Error("wrangler dev did not start");
+  };
+  await startWrangler();
+
+  const kill = (child, signal) => {
+    if (!child) return;
+    for (const pid of [...descendants(child.pid), child.pid]) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone
+      }
+    }
+  };
+  return {
+    appUrl,
+    emulatorUrl,
+    token,
+    /** Every PID of the stack right now (wrangler, workerd, emulator). */
+    pids: () => [emulator.pid, ...descendants(emulator.pid), wrangler.pid, ...descendants(wrangler.pid)],
+    /** SIGKILLs the dev server (and its workerd) and starts it again on the same state. */
+    async crashAndRestart() {
+      kill(wrangler, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 500));
+      await startWrangler();
+    },
+    async stop() {
+      kill(wrangler, "SIGTERM");
+      kill(emulator, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 500));
+      kill(wrangler, "SIGKILL");
+      kill(emulator, "SIGKILL");
+    },
+  };
+}
