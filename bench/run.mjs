@@ -11,7 +11,10 @@ import { cpuSeconds, startStack } from "../scripts/stack.mjs";
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has("--quick");
-const ONLY = [...args].find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const ONLY = [...args]
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
 const want = (phase) => !ONLY || ONLY.includes(phase);
 const N = {
   latency: QUICK ? 50 : 300,
@@ -54,7 +57,11 @@ async function api(base, method, path, { key, cookie, body, headers = {} } = {})
   if (key) h.Authorization = `Bearer ${key}`;
   if (cookie) h.Cookie = cookie;
   if (body !== undefined) h["Content-Type"] = "application/json";
-  const res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(base + path, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   let json = null;
   try {
@@ -70,9 +77,17 @@ async function workspace(base) {
   const signup = await fetch(`${base}/api/auth/signup`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Origin: base },
-    body: JSON.stringify({ email: `bench-${id}@example.com`, password: `bench-${id}-password`, name: "Bench", workspaceName: `Bench ${id}` }),
+    body: JSON.stringify({
+      email: `bench-${id}@example.com`,
+      password: `bench-${id}-password`,
+      name: "Bench",
+      workspaceName: `Bench ${id}`,
+    }),
   });
-  const cookie = signup.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const cookie = signup.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
   const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: "bench" } })).json.key;
   const from = randomUs();
   await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
@@ -82,12 +97,24 @@ async function workspace(base) {
 function inboundRequest(stack, from, to, body) {
   const url = `${stack.appUrl}/webhooks/twilio/inbound`;
   const sid = `SM${randomBytes(16).toString("hex")}`;
-  const params = { AccountSid: `AC${"0".repeat(32)}`, From: from, To: to, Body: body, NumMedia: "0", MessageSid: sid, SmsSid: sid, ApiVersion: "2010-04-01" };
+  const params = {
+    AccountSid: `AC${"0".repeat(32)}`,
+    From: from,
+    To: to,
+    Body: body,
+    NumMedia: "0",
+    MessageSid: sid,
+    SmsSid: sid,
+    ApiVersion: "2010-04-01",
+  };
   return {
     url,
     init: {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(stack.token, url, params) },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(stack.token, url, params),
+      },
       body: new URLSearchParams(params).toString(),
     },
   };
@@ -155,7 +182,9 @@ async function waitAllTerminal(stack, key, expected, { tick } = {}) {
 }
 
 async function cron(stack, expr) {
-  await fetch(`${stack.appUrl}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expr).replaceAll("%20", "+")}`).catch(() => undefined);
+  await fetch(
+    `${stack.appUrl}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expr).replaceAll("%20", "+")}`,
+  ).catch(() => undefined);
 }
 
 /** Sends `count` messages, waits until all are terminal, and compares Parley with the emulator. */
@@ -192,15 +221,23 @@ async function outboundRun(stack, label, count) {
   const stored = new Map();
   let cursor = null;
   do {
-    const page = (await api(stack.appUrl, "GET", `/api/conversations?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { key: ws.key })).json;
+    const page = (
+      await api(stack.appUrl, "GET", `/api/conversations?limit=100${cursor ? `&cursor=${cursor}` : ""}`, {
+        key: ws.key,
+      })
+    ).json;
     for (const conv of page.items) {
-      const thread = (await api(stack.appUrl, "GET", `/api/conversations/${conv.id}/messages?limit=200`, { key: ws.key })).json;
+      const thread = (
+        await api(stack.appUrl, "GET", `/api/conversations/${conv.id}/messages?limit=200`, { key: ws.key })
+      ).json;
       for (const m of thread.items) stored.set(m.body, m);
     }
     cursor = page.nextCursor;
   } while (cursor);
   // The emulator's view: what "Twilio" actually sent.
-  const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages.filter((m) => m.from === ws.from && m.direction === "outbound-api");
+  const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages.filter(
+    (m) => m.from === ws.from && m.direction === "outbound-api",
+  );
   const byBody = new Map();
   for (const m of sent) byBody.set(m.body, [...(byBody.get(m.body) ?? []), m]);
   let duplicates = 0;
@@ -215,11 +252,25 @@ async function outboundRun(stack, label, count) {
     else if (atTwilio.length === 1 && atTwilio[0].status !== ours.status) mismatched++;
     else if (atTwilio.length === 0 && ours.status !== "failed") lost++;
   }
-  return { count, accepted: ids.length, rejected: rejected.length, acceptSeconds, totalSeconds, settleSeconds: settled.seconds, duplicates, lost, mismatched, byStatus: settled.byStatus, atTwilio: sent.length };
+  return {
+    count,
+    accepted: ids.length,
+    rejected: rejected.length,
+    acceptSeconds,
+    totalSeconds,
+    settleSeconds: settled.seconds,
+    duplicates,
+    lost,
+    mismatched,
+    byStatus: settled.byStatus,
+    atTwilio: sent.length,
+  };
 }
 
 async function main() {
-  console.log(`Parley benchmark${QUICK ? " (quick)" : ""} — starting a throwaway stack on 127.0.0.1:8797 (emulator :8798)`);
+  console.log(
+    `Parley benchmark${QUICK ? " (quick)" : ""} — starting a throwaway stack on 127.0.0.1:8797 (emulator :8798)`,
+  );
   const stack = await startStack({
     port: 8797,
     emulatorPort: 8798,
@@ -245,14 +296,28 @@ async function main() {
         webhook.push(await timed(() => fetch(req.url, req.init).then((r) => r.text())));
       }
       floorP50 = pct(trivial, 50);
-      results.figures.latency = { n: N.latency, trivialP50: floorP50, trivialP99: pct(trivial, 99), webhookP50: pct(webhook, 50), webhookP99: pct(webhook, 99) };
+      results.figures.latency = {
+        n: N.latency,
+        trivialP50: floorP50,
+        trivialP99: pct(trivial, 99),
+        webhookP50: pct(webhook, 50),
+        webhookP99: pct(webhook, 99),
+      };
       row("trivial route (floor) p50 / p99", `${ms(floorP50)} / ${ms(pct(trivial, 99))}`, `n=${N.latency}`);
-      row("inbound webhook p50 / p99", `${ms(pct(webhook, 50))} / ${ms(pct(webhook, 99))}`, `+${ms(pct(webhook, 50) - floorP50)} over floor at p50`);
+      row(
+        "inbound webhook p50 / p99",
+        `${ms(pct(webhook, 50))} / ${ms(pct(webhook, 99))}`,
+        `+${ms(pct(webhook, 50) - floorP50)} over floor at p50`,
+      );
     }
 
     if (want("throughput")) {
       console.log(`\nThroughput, 20 connections, ${N.throughputSeconds} s each`);
-      const trivial = await load(20, N.throughputSeconds, async () => (await fetch(`${base}/api/healthz`).then(async (r) => (await r.text(), r.ok))));
+      const trivial = await load(20, N.throughputSeconds, async () => {
+        const r = await fetch(`${base}/api/healthz`);
+        await r.text();
+        return r.ok;
+      });
       const pids = stack.pids();
       const cpuBefore = cpuSeconds(pids);
       let i = 0;
@@ -264,11 +329,21 @@ async function main() {
       });
       const cpu = cpuSeconds(stack.pids()) - cpuBefore;
       const ratio = webhook.perSecond / trivial.perSecond;
-      results.figures.throughput = { trivialPerSecond: trivial.perSecond, webhookPerSecond: webhook.perSecond, ratio, errors: trivial.errors + webhook.errors, cpuMsPerInbound: (cpu * 1000) / webhook.done };
+      results.figures.throughput = {
+        trivialPerSecond: trivial.perSecond,
+        webhookPerSecond: webhook.perSecond,
+        ratio,
+        errors: trivial.errors + webhook.errors,
+        cpuMsPerInbound: (cpu * 1000) / webhook.done,
+      };
       row("trivial route req/s", trivial.perSecond.toFixed(0), `errors ${trivial.errors}`);
       row("inbound webhook req/s", webhook.perSecond.toFixed(0), `errors ${webhook.errors}`);
       row("webhook throughput / trivial", `${(ratio * 100).toFixed(0)} %`, "target ≥ 50 %");
-      row("CPU per inbound message (all stack processes)", `${((cpu * 1000) / webhook.done).toFixed(2)} ms`, `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`);
+      row(
+        "CPU per inbound message (all stack processes)",
+        `${((cpu * 1000) / webhook.done).toFixed(2)} ms`,
+        `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`,
+      );
     }
 
     if (want("fanout")) {
@@ -276,7 +351,9 @@ async function main() {
       const customer = randomUs();
       await fetch(...Object.values(inboundRequest(stack, customer, ws.from, "open the room")));
       const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
-      const sockets = Array.from({ length: N.fanoutClients }, () => openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key));
+      const sockets = Array.from({ length: N.fanoutClients }, () =>
+        openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key),
+      );
       await Promise.all(sockets.map((s) => s.opened));
       await sleep(300);
       const samples = [];
@@ -303,7 +380,11 @@ async function main() {
       const p50 = pct(samples, 50);
       const p99 = pct(samples, 99);
       results.figures.fanout = { clients: N.fanoutClients, rounds: N.fanoutRounds, p50, p99, floorP50 };
-      row(`webhook → frame at ${N.fanoutClients} clients p50 / p99`, `${ms(p50)} / ${ms(p99)}`, floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "");
+      row(
+        `webhook → frame at ${N.fanoutClients} clients p50 / p99`,
+        `${ms(p50)} / ${ms(p99)}`,
+        floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "",
+      );
     }
 
     if (want("resume")) {
@@ -335,15 +416,27 @@ async function main() {
       s.ws.close();
       const inOrder = got.every((seq, i) => i === 0 || seq === got[i - 1] + 1);
       results.figures.resume = { events: got.length, ms: elapsed, inOrder };
-      row(`resume of ${N.resume} missed events, time to last frame`, ms(elapsed), `${got.length} frames, in order: ${inOrder}`);
+      row(
+        `resume of ${N.resume} missed events, time to last frame`,
+        ms(elapsed),
+        `${got.length} frames, in order: ${inOrder}`,
+      );
     }
 
     if (want("outbound")) {
       console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
       const r = await outboundRun(stack, "clean", N.outbound);
       results.figures.outbound = r;
-      row("all terminal after", `${r.totalSeconds.toFixed(1)} s`, `${(r.count / r.totalSeconds).toFixed(0)} messages/s (target ≥ 150)`);
-      row("duplicates / lost / status ≠ emulator", `${r.duplicates} / ${r.lost} / ${r.mismatched}`, `${r.atTwilio} at the emulator`);
+      row(
+        "all terminal after",
+        `${r.totalSeconds.toFixed(1)} s`,
+        `${(r.count / r.totalSeconds).toFixed(0)} messages/s (target ≥ 150)`,
+      );
+      row(
+        "duplicates / lost / status ≠ emulator",
+        `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
+        `${r.atTwilio} at the emulator`,
+      );
     }
 
     if (want("faults")) {
@@ -352,16 +445,36 @@ async function main() {
         rates: { error500: 0.05, error429: 0.05, error500AfterCreate: 0.03, hangAfterCreate: 0.005 },
         callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
       };
-      await fetch(`${stack.emulatorUrl}/_control/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(faults) });
+      await fetch(`${stack.emulatorUrl}/_control/faults`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(faults),
+      });
       const before = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
       const r = await outboundRun(stack, "faulty", N.outbound);
       const after = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
-      await fetch(`${stack.emulatorUrl}/_control/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      await fetch(`${stack.emulatorUrl}/_control/faults`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      });
       const injected = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       results.figures.faults = { ...r, injected };
-      row("all terminal after", `${r.totalSeconds.toFixed(1)} s`, `${(r.count / r.totalSeconds).toFixed(0)} messages/s`);
-      row("duplicates / lost / status ≠ emulator", `${r.duplicates} / ${r.lost} / ${r.mismatched}`, `${r.atTwilio} at the emulator`);
-      row("faults injected", Object.values(injected).reduce((a, b) => a + b, 0), JSON.stringify(injected));
+      row(
+        "all terminal after",
+        `${r.totalSeconds.toFixed(1)} s`,
+        `${(r.count / r.totalSeconds).toFixed(0)} messages/s`,
+      );
+      row(
+        "duplicates / lost / status ≠ emulator",
+        `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
+        `${r.atTwilio} at the emulator`,
+      );
+      row(
+        "faults injected",
+        Object.values(injected).reduce((a, b) => a + b, 0),
+        JSON.stringify(injected),
+      );
     }
   } finally {
     await stack.stop();
@@ -383,7 +496,9 @@ async function main() {
         floor.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
         list.push(
           await timed(async () => {
-            const page = (await api(base, "GET", `/api/conversations?limit=30${cursor ? `&cursor=${cursor}` : ""}`, { key })).json;
+            const page = (
+              await api(base, "GET", `/api/conversations?limit=30${cursor ? `&cursor=${cursor}` : ""}`, { key })
+            ).json;
             cursor = page.nextCursor;
           }),
         );
@@ -391,7 +506,13 @@ async function main() {
         thread.push(await timed(() => api(base, "GET", `/api/conversations/${conv}/messages?limit=50`, { key })));
       }
       const f95 = pct(floor, 95);
-      results.figures.reads = { n: N.reads, floorP95: f95, listP95: pct(list, 95), threadP95: pct(thread, 95), messages: 100_000 };
+      results.figures.reads = {
+        n: N.reads,
+        floorP95: f95,
+        listP95: pct(list, 95),
+        threadP95: pct(thread, 95),
+        messages: 100_000,
+      };
       row("trivial route (floor) p95", ms(f95));
       row("conversation list page (30) p95", ms(pct(list, 95)), `+${ms(pct(list, 95) - f95)} over floor`);
       row("thread page (50 messages) p95", ms(pct(thread, 95)), `+${ms(pct(thread, 95) - f95)} over floor`);

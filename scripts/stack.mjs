@@ -64,7 +64,14 @@ export function cpuSeconds(pids) {
   return ticks / hz;
 }
 
-export async function startStack({ port = 8797, emulatorPort = 8798, vars = {}, emulatorEnv = {}, quiet = true, seedSql } = {}) {
+export async function startStack({
+  port = 8797,
+  emulatorPort = 8798,
+  vars = {},
+  emulatorEnv = {},
+  quiet = true,
+  seedSql,
+} = {}) {
   const stateDir = join(".wrangler", `stack-${port}`);
   rmSync(stateDir, { recursive: true, force: true });
   const token = randomBytes(16).toString("hex");
@@ -80,23 +87,44 @@ export async function startStack({ port = 8797, emulatorPort = 8798, vars = {}, 
     const dir = mkdtempSync(join(tmpdir(), "parley-stack-"));
     const file = join(dir, "seed.sql");
     writeFileSync(file, seedSql);
-    const seeded = spawnSync(WRANGLER_BIN, ["d1", "execute", "DB", "--local", "--persist-to", stateDir, "--file", file], {
-      env,
-      stdio: quiet ? "ignore" : "inherit",
-    });
+    const seeded = spawnSync(
+      WRANGLER_BIN,
+      ["d1", "execute", "DB", "--local", "--persist-to", stateDir, "--file", file],
+      {
+        env,
+        stdio: quiet ? "ignore" : "inherit",
+      },
+    );
     if (seeded.status !== 0) throw new Error("seeding failed");
   }
 
   const stdio = quiet ? ["ignore", "ignore", "ignore"] : ["ignore", "inherit", "inherit"];
   const emulator = spawn(process.execPath, ["--import", "tsx", "emulator/main.ts"], {
-    env: { ...process.env, EMULATOR_PORT: String(emulatorPort), TWILIO_AUTH_TOKEN: token, PARLEY_URL: appUrl, ...emulatorEnv },
+    env: {
+      ...process.env,
+      EMULATOR_PORT: String(emulatorPort),
+      TWILIO_AUTH_TOKEN: token,
+      PARLEY_URL: appUrl,
+      ...emulatorEnv,
+    },
     stdio,
     detached: true,
   });
   if (!(await waitFor(`${emulatorUrl}/healthz`, 15_000))) throw new Error("emulator did not start");
 
   const allVars = { TWILIO_API_BASE: emulatorUrl, PUBLIC_BASE_URL: appUrl, TWILIO_AUTH_TOKEN: token, ...vars };
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--inspector-port", "0"];
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--persist-to",
+    stateDir,
+    "--show-interactive-dev-session=false",
+    "--inspector-port",
+    "0",
+  ];
   for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);
   let wrangler = null;
   const startWrangler = async () => {

@@ -7,10 +7,9 @@
  * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
  * consumer handles what runs out of retries.
  */
-import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { setOptOut } from "../db/queries/contacts";
-import { getMessageById } from "../db/queries/messages";
 import { contacts, conversations, messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log, maskPhone } from "../log";
@@ -32,11 +31,19 @@ export function statusCallbackUrl(env: Env, messageId: string): string {
   return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}/webhooks/twilio/status?mid=${encodeURIComponent(messageId)}`;
 }
 
-/** Takes the message for this consumer until LEASE_MS from now; returns null when someone else holds it. */
-async function claim(db: Db, id: string, now: number): Promise<{ attemptStartedAt: number | null } | null> {
+/**
+ * Takes the message for this consumer until LEASE_MS from now and records the attempt in the same
+ * statement. Returns null when another consumer holds it (or it is no longer pending), else the start
+ * of the earliest attempt whose outcome is still unknown (null when there is none).
+ */
+async function claim(db: Db, id: string, now: number): Promise<{ earlierAttempt: number | null } | null> {
   const [row] = await db
     .update(messages)
-    .set({ leaseUntil: now + LEASE_MS })
+    .set({
+      leaseUntil: now + LEASE_MS,
+      attempts: sql`${messages.attempts} + 1`,
+      attemptStartedAt: sql`coalesce(${messages.attemptStartedAt}, ${now})`,
+    })
     .where(
       and(
         eq(messages.id, id),
@@ -45,7 +52,8 @@ async function claim(db: Db, id: string, now: number): Promise<{ attemptStartedA
       ),
     )
     .returning({ attemptStartedAt: messages.attemptStartedAt });
-  return row ?? null;
+  if (!row) return null;
+  return { earlierAttempt: row.attemptStartedAt !== null && row.attemptStartedAt < now ? row.attemptStartedAt : null };
 }
 
 async function release(db: Db, id: string, clearAttempt: boolean): Promise<void> {
@@ -123,43 +131,38 @@ export async function processOutbound(
   client?: TwilioClient,
 ): Promise<Decision> {
   const db = createDb(env.DB);
-  const msg = await getMessageById(db, messageId);
+  const row = await db
+    .select({ msg: messages, optedOut: contacts.optedOut })
+    .from(messages)
+    .innerJoin(conversations, eq(conversations.id, messages.conversationId))
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(eq(messages.id, messageId))
+    .get();
+  const msg = row?.msg;
   if (msg?.direction !== "outbound") {
     log("warn", "outbound job for an unknown message", { messageId });
     return { action: "ack", outcome: "unknown" };
   }
   if (msg.status !== "pending") return { action: "ack", outcome: `skipped:${msg.status}` };
-
-  const contact = await db
-    .select({ optedOut: contacts.optedOut })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(eq(conversations.id, msg.conversationId))
-    .get();
-  if (contact?.optedOut) {
+  if (row?.optedOut) {
     await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue");
     return { action: "ack", outcome: "opted_out" };
   }
 
-  const now = Date.now();
-  const lease = await claim(db, messageId, now);
+  const lease = await claim(db, messageId, Date.now());
   if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
 
   const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
   try {
-    if (lease.attemptStartedAt !== null) {
-      const earlier = await lookUpEarlierAttempt(twilio, msg, lease.attemptStartedAt);
+    if (lease.earlierAttempt !== null) {
+      const earlier = await lookUpEarlierAttempt(twilio, msg, lease.earlierAttempt);
       if (earlier) {
+        // Recording the handover ends the attempt and releases the lease in the same write.
         await recordHandover(env, msg, earlier, "queue");
-        await release(db, messageId, true);
         log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
         return { action: "ack", outcome: "adopted" };
       }
     }
-    await db
-      .update(messages)
-      .set({ attemptStartedAt: Date.now(), attempts: msg.attempts + 1 })
-      .where(eq(messages.id, messageId));
     const tw = await twilio.createMessage({
       to: msg.toNumber,
       from: msg.fromNumber,
@@ -168,7 +171,6 @@ export async function processOutbound(
       statusCallback: statusCallbackUrl(env, msg.id),
     });
     await recordHandover(env, msg, tw, "queue");
-    await release(db, messageId, true);
     return { action: "ack", outcome: "sent" };
   } catch (err) {
     if (isTwilioError(err)) return handleTwilioError(env, db, msg, err, attempt);
@@ -195,8 +197,8 @@ async function handleTwilioError(
     retryable: err.retryable,
   });
   if (!err.retryable) {
+    // Failing the message also ends the attempt and releases the lease.
     await markFailed(env, db, msg, err.code, describeTwilioError(err.code) ?? err.message, "queue");
-    await release(db, msg.id, true);
     return { action: "ack", outcome: `failed:${err.code ?? err.httpStatus}` };
   }
   await release(db, msg.id, !err.ambiguous);

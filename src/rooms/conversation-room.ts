@@ -9,7 +9,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { type NewMessage, restartStatements, type StatusChange, statusChangeStatements } from "../db/queries/messages";
+import {
+  mirrorSeqStatement,
+  type NewMessage,
+  restartStatements,
+  type StatusChange,
+  statusChangeStatements,
+} from "../db/queries/messages";
 import { conversationReads, conversations, messageEvents, messages } from "../db/schema";
 import { iso } from "../domain/time";
 import { presentMessage } from "../http/present";
@@ -146,9 +152,10 @@ export class ConversationRoom extends DurableObject<Env> {
       const db = createDb(this.env.DB);
       const now = row.createdAt ?? Date.now();
       const full = { ...row, seq, createdAt: now, updatedAt: now };
+      let stored: typeof messages.$inferSelect | undefined;
       try {
-        await db.batch([
-          db.insert(messages).values(full),
+        const [inserted] = await db.batch([
+          db.insert(messages).values(full).returning(),
           db.insert(messageEvents).values({
             workspaceId: row.workspaceId,
             messageId: row.id,
@@ -161,17 +168,18 @@ export class ConversationRoom extends DurableObject<Env> {
             .set({ lastSeq: seq, lastMessageId: row.id, lastMessageAt: now })
             .where(eq(conversations.id, row.conversationId)),
         ]);
+        stored = inserted[0];
       } catch (err) {
         const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
-        if (/UNIQUE constraint failed: messages\.provider_sid/.test(text))
+        if (/UNIQUE constraint failed: messages\.provider_sid/.test(text)) {
           return { outcome: "duplicate", constraint: "provider_sid" };
+        }
         if (/UNIQUE constraint failed: messages\.workspace_id, messages\.idempotency_key/.test(text)) {
           return { outcome: "duplicate", constraint: "idempotency_key" };
         }
         throw err;
       }
-      const stored = await db.query.messages.findFirst({ where: eq(messages.id, row.id) });
-      if (!stored) throw new Error(`message ${row.id} missing right after insert`);
+      if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
       const message = presentMessage(stored);
       this.commit({ type: "message", seq, message });
       return { outcome: "created", message };
@@ -203,20 +211,17 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.serialize(async () => {
       await this.ensureInitialized(conversationId);
       this.remember(conversationId, null);
+      // The seq is tentative until D1 confirms the change; the mirror statement only applies if it did.
+      const seq = this.lastSeq + 1;
       const results = await this.env.DB.batch<{
         id: string;
         status: string;
         errorCode: number | null;
         workspaceId: string;
-      }>(statements);
-      const moved = results.at(-1)?.results[0];
+      }>([...statements, mirrorSeqStatement(this.env.DB, conversationId, seq)]);
+      const moved = results[statements.length - 1]?.results[0];
       if (!moved) return { applied: false };
       this.remember(conversationId, moved.workspaceId);
-      const seq = this.lastSeq + 1;
-      // The mirror in D1 is advisory (the room's log is authoritative); a lost write here costs nothing.
-      await this.env.DB.prepare("UPDATE conversations SET last_seq = ?1 WHERE id = ?2 AND last_seq < ?1")
-        .bind(seq, conversationId)
-        .run();
       this.commit({ type: "status", seq, messageId, status: moved.status, errorCode: moved.errorCode, at: iso(at) });
       return { applied: true, seq };
     });

@@ -23,14 +23,24 @@ export function signaturePayload(url: string, params: Iterable<[string, string]>
   return payload;
 }
 
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC key for a token, imported once per isolate. */
+function hmacKey(authToken: string): Promise<CryptoKey> {
+  let key = keys.get(authToken);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+    keys.set(authToken, key);
+  }
+  return key;
+}
+
 export async function computeSignature(
   authToken: string,
   url: string,
   params: Iterable<[string, string]>,
 ): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, [
-    "sign",
-  ]);
+  const key = await hmacKey(authToken);
   const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(signaturePayload(url, params)));
   return toBase64(new Uint8Array(mac));
 }

@@ -8,8 +8,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { findOrCreateContact } from "../db/queries/contacts";
 import { findOrCreateConversation } from "../db/queries/conversations";
-import { getMessageBySid } from "../db/queries/messages";
-import { auditLog, contacts, numbers, workspaces } from "../db/schema";
+import { auditLog, contacts, conversations, messages, numbers, workspaces } from "../db/schema";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { toE164 } from "../domain/phone";
@@ -54,19 +53,40 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
   const to = toE164(input.To) ?? input.To;
   const from = toE164(input.From) ?? input.From;
 
-  const number = await db.query.numbers.findFirst({ where: eq(numbers.phoneNumber, to) });
+  // One round trip: which workspace owns `To`, and whether this sid is a replay.
+  const [owners, replays] = await db.batch([
+    db.select({ workspaceId: numbers.workspaceId }).from(numbers).where(eq(numbers.phoneNumber, to)).limit(1),
+    db.select({ id: messages.id }).from(messages).where(eq(messages.providerSid, input.MessageSid)).limit(1),
+  ]);
+  const number = owners[0];
   if (!number) {
     log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
     return twimlResponse(EMPTY_TWIML);
   }
   const workspaceId = number.workspaceId;
-  if (await getMessageBySid(db, input.MessageSid)) {
+  if (replays.length > 0) {
     log("info", "inbound replay ignored", { sid: input.MessageSid });
     return twimlResponse(EMPTY_TWIML);
   }
 
-  const contact = await findOrCreateContact(db, workspaceId, from, newId("ct"));
-  const { conversation } = await findOrCreateConversation(db, workspaceId, contact.id, to, newId("cv"));
+  // The common case is an existing thread: one joined lookup; create only what is missing.
+  const existing = await db
+    .select({ contact: contacts, conversationId: conversations.id })
+    .from(contacts)
+    .leftJoin(
+      conversations,
+      and(
+        eq(conversations.contactId, contacts.id),
+        eq(conversations.fromNumber, to),
+        eq(conversations.workspaceId, workspaceId),
+      ),
+    )
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, from)))
+    .get();
+  const contact = existing?.contact ?? (await findOrCreateContact(db, workspaceId, from, newId("ct")));
+  const conversationId =
+    existing?.conversationId ??
+    (await findOrCreateConversation(db, workspaceId, contact.id, to, newId("cv"))).conversation.id;
 
   // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
   const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
@@ -98,10 +118,10 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
 
   const media = mediaFrom(params, input.NumMedia);
   const { encoding, segments } = analyzeSegments(input.Body);
-  const result = await roomFor(c.env, conversation.id).appendMessage({
+  const result = await roomFor(c.env, conversationId).appendMessage({
     id: newId("msg"),
     workspaceId,
-    conversationId: conversation.id,
+    conversationId,
     direction: "inbound",
     channel: from.startsWith("whatsapp:") ? "whatsapp" : media.length > 0 ? "mms" : "sms",
     fromNumber: from,

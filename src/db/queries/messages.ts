@@ -32,7 +32,7 @@ const RANK = statusRankSql("status");
 /**
  * Statements for one status report, in one batch: remember the sid, record the event (with whether
  * it moved the status), and move the status only forward. The last statement RETURNs the row when
- * the status moved.
+ * the status moved. Reaching Twilio (queued or later) also ends the attempt and releases the lease.
  */
 export function statusChangeStatements(d1: D1Database, change: StatusChange): D1PreparedStatement[] {
   const rank = STATUS_RANK[change.status];
@@ -75,7 +75,8 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
            sent_at = CASE WHEN ?5 THEN coalesce(sent_at, ?4) ELSE sent_at END,
            delivered_at = CASE WHEN ?6 THEN coalesce(delivered_at, ?4) ELSE delivered_at END,
            failed_at = CASE WHEN ?7 THEN coalesce(failed_at, ?4) ELSE failed_at END,
-           attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END
+           attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END,
+           lease_until = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE lease_until END
          WHERE id = ?9 AND ${RANK} < ?8 ${guard}
          RETURNING id, status, error_code AS errorCode, workspace_id AS workspaceId`,
       )
@@ -155,4 +156,11 @@ export function restartStatements(d1: D1Database, messageId: string, at: number)
       )
       .bind(at, messageId),
   ];
+}
+
+/** Appended right after a batch's last UPDATE: mirrors the room's seq into D1 only if that UPDATE changed a row. */
+export function mirrorSeqStatement(d1: D1Database, conversationId: string, seq: number): D1PreparedStatement {
+  return d1
+    .prepare("UPDATE conversations SET last_seq = ?1 WHERE id = ?2 AND last_seq < ?1 AND changes() > 0")
+    .bind(seq, conversationId);
 }
