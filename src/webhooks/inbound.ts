@@ -6,9 +6,8 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import { findOrCreateContact } from "../db/queries/contacts";
-import { findOrCreateConversation } from "../db/queries/conversations";
-import { auditLog, contacts, conversations, messages, numbers, workspaces } from "../db/schema";
+import { ensureThread } from "../db/queries/conversations";
+import { auditLog, contacts, messages, numbers, workspaces } from "../db/schema";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { toE164 } from "../domain/phone";
@@ -70,23 +69,11 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
   }
 
   // The common case is an existing thread: one joined lookup; create only what is missing.
-  const existing = await db
-    .select({ contact: contacts, conversationId: conversations.id })
-    .from(contacts)
-    .leftJoin(
-      conversations,
-      and(
-        eq(conversations.contactId, contacts.id),
-        eq(conversations.fromNumber, to),
-        eq(conversations.workspaceId, workspaceId),
-      ),
-    )
-    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, from)))
-    .get();
-  const contact = existing?.contact ?? (await findOrCreateContact(db, workspaceId, from, newId("ct")));
-  const conversationId =
-    existing?.conversationId ??
-    (await findOrCreateConversation(db, workspaceId, contact.id, to, newId("cv"))).conversation.id;
+  const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
+    contact: newId("ct"),
+    conversation: newId("cv"),
+  }));
+  const conversationId = conversation.id;
 
   // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
   const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);

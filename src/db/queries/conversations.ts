@@ -5,6 +5,7 @@
 import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { contacts, conversations, messages, numbers } from "../schema";
+import { findOrCreateContact } from "./contacts";
 
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
 
@@ -105,4 +106,50 @@ export async function findOrCreateConversation(
   });
   if (!row) throw new Error("conversation vanished after upsert");
   return { conversation: row, created: inserted.length > 0 };
+}
+
+/**
+ * The contact with `phone` and its thread from `fromNumber`, in one joined lookup; either may be
+ * missing (null conversation when the contact exists but has no thread from that number yet).
+ */
+export async function findThread(db: Db, workspaceId: string, phone: string, fromNumber: string) {
+  return db
+    .select({ contact: contacts, conversation: conversations })
+    .from(contacts)
+    .leftJoin(
+      conversations,
+      and(
+        eq(conversations.contactId, contacts.id),
+        eq(conversations.fromNumber, fromNumber),
+        eq(conversations.workspaceId, workspaceId),
+      ),
+    )
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, phone)))
+    .get();
+}
+
+/** A conversation and its contact, in one lookup. */
+export async function getConversationWithContact(db: Db, workspaceId: string, id: string) {
+  return db
+    .select({ contact: contacts, conversation: conversations })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
+    .get();
+}
+
+/** Finds or creates the contact and the thread, with one query when both exist. */
+export async function ensureThread(
+  db: Db,
+  workspaceId: string,
+  phone: string,
+  fromNumber: string,
+  ids: () => { contact: string; conversation: string },
+) {
+  const found = await findThread(db, workspaceId, phone, fromNumber);
+  if (found?.conversation) return { contact: found.contact, conversation: found.conversation };
+  const fresh = ids();
+  const contact = found?.contact ?? (await findOrCreateContact(db, workspaceId, phone, fresh.contact));
+  const { conversation } = await findOrCreateConversation(db, workspaceId, contact.id, fromNumber, fresh.conversation);
+  return { contact, conversation };
 }

@@ -5,8 +5,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { findOrCreateContact, getContact } from "../../db/queries/contacts";
-import { findOrCreateConversation, findWorkspaceNumber, getConversation } from "../../db/queries/conversations";
+import {
+  ensureThread,
+  findWorkspaceNumber,
+  getConversation,
+  getConversationWithContact,
+} from "../../db/queries/conversations";
 import { getMessage, listMessageEvents, listThread } from "../../db/queries/messages";
 import { messages } from "../../db/schema";
 import { newId } from "../../domain/ids";
@@ -15,10 +19,11 @@ import { iso } from "../../domain/time";
 import { enqueueOutbound } from "../../queue/outbound";
 import { roomFor } from "../../rooms/conversation-room";
 import { sha256Hex } from "../../security/crypto";
+import type { MessageJson } from "../../shared/frames";
 import { isRetryableFailure } from "../../twilio/error-codes";
 import type { AppEnv, Principal } from "../context";
 import { ApiError, conflict, notFound, unprocessable } from "../errors";
-import { presentMessage } from "../present";
+import { type ContactRow, presentMessage } from "../present";
 import {
   ErrorSchema,
   errorResponses,
@@ -206,21 +211,19 @@ async function replayIdempotent(c: Context<AppEnv>, principal: Principal, key: s
 
 async function createOutbound(
   c: Context<AppEnv>,
-  conversation: { id: string; workspaceId: string; fromNumber: string; contactId: string },
+  conversation: { id: string; workspaceId: string; fromNumber: string },
+  contact: ContactRow,
   input: SendInput,
   idempotencyKey: string | undefined,
   requestHash: string,
-) {
+): Promise<MessageJson> {
   const principal = c.get("principal");
-  const db = c.get("db");
   const now = Date.now();
   const sendAt = parseSendAt(input.sendAt, now);
   if (idempotencyKey) {
     const replay = await replayIdempotent(c, principal, idempotencyKey, requestHash);
-    if (replay) return replay;
+    if (replay) return presentMessage(replay);
   }
-  const contact = await getContact(db, principal.workspaceId, conversation.contactId);
-  if (!contact) throw notFound("Contact");
   if (contact.optedOut) {
     throw unprocessable(
       "recipient_opted_out",
@@ -254,15 +257,13 @@ async function createOutbound(
     // A concurrent request with the same key won the race.
     const replay = idempotencyKey ? await replayIdempotent(c, principal, idempotencyKey, requestHash) : null;
     if (!replay) throw new ApiError(500, "internal", "Could not store the message.");
-    return replay;
+    return presentMessage(replay);
   }
   if (sendAt === null) {
     // If this enqueue is lost the message stays pending and the outbox recovery cron sends it.
     await enqueueOutbound(c.env, id).catch(() => undefined);
   }
-  const stored = await getMessage(db, principal.workspaceId, id);
-  if (!stored) throw new ApiError(500, "internal", "The message vanished after it was stored.");
-  return stored;
+  return result.message;
 }
 
 async function requestHash(scope: string, input: unknown): Promise<string> {
@@ -274,11 +275,11 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const principal = c.get("principal");
     const { id } = c.req.valid("param");
     const input = c.req.valid("json");
-    const conversation = await getConversation(c.get("db"), principal.workspaceId, id);
-    if (!conversation) throw notFound("Conversation");
+    const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id);
+    if (!thread) throw notFound("Conversation");
     const key = c.req.valid("header")["idempotency-key"];
-    const stored = await createOutbound(c, conversation, input, key, await requestHash(`conversation:${id}`, input));
-    return c.json(presentMessage(stored), 202);
+    const hash = await requestHash(`conversation:${id}`, input);
+    return c.json(await createOutbound(c, thread.conversation, thread.contact, input, key, hash), 202);
   })
   .openapi(sendDirectRoute, async (c) => {
     const principal = c.get("principal");
@@ -296,16 +297,17 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
         ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
         : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
     }
-    const contact = await findOrCreateContact(db, principal.workspaceId, input.to, newId("ct"));
-    const { conversation } = await findOrCreateConversation(
+    const { contact, conversation } = await ensureThread(
       db,
       principal.workspaceId,
-      contact.id,
+      input.to,
       sender.phoneNumber,
-      newId("cv"),
+      () => ({
+        contact: newId("ct"),
+        conversation: newId("cv"),
+      }),
     );
-    const stored = await createOutbound(c, conversation, input, key, hash);
-    return c.json(presentMessage(stored), 202);
+    return c.json(await createOutbound(c, conversation, contact, input, key, hash), 202);
   })
   .openapi(threadRoute, async (c) => {
     const principal = c.get("principal");
