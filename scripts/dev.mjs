@@ -109,7 +109,7 @@ async function waitFor(url, timeoutMs) {
 async function main() {
   const token = devAuthToken();
   step("building the web app");
-  run(process.execPath, ["scripts/build-web.mjs"]);
+  run("npm", ["run", "-s", "build:web"], { stdio: ["ignore", "ignore", "inherit"] });
   step("applying local D1 migrations");
   run(WRANGLER_BIN, ["d1", "migrations", "apply", "DB", "--local"]);
   step("seeding the demo workspace");

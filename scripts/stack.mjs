@@ -3,7 +3,16 @@
 // SIGKILL and restart the dev server mid-run. Every process is stopped by its own PID.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WRANGLER_BIN, wranglerEnv } from "./wrangler-env.mjs";
@@ -74,6 +83,13 @@ export async function startStack({
 } = {}) {
   const stateDir = join(".wrangler", `stack-${port}`);
   rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  // wrangler dev refuses to start without the assets directory the web build produces.
+  if (!existsSync(join("web", "dist", "index.html"))) {
+    const built = spawnSync("npm", ["run", "-s", "build:web"], { stdio: quiet ? "ignore" : "inherit" });
+    if (built.status !== 0) throw new Error("the web build failed (npm run build:web)");
+  }
+  const logFile = join(".wrangler", `stack-${port}.log`);
   const token = randomBytes(16).toString("hex");
   const appUrl = `http://127.0.0.1:${port}`;
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
@@ -98,7 +114,8 @@ export async function startStack({
     if (seeded.status !== 0) throw new Error("seeding failed");
   }
 
-  const stdio = quiet ? ["ignore", "ignore", "ignore"] : ["ignore", "inherit", "inherit"];
+  const log = openSync(logFile, "w");
+  const stdio = quiet ? ["ignore", log, log] : ["ignore", "inherit", "inherit"];
   const emulator = spawn(process.execPath, ["--import", "tsx", "emulator/main.ts"], {
     env: {
       ...process.env,
@@ -129,7 +146,10 @@ export async function startStack({
   let wrangler = null;
   const startWrangler = async () => {
     wrangler = spawn(WRANGLER_BIN, args, { env, stdio, detached: true });
-    if (!(await waitFor(`${appUrl}/api/healthz`, 60_000))) throw new Error("wrangler dev did not start");
+    if (!(await waitFor(`${appUrl}/api/healthz`, 60_000))) {
+      const tail = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n") : "";
+      throw new Error(`wrangler dev did not start; the last lines of ${logFile}:\n${tail}`);
+    }
   };
   await startWrangler();
 

@@ -4,21 +4,9 @@
  * canceled is terminal. Twilio's own vocabulary is mapped onto ours first.
  */
 import type { MessageStatus } from "../db/schema";
+import { STATUS_ORDER } from "../shared/status";
 
-export const STATUS_RANK: Record<MessageStatus, number> = {
-  scheduled: 0,
-  pending: 1,
-  queued: 2,
-  sending: 3,
-  sent: 4,
-  delivery_unknown: 5,
-  delivered: 6,
-  undelivered: 6,
-  failed: 6,
-  read: 7,
-  canceled: 8,
-  received: 9,
-};
+export const STATUS_RANK = STATUS_ORDER as Record<MessageStatus, number>;
 
 export const TERMINAL_STATUSES: ReadonlySet<MessageStatus> = new Set([
   "delivered",

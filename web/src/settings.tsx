@@ -1,0 +1,205 @@
+/** Workspace settings: sender numbers, API keys (shown once), and the HELP auto-reply. */
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, api } from "./api";
+import type { Me, Page } from "./types";
+
+interface NumberRow {
+  id: string;
+  phoneNumber: string;
+  label: string | null;
+}
+interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export function Settings(props: { me: Me; onChanged: () => void; onBack: () => void }) {
+  const admin = props.me.role !== "agent";
+  return (
+    <main class="settings">
+      <button type="button" class="link" onClick={props.onBack}>
+        ← Back to the inbox
+      </button>
+      <h1>Settings</h1>
+      <Numbers admin={admin} />
+      {admin && props.me.user && <Keys />}
+      <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
+    </main>
+  );
+}
+
+function message(err: unknown, field?: string): string {
+  if (err instanceof ApiError) {
+    const f = field ? err.fieldMessage(field) : null;
+    return f ? `${field === "phoneNumber" ? "Phone number" : field}: ${f}` : err.message;
+  }
+  return String(err);
+}
+
+function Numbers({ admin }: { admin: boolean }) {
+  const [items, setItems] = useState<NumberRow[]>([]);
+  const [phone, setPhone] = useState("");
+  const [label, setLabel] = useState("");
+  const [status, setStatus] = useState<string | null>(null);
+  const load = async () => setItems((await api<Page<NumberRow>>("GET", "/api/numbers")).items);
+  useEffect(() => {
+    load().catch((e) => setStatus(message(e)));
+  }, []);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/numbers", { phoneNumber: phone, label: label || undefined });
+      setPhone("");
+      setLabel("");
+      setStatus("Number added.");
+      await load();
+    } catch (err) {
+      setStatus(message(err, "phoneNumber"));
+    }
+  };
+  return (
+    <section aria-labelledby="numbers-title" class="card">
+      <h2 id="numbers-title">Sender numbers</h2>
+      <ul class="plain">
+        {items.map((n) => (
+          <li key={n.id}>
+            <strong>{n.phoneNumber}</strong> {n.label && <span class="muted">{n.label}</span>}
+          </li>
+        ))}
+        {items.length === 0 && <li class="muted">No numbers yet: add the Twilio number you text from.</li>}
+      </ul>
+      {admin && (
+        <form onSubmit={add} class="row wrap">
+          <label>
+            Phone number
+            <input
+              name="phoneNumber"
+              type="tel"
+              value={phone}
+              placeholder="+1 415 555 0100"
+              onInput={(e) => setPhone((e.target as HTMLInputElement).value)}
+              required
+            />
+          </label>
+          <label>
+            Label
+            <input name="label" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+          </label>
+          <button type="submit" class="primary">
+            Add number
+          </button>
+        </form>
+      )}
+      <p role="status" class="small">
+        {status}
+      </p>
+    </section>
+  );
+}
+
+function Keys() {
+  const [items, setItems] = useState<KeyRow[]>([]);
+  const [name, setName] = useState("");
+  const [fresh, setFresh] = useState<string | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const load = async () => setItems((await api<Page<KeyRow>>("GET", "/api/api-keys")).items);
+  useEffect(() => {
+    load().catch((e) => setStatus(message(e)));
+  }, []);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const created = await api<{ key: string }>("POST", "/api/api-keys", { name });
+      setFresh(created.key);
+      setName("");
+      await load();
+    } catch (err) {
+      setStatus(message(err, "name"));
+    }
+  };
+  const revoke = async (id: string) => {
+    if (!confirm("Revoke this key? Integrations using it stop working at once.")) return;
+    await api("DELETE", `/api/api-keys/${id}`);
+    await load();
+  };
+  return (
+    <section aria-labelledby="keys-title" class="card">
+      <h2 id="keys-title">API keys</h2>
+      {fresh && (
+        <p class="notice" role="status">
+          Copy this key now; it is not shown again: <code>{fresh}</code>{" "}
+          <button type="button" class="link" onClick={() => navigator.clipboard?.writeText(fresh)}>
+            Copy
+          </button>
+        </p>
+      )}
+      <ul class="plain">
+        {items.map((k) => (
+          <li key={k.id}>
+            <strong>{k.name}</strong> <code>{k.prefix}…</code>{" "}
+            <span class="muted small">
+              {k.lastUsedAt ? `used ${new Date(k.lastUsedAt).toLocaleString()}` : "never used"}
+            </span>{" "}
+            <button type="button" class="link" onClick={() => revoke(k.id)}>
+              Revoke
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form onSubmit={create} class="row wrap">
+        <label>
+          Key name
+          <input value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required />
+        </label>
+        <button type="submit" class="primary">
+          Create key
+        </button>
+      </form>
+      <p role="status" class="small">
+        {status}
+      </p>
+    </section>
+  );
+}
+
+function HelpText(props: { me: Me; admin: boolean; onChanged: () => void }) {
+  const [text, setText] = useState(props.me.workspace.helpText);
+  const [status, setStatus] = useState<string | null>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api("PATCH", "/api/workspace", { helpText: text });
+      setStatus("Saved. Customers who text HELP or INFO get this reply.");
+      props.onChanged();
+    } catch (err) {
+      setStatus(message(err, "helpText"));
+    }
+  };
+  return (
+    <section aria-labelledby="help-title" class="card">
+      <h2 id="help-title">HELP reply</h2>
+      <form onSubmit={save}>
+        <label>
+          Reply to HELP and INFO
+          <textarea
+            rows={3}
+            value={text}
+            disabled={!props.admin}
+            onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+          />
+        </label>
+        {props.admin && (
+          <button type="submit" class="primary">
+            Save reply
+          </button>
+        )}
+      </form>
+      <p role="status" class="small">
+        {status}
+      </p>
+    </section>
+  );
+}

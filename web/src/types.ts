@@ -1,0 +1,45 @@
+import type { MessageJson } from "../../src/shared/frames";
+
+export type Message = MessageJson;
+
+export interface Contact {
+  id: string;
+  name: string | null;
+  phone: string;
+  email: string | null;
+  optedOut: boolean;
+  createdAt: string;
+}
+
+export interface Conversation {
+  id: string;
+  contact: Contact;
+  from: string;
+  status: "open" | "closed";
+  lastMessage: Message | null;
+  unreadCount: number;
+  lastMessageAt: string | null;
+}
+
+export interface Me {
+  user: { id: string; email: string; name: string } | null;
+  workspace: { id: string; name: string; helpText: string; retentionDays: number | null };
+  role: "owner" | "admin" | "agent";
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** A message typed here and not yet confirmed by the server. */
+export interface PendingSend {
+  key: string;
+  conversationId: string;
+  body: string;
+  sendAt: string | null;
+  createdAt: string;
+  /** Set once the server (or a frame) names the stored message. */
+  id: string | null;
+  error: string | null;
+}
