@@ -307,14 +307,15 @@ function Inbox(props: {
                 onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
               />
               <div class="row">
-                <div class="segmented" role="group" aria-label="Show">
+                <fieldset class="segmented">
+                  <legend class="sr-only">Show</legend>
                   <button type="button" aria-pressed={filter === "open"} onClick={() => setFilter("open")}>
                     Open
                   </button>
                   <button type="button" aria-pressed={filter === "closed"} onClick={() => setFilter("closed")}>
                     Closed
                   </button>
-                </div>
+                </fieldset>
                 <button type="button" class="primary" onClick={() => setDialog(true)}>
                   New
                 </button>
@@ -351,8 +352,9 @@ function Inbox(props: {
                           : "No messages yet"}
                       </span>
                       {c.unreadCount > 0 && (
-                        <span class="badge" aria-label={`${c.unreadCount} unread`}>
+                        <span class="badge">
                           {c.unreadCount}
+                          <span class="sr-only"> unread</span>
                         </span>
                       )}
                     </span>
