@@ -65,6 +65,18 @@ export default defineConfig(async () => {
             testTimeout: 20_000,
           },
         },
+        {
+          // The inbox in Debian Chromium against `wrangler dev` + the emulator (a throwaway stack).
+          test: {
+            name: "browser",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            // Live updates arrive in ~100 ms; allow a loaded CI machine ten times more.
+            expect: { poll: { timeout: 10_000, interval: 100 } },
+            testTimeout: 90_000,
+            hookTimeout: 120_000,
+          },
+        },
       ],
     },
   };

@@ -273,7 +273,7 @@ function Inbox(props: {
             go("/");
           }}
         >
-          💬 Parley <span class="muted">· {me.workspace.name}</span>
+          <span class="logo" aria-hidden="true" /> Parley <span class="muted">· {me.workspace.name}</span>
         </a>
         <nav aria-label="Account">
           <a

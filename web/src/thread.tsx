@@ -42,6 +42,11 @@ export function Thread(props: {
   const socket = useRef<LiveSocket | null>(null);
   const listRef = useRef<HTMLOListElement>(null);
 
+  // The inbox stream keeps the list's copy current (consent, status, unread): follow it.
+  useEffect(() => {
+    if (props.conversation) setConv(props.conversation);
+  }, [props.conversation]);
+
   const setPending = useCallback(
     (update: (list: PendingSend[]) => PendingSend[]) => {
       setPendingState((list) => {
@@ -78,15 +83,15 @@ export function Thread(props: {
   const loadLatest = useCallback(async () => {
     try {
       const page = await api<Page<Message>>("GET", `/api/conversations/${id}/messages?limit=50`);
-      setById(new Map(page.items.map((m) => [m.id, m])));
-      lastSeq.current = Math.max(lastSeq.current, ...page.items.map((m) => m.seq), 0);
-      setOlder(page.nextCursor);
+      // Merge, never replace: frames that arrived while this request was in flight are newer.
+      upsert(page.items);
+      setOlder((current) => current ?? page.nextCursor);
       setError(null);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) setNotFound(true);
       else setError(err instanceof Error ? err.message : String(err));
     }
-  }, [id]);
+  }, [id, upsert]);
 
   // Sends a confirmed-or-not message again with the same key: the server returns the first result.
   const post = useCallback(

@@ -1,0 +1,228 @@
+/**
+ * The inbox in a real browser: Debian Chromium through playwright-core, against `wrangler dev` and the
+ * Twilio emulator (a throwaway stack on its own ports). Screenshots land in test-results/e2e/.
+ */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error plain ESM script without types
+import { startStack } from "../../scripts/stack.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = "test-results/e2e";
+const PASSWORD = "browser-test-password";
+
+interface Stack {
+  appUrl: string;
+  emulatorUrl: string;
+  crashAndRestart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let stack: Stack;
+const contexts: BrowserContext[] = [];
+
+async function browser(): Promise<Page> {
+  const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "parley-e2e-")), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  contexts.push(ctx);
+  return ctx.pages()[0] ?? (await ctx.newPage());
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function inboundText(from: string, to: string, body: string) {
+  const res = await fetch(`${stack.emulatorUrl}/_control/inbound`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ from, to, body }),
+  });
+  const out = (await res.json()) as { status: number };
+  expect(out.status).toBe(200);
+}
+
+async function signIn(page: Page, email: string) {
+  await page.goto(`${stack.appUrl}/signin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect.poll(() => page.getByRole("link", { name: "Settings" }).count(), { timeout: 10_000 }).toBe(1);
+}
+
+const email = `owner-${Date.now()}@example.com`;
+const sender = "+14155550142";
+const customer = "+14155552671";
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = (await startStack({
+    port: 8827,
+    emulatorPort: 8828,
+    emulatorEnv: { EMULATOR_SENT_MS: "100", EMULATOR_FINAL_MS: "200" },
+  })) as Stack;
+}, 120_000);
+
+afterAll(async () => {
+  for (const ctx of contexts) await ctx.close().catch(() => undefined);
+  await stack?.stop();
+});
+
+describe("the inbox in Chromium", () => {
+  it("signs up, adds a number, starts a conversation, sends and shows Delivered", async () => {
+    const page = await browser();
+    await page.goto(`${stack.appUrl}/`);
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Your name").fill("Olive Owner");
+    await page.getByLabel("Team or business name").fill("Olive's Bakery");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await expect.poll(() => page.locator(".field-error").first().textContent()).toContain("at least 10");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Phone number").fill("12");
+    await page.getByRole("button", { name: "Add number" }).click();
+    await expect.poll(() => page.getByText(/Phone number: not a valid phone number/).count()).toBe(1);
+    await page.getByLabel("Phone number").fill(sender);
+    await page.getByRole("button", { name: "Add number" }).click();
+    await expect.poll(() => page.getByText(sender).count()).toBeGreaterThan(0);
+    await shot(page, "settings");
+
+    await page
+      .getByRole("link", { name: "← Back to the inbox" })
+      .or(page.getByRole("button", { name: "← Back to the inbox" }))
+      .click();
+    await page.getByRole("button", { name: "New" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Phone number").fill("555");
+    await dialog.getByRole("button", { name: "Start conversation" }).click();
+    await expect.poll(() => dialog.getByRole("alert").textContent()).toMatch(/not a valid phone number/);
+    await dialog.getByLabel("Phone number").fill("(415) 555-2671");
+    await dialog.getByLabel("Name (optional)").fill("Casey Customer");
+    await dialog.getByRole("button", { name: "Start conversation" }).click();
+    await expect.poll(() => page.getByRole("heading", { name: "Casey Customer" }).count()).toBe(1);
+
+    const composer = page.getByLabel("Message");
+    await composer.fill("Ça va? Your cake is ready 🎂");
+    await expect.poll(() => page.locator("#composer-counter").textContent()).toMatch(/UCS-2.*forces UCS-2/);
+    await composer.fill("Your cake is ready for pickup");
+    await expect
+      .poll(() => page.locator("#composer-counter").textContent())
+      .toMatch(/29 \/ 1600 characters · 1 segment · GSM-7/);
+    await composer.press("Enter");
+    const sent = page.locator(".msg.outbound").filter({ hasText: "Your cake is ready for pickup" });
+    await expect.poll(() => sent.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
+    expect(await sent.count()).toBe(1);
+    expect(await composer.inputValue()).toBe("");
+    await shot(page, "inbox-delivered");
+  }, 90_000);
+
+  it("an inbound text appears live in two browser contexts without reload", async () => {
+    const a = await browser();
+    const b = await browser();
+    await signIn(a, email);
+    await signIn(b, email);
+    await a.getByRole("link", { name: /Casey Customer/ }).click();
+    await expect.poll(() => a.getByRole("heading", { name: "Casey Customer" }).count()).toBe(1);
+    await inboundText(customer, sender, "Great, on my way!");
+    const inThread = a.locator(".msg.inbound").filter({ hasText: "Great, on my way!" });
+    await expect.poll(() => inThread.count(), { timeout: 5000 }).toBe(1);
+    await expect
+      .poll(() => b.locator(".conv").filter({ hasText: "Great, on my way!" }).count(), { timeout: 5000 })
+      .toBe(1);
+    await shot(b, "inbox-live-list");
+  }, 60_000);
+
+  it("drafts survive a reload, and empty or too-long messages are explained, keeping the text", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    const composer = page.getByLabel("Message");
+    await composer.fill("Half-written thought");
+    await page.reload();
+    await expect.poll(() => page.getByLabel("Message").inputValue(), { timeout: 10_000 }).toBe("Half-written thought");
+    await page.getByLabel("Message").fill("   ");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.locator("#composer-problem").textContent()).toBe("Type a message first.");
+    await page.getByLabel("Message").fill("x".repeat(1601));
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.locator("#composer-problem").textContent()).toMatch(/1,600/);
+    expect((await page.getByLabel("Message").inputValue()).length).toBe(1601);
+    await page.getByLabel("Message").fill("");
+  }, 60_000);
+
+  it("STOP from the customer disables the composer with its reason", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await inboundText(customer, sender, "STOP");
+    // Live, without a reload: the inbox stream carries the contact's new consent.
+    await expect.poll(() => page.getByLabel("Message").isDisabled(), { timeout: 8000 }).toBe(true);
+    await expect.poll(() => page.getByText(/opted out \(replied STOP\)/).count()).toBeGreaterThan(0);
+    expect(await page.getByTestId("consent").textContent()).toContain("Opted out");
+    await shot(page, "opted-out");
+    await inboundText(customer, sender, "START");
+    await expect.poll(() => page.getByLabel("Message").isDisabled(), { timeout: 8000 }).toBe(false);
+  }, 60_000);
+
+  it("resumes after the dev server restarts: banner while away, then new texts arrive without gaps or duplicates", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await inboundText(customer, sender, "before the restart");
+    await expect.poll(() => page.locator(".msg.inbound").filter({ hasText: "before the restart" }).count()).toBe(1);
+    const restart = stack.crashAndRestart();
+    await expect.poll(() => page.getByText(/Reconnecting/).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await shot(page, "reconnecting");
+    await restart;
+    await inboundText(customer, sender, "after the restart");
+    await expect
+      .poll(() => page.locator(".msg.inbound").filter({ hasText: "after the restart" }).count(), { timeout: 20_000 })
+      .toBe(1);
+    await expect.poll(() => page.getByText(/Reconnecting/).count(), { timeout: 10_000 }).toBe(0);
+    expect(await page.locator(".msg.inbound").filter({ hasText: "before the restart" }).count()).toBe(1);
+    const ids = await page.locator(".msg[data-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-id")));
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 90_000);
+
+  it("is usable at 375 px and from the keyboard", async () => {
+    const page = await browser();
+    await page.setViewportSize({ width: 375, height: 740 });
+    await signIn(page, email);
+    await shot(page, "mobile-list");
+    await page.getByRole("link", { name: /Casey Customer/ }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.getByLabel("Back to conversations").isVisible()).toBe(true);
+    await expect.poll(() => page.locator(".msg").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await shot(page, "mobile-thread");
+    await page.getByLabel("Back to conversations").click();
+    await expect.poll(() => page.getByRole("link", { name: /Casey Customer/ }).isVisible()).toBe(true);
+  }, 60_000);
+
+  it("an expired session sends the user to sign in, saying why", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await expect.poll(() => page.getByRole("link", { name: /Casey Customer/ }).isVisible()).toBe(true);
+    await page.context().clearCookies();
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await expect.poll(() => page.getByText(/session has ended/).count(), { timeout: 10_000 }).toBe(1);
+  }, 60_000);
+});
