@@ -81,7 +81,7 @@ function shutdown(code = 0) {
       }
     }
     process.exit(code);
-  }, 1500).unref();
+  }, 1500);
 }
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));

@@ -127,7 +127,14 @@ export async function startStack({
     stdio,
     detached: true,
   });
-  if (!(await waitFor(`${emulatorUrl}/healthz`, 15_000))) throw new Error("emulator did not start");
+  if (!(await waitFor(`${emulatorUrl}/healthz`, 15_000))) {
+    try {
+      process.kill(emulator.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    throw new Error(`the emulator did not start (is port ${emulatorPort} taken?)`);
+  }
 
   const allVars = { TWILIO_API_BASE: emulatorUrl, PUBLIC_BASE_URL: appUrl, TWILIO_AUTH_TOKEN: token, ...vars };
   const args = [
@@ -151,8 +158,6 @@ export async function startStack({
       throw new Error(`wrangler dev did not start; the last lines of ${logFile}:\n${tail}`);
     }
   };
-  await startWrangler();
-
   const kill = (child, signal) => {
     if (!child) return;
     for (const pid of [...descendants(child.pid), child.pid]) {
@@ -163,6 +168,14 @@ export async function startStack({
       }
     }
   };
+  try {
+    await startWrangler();
+  } catch (err) {
+    // Never leave a half-started stack behind (it would hold the ports for the next run).
+    kill(wrangler, "SIGKILL");
+    kill(emulator, "SIGKILL");
+    throw err;
+  }
   return {
     appUrl,
     emulatorUrl,
