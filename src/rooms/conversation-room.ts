@@ -7,7 +7,7 @@
  * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import {
   mirrorSeqStatement,
@@ -200,6 +200,54 @@ export class ConversationRoom extends DurableObject<Env> {
   async restartFailed(conversationId: string, messageId: string): Promise<ApplyStatusResult> {
     const at = Date.now();
     return this.commitStatusChange(conversationId, messageId, at, restartStatements(this.env.DB, messageId, at));
+  }
+
+  /**
+   * Edits a message that is still scheduled (body, send time). The change is an ordered event: the
+   * room logs and broadcasts the updated message as a `message` frame under a new seq.
+   */
+  async editScheduled(
+    conversationId: string,
+    messageId: string,
+    edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
+  ): Promise<MessageJson | null> {
+    return this.serialize(async () => {
+      await this.ensureInitialized(conversationId);
+      this.remember(conversationId, null);
+      const at = Date.now();
+      const seq = this.lastSeq + 1;
+      const db = createDb(this.env.DB);
+      const [updated] = await db.batch([
+        db
+          .update(messages)
+          .set({
+            body: edit.body,
+            segments: edit.segments,
+            encoding: edit.encoding,
+            sendAt: edit.sendAt,
+            updatedAt: at,
+          })
+          .where(and(eq(messages.id, messageId), eq(messages.status, "scheduled")))
+          .returning(),
+      ]);
+      const row = updated[0];
+      if (!row) return null;
+      await db.batch([
+        db.insert(messageEvents).values({
+          workspaceId: row.workspaceId,
+          messageId,
+          status: "scheduled",
+          errorMessage: "edited before sending",
+          source: "api",
+          at,
+        }),
+        db.update(conversations).set({ lastSeq: seq }).where(eq(conversations.id, conversationId)),
+      ]);
+      this.remember(conversationId, row.workspaceId);
+      const message = presentMessage(row);
+      this.commit({ type: "message", seq, message });
+      return message;
+    });
   }
 
   private commitStatusChange(

@@ -12,6 +12,7 @@ export const TWILIO_TIMEOUT_MS = 10_000;
 
 export interface TwilioConfig {
   accountSid: string;
+  /** The Basic-auth password: the Auth Token, or the API key's secret when apiKeySid is set. */
   authToken: string;
   /** `https://api.twilio.com`, or the emulator. */
   apiBase: string;
@@ -20,10 +21,19 @@ export interface TwilioConfig {
   timeoutMs?: number;
 }
 
+/** Optional secrets: an API key (SK…) and its secret authenticate REST calls instead of the Auth Token. */
+interface ApiKeyEnv {
+  TWILIO_API_KEY_SID?: string;
+  TWILIO_API_KEY_SECRET?: string;
+}
+
 export function twilioConfigFromEnv(env: Env, timeoutMs?: number): TwilioConfig {
+  const { TWILIO_API_KEY_SID: keySid, TWILIO_API_KEY_SECRET: keySecret } = env as Env & ApiKeyEnv;
   return {
     accountSid: env.TWILIO_ACCOUNT_SID,
-    authToken: env.TWILIO_AUTH_TOKEN,
+    // Webhook signatures always use the Auth Token; REST calls may use an API key instead.
+    authToken: keySid && keySecret ? keySecret : env.TWILIO_AUTH_TOKEN,
+    apiKeySid: keySid && keySecret ? keySid : undefined,
     apiBase: env.TWILIO_API_BASE,
     timeoutMs,
   };

@@ -191,6 +191,13 @@ describe("the inbox in Chromium", () => {
     await expect.poll(() => page.locator(".msg.inbound").filter({ hasText: "before the restart" }).count()).toBe(1);
     const restart = stack.crashAndRestart();
     await expect.poll(() => page.getByText(/Reconnecting/).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    // Sent while Parley is down: kept on the page, said in words, sent once when it is back.
+    await page.getByLabel("Message").fill("sent while you were away");
+    await page.getByLabel("Message").press("Enter");
+    const away = page.locator(".msg.outbound").filter({ hasText: "sent while you were away" });
+    await expect
+      .poll(() => away.locator(".status").first().textContent(), { timeout: 10_000 })
+      .toMatch(/Not sent|Sending/);
     await shot(page, "reconnecting");
     await restart;
     await inboundText(customer, sender, "after the restart");
@@ -201,6 +208,14 @@ describe("the inbox in Chromium", () => {
     expect(await page.locator(".msg.inbound").filter({ hasText: "before the restart" }).count()).toBe(1);
     const ids = await page.locator(".msg[data-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-id")));
     expect(new Set(ids).size).toBe(ids.length);
+    await expect.poll(() => away.locator(".status").textContent(), { timeout: 20_000 }).toBe("Delivered");
+    expect(await away.count()).toBe(1);
+    const atTwilio = (await (
+      await fetch(`${stack.emulatorUrl}/_control/messages?phone=${encodeURIComponent(customer)}`)
+    ).json()) as {
+      messages: { body: string; direction: string }[];
+    };
+    expect(atTwilio.messages.filter((m) => m.body === "sent while you were away")).toHaveLength(1);
   }, 90_000);
 
   it("is usable at 375 px and from the keyboard", async () => {

@@ -145,9 +145,13 @@ export function Thread(props: {
             first = false;
             break;
           }
-          case "message":
+          case "message": {
+            // An edit re-broadcasts a message under a new event seq.
+            const seq = frame.seq as number;
+            if (seq > lastSeq.current) lastSeq.current = seq;
             upsert([frame.message as Message]);
             break;
+          }
           case "status": {
             const seq = frame.seq as number;
             if (seq > lastSeq.current) lastSeq.current = seq;

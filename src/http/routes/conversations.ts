@@ -10,6 +10,7 @@ import {
 } from "../../db/queries/conversations";
 import { conversations } from "../../db/schema";
 import { newId } from "../../domain/ids";
+import { inboxFor } from "../../rooms/inbox-stream";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { notFound, unprocessable, validationFailed } from "../errors";
@@ -129,6 +130,12 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     );
     const view = await getConversationView(db, workspaceId, userId, conversation.id);
     if (!view) throw notFound("Conversation");
+    if (created)
+      c.executionCtx.waitUntil(
+        inboxFor(c.env, workspaceId)
+          .publish(conversation.id)
+          .catch(() => 0),
+      );
     return c.json(presentConversation(view), created ? 201 : 200);
   })
   .openapi(getRoute, async (c) => {
@@ -149,5 +156,10 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     if (!row) throw notFound("Conversation");
     const view = await getConversationView(db, workspaceId, userId, id);
     if (!view) throw notFound("Conversation");
+    c.executionCtx.waitUntil(
+      inboxFor(c.env, workspaceId)
+        .publish(id)
+        .catch(() => 0),
+    );
     return c.json(presentConversation(view), 200);
   });

@@ -139,6 +139,23 @@ const getRoute = createRoute({
   responses: { 200: jsonContent(MessageWithEvents, "The message"), ...errorResponses },
 });
 
+const editRoute = createRoute({
+  method: "patch",
+  path: "/messages/{id}",
+  tags: ["messages"],
+  summary: "Edit a scheduled message (body and/or send time) before it is due",
+  security,
+  request: {
+    params: IdParam,
+    body: jsonBody(z.object({ body: Body.optional(), sendAt: z.iso.datetime({ offset: true }).optional() }).strict()),
+  },
+  responses: {
+    200: jsonContent(MessageSchema, "Edited"),
+    409: jsonContent(ErrorSchema, "Not scheduled"),
+    ...errorResponses,
+  },
+});
+
 const cancelRoute = createRoute({
   method: "post",
   path: "/messages/{id}/cancel",
@@ -343,6 +360,32 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       },
       200,
     );
+  })
+  .openapi(editRoute, async (c) => {
+    const principal = c.get("principal");
+    const db = c.get("db");
+    const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
+    if (!msg) throw notFound("Message");
+    const input = c.req.valid("json");
+    const sendAt = input.sendAt === undefined ? msg.sendAt : parseSendAt(input.sendAt, Date.now());
+    const body = input.body ?? msg.body;
+    if (msg.status !== "scheduled" || sendAt === null) {
+      throw conflict(`Only scheduled messages can be edited; this one is ${msg.status}.`, { status: msg.status });
+    }
+    const { encoding, segments } = analyzeSegments(body);
+    const edited = await roomFor(c.env, msg.conversationId).editScheduled(msg.conversationId, msg.id, {
+      body,
+      segments,
+      encoding,
+      sendAt,
+    });
+    if (!edited) {
+      const now = await getMessage(db, principal.workspaceId, msg.id);
+      throw conflict(`Only scheduled messages can be edited; this one is ${now?.status ?? "gone"}.`, {
+        status: now?.status,
+      });
+    }
+    return c.json(edited, 200);
   })
   .openapi(cancelRoute, async (c) => {
     const principal = c.get("principal");

@@ -173,6 +173,21 @@ describe("cron: reconciliation", () => {
     expect(await emulatorMessages(ws.customer)).toHaveLength(1);
   });
 
+  it("logs a corrupt row and moves on without stopping the batch", async () => {
+    const ws = await textingWorkspace();
+    const { msg: good } = await sentWithoutReceipt(ws);
+    const bad = await pendingNotEnqueued(ws, "corrupt");
+    await env.DB.prepare(
+      "UPDATE messages SET status = 'sent', provider_sid = ?, media = 'not json', updated_at = 0 WHERE id = ?",
+    )
+      .bind(`SM${"f".repeat(32)}`, bad)
+      .run();
+    await env.DB.prepare("UPDATE messages SET updated_at = 1 WHERE id = ?").bind(good.id).run();
+    const result = await reconcile(env, Date.now(), jobConfig(env));
+    expect(result.errors).toBeGreaterThanOrEqual(1);
+    expect((await getMessage(ws.key, good.id)).status).toBe("delivered");
+  });
+
   it("runs from the 15-minute cron and records the run", async () => {
     await tick(EVERY_15_MINUTES);
     const run = await env.DB.prepare("SELECT * FROM job_runs WHERE name = 'reconcile'").first<{

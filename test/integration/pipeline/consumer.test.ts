@@ -246,6 +246,51 @@ describe("scheduled messages", () => {
     expect((await emulatorMessages(ws.customer)).map((m) => m.body)).toEqual(["now"]);
   });
 
+  it("edits a scheduled message's body and time before it is due, and refuses once it is not scheduled", async () => {
+    const ws = await textingWorkspace();
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+    const res = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      { body: { to: ws.customer, body: "draft", sendAt } },
+    );
+    const later = new Date(Date.now() + 7_200_000).toISOString();
+    const edited = await call(
+      "PATCH",
+      `/api/messages/${res.json.id}`,
+      { key: ws.key },
+      { body: { body: "Ça marche 👍", sendAt: later } },
+    );
+    expect(edited.status).toBe(200);
+    expect(edited.json).toMatchObject({
+      id: res.json.id,
+      body: "Ça marche 👍",
+      sendAt: later,
+      encoding: "UCS-2",
+      status: "scheduled",
+      seq: res.json.seq,
+    });
+    const tooSoon = await call(
+      "PATCH",
+      `/api/messages/${res.json.id}`,
+      { key: ws.key },
+      { body: { sendAt: new Date().toISOString() } },
+    );
+    expect(tooSoon.status).toBe(422);
+    const events = (await getMessage(ws.key, res.json.id)).events;
+    expect(events.at(-1)).toMatchObject({ status: "scheduled", errorMessage: "edited before sending", source: "api" });
+    await call("POST", `/api/messages/${res.json.id}/cancel`, { key: ws.key });
+    const afterCancel = await call(
+      "PATCH",
+      `/api/messages/${res.json.id}`,
+      { key: ws.key },
+      { body: { body: "too late" } },
+    );
+    expect(afterCancel.status).toBe(409);
+    expect((await getMessage(ws.key, res.json.id)).body).toBe("Ça marche 👍");
+  });
+
   for (const [what, offset] of [
     ["in the past", -60_000],
     ["under a minute ahead", 30_000],

@@ -257,5 +257,10 @@ describe("inbox stream (GET /api/ws)", () => {
     expect(outsider.frames.filter((f) => f.type === "conversation")).toHaveLength(0);
     inbox.send({ type: "read", seq: 1 });
     expect(await inbox.next((f) => f.type === "error")).toMatchObject({ code: "read_only" });
+    // Closing a conversation is a list change too.
+    await call("PATCH", `/api/conversations/${frame.conversation.id}`, { key: ws.key }, { body: { status: "closed" } });
+    expect(
+      (await inbox.next((f) => f.type === "conversation" && f.conversation.status === "closed")).conversation.id,
+    ).toBe(frame.conversation.id);
   });
 });

@@ -1,0 +1,101 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
+import { TwilioError } from "../../../src/twilio/errors";
+import { randomUsNumber } from "../../helpers/api";
+import { emulatorMessages, scriptFaults } from "../../helpers/twilio";
+
+const client = () => new TwilioClient(twilioConfigFromEnv(env));
+
+async function failure(p: Promise<unknown>): Promise<TwilioError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TwilioError) return err;
+    throw err;
+  }
+  throw new Error("expected a TwilioError");
+}
+
+describe("Twilio client (ky, no SDK)", () => {
+  it("sends form bodies with repeated MediaUrl keys and parses the created message", async () => {
+    const to = randomUsNumber();
+    const msg = await client().createMessage({
+      to,
+      from: "+15005550006",
+      body: "two pictures",
+      mediaUrls: ["https://a.example/1.png", "https://b.example/2.png"],
+      statusCallback: "https://parley.test/webhooks/twilio/status?mid=msg_x",
+    });
+    expect(msg).toMatchObject({ to, status: "queued", num_media: "2" });
+    expect(msg.sid).toMatch(/^MM/);
+    expect((await emulatorMessages(to))[0].subresource_uris.media).toContain(msg.sid);
+  });
+
+  it("authenticates with an API key SID and secret when configured", async () => {
+    const keyed = new TwilioClient({ ...twilioConfigFromEnv(env), apiKeySid: `SK${"a".repeat(32)}` });
+    expect((await keyed.createMessage({ to: randomUsNumber(), from: "+15005550006", body: "via key" })).sid).toMatch(
+      /^SM/,
+    );
+    const wrong = new TwilioClient({ ...twilioConfigFromEnv(env), authToken: "not-the-token" });
+    const err = await failure(wrong.createMessage({ to: randomUsNumber(), from: "+15005550006", body: "x" }));
+    expect(err).toMatchObject({ httpStatus: 401, code: 20003, retryable: false, ambiguous: false });
+  });
+
+  it("types failures: 429 retryable and safe, 5xx retryable and ambiguous, permanent codes not retryable, timeouts ambiguous", async () => {
+    const to = randomUsNumber();
+    await scriptFaults(to, ["error429", "error500", "hang"]);
+    expect(await failure(client().createMessage({ to, from: "+15005550006", body: "a" }))).toMatchObject({
+      httpStatus: 429,
+      code: 20429,
+      retryable: true,
+      ambiguous: false,
+    });
+    expect(await failure(client().createMessage({ to, from: "+15005550006", body: "b" }))).toMatchObject({
+      httpStatus: 500,
+      retryable: true,
+      ambiguous: true,
+    });
+    const impatient = new TwilioClient({ ...twilioConfigFromEnv(env), timeoutMs: 200 });
+    expect(await failure(impatient.createMessage({ to, from: "+15005550006", body: "c" }))).toMatchObject({
+      kind: "timeout",
+      retryable: true,
+      ambiguous: true,
+    });
+    for (const [magic, code] of [
+      ["+15005550001", 21211],
+      ["+15005550002", 21612],
+      ["+15005550003", 21408],
+      ["+15005550004", 21610],
+      ["+15005550009", 21614],
+    ] as const) {
+      expect(await failure(client().createMessage({ to: magic, from: "+15005550006", body: "x" }))).toMatchObject({
+        httpStatus: 400,
+        code,
+        retryable: false,
+      });
+    }
+    const down = new TwilioClient({ ...twilioConfigFromEnv(env), apiBase: "http://127.0.0.1:9" });
+    expect(await failure(down.createMessage({ to, from: "+15005550006", body: "d" }))).toMatchObject({
+      retryable: true,
+      ambiguous: true,
+    });
+  });
+
+  it("lists by To/From/DateSent and fetches by sid", async () => {
+    const to = randomUsNumber();
+    const created = await client().createMessage({ to, from: "+15005550006", body: "find me" });
+    const listed = await client().listMessages({
+      to,
+      from: "+15005550006",
+      dateSentAfter: new Date(Date.now() - 86_400_000),
+    });
+    expect(listed.map((m) => m.sid)).toEqual([created.sid]);
+    expect((await client().fetchMessage(created.sid)).body).toBe("find me");
+    expect(await failure(client().fetchMessage(`SM${"0".repeat(32)}`))).toMatchObject({
+      httpStatus: 404,
+      code: 20404,
+      retryable: false,
+    });
+  });
+});
