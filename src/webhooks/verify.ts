@@ -22,7 +22,8 @@ export const verifyTwilioSignature: MiddlewareHandler<WebhookEnv> = async (c, ne
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     throw new ApiError(415, "unsupported_media_type", "Twilio webhooks are application/x-www-form-urlencoded.");
   }
-  const params = [...new URLSearchParams(await c.req.text())];
+  // Form bodies are UTF-8 text; decode the bytes explicitly (workerd warns on .text() for form types).
+  const params = [...new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))];
   const url = publicUrl(c.env, c.req.url);
   const ok = await verifySignature(c.env.TWILIO_AUTH_TOKEN, c.req.header("X-Twilio-Signature"), url, params);
   if (!ok) {
