@@ -7,7 +7,10 @@
 // Phases: latency, throughput, fanout, resume, outbound, faults, reads
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { api, signupWorkspace } from "../scripts/http.mjs";
 import { cpuSeconds, startStack } from "../scripts/stack.mjs";
+
+const workspace = (base) => signupWorkspace(base, "bench", randomUs());
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has("--quick");
@@ -50,48 +53,6 @@ function sign(token, url, params) {
 
 function randomUs() {
   return `+1415${200 + Math.floor(Math.random() * 800)}${String(Math.floor(Math.random() * 10000)).padStart(4, "0")}`;
-}
-
-async function api(base, method, path, { key, cookie, body, headers = {} } = {}) {
-  const h = { Origin: base, ...headers };
-  if (key) h.Authorization = `Bearer ${key}`;
-  if (cookie) h.Cookie = cookie;
-  if (body !== undefined) h["Content-Type"] = "application/json";
-  const res = await fetch(base + path, {
-    method,
-    headers: h,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, json };
-}
-
-async function workspace(base) {
-  const id = randomBytes(4).toString("hex");
-  const signup = await fetch(`${base}/api/auth/signup`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Origin: base },
-    body: JSON.stringify({
-      email: `bench-${id}@example.com`,
-      password: `bench-${id}-password`,
-      name: "Bench",
-      workspaceName: `Bench ${id}`,
-    }),
-  });
-  const cookie = signup.headers
-    .getSetCookie()
-    .map((c) => c.split(";")[0])
-    .join("; ");
-  const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: "bench" } })).json.key;
-  const from = randomUs();
-  await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
-  return { key, cookie, from };
 }
 
 function inboundRequest(stack, from, to, body) {

@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { waitFor } from "./http.mjs";
 import { DEMO, seedLocalDb } from "./seed.mjs";
 import { WRANGLER_BIN, wranglerEnv } from "./wrangler-env.mjs";
 
@@ -91,20 +92,6 @@ const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) shutdown(0);
 }, 1000).unref();
-
-async function waitFor(url, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return true;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
 
 async function main() {
   const token = devAuthToken();

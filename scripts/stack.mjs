@@ -15,21 +15,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "./http.mjs";
 import { WRANGLER_BIN, wranglerEnv } from "./wrangler-env.mjs";
-
-async function waitFor(url, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return true;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
 
 /** All descendants of `pid` (from /proc), for CPU accounting and cleanup. */
 export function descendants(pid) {

@@ -7,7 +7,7 @@
 // per Parley message, and each stored status equals the emulator's. Exits non-zero on any failure.
 //
 //   node test/chaos/chaos.mjs [--messages=1000]
-import { randomBytes } from "node:crypto";
+import { api, signupWorkspace } from "../../scripts/http.mjs";
 import { startStack } from "../../scripts/stack.mjs";
 
 const COUNT = Number(process.argv.find((a) => a.startsWith("--messages="))?.slice(11) ?? 1000);
@@ -18,21 +18,6 @@ const FAULTS = {
   callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function api(base, method, path, { key, cookie, body, headers = {} } = {}) {
-  const h = { Origin: base, ...headers };
-  if (key) h.Authorization = `Bearer ${key}`;
-  if (cookie) h.Cookie = cookie;
-  if (body !== undefined) h["Content-Type"] = "application/json";
-  const res = await fetch(base + path, {
-    method,
-    headers: h,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
 
 async function main() {
   const started = Date.now();
@@ -46,24 +31,8 @@ async function main() {
   const failures = [];
   try {
     const base = stack.appUrl;
-    const id = randomBytes(4).toString("hex");
-    const signup = await fetch(`${base}/api/auth/signup`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Origin: base },
-      body: JSON.stringify({
-        email: `chaos-${id}@example.com`,
-        password: `chaos-${id}-password`,
-        name: "Chaos",
-        workspaceName: "Chaos",
-      }),
-    });
-    const cookie = signup.headers
-      .getSetCookie()
-      .map((c) => c.split(";")[0])
-      .join("; ");
-    const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: "chaos" } })).json.key;
     const from = "+14155550100";
-    await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
+    const { key } = await signupWorkspace(base, "chaos", from);
     await fetch(`${stack.emulatorUrl}/_control/faults`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },

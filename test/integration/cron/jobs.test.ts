@@ -7,11 +7,10 @@ import { recoverOutbox } from "../../../src/cron/jobs/outbox-recovery";
 import { reconcile } from "../../../src/cron/jobs/reconcile";
 import { sendDueScheduled } from "../../../src/cron/jobs/scheduled-sends";
 import worker from "../../../src/index";
-import { roomFor } from "../../../src/rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
-import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
 import { control, deliver, emulatorMessages, eventually, takeHeld } from "../../helpers/twilio";
 
 type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
@@ -20,24 +19,6 @@ async function tick(cron: string, scheduledTime = Date.now()) {
   const ctx = createExecutionContext();
   await worker.scheduled(createScheduledController({ cron, scheduledTime }), env, ctx);
   await waitOnExecutionContext(ctx);
-}
-
-async function pendingNotEnqueued(ws: Ws, body: string) {
-  const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
-  const id = `msg_c${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`;
-  await roomFor(env, conv.id).appendMessage({
-    id,
-    workspaceId: ws.account.workspaceId,
-    conversationId: conv.id,
-    direction: "outbound",
-    fromNumber: ws.from,
-    toNumber: ws.customer,
-    body,
-    status: "pending",
-    segments: 1,
-    encoding: "GSM-7",
-  });
-  return id;
 }
 
 describe("cron: scheduled sends", () => {
@@ -86,7 +67,7 @@ describe("cron: scheduled sends", () => {
 describe("cron: outbox recovery", () => {
   it("re-enqueues a pending message whose queue message was lost, once per grace period", async () => {
     const ws = await textingWorkspace();
-    const id = await pendingNotEnqueued(ws, "lost in the queue");
+    const id = await pendingMessage(ws, "lost in the queue");
     const grace = jobConfig(env).outboxGraceMs;
     expect((await recoverOutbox(env, Date.now(), grace)).requeued).toBe(0);
     const later = Date.now() + grace + 1000;
@@ -146,7 +127,7 @@ describe("cron: reconciliation", () => {
 
   it("resolves an attempt that never got a sid: adopts what Twilio has", async () => {
     const ws = await textingWorkspace();
-    const id = await pendingNotEnqueued(ws, "orphaned attempt");
+    const id = await pendingMessage(ws, "orphaned attempt");
     const startedAt = Date.now();
     await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(startedAt, id).run();
     await new TwilioClient(twilioConfigFromEnv(env)).createMessage({
@@ -163,7 +144,7 @@ describe("cron: reconciliation", () => {
 
   it("resolves an attempt that never got a sid: resends once when Twilio has nothing", async () => {
     const ws = await textingWorkspace();
-    const id = await pendingNotEnqueued(ws, "never arrived");
+    const id = await pendingMessage(ws, "never arrived");
     const startedAt = Date.now();
     await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(startedAt, id).run();
     const config = jobConfig(env);
@@ -176,7 +157,7 @@ describe("cron: reconciliation", () => {
   it("logs a corrupt row and moves on without stopping the batch", async () => {
     const ws = await textingWorkspace();
     const { msg: good } = await sentWithoutReceipt(ws);
-    const bad = await pendingNotEnqueued(ws, "corrupt");
+    const bad = await pendingMessage(ws, "corrupt");
     await env.DB.prepare(
       "UPDATE messages SET status = 'sent', provider_sid = ?, media = 'not json', updated_at = 0 WHERE id = ?",
     )
@@ -202,8 +183,8 @@ describe("cron: retention", () => {
     const ws = await textingWorkspace();
     const patched = await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 30 } });
     expect(patched.json.retentionDays).toBe(30);
-    const old = await pendingNotEnqueued(ws, "ancient secret");
-    const recent = await pendingNotEnqueued(ws, "fresh news");
+    const old = await pendingMessage(ws, "ancient secret");
+    const recent = await pendingMessage(ws, "fresh news");
     const longAgo = Date.now() - 31 * 86_400_000;
     await env.DB.prepare("UPDATE messages SET created_at = ?, status = 'delivered' WHERE id = ?")
       .bind(longAgo, old)

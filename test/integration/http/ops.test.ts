@@ -2,32 +2,18 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runMinuteJobs } from "../../../src/cron";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
-import { roomFor } from "../../../src/rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
-import { textingWorkspace } from "../../helpers/pipeline";
+import { pendingMessage, textingWorkspace } from "../../helpers/pipeline";
 
 describe("GET /api/ops/delivery", () => {
   it("reports counts by status, dead letters, the oldest pending message and cron runs, for this workspace only", async () => {
     const ws = await textingWorkspace();
     const other = await textingWorkspace();
-    const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
     const createdAt = Date.now() - 120_000;
-    for (const id of ["msg_opsa", "msg_opsb"]) {
-      await roomFor(env, conv.id).appendMessage({
-        id: `${id}${crypto.randomUUID().slice(0, 8)}`,
-        workspaceId: ws.account.workspaceId,
-        conversationId: conv.id,
-        direction: "outbound",
-        fromNumber: ws.from,
-        toNumber: ws.customer,
-        body: id,
-        status: "pending",
-        segments: 1,
-        encoding: "GSM-7",
-        createdAt,
-      });
-    }
+    await pendingMessage(ws, "ops a", createdAt);
+    await pendingMessage(ws, "ops b", createdAt);
+    const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
     const thread = (await call("GET", `/api/conversations/${conv.id}/messages`, { key: ws.key })).json.items;
     await processDeadLetter(env, thread[0].id, new TwilioClient(twilioConfigFromEnv(env)));
     await runMinuteJobs(env);

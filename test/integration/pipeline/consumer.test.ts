@@ -5,33 +5,10 @@ import worker from "../../../src/index";
 import { processOutbound } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { backoffSeconds } from "../../../src/queue/outbound";
-import { roomFor } from "../../../src/rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
-import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
 import { emulatorMessages, eventually, scriptFaults } from "../../helpers/twilio";
-
-type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
-
-/** A pending outbound message stored through its room but never enqueued, so each test drives the consumer itself. */
-async function pendingMessage(ws: Ws, body = "consumer test") {
-  const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
-  const id = `msg_t${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`;
-  const result = await roomFor(env, conv.id).appendMessage({
-    id,
-    workspaceId: ws.account.workspaceId,
-    conversationId: conv.id,
-    direction: "outbound",
-    fromNumber: ws.from,
-    toNumber: ws.customer,
-    body,
-    status: "pending",
-    segments: 1,
-    encoding: "GSM-7",
-  });
-  expect(result.outcome).toBe("created");
-  return id;
-}
 
 async function runQueue(messageIds: string[], attempts = 1) {
   const batch = createMessageBatch(
