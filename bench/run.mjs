@@ -4,7 +4,7 @@
 // Prints a table and writes bench/results/latest.json. Bounded in count and time.
 //
 //   node bench/run.mjs [--quick] [--only=phase,phase]
-// Phases: latency, throughput, fanout, resume, outbound, faults, reads
+// Phases: latency, throughput, fanout, resume, outbound, faults, rate, reads
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { api, signupWorkspace } from "../scripts/http.mjs";
@@ -435,6 +435,65 @@ async function main() {
         "faults injected",
         Object.values(injected).reduce((a, b) => a + b, 0),
         JSON.stringify(injected),
+      );
+    }
+    if (want("rate")) {
+      const rate = 5;
+      const count = QUICK ? 20 : 60;
+      console.log(`\n${count} messages from a number limited to ${rate} segments per second`);
+      const ws = await workspace(stack.appUrl);
+      const nums = (await api(stack.appUrl, "GET", "/api/numbers", { key: ws.key })).json.items;
+      await api(stack.appUrl, "PATCH", `/api/numbers/${nums[0].id}`, {
+        cookie: ws.cookie,
+        body: { ratePerSecond: rate },
+      });
+      const customers = Array.from({ length: 6 }, randomUs);
+      const t0 = now();
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          api(stack.appUrl, "POST", "/api/messages", {
+            key: ws.key,
+            body: { to: customers[i % customers.length], body: `rate ${i}` },
+          }),
+        ),
+      );
+      await waitAllTerminal(stack, ws.key, count);
+      const seconds = (now() - t0) / 1000;
+      const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages
+        .filter((m) => m.from === ws.from && m.direction === "outbound-api")
+        .map((m) => m.created_ms)
+        .sort((a, b) => a - b);
+      let busiest = 0;
+      for (let i = 0, j = 0; i < sent.length; i++) {
+        while (sent[i] - sent[j] >= 1000) j++;
+        busiest = Math.max(busiest, i - j + 1);
+      }
+      const achieved = (sent.length - 1) / ((sent.at(-1) - sent[0]) / 1000);
+      const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+      results.figures.rate = {
+        configured: rate,
+        count,
+        sent: sent.length,
+        busiestSecond: busiest,
+        achievedPerSecond: achieved,
+        minGapMs: Math.min(...gaps),
+        p50GapMs: pct(gaps, 50),
+        seconds,
+      };
+      row(
+        `busiest 1 s window at the emulator (limit ${rate}/s)`,
+        `${busiest} sends`,
+        busiest <= rate ? "honoured" : "over by arrival jitter",
+      );
+      row(
+        "gap between sends at the emulator, min / p50",
+        `${Math.min(...gaps)} / ${pct(gaps, 50)} ms`,
+        `slots are ${1000 / rate} ms apart`,
+      );
+      row(
+        "achieved send rate",
+        `${achieved.toFixed(2)} /s`,
+        `${sent.length} sent, all terminal after ${seconds.toFixed(1)} s`,
       );
     }
   } finally {

@@ -738,7 +738,8 @@ export class TwilioEmulator {
       const items = [...this.messages.values()]
         .filter((m) => (phone ? m.to === phone || m.from === phone : true))
         .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())
-        .map((m) => this.toJson(m));
+        // Control-only extra: millisecond creation time (Twilio's dates have second precision).
+        .map((m) => ({ ...this.toJson(m), created_ms: m.dateCreated.getTime() }));
       return sendJson(res, 200, { messages: items });
     }
     if (path === "/held" && req.method === "POST") {

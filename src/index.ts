@@ -22,3 +22,4 @@ export default {
 
 export { ConversationRoom } from "./rooms/conversation-room";
 export { InboxStream } from "./rooms/inbox-stream";
+export { SenderPacer } from "./rooms/sender-pacer";

@@ -18,7 +18,13 @@ export function presentContact(row: ContactRow) {
 }
 
 export function presentNumber(row: NumberRow) {
-  return { id: row.id, phoneNumber: row.phoneNumber, label: row.label, createdAt: iso(row.createdAt) };
+  return {
+    id: row.id,
+    phoneNumber: row.phoneNumber,
+    label: row.label,
+    ratePerSecond: row.ratePerSecond,
+    createdAt: iso(row.createdAt),
+  };
 }
 
 export function presentMessage(row: MessageRow) {

@@ -90,7 +90,14 @@ export const ConversationSchema = z
   .openapi("Conversation");
 
 export const NumberSchema = z
-  .object({ id: z.string(), phoneNumber: z.string(), label: z.string().nullable(), createdAt: Iso })
+  .object({
+    id: z.string(),
+    phoneNumber: z.string(),
+    label: z.string().nullable(),
+    /** Segments per second Parley sends from this number at most (null: no limit of ours). */
+    ratePerSecond: z.number().int().nullable(),
+    createdAt: Iso,
+  })
   .openapi("Number");
 
 export const ApiKeySchema = z

@@ -10,18 +10,21 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { setOptOut } from "../db/queries/contacts";
-import { contacts, conversations, messages } from "../db/schema";
+import { contacts, conversations, messages, numbers } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
+import { pacerFor } from "../rooms/sender-pacer";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 import { describeTwilioError } from "../twilio/error-codes";
 import { isTwilioError, type TwilioError } from "../twilio/errors";
 import type { TwilioMessage } from "../twilio/schemas";
-import { backoffSeconds, OutboundJobSchema } from "./outbound";
+import { backoffSeconds, enqueueOutbound, OutboundJobSchema } from "./outbound";
 
-/** Longer than one Twilio call can take (ky timeout) plus the D1 writes around it. */
-export const LEASE_MS = 30_000;
+/** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
+export const LEASE_MS = 45_000;
+/** The longest a consumer waits for its sender's next slot before handing the message back to the queue. */
+export const PACE_MAX_WAIT_MS = 15_000;
 
 export type Decision = { action: "ack"; outcome: string } | { action: "retry"; delaySeconds: number; outcome: string };
 
@@ -132,10 +135,11 @@ export async function processOutbound(
 ): Promise<Decision> {
   const db = createDb(env.DB);
   const row = await db
-    .select({ msg: messages, optedOut: contacts.optedOut })
+    .select({ msg: messages, optedOut: contacts.optedOut, ratePerSecond: numbers.ratePerSecond })
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .leftJoin(numbers, eq(numbers.phoneNumber, messages.fromNumber))
     .where(eq(messages.id, messageId))
     .get();
   const msg = row?.msg;
@@ -162,6 +166,18 @@ export async function processOutbound(
         log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
         return { action: "ack", outcome: "adopted" };
       }
+    }
+    if (row?.ratePerSecond) {
+      // Space sends to the sender's rate; far-off slots go back to the queue without holding a slot.
+      const costMs = Math.ceil((msg.segments * 1000) / row.ratePerSecond);
+      const slot = await pacerFor(env, msg.fromNumber).reserve(costMs, PACE_MAX_WAIT_MS);
+      if (!slot.granted) {
+        await release(db, messageId, lease.earlierAttempt === null);
+        // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
+        await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(slot.retryAfterMs / 1000)));
+        return { action: "ack", outcome: "paced" };
+      }
+      if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     }
     const tw = await twilio.createMessage({
       to: msg.toNumber,

@@ -7,6 +7,7 @@ interface NumberRow {
   id: string;
   phoneNumber: string;
   label: string | null;
+  ratePerSecond: number | null;
 }
 interface KeyRow {
   id: string;
@@ -34,7 +35,13 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
 function message(err: unknown, field?: string): string {
   if (err instanceof ApiError) {
     const f = field ? err.fieldMessage(field) : null;
-    return f ? `${field === "phoneNumber" ? "Phone number" : field}: ${f}` : err.message;
+    const names: Record<string, string> = {
+      phoneNumber: "Phone number",
+      ratePerSecond: "Rate limit",
+      helpText: "HELP reply",
+      name: "Name",
+    };
+    return f && field ? `${names[field] ?? field}: ${f}` : err.message;
   }
   return String(err);
 }
@@ -43,6 +50,7 @@ function Numbers({ admin }: { admin: boolean }) {
   const [items, setItems] = useState<NumberRow[]>([]);
   const [phone, setPhone] = useState("");
   const [label, setLabel] = useState("");
+  const [rate, setRate] = useState("");
   const [status, setStatus] = useState<string | null>(null);
   const load = async () => setItems((await api<Page<NumberRow>>("GET", "/api/numbers")).items);
   useEffect(() => {
@@ -51,9 +59,14 @@ function Numbers({ admin }: { admin: boolean }) {
   const add = async (e: Event) => {
     e.preventDefault();
     try {
-      await api("POST", "/api/numbers", { phoneNumber: phone, label: label || undefined });
+      await api("POST", "/api/numbers", {
+        phoneNumber: phone,
+        label: label || undefined,
+        ratePerSecond: rate ? Number(rate) : undefined,
+      });
       setPhone("");
       setLabel("");
+      setRate("");
       setStatus("Number added.");
       await load();
     } catch (err) {
@@ -66,7 +79,8 @@ function Numbers({ admin }: { admin: boolean }) {
       <ul class="plain">
         {items.map((n) => (
           <li key={n.id}>
-            <strong>{n.phoneNumber}</strong> {n.label && <span class="muted">{n.label}</span>}
+            <strong>{n.phoneNumber}</strong> {n.label && <span class="muted">{n.label}</span>}{" "}
+            <span class="muted small">{n.ratePerSecond ? `· at most ${n.ratePerSecond} segments/s` : ""}</span>
           </li>
         ))}
         {items.length === 0 && <li class="muted">No numbers yet: add the Twilio number you text from.</li>}
@@ -87,6 +101,17 @@ function Numbers({ admin }: { admin: boolean }) {
           <label>
             Label
             <input name="label" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Rate limit (segments/s, optional)
+            <input
+              name="ratePerSecond"
+              type="number"
+              min={1}
+              step={1}
+              value={rate}
+              onInput={(e) => setRate((e.target as HTMLInputElement).value)}
+            />
           </label>
           <button type="submit" class="primary">
             Add number

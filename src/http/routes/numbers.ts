@@ -20,6 +20,9 @@ import {
 } from "../schemas";
 import { validationHook } from "../validation";
 
+/** Carriers count segments per second: 1 for a US long code, 3 toll-free, 100 short codes. */
+const RatePerSecond = z.number().int().min(1, "must be at least 1 segment per second").max(1000);
+
 const createNumber = createRoute({
   method: "post",
   path: "/",
@@ -31,6 +34,7 @@ const createNumber = createRoute({
       z.object({
         phoneNumber: PhoneInput,
         label: z.string().trim().max(100).optional(),
+        ratePerSecond: RatePerSecond.optional(),
       }),
     ),
   },
@@ -39,6 +43,26 @@ const createNumber = createRoute({
     409: jsonContent(ErrorSchema, "Number already registered"),
     ...errorResponses,
   },
+});
+
+const patchNumber = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["numbers"],
+  summary: "Change a number's label or send rate (segments per second; null removes the limit)",
+  security,
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z
+        .object({
+          label: z.string().trim().max(100).nullable().optional(),
+          ratePerSecond: RatePerSecond.nullable().optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: { 200: jsonContent(NumberSchema, "Updated"), ...errorResponses },
 });
 
 const listNumbers = createRoute({
@@ -63,15 +87,34 @@ const deleteNumber = createRoute({
 export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createNumber, async (c) => {
     const principal = requireRole(c, "owner", "admin");
-    const { phoneNumber, label } = c.req.valid("json");
+    const { phoneNumber, label, ratePerSecond } = c.req.valid("json");
     const db = c.get("db");
     const [row] = await db
       .insert(numbers)
-      .values({ id: newId("num"), workspaceId: principal.workspaceId, phoneNumber, label: label ?? null })
+      .values({
+        id: newId("num"),
+        workspaceId: principal.workspaceId,
+        phoneNumber,
+        label: label ?? null,
+        ratePerSecond: ratePerSecond ?? null,
+      })
       .onConflictDoNothing()
       .returning();
     if (!row) throw conflict(`${phoneNumber} is already registered.`, { field: "phoneNumber" });
     return c.json(presentNumber(row), 201);
+  })
+  .openapi(patchNumber, async (c) => {
+    const principal = requireRole(c, "owner", "admin");
+    const { id } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const where = and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId));
+    const db = c.get("db");
+    const [row] =
+      Object.keys(input).length === 0
+        ? await db.select().from(numbers).where(where)
+        : await db.update(numbers).set(input).where(where).returning();
+    if (!row) throw notFound("Number");
+    return c.json(presentNumber(row), 200);
   })
   .openapi(listNumbers, async (c) => {
     const principal = c.get("principal");

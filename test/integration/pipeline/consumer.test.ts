@@ -156,6 +156,52 @@ describe("outbound consumer (invariants 1 and 2)", () => {
   });
 });
 
+describe("per-number send rate", () => {
+  it("spaces sends from a number to its configured segments per second", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    const patched = await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 4 } });
+    expect(patched.json.ratePerSecond).toBe(4);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push(
+        (await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: `paced ${i}` } })).json
+          .id,
+      );
+    }
+    for (const id of ids) await settle(ws.key, ws.customer, id);
+    const created = (await emulatorMessages(ws.customer)).map((m) => m.created_ms as number).sort((a, b) => a - b);
+    expect(created).toHaveLength(8);
+    // 4 segments per second: one send every 250 ms at most, never two in a quarter second.
+    for (let i = 1; i < created.length; i++) expect(created[i]! - created[i - 1]!).toBeGreaterThanOrEqual(240);
+    expect(created.at(-1)! - created[0]!).toBeGreaterThanOrEqual(7 * 240);
+  }, 30_000);
+
+  it("hands a message back to the queue (without using a retry) when the sender's next slot is far off", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 1 } });
+    const { pacerFor } = await import("../../../src/rooms/sender-pacer");
+    expect(await pacerFor(env, ws.from).reserve(60_000, 0)).toEqual({ granted: true, waitMs: 0 });
+    const id = await pendingMessage(ws, "later please");
+    expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "paced" });
+    const row = await env.DB.prepare("SELECT status, lease_until, attempt_started_at FROM messages WHERE id = ?")
+      .bind(id)
+      .first();
+    expect(row).toEqual({ status: "pending", lease_until: null, attempt_started_at: null });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(0);
+  });
+
+  it("refuses rates out of range with 422", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    for (const ratePerSecond of [0, -1, 1.5, "fast"]) {
+      const res = await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond } });
+      expect(res.status).toBe(422);
+    }
+  });
+});
+
 describe("dead letters and manual retry", () => {
   it("a dead letter is marked failed with the reason, and a manual retry sends it once", async () => {
     const ws = await textingWorkspace();
