@@ -1,11 +1,12 @@
 /** Contacts of a workspace. Every function takes the workspace id and filters on it. */
-import { and, desc, eq, like, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
 import { contacts } from "../schema";
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+/** A LIKE pattern matching `text` anywhere, with %, _ and \ taken literally (paired with ESCAPE '\'). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
 
 export async function listContacts(
@@ -15,13 +16,13 @@ export async function listContacts(
 ) {
   const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId)];
   if (opts.q) {
-    const pattern = `%${escapeLike(opts.q)}%`;
+    const pattern = containsPattern(opts.q);
     const phone = toE164(opts.q);
     const digits = opts.q.replace(/\D/g, "");
     conditions.push(
       or(
-        like(contacts.name, pattern),
-        like(contacts.email, pattern),
+        sql`${contacts.name} like ${pattern} escape '\\'`,
+        sql`${contacts.email} like ${pattern} escape '\\'`,
         phone ? eq(contacts.phone, phone) : undefined,
         digits.length >= 3 ? like(contacts.phone, `%${digits}%`) : undefined,
       ),

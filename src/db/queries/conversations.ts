@@ -5,7 +5,7 @@
 import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { contacts, conversations, messages, numbers } from "../schema";
-import { findOrCreateContact } from "./contacts";
+import { containsPattern, findOrCreateContact } from "./contacts";
 
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
 
@@ -37,7 +37,7 @@ export async function listConversations(
   const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, workspaceId)];
   if (opts.status) conditions.push(eq(conversations.status, opts.status));
   if (opts.q) {
-    const pattern = `%${opts.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    const pattern = containsPattern(opts.q);
     const digits = opts.q.replace(/\D/g, "");
     conditions.push(
       or(

@@ -130,7 +130,13 @@ describe("contacts", () => {
     expect(await names("bletchley")).toEqual(["Alan Turing"]);
     expect(await names("(415) 555-0222")).toEqual(["Alan Turing"]);
     expect(await names("5550111")).toEqual(["Grace Hopper"]);
-    expect(await names("%")).toEqual([]);
+    // LIKE wildcards in the query are literal characters, not patterns.
+    await addContact(a, { name: "50% Off Club", phone: "+14155550333" });
+    await addContact(a, { name: "a_b Corp", phone: "+14155550444" });
+    await addContact(a, { name: "axb Corp", phone: "+14155550555" });
+    expect(await names("50%")).toEqual(["50% Off Club"]);
+    expect(await names("%")).toEqual(["50% Off Club"]);
+    expect(await names("a_b")).toEqual(["a_b Corp"]);
   });
 
   it("paginates with an opaque cursor and rejects a forged one", async () => {
