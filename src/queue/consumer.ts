@@ -9,7 +9,7 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { setOptOut } from "../db/queries/contacts";
+import { optOutRecipient } from "../db/queries/contacts";
 import { contacts, conversations, messages, numbers } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log, maskPhone } from "../log";
@@ -106,12 +106,7 @@ export async function markFailed(
     source,
     at: Date.now(),
   });
-  if (code === 21610) await markRecipientOptedOut(db, msg);
-}
-
-export async function markRecipientOptedOut(db: Db, msg: MessageRow): Promise<void> {
-  const conv = await db.query.conversations.findFirst({ where: eq(conversations.id, msg.conversationId) });
-  if (conv) await setOptOut(db, msg.workspaceId, conv.contactId, true, Date.now());
+  if (code === 21610) await optOutRecipient(db, msg);
 }
 
 /**

@@ -3,11 +3,12 @@
  * workspace owning `To`, dedupe by MessageSid, update consent for keywords, append the message to its
  * conversation's room, and answer TwiML (empty, or the workspace's HELP text).
  */
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
+import { recordConsent } from "../db/queries/contacts";
 import { ensureThread } from "../db/queries/conversations";
-import { auditLog, contacts, messages, numbers, workspaces } from "../db/schema";
+import { messages, numbers, workspaces } from "../db/schema";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { toE164 } from "../domain/phone";
@@ -79,28 +80,18 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
   const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
   const now = Date.now();
   if (keyword === "opt_out" || keyword === "opt_in") {
-    const optedOut = keyword === "opt_out";
-    if (contact.optedOut !== optedOut) {
-      await db.batch([
-        db
-          .update(contacts)
-          .set({ optedOut, optedOutAt: optedOut ? now : null, updatedAt: now })
-          .where(and(eq(contacts.id, contact.id), eq(contacts.workspaceId, workspaceId))),
-        db.insert(auditLog).values({
-          workspaceId,
-          actorType: "contact",
-          actorId: contact.id,
-          action: optedOut ? "contact.opted_out" : "contact.opted_in",
-          targetType: "contact",
-          targetId: contact.id,
-          data: {
-            keyword: input.Body.trim().toUpperCase(),
-            sid: input.MessageSid,
-            viaTwilioOptOut: input.OptOutType !== undefined,
-          },
-        }),
-      ]);
-    }
+    await recordConsent(
+      db,
+      workspaceId,
+      contact.id,
+      keyword === "opt_out",
+      {
+        keyword: input.Body.trim().toUpperCase(),
+        sid: input.MessageSid,
+        viaTwilioOptOut: input.OptOutType !== undefined,
+      },
+      now,
+    );
   }
 
   const media = mediaFrom(params, input.NumMedia);

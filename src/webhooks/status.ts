@@ -5,11 +5,11 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
+import { optOutRecipient } from "../db/queries/contacts";
 import { getMessageById, getMessageBySid } from "../db/queries/messages";
 import { fromTwilioStatus } from "../domain/status";
 import { ApiError } from "../http/errors";
 import { log } from "../log";
-import { markRecipientOptedOut } from "../queue/consumer";
 import { roomFor } from "../rooms/conversation-room";
 import { describeTwilioError } from "../twilio/error-codes";
 import { EMPTY_TWIML, twimlResponse } from "./twiml";
@@ -57,6 +57,6 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
     source: "webhook",
     at: Date.now(),
   });
-  if (errorCode === 21610) await markRecipientOptedOut(db, msg);
+  if (errorCode === 21610) await optOutRecipient(db, msg);
   return twimlResponse(EMPTY_TWIML);
 }

@@ -1,8 +1,8 @@
 /** Contacts of a workspace. Every function takes the workspace id and filters on it. */
-import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, like, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
-import { contacts } from "../schema";
+import { auditLog, contacts, conversations } from "../schema";
 
 /** A LIKE pattern matching `text` anywhere, with %, _ and \ taken literally (paired with ESCAPE '\'). */
 export function containsPattern(text: string): string {
@@ -60,10 +60,46 @@ export async function findOrCreateContact(db: Db, workspaceId: string, phone: st
   return row;
 }
 
-/** Records a consent change from a keyword (STOP/START) or a 21610. */
-export async function setOptOut(db: Db, workspaceId: string, contactId: string, optedOut: boolean, now: number) {
-  await db
+/**
+ * Records a consent change — a STOP/START keyword, or Twilio's 21610 ("recipient unsubscribed") — and
+ * its audit-log entry, only when consent actually changes. The conditional update makes replays and
+ * concurrent reports write one entry. Returns whether consent changed.
+ */
+export async function recordConsent(
+  db: Db,
+  workspaceId: string,
+  contactId: string,
+  optedOut: boolean,
+  reason: Record<string, unknown>,
+  now = Date.now(),
+): Promise<boolean> {
+  const [changed] = await db
     .update(contacts)
     .set({ optedOut, optedOutAt: optedOut ? now : null, updatedAt: now })
-    .where(and(eq(contacts.id, contactId), eq(contacts.workspaceId, workspaceId)));
+    .where(and(eq(contacts.id, contactId), eq(contacts.workspaceId, workspaceId), ne(contacts.optedOut, optedOut)))
+    .returning({ id: contacts.id });
+  if (!changed) return false;
+  await db.insert(auditLog).values({
+    workspaceId,
+    actorType: "contact",
+    actorId: contactId,
+    action: optedOut ? "contact.opted_out" : "contact.opted_in",
+    targetType: "contact",
+    targetId: contactId,
+    data: reason,
+    at: now,
+  });
+  return true;
+}
+
+/** Twilio said the recipient of this message unsubscribed (21610): opt the conversation's contact out. */
+export async function optOutRecipient(
+  db: Db,
+  msg: { id: string; workspaceId: string; conversationId: string },
+): Promise<void> {
+  const conv = await db.query.conversations.findFirst({
+    where: and(eq(conversations.id, msg.conversationId), eq(conversations.workspaceId, msg.workspaceId)),
+  });
+  if (conv)
+    await recordConsent(db, msg.workspaceId, conv.contactId, true, { twilioErrorCode: 21610, messageId: msg.id });
 }

@@ -177,8 +177,14 @@ describe("POST /webhooks/twilio/inbound", () => {
     it("records consent changes in the audit log", async () => {
       const ws = await textingWorkspace();
       await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "STOP" })).held[0]!);
+      // A second STOP changes nothing and writes no second entry; START is audited too.
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "stop" })).held[0]!);
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "START" })).held[0]!);
       expect(
         await countRows("audit_log", "workspace_id = ? AND action = 'contact.opted_out'", ws.account.workspaceId),
+      ).toBe(1);
+      expect(
+        await countRows("audit_log", "workspace_id = ? AND action = 'contact.opted_in'", ws.account.workspaceId),
       ).toBe(1);
     });
   });

@@ -120,6 +120,20 @@ describe("POST /webhooks/twilio/status (invariant 3)", () => {
     const contact = (await call("GET", `/api/contacts?q=${encodeURIComponent(ws.customer)}`, { key: ws.key })).json
       .items[0];
     expect(contact.optedOut).toBe(true);
+    // The consent change is audited like a STOP, once even when Twilio reports it again.
+    await deliver(
+      await signedStatus(url, [
+        ["MessageSid", msg.providerSid],
+        ["MessageStatus", "failed"],
+        ["ErrorCode", "21610"],
+      ]),
+    );
+    const audits = await env.DB.prepare(
+      "SELECT data FROM audit_log WHERE workspace_id = ? AND action = 'contact.opted_out'",
+    )
+      .bind(ws.account.workspaceId)
+      .all<{ data: string }>();
+    expect(audits.results.map((r) => JSON.parse(r.data))).toEqual([{ twilioErrorCode: 21610, messageId: msg.id }]);
   });
 
   it("an undelivered message keeps Twilio's error", async () => {
