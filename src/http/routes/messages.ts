@@ -226,6 +226,10 @@ async function replayIdempotent(c: Context<AppEnv>, principal: Principal, key: s
   return existing;
 }
 
+/**
+ * Stores and enqueues a new outbound message. Callers answer a repeated Idempotency-Key first
+ * (sendOnce); a concurrent repeat that slips past is caught by the unique index and replayed here.
+ */
 async function createOutbound(
   c: Context<AppEnv>,
   conversation: { id: string; workspaceId: string; fromNumber: string },
@@ -237,10 +241,6 @@ async function createOutbound(
   const principal = c.get("principal");
   const now = Date.now();
   const sendAt = parseSendAt(input.sendAt, now);
-  if (idempotencyKey) {
-    const replay = await replayIdempotent(c, principal, idempotencyKey, requestHash);
-    if (replay) return presentMessage(replay);
-  }
   if (contact.optedOut) {
     throw unprocessable(
       "recipient_opted_out",
@@ -287,16 +287,30 @@ async function requestHash(scope: string, input: unknown): Promise<string> {
   return sha256Hex(JSON.stringify([scope, input]));
 }
 
+/** Answers a repeated Idempotency-Key with the first result (one lookup), else creates the message. */
+async function sendOnce(
+  c: Context<AppEnv>,
+  key: string | undefined,
+  hash: string,
+  create: () => Promise<MessageJson>,
+): Promise<MessageJson> {
+  const replay = key ? await replayIdempotent(c, c.get("principal"), key, hash) : null;
+  return replay ? presentMessage(replay) : create();
+}
+
 export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(sendInConversationRoute, async (c) => {
     const principal = c.get("principal");
     const { id } = c.req.valid("param");
     const input = c.req.valid("json");
-    const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id);
-    if (!thread) throw notFound("Conversation");
     const key = c.req.valid("header")["idempotency-key"];
     const hash = await requestHash(`conversation:${id}`, input);
-    return c.json(await createOutbound(c, thread.conversation, thread.contact, input, key, hash), 202);
+    const message = await sendOnce(c, key, hash, async () => {
+      const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id);
+      if (!thread) throw notFound("Conversation");
+      return createOutbound(c, thread.conversation, thread.contact, input, key, hash);
+    });
+    return c.json(message, 202);
   })
   .openapi(sendDirectRoute, async (c) => {
     const principal = c.get("principal");
@@ -304,27 +318,26 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const input = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const hash = await requestHash("direct", input);
-    if (key) {
-      const replay = await replayIdempotent(c, principal, key, hash);
-      if (replay) return c.json(presentMessage(replay), 202);
-    }
-    const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
-    if (!sender) {
-      throw input.from
-        ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
-        : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
-    }
-    const { contact, conversation } = await ensureThread(
-      db,
-      principal.workspaceId,
-      input.to,
-      sender.phoneNumber,
-      () => ({
-        contact: newId("ct"),
-        conversation: newId("cv"),
-      }),
-    );
-    return c.json(await createOutbound(c, conversation, contact, input, key, hash), 202);
+    const message = await sendOnce(c, key, hash, async () => {
+      const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
+      if (!sender) {
+        throw input.from
+          ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
+          : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
+      }
+      const { contact, conversation } = await ensureThread(
+        db,
+        principal.workspaceId,
+        input.to,
+        sender.phoneNumber,
+        () => ({
+          contact: newId("ct"),
+          conversation: newId("cv"),
+        }),
+      );
+      return createOutbound(c, conversation, contact, input, key, hash);
+    });
+    return c.json(message, 202);
   })
   .openapi(threadRoute, async (c) => {
     const principal = c.get("principal");
