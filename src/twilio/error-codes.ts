@@ -32,7 +32,4 @@ export function describeTwilioError(code: number | null | undefined): string | n
   return DESCRIPTIONS[code] ?? `Twilio error ${code}`;
 }
 
-/** Failures that a manual retry may fix (transient at Twilio or the carrier, or our own give-up). */
-export function isRetryableFailure(code: number | null): boolean {
-  return code === null || [20429, 21611, 30001, 30003, 30008, 30036, 30500].includes(code);
-}
+export { isRetryableFailure } from "../shared/retry";

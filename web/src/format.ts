@@ -1,4 +1,5 @@
 /** Display helpers: names, times, days, statuses in words. */
+import { isRetryableFailure } from "../../src/shared/retry";
 import type { Contact, Message } from "./types";
 
 export function contactName(c: Contact): string {
@@ -54,10 +55,7 @@ export function statusTone(status: string): "ok" | "bad" | "wait" | "muted" {
   return "wait";
 }
 
-/** Failures a retry can fix (mirrors the server's rule; the server has the last word). */
+/** Failures a retry can fix (the server's own rule; it still has the last word). */
 export function canRetry(m: Message): boolean {
-  return (
-    m.status === "failed" &&
-    (m.errorCode === null || [20429, 21611, 30001, 30003, 30008, 30036, 30500].includes(m.errorCode))
-  );
+  return m.status === "failed" && isRetryableFailure(m.errorCode);
 }
