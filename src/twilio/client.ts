@@ -133,12 +133,6 @@ export class TwilioClient {
     const page = await this.request(TwilioMessageListSchema, "get", "Messages.json", { searchParams });
     return page.messages;
   }
-
-  cancelMessage(sid: string): Promise<TwilioMessage> {
-    return this.request(TwilioMessageSchema, "post", `Messages/${encodeURIComponent(sid)}.json`, {
-      form: toForm([["Status", "canceled"]]),
-    });
-  }
 }
 
 async function toTwilioError(err: unknown): Promise<TwilioError> {
