@@ -33,6 +33,7 @@ describe("workspace isolation", () => {
     ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],
     ["PATCH", "conversation", (i) => `/api/conversations/${i.conversation}`, { status: "closed" }],
     ["DELETE", "number", (i) => `/api/numbers/${i.number}`],
+    ["PATCH", "number", (i) => `/api/numbers/${i.number}`, { ratePerSecond: 1 }],
     ["DELETE", "api key", (i) => `/api/api-keys/${i.apiKey}`],
   ];
 

@@ -174,6 +174,19 @@ describe("POST /api/messages (API → queue → Twilio → callbacks)", () => {
     ] as const) {
       expect((await call(method, path, { key: b.key })).status).toBe(404);
     }
+    // A scheduled message of A's cannot be edited by B either.
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await call(
+      "POST",
+      "/api/messages",
+      { key: a.key },
+      { body: { to: a.customer, body: "later", sendAt: later } },
+    );
+    expect(
+      (await call("PATCH", `/api/messages/${scheduled.json.id}`, { key: b.key }, { body: { body: "hijacked" } }))
+        .status,
+    ).toBe(404);
+    expect((await getMessage(a.key, scheduled.json.id)).body).toBe("later");
     const into = await call(
       "POST",
       `/api/conversations/${sent.json.conversationId}/messages`,
