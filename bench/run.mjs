@@ -4,9 +4,9 @@
 // Prints a table and writes bench/results/latest.json. Bounded in count and time.
 //
 //   node bench/run.mjs [--quick] [--only=phase,phase]
-// Phases: latency, throughput, fanout, resume, outbound, faults, rate, reads
+// Phases: latency, throughput, cpu, fanout, resume, outbound, faults, rate, reads
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { api, signupWorkspace } from "../scripts/http.mjs";
 import { cpuSeconds, startStack } from "../scripts/stack.mjs";
 
@@ -43,6 +43,14 @@ const pct = (values, p) => {
 const ms = (v) => `${v.toFixed(1)} ms`;
 const now = () => performance.now();
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+function isWorkerd(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+  } catch {
+    return false;
+  }
+}
 
 function sign(token, url, params) {
   const data = Object.keys(params)
@@ -304,6 +312,49 @@ async function main() {
         "CPU per inbound message (all stack processes)",
         `${((cpu * 1000) / webhook.done).toFixed(2)} ms`,
         `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`,
+      );
+    }
+
+    if (want("cpu")) {
+      // CPU per request, by route, for the workerd processes only (the Worker, its Durable Objects and,
+      // locally, Miniflare's D1 simulator): shows what each D1 query costs under wrangler dev.
+      console.log("\nworkerd CPU per request, sequential (from /proc)");
+      const workerdPids = () => stack.pids().filter((pid) => isWorkerd(pid));
+      const perRequest = async (n, fn) => {
+        const pids = workerdPids();
+        const before = cpuSeconds(pids);
+        for (let i = 0; i < n; i++) await fn(i);
+        return ((cpuSeconds(pids) - before) * 1000) / n;
+      };
+      const n = QUICK ? 50 : 200;
+      const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+      const cpu = {
+        trivial: await perRequest(n, () => fetch(`${base}/api/healthz`).then((r) => r.text())),
+        me: await perRequest(n, () => api(base, "GET", "/api/me", { key: ws.key })),
+        contacts: await perRequest(n, () => api(base, "GET", "/api/contacts", { key: ws.key })),
+        send: await perRequest(n, (i) =>
+          api(base, "POST", "/api/messages", {
+            key: ws.key,
+            body: { to: customers[i % customers.length], body: `cpu ${i}`, sendAt },
+          }),
+        ),
+      };
+      results.figures.cpu = cpu;
+      row("GET /api/healthz (no D1)", `${cpu.trivial.toFixed(1)} ms`);
+      row(
+        "GET /api/me (2 D1 reads)",
+        `${cpu.me.toFixed(1)} ms`,
+        `+${(cpu.me - cpu.trivial).toFixed(1)} ms over the trivial route`,
+      );
+      row(
+        "GET /api/contacts (2 D1 reads)",
+        `${cpu.contacts.toFixed(1)} ms`,
+        `+${(cpu.contacts - cpu.trivial).toFixed(1)} ms`,
+      );
+      row(
+        "POST /api/messages, scheduled (≈5 D1 calls + room)",
+        `${cpu.send.toFixed(1)} ms`,
+        `+${(cpu.send - cpu.trivial).toFixed(1)} ms`,
       );
     }
 
