@@ -201,7 +201,7 @@ export const messages = sqliteTable(
     /** SHA-256 of the request that used the key, to answer 409 to a different body. */
     idempotencyHash: text("idempotency_hash"),
     sendAt: integer("send_at"),
-    /** Sends attempted at Twilio (a resend after an adopted lookup does not count). */
+    /** Times a consumer took this message (each claim counts, also one that adopted or was paced). */
     attempts: integer("attempts").notNull().default(0),
     /** Start of the latest attempt whose outcome we do not know (timeout, crash); null when none. */
     attemptStartedAt: integer("attempt_started_at"),
