@@ -7,9 +7,11 @@
  * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import {
+  editScheduledStatements,
+  getMessageById,
   mirrorSeqStatement,
   type NewMessage,
   restartStatements,
@@ -64,10 +66,8 @@ export class ConversationRoom extends DurableObject<Env> {
           .toArray()
           .map((r) => [r.key, r.value]),
       );
-      if (meta.has("lastSeq")) {
-        this.lastSeq = Number(meta.get("lastSeq"));
-        this.initialized = true;
-      }
+      // Not yet trusted: ensureInitialized checks it against D1 on first use (see there).
+      this.lastSeq = Number(meta.get("lastSeq") ?? 0);
       this.workspaceId = meta.get("workspaceId") ?? null;
       this.conversationId = meta.get("conversationId") ?? null;
     });
@@ -106,7 +106,14 @@ export class ConversationRoom extends DurableObject<Env> {
     return run;
   }
 
-  /** A room created for an existing conversation (or whose storage was lost) starts after D1's last seq. */
+  /**
+   * On first use after the object starts, the room's seq is checked against D1's. D1 can be ahead:
+   * for a room created for an existing conversation, one whose storage was lost, or one that crashed
+   * after D1 committed an event and before the room committed it to its own log. The room then
+   * continues after D1's seq (reusing one would make every later write to the conversation fail on
+   * the unique (conversation_id, seq) index), and drops its log, which now has a hole: clients that
+   * resume across it are told to reload instead of silently missing the event.
+   */
   private async ensureInitialized(conversationId: string): Promise<void> {
     if (this.initialized) return;
     const row = await this.env.DB.prepare(
@@ -114,8 +121,26 @@ export class ConversationRoom extends DurableObject<Env> {
     )
       .bind(conversationId)
       .first<{ seq: number }>();
-    this.lastSeq = row?.seq ?? 0;
+    const d1Seq = row?.seq ?? 0;
+    if (d1Seq > this.lastSeq) {
+      if (this.lastSeq > 0) {
+        log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
+          conversationId,
+          roomSeq: this.lastSeq,
+          d1Seq,
+        });
+      }
+      this.ctx.storage.sql.exec("DELETE FROM events");
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(d1Seq));
+      this.lastSeq = d1Seq;
+    }
     this.initialized = true;
+  }
+
+  /** After a seq conflict in D1 (another writer took it): re-read D1's seq before the next attempt. */
+  private async resync(conversationId: string): Promise<void> {
+    this.initialized = false;
+    await this.ensureInitialized(conversationId);
   }
 
   private commit(frame: LoggedFrame): void {
@@ -148,42 +173,52 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.serialize(async () => {
       await this.ensureInitialized(row.conversationId);
       this.remember(row.conversationId, row.workspaceId);
-      const seq = this.lastSeq + 1;
-      const db = createDb(this.env.DB);
-      const now = row.createdAt ?? Date.now();
-      const full = { ...row, seq, createdAt: now, updatedAt: now };
-      let stored: typeof messages.$inferSelect | undefined;
-      try {
-        const [inserted] = await db.batch([
-          db.insert(messages).values(full).returning(),
-          db.insert(messageEvents).values({
-            workspaceId: row.workspaceId,
-            messageId: row.id,
-            status: row.status,
-            source: row.direction === "inbound" ? "webhook" : "api",
-            at: now,
-          }),
-          db
-            .update(conversations)
-            .set({ lastSeq: seq, lastMessageId: row.id, lastMessageAt: now })
-            .where(eq(conversations.id, row.conversationId)),
-        ]);
-        stored = inserted[0];
-      } catch (err) {
-        const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
-        if (/UNIQUE constraint failed: messages\.provider_sid/.test(text)) {
-          return { outcome: "duplicate", constraint: "provider_sid" };
-        }
-        if (/UNIQUE constraint failed: messages\.workspace_id, messages\.idempotency_key/.test(text)) {
-          return { outcome: "duplicate", constraint: "idempotency_key" };
-        }
-        throw err;
+      for (let attempt = 1; ; attempt++) {
+        const result = await this.insertMessage(row);
+        if (result !== "seq_taken") return result;
+        if (attempt === 2) throw new Error(`seq conflict in conversation ${row.conversationId} after a resync`);
+        await this.resync(row.conversationId);
       }
-      if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
-      const message = presentMessage(stored);
-      this.commit({ type: "message", seq, message });
-      return { outcome: "created", message };
     });
+  }
+
+  private async insertMessage(row: NewMessage): Promise<AppendMessageResult | "seq_taken"> {
+    const seq = this.lastSeq + 1;
+    const db = createDb(this.env.DB);
+    const now = row.createdAt ?? Date.now();
+    const full = { ...row, seq, createdAt: now, updatedAt: now };
+    let stored: typeof messages.$inferSelect | undefined;
+    try {
+      const [inserted] = await db.batch([
+        db.insert(messages).values(full).returning(),
+        db.insert(messageEvents).values({
+          workspaceId: row.workspaceId,
+          messageId: row.id,
+          status: row.status,
+          source: row.direction === "inbound" ? "webhook" : "api",
+          at: now,
+        }),
+        db
+          .update(conversations)
+          .set({ lastSeq: seq, lastMessageId: row.id, lastMessageAt: now })
+          .where(eq(conversations.id, row.conversationId)),
+      ]);
+      stored = inserted[0];
+    } catch (err) {
+      const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
+      if (/UNIQUE constraint failed: messages\.provider_sid/.test(text)) {
+        return { outcome: "duplicate", constraint: "provider_sid" };
+      }
+      if (/UNIQUE constraint failed: messages\.workspace_id, messages\.idempotency_key/.test(text)) {
+        return { outcome: "duplicate", constraint: "idempotency_key" };
+      }
+      if (/UNIQUE constraint failed: messages\.conversation_id, messages\.seq/.test(text)) return "seq_taken";
+      throw err;
+    }
+    if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
+    const message = presentMessage(stored);
+    this.commit({ type: "message", seq, message });
+    return { outcome: "created", message };
   }
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
@@ -216,33 +251,14 @@ export class ConversationRoom extends DurableObject<Env> {
       this.remember(conversationId, null);
       const at = Date.now();
       const seq = this.lastSeq + 1;
-      const db = createDb(this.env.DB);
-      const [updated] = await db.batch([
-        db
-          .update(messages)
-          .set({
-            body: edit.body,
-            segments: edit.segments,
-            encoding: edit.encoding,
-            sendAt: edit.sendAt,
-            updatedAt: at,
-          })
-          .where(and(eq(messages.id, messageId), eq(messages.status, "scheduled")))
-          .returning(),
+      const statements = editScheduledStatements(this.env.DB, messageId, edit, at);
+      const results = await this.env.DB.batch<{ id: string }>([
+        ...statements,
+        mirrorSeqStatement(this.env.DB, conversationId, seq),
       ]);
-      const row = updated[0];
+      if (!results[statements.length - 1]?.results[0]) return null;
+      const row = await getMessageById(createDb(this.env.DB), messageId);
       if (!row) return null;
-      await db.batch([
-        db.insert(messageEvents).values({
-          workspaceId: row.workspaceId,
-          messageId,
-          status: "scheduled",
-          errorMessage: "edited before sending",
-          source: "api",
-          at,
-        }),
-        db.update(conversations).set({ lastSeq: seq }).where(eq(conversations.id, conversationId)),
-      ]);
       this.remember(conversationId, row.workspaceId);
       const message = presentMessage(row);
       this.commit({ type: "message", seq, message });

@@ -18,6 +18,10 @@ const FAULTS = {
   callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Hard limits, so a wedged run fails loudly instead of hanging CI: one send may be retried for at
+// most ACCEPT_LIMIT_MS, and the whole run is killed (stack included) after RUN_LIMIT_MS.
+const ACCEPT_LIMIT_MS = 3 * 60_000;
+const RUN_LIMIT_MS = 20 * 60_000;
 
 async function main() {
   const started = Date.now();
@@ -29,6 +33,12 @@ async function main() {
     emulatorEnv: { EMULATOR_SENT_MS: "50", EMULATOR_FINAL_MS: "100" },
   });
   const failures = [];
+  const watchdog = setTimeout(async () => {
+    console.error(`\nchaos FAILED: the run took longer than ${RUN_LIMIT_MS / 60_000} minutes; stopping it`);
+    await stack.stop();
+    process.exit(1);
+  }, RUN_LIMIT_MS);
+  watchdog.unref();
   try {
     const base = stack.appUrl;
     const from = "+14155550100";
@@ -55,7 +65,9 @@ async function main() {
       Array.from({ length: 20 }, async () => {
         while (next < COUNT) {
           const i = next++;
+          const giveUpAt = Date.now() + ACCEPT_LIMIT_MS;
           for (;;) {
+            let problem;
             try {
               const res = await api(base, "POST", "/api/messages", {
                 key,
@@ -63,14 +75,21 @@ async function main() {
                 body: { to: customers[i % customers.length], body: `chaos message ${i}` },
               });
               if (res.status === 202) break;
-              throw new Error(`status ${res.status}`);
-            } catch {
-              clientRetries++;
-              await sleep(500);
+              problem = `${res.status} ${JSON.stringify(res.json)}`;
+            } catch (err) {
+              problem = String(err);
             }
+            if (Date.now() > giveUpAt) {
+              throw new Error(`message ${i} not accepted within ${ACCEPT_LIMIT_MS / 1000} s; last answer: ${problem}`);
+            }
+            clientRetries++;
+            await sleep(500);
           }
           accepted++;
-          if (accepted === CRASH_AFTER && !crashed) crashed = crash();
+          if (accepted === CRASH_AFTER && !crashed) {
+            crashed = crash();
+            crashed.catch(() => undefined); // awaited (and reported) below
+          }
         }
       }),
     );
@@ -166,6 +185,7 @@ async function main() {
   } catch (err) {
     failures.push(`run crashed: ${err instanceof Error ? err.stack : err}`);
   } finally {
+    clearTimeout(watchdog);
     await stack.stop();
   }
   if (failures.length) {

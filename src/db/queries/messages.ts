@@ -158,6 +158,34 @@ export function restartStatements(d1: D1Database, messageId: string, at: number)
   ];
 }
 
+/**
+ * Statements that edit a still-scheduled message (body, segments, send time) and record the edit as
+ * an event, all or nothing: the event is written first and only while the message is scheduled, and
+ * the UPDATE (guarded the same way) returns the id when it applied. Run them in one D1 batch.
+ */
+export function editScheduledStatements(
+  d1: D1Database,
+  messageId: string,
+  edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
+  at: number,
+): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        `INSERT INTO message_events (workspace_id, message_id, status, error_message, source, applied, at)
+         SELECT workspace_id, id, 'scheduled', 'edited before sending', 'api', 1, ?1 FROM messages WHERE id = ?2 AND status = 'scheduled'`,
+      )
+      .bind(at, messageId),
+    d1
+      .prepare(
+        `UPDATE messages SET body = ?1, segments = ?2, encoding = ?3, send_at = ?4, updated_at = ?5
+         WHERE id = ?6 AND status = 'scheduled'
+         RETURNING id`,
+      )
+      .bind(edit.body, edit.segments, edit.encoding, edit.sendAt, at, messageId),
+  ];
+}
+
 /** Appended right after a batch's last UPDATE: mirrors the room's seq into D1 only if that UPDATE changed a row. */
 export function mirrorSeqStatement(d1: D1Database, conversationId: string, seq: number): D1PreparedStatement {
   return d1

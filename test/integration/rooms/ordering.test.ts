@@ -112,6 +112,63 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     expect(result.outcome === "created" && result.message.seq).toBe(2);
   });
 
+  it("a room that crashed after D1 committed, before its own log, continues after D1's seq", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    await room.appendMessage(inbound(ws, conv.id, "one"));
+    // D1 takes seq 2 while this room never logs it (what a SIGKILL between the two commits leaves).
+    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#crash`));
+    expect((await other.appendMessage(inbound(ws, conv.id, "two"))).outcome).toBe("created");
+    await evictDurableObject(room);
+    const three = await room.appendMessage(inbound(ws, conv.id, "three"));
+    expect(three.outcome === "created" && three.message.seq).toBe(3);
+    // Its log has a hole at 2, so a resume from before it is told to reload; after it, it resumes.
+    expect(await room.eventsAfter(conv.id, 0)).toBeNull();
+    expect((await room.eventsAfter(conv.id, 2))!.map((f) => f.seq)).toEqual([3]);
+    const thread = await call("GET", `/api/conversations/${conv.id}/messages?limit=10`, { key: ws.key });
+    expect(thread.json.items.map((m: { seq: number; body: string }) => [m.seq, m.body])).toEqual([
+      [1, "one"],
+      [2, "two"],
+      [3, "three"],
+    ]);
+  });
+
+  it("a live room whose seq was taken in D1 resyncs and stores the message at the next free seq", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    await room.appendMessage(inbound(ws, conv.id, "one"));
+    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#other`));
+    await other.appendMessage(inbound(ws, conv.id, "two"));
+    const three = await room.appendMessage(inbound(ws, conv.id, "three"));
+    expect(three.outcome === "created" && three.message.seq).toBe(3);
+  });
+
+  it("a room that crashed after D1 committed a status change never reuses that change's seq", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    const out = await call(
+      "POST",
+      `/api/conversations/${conv.id}/messages`,
+      { key: ws.key },
+      { body: { body: "out" } },
+    );
+    expect(out.json.seq).toBe(1);
+    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#status`));
+    const moved = await other.applyStatus(conv.id, {
+      messageId: out.json.id,
+      status: "sent",
+      source: "webhook",
+      at: Date.now(),
+    });
+    expect(moved).toEqual({ applied: true, seq: 2 });
+    await evictDurableObject(room);
+    const next = await room.appendMessage(inbound(ws, conv.id, "reply"));
+    expect(next.outcome === "created" && next.message.seq).toBe(3);
+  });
+
   it(`keeps a bounded log (${LOG_LIMIT} events) and says so when a resume reaches past it`, async () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
