@@ -41,11 +41,15 @@ export interface EmulatorOptions {
 
 export type CreateFault = "error500" | "error429" | "error500AfterCreate" | "hang" | "hangAfterCreate";
 
+export type FetchFault = "error429" | "error500";
+
 export interface FaultConfig {
   /** Faults for the next create calls, consumed in order before any probabilities apply. */
   script: CreateFault[];
   /** Like `script`, but only for create calls to this `To` number (keeps parallel tests apart). */
   scriptByTo: Record<string, CreateFault[]>;
+  /** Faults for the next fetches of one message sid (GET Messages/{sid}.json), consumed in order. */
+  fetchBySid: Record<string, FetchFault[]>;
   /** Probability per create call for each fault. */
   rates: Partial<Record<CreateFault, number>>;
   /** Extra latency for every REST call, in ms. */
@@ -90,6 +94,7 @@ export const FAILED_TO = "+15005550011";
 const NO_FAULTS = (): FaultConfig => ({
   script: [],
   scriptByTo: {},
+  fetchBySid: {},
   rates: {},
   latencyMs: 0,
   callbacks: { drop: 0, duplicate: 0, reorder: 0 },
@@ -519,6 +524,10 @@ export class TwilioEmulator {
   }
 
   private fetchOne(res: ServerResponse, accountSid: string, sid: string) {
+    const fault = this.faults.fetchBySid[sid]?.shift();
+    if (fault) this.countFault(`fetch_${fault}`);
+    if (fault === "error429") return twilioError(res, 429, 20429, "Too Many Requests");
+    if (fault === "error500") return twilioError(res, 500, 20500, "Internal Server Error");
     const msg = this.messages.get(sid);
     if (!msg || msg.accountSid !== accountSid)
       return twilioError(
@@ -716,6 +725,7 @@ export class TwilioEmulator {
       this.faults = {
         script: Array.isArray(input.script) ? (input.script as CreateFault[]) : [],
         scriptByTo: (input.scriptByTo ?? {}) as Record<string, CreateFault[]>,
+        fetchBySid: (input.fetchBySid ?? {}) as Record<string, FetchFault[]>,
         rates: (input.rates ?? {}) as FaultConfig["rates"],
         latencyMs: Number(input.latencyMs ?? 0),
         callbacks: { drop: callbacks.drop ?? 0, duplicate: callbacks.duplicate ?? 0, reorder: callbacks.reorder ?? 0 },
@@ -778,6 +788,18 @@ export class TwilioEmulator {
         ...(input.script as CreateFault[]),
       ];
       return sendJson(res, 200, { to: input.to, script: this.faults.scriptByTo[input.to] });
+    }
+    if (path === "/faults/fetch" && req.method === "POST") {
+      // Adds scripted faults for the next fetches of one message sid (e.g. a 429 for reconciliation).
+      const input = await readJson();
+      if (typeof input.sid !== "string" || !Array.isArray(input.script)) {
+        return sendJson(res, 400, { error: "sid (string) and script (array) are required" });
+      }
+      this.faults.fetchBySid[input.sid] = [
+        ...(this.faults.fetchBySid[input.sid] ?? []),
+        ...(input.script as FetchFault[]),
+      ];
+      return sendJson(res, 200, { sid: input.sid, script: this.faults.fetchBySid[input.sid] });
     }
     if (path === "/inbound" && req.method === "POST") {
       const input = await readJson();

@@ -125,6 +125,32 @@ describe("cron: reconciliation", () => {
     expect((await getMessage(ws.key, msg.id)).status).toBe("delivered");
   });
 
+  it("stops at Twilio's 429 without counting errors, and later ticks finish the rest", async () => {
+    const ws = await textingWorkspace();
+    const stalled = [];
+    for (let i = 0; i < 8; i++) stalled.push((await sentWithoutReceipt(ws)).msg);
+    for (const msg of stalled) await control("/faults/fetch", { sid: msg.providerSid, script: ["error429"] });
+    const config = jobConfig(env);
+    const first = Date.now() + 2 * config.reconcileAfterMs + 1000;
+    const limited = await reconcile(env, first, config);
+    expect(limited.rateLimited).toBe(true);
+    expect(limited.errors).toBe(0);
+    expect(limited.advanced).toBe(0);
+    // Each of the concurrent workers met a 429 and none took another: at most 5 of 8 were tried.
+    expect(limited.checked).toBeLessThanOrEqual(5);
+    for (const msg of stalled) expect((await getMessage(ws.key, msg.id)).status).toBe("sent");
+
+    // Later ticks pick up where it stopped (each 429 is used once) until every message is delivered.
+    let at = first;
+    let last = limited;
+    for (let tick = 0; tick < 9 && last.rateLimited; tick++) {
+      at += config.reconcileAfterMs + 1000;
+      last = await reconcile(env, at, config);
+    }
+    expect(last.rateLimited).toBe(false);
+    for (const msg of stalled) expect((await getMessage(ws.key, msg.id)).status).toBe("delivered");
+  });
+
   it("resolves an attempt that never got a sid: adopts what Twilio has", async () => {
     const ws = await textingWorkspace();
     const id = await pendingMessage(ws, "orphaned attempt");
