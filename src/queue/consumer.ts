@@ -14,7 +14,7 @@ import { contacts, conversations, messages, numbers } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
-import { pacerFor } from "../rooms/sender-pacer";
+import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 import { describeTwilioError } from "../twilio/error-codes";
 import { isTwilioError, type TwilioError } from "../twilio/errors";
@@ -162,25 +162,29 @@ export async function processOutbound(
         return { action: "ack", outcome: "adopted" };
       }
     }
-    if (row?.ratePerSecond) {
-      // Space sends to the sender's rate; far-off slots go back to the queue without holding a slot.
-      const costMs = Math.ceil((msg.segments * 1000) / row.ratePerSecond);
-      const slot = await pacerFor(env, msg.fromNumber).reserve(costMs, PACE_MAX_WAIT_MS);
-      if (!slot.granted) {
-        await release(db, messageId, lease.earlierAttempt === null);
-        // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
-        await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(slot.retryAfterMs / 1000)));
-        return { action: "ack", outcome: "paced" };
-      }
-      if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
-    }
-    const tw = await twilio.createMessage({
+    const params = {
       to: msg.toNumber,
       from: msg.fromNumber,
       body: msg.body,
       mediaUrls: msg.media.map((m) => m.url),
       statusCallback: statusCallbackUrl(env, msg.id),
-    });
+    };
+    let tw: TwilioMessage;
+    if (row?.ratePerSecond) {
+      // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
+      const costMs = Math.ceil((msg.segments * 1000) / row.ratePerSecond);
+      const paced = await pacerFor(env, msg.fromNumber).send(params, costMs, PACE_MAX_WAIT_MS);
+      if (!paced.sent) {
+        await release(db, messageId, lease.earlierAttempt === null);
+        // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
+        await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(paced.retryAfterMs / 1000)));
+        return { action: "ack", outcome: "paced" };
+      }
+      if ("error" in paced) throw pacedError(paced.error);
+      tw = paced.message;
+    } else {
+      tw = await twilio.createMessage(params);
+    }
     await recordHandover(env, msg, tw, "queue");
     return { action: "ack", outcome: "sent" };
   } catch (err) {

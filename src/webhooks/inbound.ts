@@ -7,7 +7,7 @@ import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
 import { recordConsent } from "../db/queries/contacts";
-import { ensureThread } from "../db/queries/conversations";
+import { ensureThread, findThreadByNumbers } from "../db/queries/conversations";
 import { messages, numbers, workspaces } from "../db/schema";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
@@ -53,10 +53,12 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
   const to = toE164(input.To) ?? input.To;
   const from = toE164(input.From) ?? input.From;
 
-  // One round trip: which workspace owns `To`, and whether this sid is a replay.
-  const [owners, replays] = await db.batch([
+  // One round trip: which workspace owns `To`, whether this sid is a replay, and (the common case)
+  // the existing contact and thread.
+  const [owners, replays, threads] = await db.batch([
     db.select({ workspaceId: numbers.workspaceId }).from(numbers).where(eq(numbers.phoneNumber, to)).limit(1),
     db.select({ id: messages.id }).from(messages).where(eq(messages.providerSid, input.MessageSid)).limit(1),
+    findThreadByNumbers(db, to, from),
   ]);
   const number = owners[0];
   if (!number) {
@@ -69,12 +71,16 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
     return twimlResponse(EMPTY_TWIML);
   }
 
-  // The common case is an existing thread: one joined lookup; create only what is missing.
-  const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
-    contact: newId("ct"),
-    conversation: newId("cv"),
-  }));
-  const conversationId = conversation.id;
+  // A first text from this customer (or to this number) creates what is missing.
+  let thread = threads[0];
+  if (!thread) {
+    const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
+      contact: newId("ct"),
+      conversation: newId("cv"),
+    }));
+    thread = { contactId: contact.id, optedOut: contact.optedOut, conversationId: conversation.id };
+  }
+  const { contactId, conversationId } = thread;
 
   // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
   const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
@@ -83,7 +89,7 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
     await recordConsent(
       db,
       workspaceId,
-      contact.id,
+      contactId,
       keyword === "opt_out",
       {
         keyword: input.Body.trim().toUpperCase(),
@@ -116,7 +122,7 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
 
   // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the
   // contact opted out (an opted-out user gets no HELP reply).
-  if (keyword === "help" && input.OptOutType === undefined && !contact.optedOut) {
+  if (keyword === "help" && input.OptOutType === undefined && !thread.optedOut) {
     const workspace = await db.query.workspaces.findFirst({ where: eq(workspaces.id, workspaceId) });
     if (workspace) return twimlResponse(messageTwiml(workspace.helpText));
   }

@@ -128,6 +128,32 @@ export async function findThread(db: Db, workspaceId: string, phone: string, fro
     .get();
 }
 
+/**
+ * The thread of an inbound text, found from the numbers alone: the workspace owning `to`, its contact
+ * with `phone` and their conversation from `to`. No row unless all three exist (then ensureThread).
+ * Columns are aliased because D1 batches return rows as objects, where same-named columns collide.
+ */
+export function findThreadByNumbers(db: Db, to: string, phone: string) {
+  return db
+    .select({
+      contactId: sql<string>`${contacts.id}`.as("thread_contact_id"),
+      optedOut: sql<boolean>`${contacts.optedOut}`.mapWith(Boolean).as("thread_opted_out"),
+      conversationId: sql<string>`${conversations.id}`.as("thread_conversation_id"),
+    })
+    .from(numbers)
+    .innerJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))
+    .innerJoin(
+      conversations,
+      and(
+        eq(conversations.workspaceId, numbers.workspaceId),
+        eq(conversations.contactId, contacts.id),
+        eq(conversations.fromNumber, numbers.phoneNumber),
+      ),
+    )
+    .where(eq(numbers.phoneNumber, to))
+    .limit(1);
+}
+
 /** A conversation and its contact, in one lookup. */
 export async function getConversationWithContact(db: Db, workspaceId: string, id: string) {
   return db

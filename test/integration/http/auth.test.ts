@@ -113,6 +113,37 @@ describe("POST /api/auth/login", () => {
     expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
   });
 
+  it("limits signups per client with 429 and Retry-After, and stores nothing for the refused one", async () => {
+    const headers = { "CF-Connecting-IP": "203.0.113.90" };
+    const body = (i: number) => ({
+      email: `signup-burst-${i}@example.com`,
+      password: "a-long-enough-password",
+      name: "Burst",
+      workspaceName: `Burst ${i}`,
+    });
+    for (let i = 0; i < 20; i++) {
+      expect((await call("POST", "/api/auth/signup", {}, { headers, body: body(i) })).status).toBe(201);
+    }
+    const limited = await call("POST", "/api/auth/signup", {}, { headers, body: body(20) });
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe("rate_limited");
+    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
+    const login = await call(
+      "POST",
+      "/api/auth/login",
+      {},
+      { body: { email: body(20).email, password: body(20).password } },
+    );
+    expect(login.status).toBe(401);
+    const elsewhere = await call(
+      "POST",
+      "/api/auth/signup",
+      {},
+      { headers: { "CF-Connecting-IP": "203.0.113.91" }, body: body(21) },
+    );
+    expect(elsewhere.status).toBe(201);
+  });
+
   it("limits failed attempts per client across emails", async () => {
     const headers = { "CF-Connecting-IP": "203.0.113.77" };
     for (let i = 0; i < 20; i++) {

@@ -5,6 +5,7 @@ import worker from "../../../src/index";
 import { processOutbound } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { backoffSeconds } from "../../../src/queue/outbound";
+import { pacerFor } from "../../../src/rooms/sender-pacer";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
@@ -181,15 +182,30 @@ describe("per-number send rate", () => {
     const ws = await textingWorkspace();
     const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
     await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 1 } });
-    const { pacerFor } = await import("../../../src/rooms/sender-pacer");
-    expect(await pacerFor(env, ws.from).reserve(60_000, 0)).toEqual({ granted: true, waitMs: 0 });
+    // A send that occupies the sender for a minute.
+    const busy = await pacerFor(env, ws.from).send({ to: ws.customer, from: ws.from, body: "long one" }, 60_000, 0);
+    expect(busy.sent && "message" in busy).toBe(true);
     const id = await pendingMessage(ws, "later please");
     expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "paced" });
     const row = await env.DB.prepare("SELECT status, lease_until, attempt_started_at FROM messages WHERE id = ?")
       .bind(id)
       .first();
     expect(row).toEqual({ status: "pending", lease_until: null, attempt_started_at: null });
-    expect(await emulatorMessages(ws.customer)).toHaveLength(0);
+    expect((await emulatorMessages(ws.customer)).map((m) => m.body)).toEqual(["long one"]);
+  });
+
+  it("a paced send keeps Twilio's error semantics: a 429 retries, then it is sent once", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 10 } });
+    const id = await pendingMessage(ws, "paced through a 429");
+    await scriptFaults(ws.customer, ["error429", "error500AfterCreate"]);
+    expect(await processOutbound(env, id, 1)).toMatchObject({ action: "retry", outcome: "retry" });
+    // 500 after Twilio created it: ambiguous, so the next attempt looks it up and adopts it.
+    expect(await processOutbound(env, id, 2)).toMatchObject({ action: "retry", outcome: "ambiguous" });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await processOutbound(env, id, 3)).toEqual({ action: "ack", outcome: "adopted" });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
   });
 
   it("refuses rates out of range with 422", async () => {
