@@ -39,7 +39,10 @@ export interface EmulatorOptions {
   verbose?: boolean;
 }
 
-export type CreateFault = "error500" | "error429" | "error500AfterCreate" | "hang" | "hangAfterCreate";
+/** `slowArrival`: the request reaches "Twilio" SLOW_ARRIVAL_MS late (as over a slow network), then succeeds. */
+export type CreateFault = "error500" | "error429" | "error500AfterCreate" | "hang" | "hangAfterCreate" | "slowArrival";
+
+export const SLOW_ARRIVAL_MS = 600;
 
 export type FetchFault = "error429" | "error500";
 
@@ -278,6 +281,7 @@ export class TwilioEmulator {
     if (fault === "error500") return twilioError(res, 500, 20500, "Internal Server Error");
     if (fault === "error429") return twilioError(res, 429, 20429, "Too Many Requests");
     if (fault === "hang") return this.hang(res);
+    if (fault === "slowArrival") await sleep(SLOW_ARRIVAL_MS);
 
     const to = form.get("To");
     const from = form.get("From");

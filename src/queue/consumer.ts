@@ -172,8 +172,8 @@ export async function processOutbound(
     let tw: TwilioMessage;
     if (row?.ratePerSecond) {
       // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
-      const costMs = Math.ceil((msg.segments * 1000) / row.ratePerSecond);
-      const paced = await pacerFor(env, msg.fromNumber).send(params, costMs, PACE_MAX_WAIT_MS);
+      const pacer = pacerFor(env, msg.fromNumber);
+      const paced = await pacer.send(params, msg.segments, row.ratePerSecond, PACE_MAX_WAIT_MS);
       if (!paced.sent) {
         await release(db, messageId, lease.earlierAttempt === null);
         // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.

@@ -178,12 +178,28 @@ describe("per-number send rate", () => {
     expect(created.at(-1)! - created[0]!).toBeGreaterThanOrEqual(7 * 240);
   }, 30_000);
 
+  it("never lets Twilio see more than the rate in one second, even when a request arrives late", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 2 } });
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await pendingMessage(ws, `window ${i}`));
+    // The first request takes 600 ms to reach Twilio: spacing alone (500 ms) would put the third one
+    // within a second of the first two's arrivals.
+    await scriptFaults(ws.customer, ["slowArrival"]);
+    const outcomes = await Promise.all(ids.map((id) => processOutbound(env, id, 1)));
+    expect(outcomes.map((o) => o.outcome)).toEqual(["sent", "sent", "sent"]);
+    const arrivals = (await emulatorMessages(ws.customer)).map((m) => m.created_ms as number).sort((a, b) => a - b);
+    expect(arrivals).toHaveLength(3);
+    expect(arrivals[2]! - arrivals[0]!).toBeGreaterThanOrEqual(1000);
+  });
+
   it("hands a message back to the queue (without using a retry) when the sender's next slot is far off", async () => {
     const ws = await textingWorkspace();
     const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
     await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 1 } });
-    // A send that occupies the sender for a minute.
-    const busy = await pacerFor(env, ws.from).send({ to: ws.customer, from: ws.from, body: "long one" }, 60_000, 0);
+    // A 60-segment send at 1 segment/s occupies the sender for a minute.
+    const busy = await pacerFor(env, ws.from).send({ to: ws.customer, from: ws.from, body: "long one" }, 60, 1, 0);
     expect(busy.sent && "message" in busy).toBe(true);
     const id = await pendingMessage(ws, "later please");
     expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "paced" });
