@@ -111,28 +111,29 @@ export async function listMessageEvents(db: Db, messageId: string) {
   return db.select().from(messageEvents).where(eq(messageEvents.messageId, messageId)).orderBy(asc(messageEvents.id));
 }
 
-/** A page of a thread in seq order: after `after`, before `before`, or the latest `limit`. */
+/**
+ * A page of a workspace's thread in seq order: after `after`, before `before`, or the latest `limit`.
+ * Scoped by workspace, so another workspace's conversation reads as empty.
+ */
 export async function listThread(
   db: Db,
+  workspaceId: string,
   conversationId: string,
   opts: { after?: number; before?: number; limit: number },
 ) {
+  const inThread = and(eq(messages.workspaceId, workspaceId), eq(messages.conversationId, conversationId));
   if (opts.after !== undefined) {
     return db
       .select()
       .from(messages)
-      .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, opts.after)))
+      .where(and(inThread, gt(messages.seq, opts.after)))
       .orderBy(asc(messages.seq))
       .limit(opts.limit);
   }
   const rows = await db
     .select()
     .from(messages)
-    .where(
-      opts.before !== undefined
-        ? and(eq(messages.conversationId, conversationId), lt(messages.seq, opts.before))
-        : eq(messages.conversationId, conversationId),
-    )
+    .where(opts.before !== undefined ? and(inThread, lt(messages.seq, opts.before)) : inThread)
     .orderBy(desc(messages.seq))
     .limit(opts.limit);
   return rows.reverse();

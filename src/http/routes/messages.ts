@@ -344,8 +344,9 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { id } = c.req.valid("param");
     const { after, before, limit } = c.req.valid("query");
     const db = c.get("db");
-    if (!(await getConversation(db, principal.workspaceId, id))) throw notFound("Conversation");
-    const rows = await listThread(db, id, { after, before, limit: limit + 1 });
+    // One query in the common case; only an empty page needs to tell "no messages" from "not yours".
+    const rows = await listThread(db, principal.workspaceId, id, { after, before, limit: limit + 1 });
+    if (rows.length === 0 && !(await getConversation(db, principal.workspaceId, id))) throw notFound("Conversation");
     const hasMore = rows.length > limit;
     // Older pages drop their first (oldest) extra row; newer pages their last.
     const page = after !== undefined ? rows.slice(0, limit) : rows.slice(rows.length > limit ? 1 : 0);
