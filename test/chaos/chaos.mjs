@@ -6,12 +6,16 @@
 // fires the cron jobs; then asserts every message is terminal, the emulator holds exactly one message
 // per Parley message, and each stored status equals the emulator's. Exits non-zero on any failure.
 //
-//   node test/chaos/chaos.mjs [--messages=1000]
+//   node test/chaos/chaos.mjs [--messages=1000] [--kills=1]
 import { api, signupWorkspace } from "../../scripts/http.mjs";
 import { startStack } from "../../scripts/stack.mjs";
 
 const COUNT = Number(process.argv.find((a) => a.startsWith("--messages="))?.slice(11) ?? 1000);
-const CRASH_AFTER = Math.floor(COUNT * 0.4);
+const KILLS = Number(process.argv.find((a) => a.startsWith("--kills="))?.slice(8) ?? 1);
+// The SIGKILLs land while sends are still being accepted: the first after 40 %, the rest spread to 90 %.
+const CRASH_AT = Array.from({ length: KILLS }, (_, k) =>
+  Math.floor(COUNT * (0.4 + (KILLS > 1 ? (0.5 * k) / (KILLS - 1) : 0))),
+);
 const TERMINAL = new Set(["delivered", "undelivered", "failed", "delivery_unknown", "canceled"]);
 const FAULTS = {
   rates: { error500: 0.04, error429: 0.05, error500AfterCreate: 0.03, hang: 0.005, hangAfterCreate: 0.005 },
@@ -25,7 +29,9 @@ const RUN_LIMIT_MS = 20 * 60_000;
 
 async function main() {
   const started = Date.now();
-  console.log(`chaos: ${COUNT} messages, faults ${JSON.stringify(FAULTS)}, SIGKILL after ${CRASH_AFTER} accepted`);
+  console.log(
+    `chaos: ${COUNT} messages, faults ${JSON.stringify(FAULTS)}, SIGKILL after ${CRASH_AT.join(", ")} accepted`,
+  );
   const stack = await startStack({
     port: 8807,
     emulatorPort: 8808,
@@ -54,7 +60,7 @@ async function main() {
     let next = 0;
     let accepted = 0;
     let clientRetries = 0;
-    let crashed = null;
+    let crashing = Promise.resolve();
     const crash = async () => {
       console.log(`chaos: SIGKILL of wrangler dev after ${accepted} accepted`);
       const t = Date.now();
@@ -86,14 +92,14 @@ async function main() {
             await sleep(500);
           }
           accepted++;
-          if (accepted === CRASH_AFTER && !crashed) {
-            crashed = crash();
-            crashed.catch(() => undefined); // awaited (and reported) below
+          if (CRASH_AT.includes(accepted)) {
+            crashing = crashing.then(crash);
+            crashing.catch(() => undefined); // awaited (and reported) below
           }
         }
       }),
     );
-    await crashed;
+    await crashing;
     const acceptedAt = Date.now();
     console.log(
       `chaos: all ${COUNT} accepted (${clientRetries} client retries); driving crons until every message is terminal`,
@@ -176,7 +182,7 @@ async function main() {
       `  final statuses                ${JSON.stringify(Object.fromEntries(Object.entries(byStatus).filter(([, n]) => n > 0)))}`,
     );
     console.log(`  faults injected               ${JSON.stringify(stats.faults)}`);
-    console.log("  dev server SIGKILLs           1 (restarted on the same state)");
+    console.log(`  dev server SIGKILLs           ${KILLS} (restarted on the same state)`);
     console.log(`  client retries (same key)     ${clientRetries}`);
     console.log(`  duplicates / lost / mismatch  ${duplicates} / ${lost} / ${mismatched}`);
     console.log(
