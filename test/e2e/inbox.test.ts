@@ -144,11 +144,55 @@ describe("the inbox in Chromium", () => {
     await expect.poll(() => a.getByRole("heading", { name: "Casey Customer" }).count()).toBe(1);
     await inboundText(customer, sender, "Great, on my way!");
     const inThread = a.locator(".msg.inbound").filter({ hasText: "Great, on my way!" });
-    await expect.poll(() => inThread.count(), { timeout: 5000 }).toBe(1);
+    await expect.poll(() => inThread.count(), { timeout: 10_000 }).toBe(1);
     await expect
-      .poll(() => b.locator(".conv").filter({ hasText: "Great, on my way!" }).count(), { timeout: 5000 })
+      .poll(() => b.locator(".conv").filter({ hasText: "Great, on my way!" }).count(), { timeout: 10_000 })
       .toBe(1);
     await shot(b, "inbox-live-list");
+  }, 60_000);
+
+  it("a text stored while the thread is opening is shown, not lost between the first page and the socket", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    // Hold the thread's first page (read before the text arrives) and the room's socket, then let the
+    // socket's hello reach the page before that stale page does: the order that used to lose the text.
+    const signal = () => {
+      let done!: () => void;
+      const promise = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      return { promise, done };
+    };
+    const pageRead = signal();
+    const releasePage = signal();
+    const releaseSocket = signal();
+    const helloForwarded = signal();
+    let held = false;
+    await page.route(/\/api\/conversations\/[^/]+\/messages\?/, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      const response = await route.fetch();
+      pageRead.done();
+      await releasePage.promise;
+      await route.fulfill({ response });
+    });
+    await page.routeWebSocket(/\/api\/conversations\/[^/]+\/ws$/, async (ws) => {
+      await releaseSocket.promise;
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        ws.send(message);
+        if (String(message).includes('"hello"')) helloForwarded.done();
+      });
+    });
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await pageRead.promise;
+    await inboundText(customer, sender, "Arrived while the thread was opening");
+    releaseSocket.done();
+    await helloForwarded.promise;
+    await page.waitForTimeout(300);
+    releasePage.done();
+    const arrived = page.locator(".msg.inbound").filter({ hasText: "Arrived while the thread was opening" });
+    await expect.poll(() => arrived.count(), { timeout: 10_000 }).toBe(1);
   }, 60_000);
 
   it("drafts survive a reload, and empty or too-long messages are explained, keeping the text", async () => {

@@ -199,12 +199,21 @@ function Inbox(props: {
   const [dialog, setDialog] = useState(false);
   const selected = path.startsWith("/c/") ? path.slice(3) : null;
 
+  // Frames that arrive while a page is loading are newer than the page: they are re-applied over it.
+  const framesDuringLoad = useRef<Map<string, Conversation> | null>(null);
   const load = useCallback(async () => {
     try {
       const params = new URLSearchParams({ status: filter, limit: "50" });
       if (query.trim()) params.set("q", query.trim());
+      framesDuringLoad.current = new Map();
       const page = await api<Page<Conversation>>("GET", `/api/conversations?${params}`);
-      setConversations(page.items);
+      const newer = framesDuringLoad.current ?? new Map<string, Conversation>();
+      framesDuringLoad.current = null;
+      setConversations(
+        [...page.items.filter((c) => !newer.has(c.id)), ...newer.values()].sort((a, b) =>
+          (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? ""),
+        ),
+      );
       setCursor(page.nextCursor);
       setLoadError(null);
     } catch (err) {
@@ -221,12 +230,12 @@ function Inbox(props: {
   const loadRef = useRef(load);
   loadRef.current = load;
   useEffect(() => {
-    let opened = false;
     const socket = new LiveSocket(
       "/api/ws",
       (frame) => {
         if (frame.type !== "conversation") return;
         const conv = frame.conversation as Conversation;
+        framesDuringLoad.current?.set(conv.id, conv);
         setConversations((list) => {
           const rest = list.filter((c) => c.id !== conv.id);
           return [conv, ...rest].sort((a, b) => (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? ""));
@@ -234,10 +243,9 @@ function Inbox(props: {
       },
       (state) => {
         setLive(state);
-        if (state === "open") {
-          if (opened) loadRef.current();
-          opened = true;
-        }
+        // Every open (the first too) reads the list again: a change made between the first page's
+        // read and this socket's start was never sent to it.
+        if (state === "open") loadRef.current();
       },
     );
     socket.start();

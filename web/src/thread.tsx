@@ -136,6 +136,9 @@ export function Thread(props: {
             const serverSeq = frame.lastSeq as number;
             if (serverSeq > lastSeq.current && lastSeq.current > 0)
               live.send({ type: "resume", afterSeq: lastSeq.current });
+            // Nothing loaded yet: the first page may have been read before events this socket will
+            // never replay, so read it again now that everything after `hello` arrives live.
+            else if (serverSeq > 0 && lastSeq.current === 0) loadLatest();
             else if (serverSeq < lastSeq.current) loadLatest();
             if (!first) {
               // Back after a disconnect: anything that failed to send goes out now, with its key.
