@@ -57,6 +57,15 @@ async function inboundText(from: string, to: string, body: string) {
   expect(out.status).toBe(200);
 }
 
+/** A promise and the function that resolves it, for holding a request back until a test says so. */
+function signal() {
+  let done!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  return { promise, done };
+}
+
 async function signIn(page: Page, email: string) {
   await page.goto(`${stack.appUrl}/signin`);
   await page.getByLabel("Email").fill(email);
@@ -156,13 +165,6 @@ describe("the inbox in Chromium", () => {
     await signIn(page, email);
     // Hold the thread's first page (read before the text arrives) and the room's socket, then let the
     // socket's hello reach the page before that stale page does: the order that used to lose the text.
-    const signal = () => {
-      let done!: () => void;
-      const promise = new Promise<void>((resolve) => {
-        done = resolve;
-      });
-      return { promise, done };
-    };
     const pageRead = signal();
     const releasePage = signal();
     const releaseSocket = signal();
@@ -193,6 +195,36 @@ describe("the inbox in Chromium", () => {
     releasePage.done();
     const arrived = page.locator(".msg.inbound").filter({ hasText: "Arrived while the thread was opening" });
     await expect.poll(() => arrived.count(), { timeout: 10_000 }).toBe(1);
+  }, 60_000);
+
+  it("a text stored while the list is loading shows in the list, not lost between its first page and its socket", async () => {
+    // Earlier pages with the thread open would mark the text read and so push the list a fresh copy.
+    for (const ctx of contexts.splice(0)) await ctx.close();
+    const page = await browser();
+    const pageRead = signal();
+    const releasePage = signal();
+    const releaseSocket = signal();
+    let held = false;
+    await page.route(/\/api\/conversations\?/, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      const response = await route.fetch();
+      pageRead.done();
+      await releasePage.promise;
+      await route.fulfill({ response });
+    });
+    await page.routeWebSocket(/\/api\/ws$/, async (ws) => {
+      await releaseSocket.promise;
+      ws.connectToServer();
+    });
+    await signIn(page, email);
+    await pageRead.promise;
+    await inboundText(customer, sender, "Arrived while the list was loading");
+    releaseSocket.done();
+    await page.waitForTimeout(300);
+    releasePage.done();
+    const entry = page.locator(".conv").filter({ hasText: "Arrived while the list was loading" });
+    await expect.poll(() => entry.count(), { timeout: 10_000 }).toBe(1);
   }, 60_000);
 
   it("drafts survive a reload, and empty or too-long messages are explained, keeping the text", async () => {
