@@ -199,16 +199,16 @@ function Inbox(props: {
   const [dialog, setDialog] = useState(false);
   const selected = path.startsWith("/c/") ? path.slice(3) : null;
 
-  // Frames that arrive while a page is loading are newer than the page: they are re-applied over it.
-  const framesDuringLoad = useRef<Map<string, Conversation> | null>(null);
+  // Frames that arrive while a page is loading are newer than the page: each load collects them and
+  // re-applies them over its page (loads may overlap: a socket open can start one beside the first).
+  const loadsInFlight = useRef(new Set<Map<string, Conversation>>());
   const load = useCallback(async () => {
+    const newer = new Map<string, Conversation>();
+    loadsInFlight.current.add(newer);
     try {
       const params = new URLSearchParams({ status: filter, limit: "50" });
       if (query.trim()) params.set("q", query.trim());
-      framesDuringLoad.current = new Map();
       const page = await api<Page<Conversation>>("GET", `/api/conversations?${params}`);
-      const newer = framesDuringLoad.current ?? new Map<string, Conversation>();
-      framesDuringLoad.current = null;
       setConversations(
         [...page.items.filter((c) => !newer.has(c.id)), ...newer.values()].sort((a, b) =>
           (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? ""),
@@ -218,6 +218,8 @@ function Inbox(props: {
       setLoadError(null);
     } catch (err) {
       setLoadError(err instanceof Error ? err.message : String(err));
+    } finally {
+      loadsInFlight.current.delete(newer);
     }
   }, [filter, query]);
 
@@ -226,7 +228,7 @@ function Inbox(props: {
     return () => clearTimeout(t);
   }, [load, query]);
 
-  // The inbox stream: every change to a conversation arrives as a frame; reconnects refetch the list.
+  // The inbox stream: every change to a conversation arrives as a frame; every open refetches the list.
   const loadRef = useRef(load);
   loadRef.current = load;
   useEffect(() => {
@@ -235,7 +237,7 @@ function Inbox(props: {
       (frame) => {
         if (frame.type !== "conversation") return;
         const conv = frame.conversation as Conversation;
-        framesDuringLoad.current?.set(conv.id, conv);
+        for (const newer of loadsInFlight.current) newer.set(conv.id, conv);
         setConversations((list) => {
           const rest = list.filter((c) => c.id !== conv.id);
           return [conv, ...rest].sort((a, b) => (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? ""));
