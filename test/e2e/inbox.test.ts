@@ -66,6 +66,35 @@ function signal() {
   return { promise, done };
 }
 
+/**
+ * Holds back the page's first response from `url` (read now, delivered on `release`) and its socket to
+ * `socketUrl` (connected on `release`); `read` resolves once that first response was read.
+ */
+async function holdFirstPageAndSocket(page: Page, url: RegExp, socketUrl: RegExp) {
+  const read = signal();
+  const pageGate = signal();
+  const socketGate = signal();
+  const hello = signal();
+  let held = false;
+  await page.route(url, async (route) => {
+    if (held) return route.continue();
+    held = true;
+    const response = await route.fetch();
+    read.done();
+    await pageGate.promise;
+    await route.fulfill({ response });
+  });
+  await page.routeWebSocket(socketUrl, async (ws) => {
+    await socketGate.promise;
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      ws.send(message);
+      if (String(message).includes('"hello"')) hello.done();
+    });
+  });
+  return { read: read.promise, hello: hello.promise, releasePage: pageGate.done, releaseSocket: socketGate.done };
+}
+
 async function signIn(page: Page, email: string) {
   await page.goto(`${stack.appUrl}/signin`);
   await page.getByLabel("Email").fill(email);
@@ -165,34 +194,18 @@ describe("the inbox in Chromium", () => {
     await signIn(page, email);
     // Hold the thread's first page (read before the text arrives) and the room's socket, then let the
     // socket's hello reach the page before that stale page does: the order that used to lose the text.
-    const pageRead = signal();
-    const releasePage = signal();
-    const releaseSocket = signal();
-    const helloForwarded = signal();
-    let held = false;
-    await page.route(/\/api\/conversations\/[^/]+\/messages\?/, async (route) => {
-      if (held) return route.continue();
-      held = true;
-      const response = await route.fetch();
-      pageRead.done();
-      await releasePage.promise;
-      await route.fulfill({ response });
-    });
-    await page.routeWebSocket(/\/api\/conversations\/[^/]+\/ws$/, async (ws) => {
-      await releaseSocket.promise;
-      const server = ws.connectToServer();
-      server.onMessage((message) => {
-        ws.send(message);
-        if (String(message).includes('"hello"')) helloForwarded.done();
-      });
-    });
+    const held = await holdFirstPageAndSocket(
+      page,
+      /\/api\/conversations\/[^/]+\/messages\?/,
+      /\/api\/conversations\/[^/]+\/ws$/,
+    );
     await page.getByRole("link", { name: /Casey Customer/ }).click();
-    await pageRead.promise;
+    await held.read;
     await inboundText(customer, sender, "Arrived while the thread was opening");
-    releaseSocket.done();
-    await helloForwarded.promise;
+    held.releaseSocket();
+    await held.hello;
     await page.waitForTimeout(300);
-    releasePage.done();
+    held.releasePage();
     const arrived = page.locator(".msg.inbound").filter({ hasText: "Arrived while the thread was opening" });
     await expect.poll(() => arrived.count(), { timeout: 10_000 }).toBe(1);
   }, 60_000);
@@ -201,28 +214,13 @@ describe("the inbox in Chromium", () => {
     // Earlier pages with the thread open would mark the text read and so push the list a fresh copy.
     for (const ctx of contexts.splice(0)) await ctx.close();
     const page = await browser();
-    const pageRead = signal();
-    const releasePage = signal();
-    const releaseSocket = signal();
-    let held = false;
-    await page.route(/\/api\/conversations\?/, async (route) => {
-      if (held) return route.continue();
-      held = true;
-      const response = await route.fetch();
-      pageRead.done();
-      await releasePage.promise;
-      await route.fulfill({ response });
-    });
-    await page.routeWebSocket(/\/api\/ws$/, async (ws) => {
-      await releaseSocket.promise;
-      ws.connectToServer();
-    });
+    const held = await holdFirstPageAndSocket(page, /\/api\/conversations\?/, /\/api\/ws$/);
     await signIn(page, email);
-    await pageRead.promise;
+    await held.read;
     await inboundText(customer, sender, "Arrived while the list was loading");
-    releaseSocket.done();
+    held.releaseSocket();
     await page.waitForTimeout(300);
-    releasePage.done();
+    held.releasePage();
     const entry = page.locator(".conv").filter({ hasText: "Arrived while the list was loading" });
     await expect.poll(() => entry.count(), { timeout: 10_000 }).toBe(1);
   }, 60_000);
