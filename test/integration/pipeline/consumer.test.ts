@@ -173,9 +173,10 @@ describe("per-number send rate", () => {
     for (const id of ids) await settle(ws.key, ws.customer, id);
     const created = (await emulatorMessages(ws.customer)).map((m) => m.created_ms as number).sort((a, b) => a - b);
     expect(created).toHaveLength(8);
-    // 4 segments per second: one send every 250 ms at most, never two in a quarter second.
-    for (let i = 1; i < created.length; i++) expect(created[i]! - created[i - 1]!).toBeGreaterThanOrEqual(240);
-    expect(created.at(-1)! - created[0]!).toBeGreaterThanOrEqual(7 * 240);
+    // 4 segments per second: no second at "Twilio" holds a fifth send (arrivals may jitter around the
+    // 250 ms spacing, but any five span at least a second).
+    for (let i = 4; i < created.length; i++) expect(created[i]! - created[i - 4]!).toBeGreaterThanOrEqual(1000);
+    expect(created.at(-1)! - created[0]!).toBeGreaterThanOrEqual(1000);
   }, 30_000);
 
   it("never lets Twilio see more than the rate in one second, even when a request arrives late", async () => {
