@@ -52,6 +52,7 @@ export class SenderPacer extends DurableObject<Env> {
   private turns: Promise<void> = Promise.resolve();
   /** Wakes a turn waiting on the window when a send in it is answered. */
   private answered: (() => void) | null = null;
+  private client: TwilioClient | null = null;
 
   /** Sends one message through Twilio in its turn (see the rules above). */
   async send(
@@ -75,7 +76,8 @@ export class SenderPacer extends DurableObject<Env> {
     if (!entry) return { sent: false, retryAfterMs: costMs };
     const taken: InWindow = entry;
     try {
-      return { sent: true, message: await new TwilioClient(twilioConfigFromEnv(this.env)).createMessage(params) };
+      this.client ??= new TwilioClient(twilioConfigFromEnv(this.env));
+      return { sent: true, message: await this.client.createMessage(params) };
     } catch (err) {
       if (!isTwilioError(err)) throw err;
       const { kind, message, httpStatus, code, retryable, ambiguous } = err;

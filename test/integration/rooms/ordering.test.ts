@@ -16,6 +16,19 @@ async function conversationOf(ws: Ws) {
 
 const sid = () => `SM${crypto.randomUUID().replaceAll("-", "")}`;
 
+/** An outbound message through the API (the room assigns its seq). */
+function sendOut(ws: Ws, conversationId: string, body = "out") {
+  return call("POST", `/api/conversations/${conversationId}/messages`, { key: ws.key }, { body: { body } });
+}
+
+/**
+ * Another room object for the same conversation: a writer this room does not know about, standing in
+ * for lost storage or for D1 commits the room never recorded (a crash between the two).
+ */
+function otherRoom(conversationId: string, tag: string) {
+  return env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conversationId}#${tag}`));
+}
+
 function inbound(ws: Ws, conversationId: string, body: string, providerSid = sid()) {
   return {
     id: `msg_o${crypto.randomUUID().replaceAll("-", "").slice(0, 18)}`,
@@ -37,12 +50,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
-    const out = await call(
-      "POST",
-      `/api/conversations/${conv.id}/messages`,
-      { key: ws.key },
-      { body: { body: "out" } },
-    );
+    const out = await sendOut(ws, conv.id);
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) work.push(room.appendMessage(inbound(ws, conv.id, `in ${i}`)));
     for (const status of ["sent", "queued", "delivered", "sending"] as const) {
@@ -107,7 +115,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const conv = await conversationOf(ws);
     await roomFor(env, conv.id).appendMessage(inbound(ws, conv.id, "one"));
     // A second room object for the same conversation (as if storage were lost) must not restart at 1.
-    const fresh = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#fresh`));
+    const fresh = otherRoom(conv.id, "fresh");
     const result = await fresh.appendMessage(inbound(ws, conv.id, "two"));
     expect(result.outcome === "created" && result.message.seq).toBe(2);
   });
@@ -118,7 +126,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const room = roomFor(env, conv.id);
     await room.appendMessage(inbound(ws, conv.id, "one"));
     // D1 takes seq 2 while this room never logs it (what a SIGKILL between the two commits leaves).
-    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#crash`));
+    const other = otherRoom(conv.id, "crash");
     expect((await other.appendMessage(inbound(ws, conv.id, "two"))).outcome).toBe("created");
     await evictDurableObject(room);
     const three = await room.appendMessage(inbound(ws, conv.id, "three"));
@@ -139,7 +147,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
     await room.appendMessage(inbound(ws, conv.id, "one"));
-    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#other`));
+    const other = otherRoom(conv.id, "other");
     await other.appendMessage(inbound(ws, conv.id, "two"));
     const three = await room.appendMessage(inbound(ws, conv.id, "three"));
     expect(three.outcome === "created" && three.message.seq).toBe(3);
@@ -149,14 +157,9 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
-    const out = await call(
-      "POST",
-      `/api/conversations/${conv.id}/messages`,
-      { key: ws.key },
-      { body: { body: "out" } },
-    );
+    const out = await sendOut(ws, conv.id);
     expect(out.json.seq).toBe(1);
-    const other = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#status`));
+    const other = otherRoom(conv.id, "status");
     const moved = await other.applyStatus(conv.id, {
       messageId: out.json.id,
       status: "sent",
