@@ -31,6 +31,28 @@ describe("POST /webhooks/twilio/inbound", () => {
     });
   });
 
+  it("a customer who texts two workspaces lands in each one's own thread, and stays there (invariant 5)", async () => {
+    const a = await textingWorkspace();
+    const b = await textingWorkspace();
+    const customer = a.customer;
+    // B already has a contact and a thread with the same customer.
+    const bConv = (await call("POST", "/api/conversations", { key: b.key }, { body: { phone: customer } })).json;
+    for (const body of ["first to A", "second to A"]) {
+      const { held } = await inboundText({ from: customer, to: a.from, body });
+      expect((await deliver(held[0]!)).status).toBe(200);
+    }
+    const aList = (await call("GET", "/api/conversations", { key: a.key })).json.items;
+    expect(aList).toHaveLength(1);
+    const aThread = (await call("GET", `/api/conversations/${aList[0].id}/messages`, { key: a.key })).json.items;
+    expect(aThread.map((m: { body: string }) => m.body)).toEqual(["first to A", "second to A"]);
+    const bThread = (await call("GET", `/api/conversations/${bConv.id}/messages`, { key: b.key })).json.items;
+    expect(bThread).toEqual([]);
+    const { held } = await inboundText({ from: customer, to: b.from, body: "to B" });
+    await deliver(held[0]!);
+    const bAfter = (await call("GET", `/api/conversations/${bConv.id}/messages`, { key: b.key })).json.items;
+    expect(bAfter.map((m: { body: string }) => m.body)).toEqual(["to B"]);
+  });
+
   it("an inbound text delivered 3 times stores one message (invariant 2)", async () => {
     const ws = await textingWorkspace();
     const { sid, held } = await inboundText({ from: ws.customer, to: ws.from, body: "Only once", times: 3 });
