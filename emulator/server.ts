@@ -37,6 +37,20 @@ export interface EmulatorOptions {
   delays?: { sentMs: number; finalMs: number };
   /** Per-request log lines on stdout. */
   verbose?: boolean;
+  /**
+   * The account's phone numbers (IncomingPhoneNumbers): every number starting with one of these
+   * prefixes (default: +1415 and the +1500555 test range), plus numbers added through the control API.
+   */
+  ownedNumberPrefixes?: string[];
+}
+
+/** An IncomingPhoneNumber of the emulated account: where Twilio sends its texts and reports. */
+export interface EmulatedNumber {
+  sid: string;
+  phoneNumber: string;
+  smsUrl: string | null;
+  smsFallbackUrl: string | null;
+  statusCallback: string | null;
 }
 
 /** `slowArrival`: the request reaches "Twilio" SLOW_ARRIVAL_MS late (as over a slow network), then succeeds. */
@@ -149,12 +163,26 @@ export class TwilioEmulator {
   readonly messages = new Map<string, EmulatedMessage>();
   readonly held: HeldRequest[] = [];
   faults: FaultConfig = NO_FAULTS();
+  /** Numbers whose webhooks were configured (or that were added explicitly), by E.164. */
+  readonly numbers = new Map<string, EmulatedNumber>();
+  /** Numbers taken out of the account (released), which the prefixes would otherwise cover. */
+  private readonly released = new Set<string>();
+  /** Per-To final outcomes for the next creates ("failed", "undelivered", "delivered"), in order. */
+  private outcomesByTo: Record<string, string[]> = {};
+  /** To numbers whose new messages stay `queued` (date_sent empty), as when Twilio holds them. */
+  private readonly lifecyclePaused = new Set<string>();
+  private readonly pausedLifecycles: EmulatedMessage[] = [];
+  /** While true, Twilio is down: every REST call answers 503 and nothing is created. */
+  private down = false;
+  /** Senders for which Twilio is down (keeps parallel test files apart): their calls answer 503. */
+  private readonly downFrom = new Set<string>();
   readonly stats = {
     creates: 0,
     faults: {} as Record<string, number>,
     callbacksSent: 0,
     callbacksFailed: 0,
     inbound: 0,
+    refusedWhileDown: 0,
   };
   private server: Server | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -199,6 +227,42 @@ export class TwilioEmulator {
     this.stats.callbacksSent = 0;
     this.stats.callbacksFailed = 0;
     this.stats.inbound = 0;
+    this.stats.refusedWhileDown = 0;
+    this.numbers.clear();
+    this.released.clear();
+    this.outcomesByTo = {};
+    this.lifecyclePaused.clear();
+    this.pausedLifecycles.length = 0;
+    this.down = false;
+    this.downFrom.clear();
+  }
+
+  /** A Messages call that names (or, by sid, belongs to) a sender marked down. */
+  private callIsFromDownSender(url: URL): boolean {
+    if (this.downFrom.size === 0) return false;
+    const from = url.searchParams.get("From");
+    if (from && this.downFrom.has(from)) return true;
+    const sid = /\/Messages\/([^/]+?)\.json$/.exec(url.pathname)?.[1];
+    const msg = sid ? this.messages.get(sid) : undefined;
+    return msg !== undefined && this.downFrom.has(msg.from);
+  }
+
+  /** Whether the account has this number (prefix rule or added), and it was not released. */
+  ownsNumber(phoneNumber: string): boolean {
+    if (this.released.has(phoneNumber)) return false;
+    if (this.numbers.has(phoneNumber)) return true;
+    const prefixes = this.options.ownedNumberPrefixes ?? ["+1415", "+1500555"];
+    return /^\+[1-9]\d{6,14}$/.test(phoneNumber) && prefixes.some((p) => phoneNumber.startsWith(p));
+  }
+
+  private numberRecord(phoneNumber: string): EmulatedNumber {
+    let n = this.numbers.get(phoneNumber);
+    if (!n) {
+      const digits = createHmac("sha256", "pn").update(phoneNumber).digest("hex").slice(0, 32);
+      n = { sid: `PN${digits}`, phoneNumber, smsUrl: null, smsFallbackUrl: null, statusCallback: null };
+      this.numbers.set(phoneNumber, n);
+    }
+    return n;
   }
 
   private later(ms: number, fn: () => void) {
@@ -225,6 +289,17 @@ export class TwilioEmulator {
     }
     if (path.startsWith("/_control/")) return this.control(req, res, url);
 
+    if (path.startsWith("/2010-04-01/") && (this.down || this.callIsFromDownSender(url))) {
+      this.stats.refusedWhileDown++;
+      return twilioError(res, 503, 20503, "Service Unavailable");
+    }
+    const numbersMatch = /^\/2010-04-01\/Accounts\/([^/]+)\/IncomingPhoneNumbers(?:\/([^/]+?))?\.json$/.exec(path);
+    if (numbersMatch) {
+      if (!this.authorized(req, numbersMatch[1] ?? "")) {
+        return sendJson(res, 401, { status: 401, message: "Authenticate", code: 20003 });
+      }
+      return this.incomingNumbers(req, res, numbersMatch[1] ?? "", numbersMatch[2], url);
+    }
     const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\/([^/]+?))?\.json$/.exec(path);
     if (!match) return twilioError(res, 404, 20404, "The requested resource was not found");
     const accountSid = match[1] ?? "";
@@ -255,6 +330,56 @@ export class TwilioEmulator {
     return /^AC[0-9a-fA-F]{32}$/.test(accountSid) && (user === accountSid || /^SK[0-9a-fA-F]{32}$/.test(user ?? ""));
   }
 
+  /** IncomingPhoneNumbers: list (filtered by PhoneNumber) and update of the webhook URLs. */
+  private async incomingNumbers(
+    req: IncomingMessage,
+    res: ServerResponse,
+    accountSid: string,
+    sid: string | undefined,
+    url: URL,
+  ): Promise<void> {
+    const json = (n: EmulatedNumber) => ({
+      account_sid: accountSid,
+      sid: n.sid,
+      phone_number: n.phoneNumber,
+      friendly_name: n.phoneNumber,
+      sms_url: n.smsUrl ?? "",
+      sms_method: "POST",
+      sms_fallback_url: n.smsFallbackUrl ?? "",
+      sms_fallback_method: "POST",
+      status_callback: n.statusCallback ?? "",
+      status_callback_method: "POST",
+      capabilities: { sms: true, mms: true, voice: true },
+      uri: `/2010-04-01/Accounts/${accountSid}/IncomingPhoneNumbers/${n.sid}.json`,
+    });
+    if (!sid && req.method === "GET") {
+      const wanted = url.searchParams.get("PhoneNumber");
+      const items =
+        wanted !== null
+          ? this.ownsNumber(wanted)
+            ? [this.numberRecord(wanted)]
+            : []
+          : [...this.numbers.values()].filter((n) => this.ownsNumber(n.phoneNumber));
+      return sendJson(res, 200, {
+        incoming_phone_numbers: items.map(json),
+        page: 0,
+        page_size: 50,
+        next_page_uri: null,
+        uri: `/2010-04-01/Accounts/${accountSid}/IncomingPhoneNumbers.json`,
+      });
+    }
+    if (sid && req.method === "POST") {
+      const n = [...this.numbers.values()].find((x) => x.sid === sid && this.ownsNumber(x.phoneNumber));
+      if (!n) return twilioError(res, 404, 20404, "The requested resource was not found");
+      const form = new URLSearchParams(await readBody(req));
+      if (form.has("SmsUrl")) n.smsUrl = form.get("SmsUrl");
+      if (form.has("SmsFallbackUrl")) n.smsFallbackUrl = form.get("SmsFallbackUrl");
+      if (form.has("StatusCallback")) n.statusCallback = form.get("StatusCallback");
+      return sendJson(res, 200, json(n));
+    }
+    return twilioError(res, 405, 20004, "Method not allowed");
+  }
+
   private pickCreateFault(to: string | null): CreateFault | null {
     const forTo = to ? this.faults.scriptByTo[to]?.shift() : undefined;
     if (forTo) return forTo;
@@ -275,6 +400,10 @@ export class TwilioEmulator {
 
   private async create(req: IncomingMessage, res: ServerResponse, accountSid: string): Promise<void> {
     const form = new URLSearchParams(await readBody(req));
+    if (this.downFrom.has(form.get("From") ?? "")) {
+      this.stats.refusedWhileDown++;
+      return twilioError(res, 503, 20503, "Service Unavailable");
+    }
     this.stats.creates++;
     const fault = this.pickCreateFault(form.get("To"));
     if (fault) this.countFault(fault);
@@ -350,12 +479,23 @@ export class TwilioEmulator {
 
   /** queued → sent → delivered (or undelivered / failed), firing a callback at each step after queued. */
   private scheduleLifecycle(msg: EmulatedMessage) {
+    if (this.lifecyclePaused.has(msg.to)) {
+      this.pausedLifecycles.push(msg);
+      return;
+    }
+    const scripted = this.outcomesByTo[msg.to]?.shift();
     const final: [string, number | null, string | null] =
-      msg.to === UNDELIVERED_TO
-        ? ["undelivered", 30003, "Unreachable destination handset"]
-        : msg.to === FAILED_TO
-          ? ["failed", 30008, "Unknown error"]
-          : ["delivered", null, null];
+      scripted === "failed"
+        ? ["failed", 30008, "Unknown error"]
+        : scripted === "undelivered"
+          ? ["undelivered", 30003, "Unreachable destination handset"]
+          : scripted === "delivered"
+            ? ["delivered", null, null]
+            : msg.to === UNDELIVERED_TO
+              ? ["undelivered", 30003, "Unreachable destination handset"]
+              : msg.to === FAILED_TO
+                ? ["failed", 30008, "Unknown error"]
+                : ["delivered", null, null];
     const delays = this.options.delays ?? { sentMs: 50, finalMs: 100 };
     const { reorder } = this.faults.callbacks;
     const reordered = reorder > 0 && Math.random() < reorder;
@@ -378,7 +518,7 @@ export class TwilioEmulator {
       // Failed messages never leave Twilio: one callback.
       const fire = () => {
         sentStep();
-        this.emitStatusCallback(msg, "failed", 30008);
+        this.emitStatusCallback(msg, "failed", final[1]);
       };
       if (this.callbackMode === "hold") fire();
       else this.later(delays.sentMs, fire);
@@ -499,12 +639,15 @@ export class TwilioEmulator {
     const on = q.get("DateSent");
     const pageSize = Math.min(1000, Math.max(1, Number(q.get("PageSize") ?? 50)));
     const page = Math.max(0, Number(q.get("Page") ?? 0));
-    const sentDay = (m: EmulatedMessage) => (m.dateSent ?? m.dateCreated).toISOString().slice(0, 10);
+    // As at Twilio, a message still held (queued, date_sent empty) matches no DateSent filter.
+    const sentDay = (m: EmulatedMessage) => m.dateSent?.toISOString().slice(0, 10) ?? null;
+    const hasDateFilter = Boolean(q.get("DateSent>") ?? q.get("DateSent<") ?? q.get("DateSent"));
     const all = [...this.messages.values()]
       .filter((m) => m.accountSid === accountSid)
       .filter((m) => (to ? m.to === to : true) && (from ? m.from === from : true))
-      .filter((m) => (after ? sentDay(m) >= dayOf(after) : true))
-      .filter((m) => (before ? sentDay(m) <= dayOf(before) : true))
+      .filter((m) => !hasDateFilter || sentDay(m) !== null)
+      .filter((m) => (after ? (sentDay(m) ?? "") >= dayOf(after) : true))
+      .filter((m) => (before ? (sentDay(m) ?? "") <= dayOf(before) : true))
       .filter((m) => (on ? sentDay(m) === dayOf(on) : true))
       .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());
     const items = all.slice(page * pageSize, (page + 1) * pageSize);
@@ -804,6 +947,60 @@ export class TwilioEmulator {
         ...(input.script as FetchFault[]),
       ];
       return sendJson(res, 200, { sid: input.sid, script: this.faults.fetchBySid[input.sid] });
+    }
+    if (path === "/outcomes/to" && req.method === "POST") {
+      // Final outcomes ("failed", "undelivered", "delivered") for the next messages to one number.
+      const input = await readJson();
+      if (typeof input.to !== "string" || !Array.isArray(input.outcomes)) {
+        return sendJson(res, 400, { error: "to (string) and outcomes (array) are required" });
+      }
+      this.outcomesByTo[input.to] = [...(this.outcomesByTo[input.to] ?? []), ...(input.outcomes as string[])];
+      return sendJson(res, 200, { to: input.to, outcomes: this.outcomesByTo[input.to] });
+    }
+    if (path === "/lifecycle" && req.method === "POST") {
+      // {to, paused: true}: new messages to `to` stay queued with no date_sent; {to, paused: false}
+      // lets them (and the ones held so far) go on.
+      const input = await readJson();
+      if (typeof input.to !== "string") return sendJson(res, 400, { error: "to (string) is required" });
+      const to = input.to;
+      if (input.paused === true) {
+        this.lifecyclePaused.add(to);
+      } else {
+        this.lifecyclePaused.delete(to);
+        const waiting = this.pausedLifecycles.filter((m) => m.to === to);
+        for (const m of waiting) {
+          this.pausedLifecycles.splice(this.pausedLifecycles.indexOf(m), 1);
+          this.scheduleLifecycle(m);
+        }
+      }
+      return sendJson(res, 200, { to, paused: this.lifecyclePaused.has(to) });
+    }
+    if (path === "/down" && req.method === "POST") {
+      // {down: true}: Twilio is out; every REST call answers 503 until {down: false}.
+      // {from, down}: the same for one sender's calls only (creates, lookups and fetches).
+      const input = await readJson();
+      if (typeof input.from === "string") {
+        if (input.down === true) this.downFrom.add(input.from);
+        else this.downFrom.delete(input.from);
+      } else {
+        this.down = input.down === true;
+      }
+      return sendJson(res, 200, { down: this.down, downFrom: [...this.downFrom] });
+    }
+    if (path === "/numbers" && req.method === "GET") {
+      return sendJson(res, 200, { numbers: [...this.numbers.values()] });
+    }
+    if (path === "/numbers" && req.method === "POST") {
+      // {phoneNumber, owned}: add a number to the account (owned: true) or release it (owned: false).
+      const input = await readJson();
+      if (typeof input.phoneNumber !== "string") return sendJson(res, 400, { error: "phoneNumber is required" });
+      if (input.owned === false) {
+        this.released.add(input.phoneNumber);
+      } else {
+        this.released.delete(input.phoneNumber);
+        this.numberRecord(input.phoneNumber);
+      }
+      return sendJson(res, 200, { phoneNumber: input.phoneNumber, owned: this.ownsNumber(input.phoneNumber) });
     }
     if (path === "/inbound" && req.method === "POST") {
       const input = await readJson();

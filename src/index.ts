@@ -23,3 +23,4 @@ export default {
 export { ConversationRoom } from "./rooms/conversation-room";
 export { InboxStream } from "./rooms/inbox-stream";
 export { SenderPacer } from "./rooms/sender-pacer";
+export { TwilioBreaker } from "./rooms/twilio-breaker";

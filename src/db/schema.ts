@@ -81,6 +81,8 @@ export const apiKeys = sqliteTable(
     createdAt: timestamp("created_at"),
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
+    /** Space-separated scopes (see API_KEY_SCOPES); keys made before scopes existed keep the defaults. */
+    scopes: text("scopes").notNull().default("messages:send messages:read contacts:write"),
   },
   (t) => [index("api_keys_workspace_idx").on(t.workspaceId, t.createdAt)],
 );
@@ -245,6 +247,58 @@ export const messageEvents = sqliteTable(
     at: timestamp("at"),
   },
   (t) => [index("message_events_message_idx").on(t.messageId, t.id), index("message_events_at_idx").on(t.at)],
+);
+
+/**
+ * Earlier attempts of an outbound message, closed when a manual retry starts a new one. The message
+ * row holds the current attempt (its sid is the one callbacks and reconciliation follow); a late
+ * callback for an earlier attempt's sid is recorded as an event without moving the status.
+ */
+export const messageAttempts = sqliteTable(
+  "message_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    messageId: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    /** 1 for the first attempt. */
+    attempt: integer("attempt").notNull(),
+    /** Twilio's sid of this attempt, when it reached Twilio. */
+    providerSid: text("provider_sid").unique(),
+    /** The status the attempt ended in, and why. */
+    status: text("status").notNull(),
+    errorCode: integer("error_code"),
+    errorMessage: text("error_message"),
+    startedAt: integer("started_at"),
+    endedAt: integer("ended_at").notNull(),
+  },
+  (t) => [uniqueIndex("message_attempts_message_uq").on(t.messageId, t.attempt)],
+);
+
+export const SUPPRESSION_SOURCES = ["keyword", "twilio", "manual"] as const;
+
+/**
+ * Consent is about a phone number, not a contact row: a workspace's suppression list keyed by E.164.
+ * A number on it is never texted (deleting or editing the contact does not lift it); START removes it.
+ */
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    phone: text("phone").notNull(),
+    source: text("source", { enum: SUPPRESSION_SOURCES }).notNull(),
+    /** The keyword the customer sent (STOP, UNSUBSCRIBE, …) or Twilio's error code as text. */
+    keyword: text("keyword"),
+    /** The message (sid or our id) that carried the opt-out. */
+    reference: text("reference"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.phone] })],
 );
 
 export const conversationReads = sqliteTable(

@@ -13,9 +13,9 @@ export function toE164(input: string, defaultCountry: "US" = "US"): string | nul
   return parsed.number;
 }
 
-/** Masks a phone number for logs: `+1415•••2671`. */
+/** Masks a phone number for logs, keeping at most its last 4 digits: `•••2671`. */
 export function maskPhone(phone: string | null | undefined): string {
   if (!phone) return "";
-  if (phone.length <= 8) return "•••";
-  return `${phone.slice(0, 5)}•••${phone.slice(-4)}`;
+  const digits = phone.replace(/\D/g, "");
+  return digits.length <= 6 ? "•••" : `•••${digits.slice(-4)}`;
 }

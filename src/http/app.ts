@@ -35,8 +35,11 @@ const PUBLIC_API_PATHS = new Set([
   "/api/docs",
 ]);
 
+/** Scalar's bundle, served from our own assets (copied there by web/vite.config.ts). */
+export const DOCS_SCRIPT = "/vendor/scalar-api-reference.js";
+
 const DOCS_CSP =
-  "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'";
+  "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -94,7 +97,10 @@ export function createApp() {
     await next();
     c.res.headers.set("Content-Security-Policy", DOCS_CSP);
   });
-  app.get("/api/docs", Scalar({ url: "/api/openapi.json", pageTitle: "Parley API" }));
+  app.get(
+    "/api/docs",
+    Scalar({ url: "/api/openapi.json", pageTitle: "Parley API", cdn: DOCS_SCRIPT, withDefaultFonts: false }),
+  );
 
   app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
 

@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import type { Role } from "../db/schema";
+import type { Scope } from "../shared/scopes";
 
 /** Who is calling: a signed-in user (session cookie) or an integration (API key). */
 export interface Principal {
@@ -10,6 +11,10 @@ export interface Principal {
   role: Role;
   /** The API key's id, or the session's token hash. */
   credentialId: string;
+  /** What an API key may do; for sessions, what the member's role allows. */
+  scopes: ReadonlySet<Scope>;
+  /** When the credential lapses (sessions); null for keys, which last until revoked. */
+  expiresAt: number | null;
 }
 
 export interface AppEnv {

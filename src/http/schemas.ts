@@ -101,7 +101,14 @@ export const NumberSchema = z
   .openapi("Number");
 
 export const ApiKeySchema = z
-  .object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: Iso, lastUsedAt: Iso.nullable() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    createdAt: Iso,
+    lastUsedAt: Iso.nullable(),
+    scopes: z.array(z.string()),
+  })
   .openapi("ApiKey");
 
 export function listOf<T extends z.ZodType>(item: T, name: string) {

@@ -9,12 +9,14 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { optOutRecipient } from "../db/queries/contacts";
-import { contacts, conversations, messages, numbers } from "../db/schema";
+import { optOutRecipient, suppressedSql } from "../db/queries/contacts";
+import { holdStatements, storedSids } from "../db/queries/messages";
+import { messages, numbers } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
+import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 import { describeTwilioError } from "../twilio/error-codes";
 import { isTwilioError, type TwilioError } from "../twilio/errors";
@@ -111,15 +113,34 @@ export async function markFailed(
 
 /**
  * An earlier attempt may have created the message at Twilio (timeout, crash, 5xx): list the account's
- * messages To/From sent since the attempt began, and return a match (same body) to adopt.
+ * messages To/From created since the attempt began (minus a minute of clock slack), and return the
+ * one to adopt (same body, no other message's sid, closest to the attempt's start; see findAdoptable).
  */
-export async function lookUpEarlierAttempt(client: TwilioClient, msg: MessageRow, attemptStartedAt: number) {
-  const candidates = await client.listMessages({
+export async function lookUpEarlierAttempt(
+  client: TwilioClient,
+  d1: D1Database,
+  msg: MessageRow,
+  attemptStartedAt: number,
+) {
+  const candidates = await client.listMessagesSince({
     to: msg.toNumber,
     from: msg.fromNumber,
-    dateSentAfter: new Date(attemptStartedAt - 24 * 60 * 60 * 1000),
+    createdAfter: attemptStartedAt - 60_000,
   });
-  return findAdoptable(candidates, { to: msg.toNumber, from: msg.fromNumber, body: msg.body, attemptStartedAt });
+  const sameBody = candidates.filter((m) => (m.body ?? "") === msg.body);
+  if (sameBody.length === 0) return undefined;
+  const takenSids = await storedSids(
+    d1,
+    sameBody.map((m) => m.sid),
+    msg.id,
+  );
+  return findAdoptable(sameBody, {
+    to: msg.toNumber,
+    from: msg.fromNumber,
+    body: msg.body,
+    attemptStartedAt,
+    takenSids,
+  });
 }
 
 export async function processOutbound(
@@ -130,11 +151,14 @@ export async function processOutbound(
 ): Promise<Decision> {
   const db = createDb(env.DB);
   const row = await db
-    .select({ msg: messages, optedOut: contacts.optedOut, ratePerSecond: numbers.ratePerSecond })
+    .select({
+      msg: messages,
+      suppressed: suppressedSql(sql`${messages.workspaceId}`, messages.toNumber),
+      senderId: numbers.id,
+      ratePerSecond: numbers.ratePerSecond,
+    })
     .from(messages)
-    .innerJoin(conversations, eq(conversations.id, messages.conversationId))
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .leftJoin(numbers, eq(numbers.phoneNumber, messages.fromNumber))
+    .leftJoin(numbers, and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)))
     .where(eq(messages.id, messageId))
     .get();
   const msg = row?.msg;
@@ -143,21 +167,42 @@ export async function processOutbound(
     return { action: "ack", outcome: "unknown" };
   }
   if (msg.status !== "pending") return { action: "ack", outcome: `skipped:${msg.status}` };
-  if (row?.optedOut) {
+  if (row?.suppressed) {
     await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue");
     return { action: "ack", outcome: "opted_out" };
+  }
+  if (!row?.senderId) {
+    await markFailed(
+      env,
+      db,
+      msg,
+      null,
+      `The sender ${msg.fromNumber} was removed from the workspace; not sent.`,
+      "queue",
+    );
+    return { action: "ack", outcome: "sender_removed" };
   }
 
   const lease = await claim(db, messageId, Date.now());
   if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
 
+  // An outage holds the message instead of spending its retries (see TwilioBreaker).
+  const breaker = breakerFor(env);
+  const admission = await breaker.admit();
+  if (!admission.allow) {
+    await hold(env, msg, admission.reason, lease.earlierAttempt === null);
+    await enqueueOutbound(env, messageId, holdDelaySeconds(admission.retryAfterMs));
+    return { action: "ack", outcome: "held" };
+  }
+
   const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
   try {
     if (lease.earlierAttempt !== null) {
-      const earlier = await lookUpEarlierAttempt(twilio, msg, lease.earlierAttempt);
+      const earlier = await lookUpEarlierAttempt(twilio, env.DB, msg, lease.earlierAttempt);
       if (earlier) {
         // Recording the handover ends the attempt and releases the lease in the same write.
         await recordHandover(env, msg, earlier, "queue");
+        if (!admission.clean) await breaker.report("ok");
         log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
         return { action: "ack", outcome: "adopted" };
       }
@@ -170,12 +215,13 @@ export async function processOutbound(
       statusCallback: statusCallbackUrl(env, msg.id),
     };
     let tw: TwilioMessage;
-    if (row?.ratePerSecond) {
+    if (row.ratePerSecond) {
       // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
       const pacer = pacerFor(env, msg.fromNumber);
       const paced = await pacer.send(params, msg.segments, row.ratePerSecond, PACE_MAX_WAIT_MS);
       if (!paced.sent) {
         await release(db, messageId, lease.earlierAttempt === null);
+        if (admission.probe) await breaker.report("ok");
         // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
         await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(paced.retryAfterMs / 1000)));
         return { action: "ack", outcome: "paced" };
@@ -185,15 +231,33 @@ export async function processOutbound(
     } else {
       tw = await twilio.createMessage(params);
     }
+    if (!admission.clean) await breaker.report("ok");
     await recordHandover(env, msg, tw, "queue");
     return { action: "ack", outcome: "sent" };
   } catch (err) {
-    if (isTwilioError(err)) return handleTwilioError(env, db, msg, err, attempt);
+    if (isTwilioError(err)) {
+      const outage = isOutage(err);
+      if (outage || !admission.clean) await breaker.report(outage ? "outage" : "ok").catch(() => undefined);
+      return handleTwilioError(env, db, msg, err, attempt);
+    }
     // D1 or the room failed: the attempt's outcome is unknown, so keep attempt_started_at for a lookup.
     log("error", "outbound attempt failed on our side", { messageId, error: String(err) });
     await release(db, messageId, false).catch(() => undefined);
     return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: "internal_error" };
   }
+}
+
+/** Seconds to hold a message for: the breaker's wait, spread by up to two seconds so holds do not return in a herd. */
+function holdDelaySeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000) + Math.floor(Math.random() * 3));
+}
+
+/**
+ * Keeps the message pending with a visible reason and lets go of it; the event is recorded once per
+ * reason, not on every hold. The attempt stays open when its outcome is unknown (a lookup comes first).
+ */
+async function hold(env: Env, msg: MessageRow, reason: string, clearAttempt: boolean): Promise<void> {
+  await env.DB.batch(holdStatements(env.DB, msg.id, reason, clearAttempt, Date.now()));
 }
 
 async function handleTwilioError(
@@ -211,6 +275,12 @@ async function handleTwilioError(
     code: err.code,
     retryable: err.retryable,
   });
+  if (err.code === 20003) {
+    // Our credentials were refused: an operator's problem, not this message's. Hold it until fixed.
+    await hold(env, msg, "Twilio refused our credentials (20003); holding until they are fixed", !err.ambiguous);
+    await enqueueOutbound(env, msg.id, backoffSeconds(attempt));
+    return { action: "ack", outcome: "held" };
+  }
   if (!err.retryable) {
     // Failing the message also ends the attempt and releases the lease.
     await markFailed(env, db, msg, err.code, describeTwilioError(err.code) ?? err.message, "queue");

@@ -19,7 +19,7 @@ export async function processDeadLetter(
   const msg = await getMessageById(db, messageId);
   if (msg?.status !== "pending") return "skipped";
   if (msg.attemptStartedAt !== null) {
-    const earlier = await lookUpEarlierAttempt(client, msg, msg.attemptStartedAt);
+    const earlier = await lookUpEarlierAttempt(client, env.DB, msg, msg.attemptStartedAt);
     if (earlier) {
       await recordHandover(env, msg, earlier, "dlq");
       return "adopted";

@@ -25,12 +25,15 @@ import { log } from "../log";
 import { ClientFrameSchema, type LoggedFrame, type MessageJson, type ServerFrame } from "../shared/frames";
 import { inboxFor } from "./inbox-stream";
 import {
+  CREDENTIAL_CHECK_MS,
+  closeForCredentials,
   IDENTITY_HEADER,
   MAX_FRAME_BYTES,
   MAX_STRIKES,
   reciprocalCloseCode,
   SocketIdentitySchema,
   type SocketState,
+  socketsWithEndedCredentials,
   TYPING_MAX_PER_WINDOW,
   TYPING_TTL_MS,
   TYPING_WINDOW_MS,
@@ -50,6 +53,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private workspaceId: string | null = null;
   private conversationId: string | null = null;
   private tail: Promise<unknown> = Promise.resolve();
+  private lastCredentialCheck = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -158,8 +162,14 @@ export class ConversationRoom extends DurableObject<Env> {
 
   protected broadcast(frame: ServerFrame, except?: WebSocket): void {
     const text = JSON.stringify(frame);
+    const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
       if (ws === except) continue;
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (state?.credential?.expiresAt != null && state.credential.expiresAt <= now) {
+        closeForCredentials(ws, "session expired");
+        continue;
+      }
       try {
         ws.send(text);
       } catch {
@@ -291,6 +301,20 @@ export class ConversationRoom extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Retention erased these messages: drop them, and every logged event up to `throughSeq`, from the
+   * resume log. A client resuming from before then gets `reset` and reloads the (erased) thread.
+   */
+  async forget(throughSeq: number, messageIds: string[]): Promise<number> {
+    const before = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n;
+    this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", throughSeq);
+    this.ctx.storage.sql.exec(
+      "DELETE FROM events WHERE json_extract(frame, '$.type') = 'message' AND json_extract(frame, '$.message.id') IN (SELECT value FROM json_each(?))",
+      JSON.stringify(messageIds),
+    );
+    return before - this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n;
+  }
+
   /** The last seq this room assigned. */
   async getLastSeq(conversationId: string): Promise<number> {
     await this.ensureInitialized(conversationId);
@@ -341,6 +365,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const state: SocketState = { ...identity, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
     server.serializeAttachment(state);
     server.send(JSON.stringify({ type: "hello", conversationId, lastSeq: this.lastSeq } satisfies ServerFrame));
+    await this.scheduleAlarm(Date.now() + CREDENTIAL_CHECK_MS);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -380,9 +405,28 @@ export class ConversationRoom extends DurableObject<Env> {
     }
   }
 
-  /** Lapsed typing indicators: tell the others they stopped. */
+  /** Sets the alarm to `at` unless one is due sooner. */
+  private async scheduleAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * The room's alarm: sockets whose credentials ended are closed (4401) every CREDENTIAL_CHECK_MS
+   * while any are open, and lapsed typing indicators are announced as stopped.
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    if (now - this.lastCredentialCheck >= CREDENTIAL_CHECK_MS / 2) {
+      this.lastCredentialCheck = now;
+      try {
+        for (const { ws, why } of await socketsWithEndedCredentials(this.env.DB, this.ctx.getWebSockets(), now)) {
+          closeForCredentials(ws, why);
+        }
+      } catch (err) {
+        log("error", "room credential check failed", { conversationId: this.conversationId, error: String(err) });
+      }
+    }
     let next = 0;
     for (const ws of this.ctx.getWebSockets()) {
       const state = ws.deserializeAttachment() as SocketState | null;
@@ -394,6 +438,10 @@ export class ConversationRoom extends DurableObject<Env> {
       } else if (next === 0 || state.typingUntil < next) {
         next = state.typingUntil;
       }
+    }
+    if (this.ctx.getWebSockets().length > 0) {
+      const check = this.lastCredentialCheck + CREDENTIAL_CHECK_MS;
+      next = next === 0 ? check : Math.min(next, check);
     }
     if (next) await this.ctx.storage.setAlarm(next);
   }
@@ -463,10 +511,7 @@ export class ConversationRoom extends DurableObject<Env> {
         state.typingUntil = frame.data.active ? now + TYPING_TTL_MS : 0;
         ws.serializeAttachment(state);
         this.broadcast({ type: "typing", userId: state.userId, name: state.name, active: frame.data.active }, ws);
-        if (frame.data.active) {
-          const current = await this.ctx.storage.getAlarm();
-          if (current === null || current > state.typingUntil) await this.ctx.storage.setAlarm(state.typingUntil);
-        }
+        if (frame.data.active) await this.scheduleAlarm(state.typingUntil);
         return;
       }
       case "read": {
@@ -482,10 +527,12 @@ export class ConversationRoom extends DurableObject<Env> {
     if (afterSeq >= this.lastSeq) return [];
     const oldest = this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM events").one().seq;
     if (oldest === null || oldest > afterSeq + 1) return null;
-    return this.ctx.storage.sql
+    const frames = this.ctx.storage.sql
       .exec<{ frame: string }>("SELECT frame FROM events WHERE seq > ? ORDER BY seq", afterSeq)
       .toArray()
       .map((r) => JSON.parse(r.frame) as LoggedFrame);
+    // A hole (an event retention dropped) means the client cannot be brought up to date frame by frame.
+    return frames.length === this.lastSeq - afterSeq ? frames : null;
   }
 }
 

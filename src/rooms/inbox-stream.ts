@@ -9,7 +9,15 @@ import { createDb } from "../db/client";
 import { getConversationView } from "../db/queries/conversations";
 import { presentConversation } from "../http/present";
 import { log } from "../log";
-import { IDENTITY_HEADER, reciprocalCloseCode, SocketIdentitySchema, type SocketState } from "./sockets";
+import {
+  CREDENTIAL_CHECK_MS,
+  closeForCredentials,
+  IDENTITY_HEADER,
+  reciprocalCloseCode,
+  SocketIdentitySchema,
+  type SocketState,
+  socketsWithEndedCredentials,
+} from "./sockets";
 
 export class InboxStream extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -27,7 +35,35 @@ export class InboxStream extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`user:${parsed.data.userId ?? "api-key"}`]);
     const state: SocketState = { ...parsed.data, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
     server.serializeAttachment(state);
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null) await this.ctx.storage.setAlarm(Date.now() + CREDENTIAL_CHECK_MS);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Closes the sockets opened with this credential (a logout or a revoked key) now. */
+  async closeCredential(credentialId: string): Promise<number> {
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (state?.credential?.id === credentialId) {
+        closeForCredentials(ws, state.credential.kind === "session" ? "signed out" : "API key revoked");
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Every CREDENTIAL_CHECK_MS while sockets are open: close those whose credentials ended (4401). */
+  override async alarm(): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return;
+    try {
+      for (const { ws, why } of await socketsWithEndedCredentials(this.env.DB, sockets, Date.now())) {
+        closeForCredentials(ws, why);
+      }
+    } finally {
+      if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + CREDENTIAL_CHECK_MS);
+    }
   }
 
   /** Pushes the conversation's current list entry to every inbox socket; returns how many got it. */
@@ -35,9 +71,14 @@ export class InboxStream extends DurableObject<Env> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return 0;
     const byUser = new Map<string | null, { workspaceId: string; sockets: WebSocket[] }>();
+    const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState | null;
       if (!state) continue;
+      if (state.credential?.expiresAt != null && state.credential.expiresAt <= now) {
+        closeForCredentials(ws, "session expired");
+        continue;
+      }
       const entry = byUser.get(state.userId) ?? { workspaceId: state.workspaceId, sockets: [] };
       entry.sockets.push(ws);
       byUser.set(state.userId, entry);

@@ -12,6 +12,14 @@ export const SocketIdentitySchema = z.object({
   /** null for API keys. */
   userId: z.string().nullable(),
   name: z.string(),
+  /** The credential the socket was opened with: it ends when the credential does. */
+  credential: z.object({
+    kind: z.enum(["session", "api_key"]),
+    /** The session's token hash or the API key's id. */
+    id: z.string(),
+    /** When a session lapses; null for API keys. */
+    expiresAt: z.number().nullable(),
+  }),
 });
 export type SocketIdentity = z.infer<typeof SocketIdentitySchema>;
 
@@ -30,6 +38,65 @@ export const MAX_STRIKES = 5;
 export const TYPING_WINDOW_MS = 5000;
 export const TYPING_MAX_PER_WINDOW = 10;
 export const TYPING_TTL_MS = 5000;
+
+/** Close code for a socket whose credentials ended (logout, expiry, revocation). */
+export const CREDENTIALS_ENDED = 4401;
+/** How often a room with sockets re-checks their credentials (they end within twice this). */
+export const CREDENTIAL_CHECK_MS = 30_000;
+
+/** Closes a socket whose credential ended; no frame reaches it after this. */
+export function closeForCredentials(ws: WebSocket, why: string): void {
+  try {
+    ws.close(CREDENTIALS_ENDED, why.slice(0, 120));
+  } catch {
+    // already closing
+  }
+}
+
+/**
+ * Sockets (of this object) whose credentials ended: a lapsed session is known without I/O; logouts,
+ * revocations and (later) member removals are read from D1 in one query for all credentials at once.
+ */
+export async function socketsWithEndedCredentials(
+  db: D1Database,
+  sockets: WebSocket[],
+  now: number,
+): Promise<{ ws: WebSocket; why: string }[]> {
+  const states = sockets
+    .map((ws) => ({ ws, state: ws.deserializeAttachment() as SocketIdentity | null }))
+    .filter((x): x is { ws: WebSocket; state: SocketIdentity } => x.state?.credential !== undefined);
+  const ended: { ws: WebSocket; why: string }[] = [];
+  const live: typeof states = [];
+  for (const x of states) {
+    if (x.state.credential.expiresAt !== null && x.state.credential.expiresAt <= now)
+      ended.push({ ws: x.ws, why: "session expired" });
+    else live.push(x);
+  }
+  if (live.length === 0) return ended;
+  const sessionIds = [
+    ...new Set(live.filter((x) => x.state.credential.kind === "session").map((x) => x.state.credential.id)),
+  ];
+  const keyIds = [
+    ...new Set(live.filter((x) => x.state.credential.kind === "api_key").map((x) => x.state.credential.id)),
+  ];
+  const { results } = await db
+    .prepare(
+      `SELECT s.token_hash AS id FROM sessions s
+         JOIN memberships m ON m.user_id = s.user_id AND m.workspace_id = s.workspace_id
+       WHERE s.token_hash IN (SELECT value FROM json_each(?1)) AND s.expires_at > ?3
+       UNION ALL
+       SELECT id FROM api_keys WHERE id IN (SELECT value FROM json_each(?2)) AND revoked_at IS NULL`,
+    )
+    .bind(JSON.stringify(sessionIds), JSON.stringify(keyIds), now)
+    .all<{ id: string }>();
+  const valid = new Set(results.map((r) => r.id));
+  for (const x of live) {
+    if (!valid.has(x.state.credential.id)) {
+      ended.push({ ws: x.ws, why: x.state.credential.kind === "session" ? "signed out" : "API key revoked" });
+    }
+  }
+  return ended;
+}
 
 /** Reserved close codes must not be sent; reply with a normal close instead. */
 export function reciprocalCloseCode(code: number): number {

@@ -6,7 +6,15 @@
 import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type { z } from "zod";
 import { TwilioError } from "./errors";
-import { TwilioErrorBodySchema, type TwilioMessage, TwilioMessageListSchema, TwilioMessageSchema } from "./schemas";
+import {
+  type IncomingNumber,
+  IncomingNumberListSchema,
+  IncomingNumberSchema,
+  TwilioErrorBodySchema,
+  type TwilioMessage,
+  TwilioMessageListSchema,
+  TwilioMessageSchema,
+} from "./schemas";
 
 export const TWILIO_TIMEOUT_MS = 10_000;
 
@@ -47,23 +55,10 @@ export interface CreateMessageParams {
   statusCallback?: string;
 }
 
-export interface ListMessagesFilter {
-  to?: string;
-  from?: string;
-  /** Sent on or after this time (Twilio compares at day granularity). */
-  dateSentAfter?: Date;
-  pageSize?: number;
-}
-
 function toForm(entries: [string, string | undefined][]): URLSearchParams {
   const form = new URLSearchParams();
   for (const [key, value] of entries) if (value !== undefined) form.append(key, value);
   return form;
-}
-
-/** `YYYY-MM-DDTHH:mm:ssZ`, the form the SDK sends for date filters. */
-function twilioDate(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 export class TwilioClient {
@@ -123,15 +118,62 @@ export class TwilioClient {
     return this.request(TwilioMessageSchema, "get", `Messages/${encodeURIComponent(sid)}.json`);
   }
 
-  /** GET Messages.json filtered by To, From and DateSent>=; first page only (enough for a lookup). */
-  async listMessages(filter: ListMessagesFilter): Promise<TwilioMessage[]> {
-    const searchParams = new URLSearchParams();
-    if (filter.to) searchParams.set("To", filter.to);
-    if (filter.from) searchParams.set("From", filter.from);
-    if (filter.dateSentAfter) searchParams.set("DateSent>", twilioDate(filter.dateSentAfter));
-    searchParams.set("PageSize", String(filter.pageSize ?? 50));
-    const page = await this.request(TwilioMessageListSchema, "get", "Messages.json", { searchParams });
-    return page.messages;
+  /**
+   * Messages To/From created at or after `createdAfter`, newest first, following next_page_uri.
+   * No DateSent filter: Twilio leaves date_sent empty while it still holds a message, so a filter on
+   * it would hide exactly the messages an ambiguous attempt may have created. Twilio lists newest
+   * first, so paging stops at the first page that reaches back past `createdAfter` (or `maxPages`).
+   */
+  async listMessagesSince(filter: {
+    to: string;
+    from: string;
+    createdAfter: number;
+    pageSize?: number;
+    maxPages?: number;
+  }): Promise<TwilioMessage[]> {
+    let searchParams = new URLSearchParams({
+      To: filter.to,
+      From: filter.from,
+      PageSize: String(filter.pageSize ?? 50),
+    });
+    const out: TwilioMessage[] = [];
+    for (let page = 0; page < (filter.maxPages ?? 5); page++) {
+      const result = await this.request(TwilioMessageListSchema, "get", "Messages.json", { searchParams });
+      let reachedBack = false;
+      for (const m of result.messages) {
+        const created = m.date_created ? Date.parse(m.date_created) : Number.NaN;
+        if (Number.isFinite(created) && created < filter.createdAfter) reachedBack = true;
+        else out.push(m);
+      }
+      if (reachedBack || !result.next_page_uri) break;
+      searchParams = new URL(result.next_page_uri, "https://api.twilio.com").searchParams;
+    }
+    return out;
+  }
+
+  /** GET IncomingPhoneNumbers.json?PhoneNumber=: the account's number, or null when it has none such. */
+  async findIncomingNumber(phoneNumber: string): Promise<IncomingNumber | null> {
+    const searchParams = new URLSearchParams({ PhoneNumber: phoneNumber });
+    const page = await this.request(IncomingNumberListSchema, "get", "IncomingPhoneNumbers.json", { searchParams });
+    return page.incoming_phone_numbers.find((n) => n.phone_number === phoneNumber) ?? null;
+  }
+
+  /** POST IncomingPhoneNumbers/{sid}.json: points the number's webhooks at us. */
+  updateIncomingNumber(
+    sid: string,
+    urls: { smsUrl: string; smsFallbackUrl: string; statusCallback: string },
+  ): Promise<IncomingNumber> {
+    const form = toForm([
+      ["SmsUrl", urls.smsUrl],
+      ["SmsMethod", "POST"],
+      ["SmsFallbackUrl", urls.smsFallbackUrl],
+      ["SmsFallbackMethod", "POST"],
+      ["StatusCallback", urls.statusCallback],
+      ["StatusCallbackMethod", "POST"],
+    ]);
+    return this.request(IncomingNumberSchema, "post", `IncomingPhoneNumbers/${encodeURIComponent(sid)}.json`, {
+      form,
+    });
   }
 }
 
@@ -152,16 +194,24 @@ async function toTwilioError(err: unknown): Promise<TwilioError> {
   return new TwilioError("network", `Could not reach Twilio: ${String(err)}`, null, null, true, true);
 }
 
-/** Finds the message an ambiguous attempt may have created: same To/From/body, created after the attempt began. */
+/**
+ * Picks the message an ambiguous attempt may have created: same To/From/body, created no earlier than
+ * a minute (clock slack) before the attempt began, not already another message's (or another
+ * attempt's) sid, and of those the one created closest to the attempt's start. Two identical texts
+ * to one customer ("On my way") each adopt their own message this way.
+ */
 export function findAdoptable(
   candidates: TwilioMessage[],
-  want: { to: string; from: string; body: string; attemptStartedAt: number },
+  want: { to: string; from: string; body: string; attemptStartedAt: number; takenSids: ReadonlySet<string> },
 ): TwilioMessage | undefined {
-  // Twilio's clock and ours differ a little; a minute of slack, never more.
   const earliest = want.attemptStartedAt - 60_000;
-  return candidates.find((m) => {
-    if (m.to !== want.to || m.from !== want.from || (m.body ?? "") !== want.body) return false;
+  let best: { m: TwilioMessage; distance: number } | undefined;
+  for (const m of candidates) {
+    if (m.to !== want.to || m.from !== want.from || (m.body ?? "") !== want.body || want.takenSids.has(m.sid)) continue;
     const created = m.date_created ? Date.parse(m.date_created) : Number.NaN;
-    return Number.isFinite(created) ? created >= earliest : true;
-  });
+    if (Number.isFinite(created) && created < earliest) continue;
+    const distance = Number.isFinite(created) ? Math.abs(created - want.attemptStartedAt) : Number.MAX_SAFE_INTEGER;
+    if (!best || distance < best.distance) best = { m, distance };
+  }
+  return best?.m;
 }

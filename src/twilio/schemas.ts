@@ -24,6 +24,18 @@ export const TwilioMessageListSchema = z.object({
   next_page_uri: z.string().nullable().optional(),
 });
 
+/** An IncomingPhoneNumber (the fields we read). */
+export const IncomingNumberSchema = z.object({
+  sid: z.string().regex(/^PN[0-9a-fA-F]{32}$/),
+  phone_number: z.string(),
+  sms_url: z.string().nullable().optional(),
+  sms_fallback_url: z.string().nullable().optional(),
+  status_callback: z.string().nullable().optional(),
+});
+export type IncomingNumber = z.infer<typeof IncomingNumberSchema>;
+
+export const IncomingNumberListSchema = z.object({ incoming_phone_numbers: z.array(IncomingNumberSchema) });
+
 export const TwilioErrorBodySchema = z.object({
   code: z.number().int().nullable().optional(),
   message: z.string().optional(),

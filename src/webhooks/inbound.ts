@@ -89,13 +89,9 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
     await recordConsent(
       db,
       workspaceId,
-      contactId,
+      from,
       keyword === "opt_out",
-      {
-        keyword: input.Body.trim().toUpperCase(),
-        sid: input.MessageSid,
-        viaTwilioOptOut: input.OptOutType !== undefined,
-      },
+      { source: "keyword", keyword: input.OptOutType ?? input.Body.trim().toUpperCase(), reference: input.MessageSid },
       now,
     );
   }

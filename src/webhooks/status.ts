@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { optOutRecipient } from "../db/queries/contacts";
-import { getMessageById, getMessageBySid } from "../db/queries/messages";
+import { findEarlierAttemptBySid, getMessageById, getMessageBySid, recordUnappliedEvent } from "../db/queries/messages";
 import { fromTwilioStatus } from "../domain/status";
 import { ApiError } from "../http/errors";
 import { log } from "../log";
@@ -33,6 +33,23 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
   const mid = c.req.query("mid");
   let msg = mid ? await getMessageById(db, mid) : undefined;
   if (!msg) msg = await getMessageBySid(db, input.MessageSid);
+  if (!msg || msg.providerSid !== input.MessageSid) {
+    // After a manual retry the message follows its new attempt; the old attempt's late reports are
+    // kept as events and move nothing.
+    const earlier = await findEarlierAttemptBySid(db, input.MessageSid);
+    if (earlier && (!msg || earlier.messageId === msg.id)) {
+      await recordUnappliedEvent(db, {
+        workspaceId: earlier.workspaceId,
+        messageId: earlier.messageId,
+        status: input.MessageStatus,
+        errorCode: input.ErrorCode ?? null,
+        errorMessage: `report for attempt ${earlier.attempt} (${input.MessageSid}), which a retry replaced`,
+        source: "webhook",
+        at: Date.now(),
+      });
+      return twimlResponse(EMPTY_TWIML);
+    }
+  }
   if (msg?.direction !== "outbound") {
     log("warn", "status callback for an unknown message", { sid: input.MessageSid, mid });
     return twimlResponse(EMPTY_TWIML);

@@ -17,7 +17,31 @@ export function publicUrl(env: Env, requestUrl: string): string {
   return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}${url.pathname}${url.search}`;
 }
 
+const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * A deployment whose PUBLIC_BASE_URL is still the local default computes every signature over the
+ * wrong URL, so every webhook would fail its check with no clue why: refuse them with the reason
+ * (503, logged) instead. Local requests (wrangler dev, tests) are not affected.
+ */
+function misconfiguredBaseUrl(env: Env, requestUrl: string): boolean {
+  const configured = new URL(env.PUBLIC_BASE_URL);
+  return LOCAL_HOSTS.has(configured.hostname) && !LOCAL_HOSTS.has(new URL(requestUrl).hostname);
+}
+
 export const verifyTwilioSignature: MiddlewareHandler<WebhookEnv> = async (c, next) => {
+  if (misconfiguredBaseUrl(c.env, c.req.url)) {
+    log("error", "webhook refused: PUBLIC_BASE_URL is still the local default", {
+      publicBaseUrl: c.env.PUBLIC_BASE_URL,
+      requestOrigin: new URL(c.req.url).origin,
+      fix: "set PUBLIC_BASE_URL (wrangler.toml [vars]) to this deployment's public origin and deploy again",
+    });
+    throw new ApiError(
+      503,
+      "misconfigured",
+      "This deployment's PUBLIC_BASE_URL is still the local default, so Twilio signatures cannot be checked.",
+    );
+  }
   const type = c.req.header("Content-Type") ?? "";
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     throw new ApiError(415, "unsupported_media_type", "Twilio webhooks are application/x-www-form-urlencoded.");

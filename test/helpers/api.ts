@@ -87,8 +87,15 @@ export async function signup(
   return { cookie, email, password, userId: res.json.user.id, workspaceId: res.json.workspace.id };
 }
 
-export async function createKey(account: Account, name = "test"): Promise<string> {
-  const res = await call("POST", "/api/api-keys", account, { body: { name } });
+/** Test keys get every scope unless a test names them (the API's default leaves out admin). */
+export const ALL_SCOPES = ["messages:send", "messages:read", "contacts:write", "admin"];
+
+export async function createKey(
+  account: Account,
+  name = "test",
+  scopes: string[] | null = ALL_SCOPES,
+): Promise<string> {
+  const res = await call("POST", "/api/api-keys", account, { body: scopes ? { name, scopes } : { name } });
   if (res.status !== 201) throw new Error(`key failed: ${res.status} ${res.text}`);
   return res.json.key;
 }

@@ -15,7 +15,9 @@ describe("phone numbers", () => {
   });
 
   it("masks numbers for logs", () => {
-    expect(maskPhone("+14155552671")).toBe("+1415•••2671");
+    expect(maskPhone("+14155552671")).toBe("•••2671");
+    expect(maskPhone("whatsapp:+447700900123")).toBe("•••0123");
+    expect(maskPhone("12345")).toBe("•••");
     expect(maskPhone(null)).toBe("");
   });
 });

@@ -8,7 +8,7 @@ import { ApiError, api, onUnauthorized } from "./api";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
 import { Settings } from "./settings";
-import { Thread } from "./thread";
+import { clearLocalData, Thread } from "./thread";
 import type { Conversation, Me, Page } from "./types";
 import "./styles.css";
 
@@ -262,6 +262,7 @@ function Inbox(props: {
   const reconnecting = live === "reconnecting" || roomLive === "reconnecting";
 
   const signOut = async () => {
+    clearLocalData();
     await api("POST", "/api/auth/logout").catch(() => undefined);
     props.onSignedOut();
     go("/signin");

@@ -12,6 +12,14 @@ import { LiveSocket, type LiveState } from "./live";
 import type { Contact, Conversation, Me, Message, Page, PendingSend } from "./types";
 
 const draftKey = (id: string) => `parley:draft:${id}`;
+
+/** Sign-out forgets what this browser kept for the user: drafts and unsent outbox entries. */
+export function clearLocalData(): void {
+  for (let i = localStorage.length - 1; i >= 0; i--) {
+    const key = localStorage.key(i);
+    if (key?.startsWith("parley:draft:") || key?.startsWith("parley:pending:")) localStorage.removeItem(key);
+  }
+}
 const pendingKey = (id: string) => `parley:pending:${id}`;
 
 function loadPending(id: string): PendingSend[] {

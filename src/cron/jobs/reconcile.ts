@@ -8,7 +8,7 @@
 import { createDb } from "../../db/client";
 import { getMessageById } from "../../db/queries/messages";
 import { log } from "../../log";
-import { lookUpEarlierAttempt, recordHandover } from "../../queue/consumer";
+import { LEASE_MS, lookUpEarlierAttempt, recordHandover } from "../../queue/consumer";
 import { enqueueOutbound } from "../../queue/outbound";
 import { roomFor } from "../../rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
@@ -88,27 +88,47 @@ async function reconcileOne(
   config: JobConfig,
   result: ReconcileResult,
 ) {
+  // Mark it checked, and take a pending message's lease as a consumer would: a message another worker
+  // holds is left alone (its attempt is in progress), and no consumer can start one while we look.
+  const lease = now + LEASE_MS;
+  const claimed = await env.DB.prepare(
+    `UPDATE messages SET checked_at = ?1,
+       lease_until = CASE WHEN status = 'pending' THEN ?2 ELSE lease_until END
+     WHERE id = ?3 AND (status != 'pending' OR lease_until IS NULL OR lease_until < ?1)
+     RETURNING id`,
+  )
+    .bind(now, lease, id)
+    .first<{ id: string }>();
+  if (!claimed) return;
   const msg = await getMessageById(db, id);
   if (!msg) return;
   result.checked++;
-  await env.DB.prepare("UPDATE messages SET checked_at = ? WHERE id = ?").bind(now, id).run();
 
   if (msg.status === "pending") {
     // An attempt whose outcome never became known: adopt what Twilio has, or send once more.
-    const earlier =
-      msg.attemptStartedAt === null ? undefined : await lookUpEarlierAttempt(twilio, msg, msg.attemptStartedAt);
-    if (earlier) {
-      await recordHandover(env, msg, earlier, "reconcile");
-      await env.DB.prepare("UPDATE messages SET attempt_started_at = NULL, lease_until = NULL WHERE id = ?")
-        .bind(id)
+    try {
+      const earlier =
+        msg.attemptStartedAt === null
+          ? undefined
+          : await lookUpEarlierAttempt(twilio, env.DB, msg, msg.attemptStartedAt);
+      if (earlier) {
+        // Recording the handover ends the attempt and releases the lease.
+        await recordHandover(env, msg, earlier, "reconcile");
+        result.adopted++;
+      } else {
+        await env.DB.prepare(
+          "UPDATE messages SET attempt_started_at = NULL, lease_until = NULL, updated_at = ?1 WHERE id = ?2 AND lease_until = ?3",
+        )
+          .bind(now, id, lease)
+          .run();
+        await enqueueOutbound(env, id);
+        result.resent++;
+      }
+    } catch (err) {
+      await env.DB.prepare("UPDATE messages SET lease_until = NULL WHERE id = ?1 AND lease_until = ?2")
+        .bind(id, lease)
         .run();
-      result.adopted++;
-    } else {
-      await env.DB.prepare("UPDATE messages SET attempt_started_at = NULL, updated_at = ? WHERE id = ?")
-        .bind(now, id)
-        .run();
-      await enqueueOutbound(env, id);
-      result.resent++;
+      throw err;
     }
     return;
   }

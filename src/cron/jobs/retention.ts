@@ -1,13 +1,32 @@
 /**
- * Retention: for workspaces with a retention period, message bodies and media past it are erased and
- * their events deleted, in bounded batches, with an audit-log entry per workspace that lost data.
+ * Retention: for workspaces with a retention period, message bodies and media past it are erased —
+ * in D1 and in the conversation rooms' resume logs — and their events deleted, in bounded batches,
+ * with an audit-log entry per workspace that lost data. Messages not yet sent are never touched.
  * Rows stay (status, timestamps, seq) so threads and counts remain consistent.
  */
 import { log } from "../../log";
+import { roomFor } from "../../rooms/conversation-room";
 
 const BATCH = 500;
 const MAX_BATCHES_PER_RUN = 20;
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The rooms' resume logs hold whole messages: each conversation whose messages were purged drops
+ * them (and everything before them) from its log, so a client resuming from before gets `reset`.
+ */
+async function forgetInRooms(env: Env, purged: { id: string; conversationId: string; seq: number }[]) {
+  const byConversation = new Map<string, { throughSeq: number; ids: string[] }>();
+  for (const row of purged) {
+    const entry = byConversation.get(row.conversationId) ?? { throughSeq: 0, ids: [] };
+    entry.throughSeq = Math.max(entry.throughSeq, row.seq);
+    entry.ids.push(row.id);
+    byConversation.set(row.conversationId, entry);
+  }
+  for (const [conversationId, { throughSeq, ids }] of byConversation) {
+    await roomFor(env, conversationId).forget(throughSeq, ids);
+  }
+}
 
 export async function purgeExpired(
   env: Env,
@@ -23,16 +42,23 @@ export async function purgeExpired(
       let messages = 0;
       let events = 0;
       for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-        const [erased, deleted] = await env.DB.batch([
+        // Messages still to be sent (scheduled, pending) are never touched, whatever their age.
+        const [erased, deleted] = await env.DB.batch<{ id: string; conversationId: string; seq: number }>([
           env.DB.prepare(
             `UPDATE messages SET body = '', media = '[]', updated_at = ?1
-             WHERE id IN (SELECT id FROM messages WHERE workspace_id = ?2 AND created_at < ?3 AND (body != '' OR media != '[]') LIMIT ?4)`,
+             WHERE id IN (SELECT id FROM messages WHERE workspace_id = ?2 AND created_at < ?3 AND (body != '' OR media != '[]')
+                            AND status NOT IN ('scheduled', 'pending') LIMIT ?4)
+             RETURNING id, conversation_id AS conversationId, seq`,
           ).bind(now, ws.id, cutoff, BATCH),
           env.DB.prepare(
-            "DELETE FROM message_events WHERE id IN (SELECT id FROM message_events WHERE workspace_id = ?1 AND at < ?2 LIMIT ?3)",
+            `DELETE FROM message_events WHERE id IN (
+               SELECT e.id FROM message_events e JOIN messages m ON m.id = e.message_id
+               WHERE e.workspace_id = ?1 AND e.at < ?2 AND m.status NOT IN ('scheduled', 'pending') LIMIT ?3)`,
           ).bind(ws.id, cutoff, BATCH),
         ]);
-        const m = erased?.meta.changes ?? 0;
+        const purged = erased?.results ?? [];
+        await forgetInRooms(env, purged);
+        const m = purged.length;
         const e = deleted?.meta.changes ?? 0;
         messages += m;
         events += e;

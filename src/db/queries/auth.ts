@@ -24,6 +24,7 @@ export async function findSession(db: Db, tokenHash: string, now: number) {
       userId: sessions.userId,
       workspaceId: sessions.workspaceId,
       role: memberships.role,
+      expiresAt: sessions.expiresAt,
     })
     .from(sessions)
     .innerJoin(

@@ -1,8 +1,8 @@
 /** Contacts of a workspace. Every function takes the workspace id and filters on it. */
-import { and, desc, eq, like, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
-import { auditLog, contacts, conversations } from "../schema";
+import { auditLog, contacts, suppressions } from "../schema";
 
 /** A LIKE pattern matching `text` anywhere, with %, _ and \ taken literally (paired with ESCAPE '\'). */
 export function containsPattern(text: string): string {
@@ -54,52 +54,96 @@ export async function findContactByPhone(db: Db, workspaceId: string, phone: str
 
 /** Finds the contact with this phone or creates it; safe under concurrent calls. */
 export async function findOrCreateContact(db: Db, workspaceId: string, phone: string, id: string) {
-  await db.insert(contacts).values({ id, workspaceId, phone }).onConflictDoNothing();
+  await db
+    .insert(contacts)
+    .values({ id, workspaceId, phone, optedOut: suppressedSql(workspaceId, phone) })
+    .onConflictDoNothing();
   const row = await findContactByPhone(db, workspaceId, phone);
   if (!row) throw new Error("contact vanished after upsert");
   return row;
 }
 
+export interface ConsentReason {
+  source: "keyword" | "twilio" | "manual";
+  /** The keyword sent (STOP, START, …), or Twilio's error code as text. */
+  keyword?: string | null;
+  /** The message (sid or our id) that carried it. */
+  reference?: string | null;
+}
+
 /**
- * Records a consent change — a STOP/START keyword, or Twilio's 21610 ("recipient unsubscribed") — and
- * its audit-log entry, only when consent actually changes. The conditional update makes replays and
- * concurrent reports write one entry. Returns whether consent changed.
+ * Records a consent change for a phone number — a STOP/START keyword, or Twilio's 21610 ("recipient
+ * unsubscribed") — on the workspace's suppression list, mirrors it onto the contact with that phone
+ * (for display), and writes the audit entry, only when consent actually changes: the conditional
+ * insert/delete makes replays and concurrent reports write one entry. Returns whether it changed.
  */
 export async function recordConsent(
   db: Db,
   workspaceId: string,
-  contactId: string,
+  phone: string,
   optedOut: boolean,
-  reason: Record<string, unknown>,
+  reason: ConsentReason,
   now = Date.now(),
 ): Promise<boolean> {
-  const [changed] = await db
+  const changed = optedOut
+    ? await db
+        .insert(suppressions)
+        .values({
+          workspaceId,
+          phone,
+          source: reason.source,
+          keyword: reason.keyword ?? null,
+          reference: reason.reference ?? null,
+          createdAt: now,
+        })
+        .onConflictDoNothing()
+        .returning({ phone: suppressions.phone })
+    : await db
+        .delete(suppressions)
+        .where(and(eq(suppressions.workspaceId, workspaceId), eq(suppressions.phone, phone)))
+        .returning({ phone: suppressions.phone });
+  if (changed.length === 0) return false;
+  const [contact] = await db
     .update(contacts)
     .set({ optedOut, optedOutAt: optedOut ? now : null, updatedAt: now })
-    .where(and(eq(contacts.id, contactId), eq(contacts.workspaceId, workspaceId), ne(contacts.optedOut, optedOut)))
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, phone)))
     .returning({ id: contacts.id });
-  if (!changed) return false;
   await db.insert(auditLog).values({
     workspaceId,
     actorType: "contact",
-    actorId: contactId,
+    actorId: contact?.id ?? null,
     action: optedOut ? "contact.opted_out" : "contact.opted_in",
-    targetType: "contact",
-    targetId: contactId,
-    data: reason,
+    targetType: "phone",
+    targetId: phone,
+    data: { ...reason },
     at: now,
   });
   return true;
 }
 
-/** Twilio said the recipient of this message unsubscribed (21610): opt the conversation's contact out. */
+/** Whether the workspace may not text this number (it opted out). */
+export async function isSuppressed(db: Db, workspaceId: string, phone: string): Promise<boolean> {
+  const row = await db.query.suppressions.findFirst({
+    where: and(eq(suppressions.workspaceId, workspaceId), eq(suppressions.phone, phone)),
+  });
+  return row !== undefined;
+}
+
+/** SQL: whether the number in `phone` is on the workspace's suppression list. */
+export function suppressedSql(workspaceId: SQL | string, phone: SQL | AnyColumn | string) {
+  return sql<boolean>`exists (select 1 from suppressions s where s.workspace_id = ${workspaceId} and s.phone = ${phone})`.mapWith(
+    Boolean,
+  );
+}
+
+/** Twilio said the recipient of this message unsubscribed (21610): suppress the number. */
 export async function optOutRecipient(
   db: Db,
-  msg: { id: string; workspaceId: string; conversationId: string },
+  msg: { id: string; workspaceId: string; toNumber: string },
 ): Promise<void> {
-  const conv = await db.query.conversations.findFirst({
-    where: and(eq(conversations.id, msg.conversationId), eq(conversations.workspaceId, msg.workspaceId)),
+  await recordConsent(db, msg.workspaceId, msg.toNumber, true, {
+    source: "twilio",
+    keyword: "21610",
+    reference: msg.id,
   });
-  if (conv)
-    await recordConsent(db, msg.workspaceId, conv.contactId, true, { twilioErrorCode: 21610, messageId: msg.id });
 }

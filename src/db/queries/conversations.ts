@@ -5,7 +5,7 @@
 import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { contacts, conversations, messages, numbers } from "../schema";
-import { containsPattern, findOrCreateContact } from "./contacts";
+import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts";
 
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
 
@@ -154,10 +154,22 @@ export function findThreadByNumbers(db: Db, to: string, phone: string) {
     .limit(1);
 }
 
-/** A conversation and its contact, in one lookup. */
+/**
+ * A conversation and its contact, in one lookup, with what a send needs to know: whether the
+ * contact's number is suppressed (opted out), and whether the thread's sender is still one of the
+ * workspace's numbers.
+ */
 export async function getConversationWithContact(db: Db, workspaceId: string, id: string) {
   return db
-    .select({ contact: contacts, conversation: conversations })
+    .select({
+      contact: contacts,
+      conversation: conversations,
+      suppressed: suppressedSql(workspaceId, contacts.phone),
+      senderActive:
+        sql<boolean>`exists (select 1 from numbers n where n.workspace_id = ${workspaceId} and n.phone_number = ${conversations.fromNumber})`.mapWith(
+          Boolean,
+        ),
+    })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))

@@ -2,11 +2,11 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MessageStatus } from "../schema";
-import { messageEvents, messages } from "../schema";
+import { messageAttempts, messageEvents, messages } from "../schema";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
 
@@ -70,7 +70,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
         `UPDATE messages SET
            status = ?1,
            error_code = coalesce(?2, error_code),
-           error_message = coalesce(?3, error_message),
+           error_message = CASE WHEN ?3 IS NOT NULL THEN ?3 WHEN status = 'pending' THEN NULL ELSE error_message END,
            updated_at = ?4,
            sent_at = CASE WHEN ?5 THEN coalesce(sent_at, ?4) ELSE sent_at END,
            delivered_at = CASE WHEN ?6 THEN coalesce(delivered_at, ?4) ELSE delivered_at END,
@@ -139,24 +139,136 @@ export async function listThread(
   return rows.reverse();
 }
 
-/** Statements that start a new attempt of a failed message (manual retry): back to pending, errors cleared. */
+/**
+ * Which of `sids` are already some message's (current or earlier attempt), other than `exceptMessageId`'s
+ * current one: an ambiguous attempt must never adopt them.
+ */
+export async function storedSids(d1: D1Database, sids: string[], exceptMessageId: string): Promise<Set<string>> {
+  if (sids.length === 0) return new Set();
+  const list = JSON.stringify(sids);
+  const { results } = await d1
+    .prepare(
+      `SELECT provider_sid AS sid FROM messages WHERE provider_sid IN (SELECT value FROM json_each(?1)) AND id != ?2
+       UNION SELECT provider_sid FROM message_attempts WHERE provider_sid IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(list, exceptMessageId)
+    .all<{ sid: string }>();
+  return new Set(results.map((r) => r.sid));
+}
+
+/**
+ * Statements that start a new attempt of a failed message (manual retry): the failed attempt is
+ * kept in message_attempts (its sid, start and outcome), and the message goes back to pending with
+ * no sid, so the new attempt's sid becomes the one callbacks and reconciliation follow. Guarded on
+ * `failed` and on no consumer holding the message, so two clicks start one attempt.
+ */
 export function restartStatements(d1: D1Database, messageId: string, at: number): D1PreparedStatement[] {
+  const guard = "status = 'failed' AND (lease_until IS NULL OR lease_until < ?2)";
   return [
     d1
       .prepare(
-        `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
-         SELECT workspace_id, id, 'pending', NULL, 'retry requested', 'api', 1, ?1 FROM messages WHERE id = ?2 AND status = 'failed'`,
+        `INSERT INTO message_attempts (workspace_id, message_id, attempt, provider_sid, status, error_code, error_message, started_at, ended_at)
+         SELECT workspace_id, id, (SELECT count(*) FROM message_attempts a WHERE a.message_id = m.id) + 1,
+                provider_sid, status, error_code, error_message,
+                coalesce((SELECT max(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status = 'pending'), created_at),
+                coalesce(failed_at, updated_at)
+         FROM messages m WHERE id = ?1 AND ${guard}`,
       )
-      .bind(at, messageId),
+      .bind(messageId, at),
     d1
       .prepare(
-        `UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL, failed_at = NULL,
-           attempt_started_at = NULL, lease_until = NULL, updated_at = ?1
-         WHERE id = ?2 AND status = 'failed'
+        `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
+         SELECT workspace_id, id, 'pending', NULL, 'retry requested', 'api', 1, ?2 FROM messages WHERE id = ?1 AND ${guard}`,
+      )
+      .bind(messageId, at),
+    d1
+      .prepare(
+        `UPDATE messages SET status = 'pending', provider_sid = NULL, error_code = NULL, error_message = NULL,
+           sent_at = NULL, failed_at = NULL, checked_at = NULL, attempt_started_at = NULL, lease_until = NULL, updated_at = ?2
+         WHERE id = ?1 AND ${guard}
          RETURNING id, status, error_code AS errorCode, workspace_id AS workspaceId`,
       )
-      .bind(at, messageId),
+      .bind(messageId, at),
   ];
+}
+
+/**
+ * Statements that hold a pending message (Twilio is out): release the lease, show the reason in
+ * error_message, and record it as an event once per reason (not on every hold).
+ */
+export function holdStatements(
+  d1: D1Database,
+  messageId: string,
+  reason: string,
+  clearAttempt: boolean,
+  at: number,
+): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        `INSERT INTO message_events (workspace_id, message_id, status, error_message, source, applied, at)
+         SELECT workspace_id, id, 'pending', ?1, 'queue', 0, ?2 FROM messages
+         WHERE id = ?3 AND status = 'pending' AND coalesce(error_message, '') != ?1`,
+      )
+      .bind(reason, at, messageId),
+    d1
+      .prepare(
+        `UPDATE messages SET error_message = ?1, lease_until = NULL, updated_at = ?2,
+           attempt_started_at = CASE WHEN ?4 THEN NULL ELSE attempt_started_at END
+         WHERE id = ?3 AND status = 'pending'`,
+      )
+      .bind(reason, at, messageId, clearAttempt ? 1 : 0),
+  ];
+}
+
+/** Outbound messages still waiting to go out from a sender (scheduled, or pending and not yet at Twilio). */
+export async function listWaitingFrom(db: Db, workspaceId: string, fromNumber: string) {
+  return db
+    .select({ id: messages.id, conversationId: messages.conversationId })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.workspaceId, workspaceId),
+        eq(messages.fromNumber, fromNumber),
+        eq(messages.direction, "outbound"),
+        inArray(messages.status, ["scheduled", "pending"]),
+      ),
+    );
+}
+
+/** Earlier attempts of a message, oldest first. */
+export async function listAttempts(db: Db, messageId: string) {
+  return db
+    .select()
+    .from(messageAttempts)
+    .where(eq(messageAttempts.messageId, messageId))
+    .orderBy(asc(messageAttempts.attempt));
+}
+
+/** The earlier attempt of some message whose sid this was (a late callback after a manual retry). */
+export async function findEarlierAttemptBySid(db: Db, sid: string) {
+  return db.query.messageAttempts.findFirst({ where: eq(messageAttempts.providerSid, sid) });
+}
+
+/**
+ * Records a report that does not move the message (a late callback of an earlier attempt, a hold
+ * reason): an event with applied = false, outside the room's ordered log.
+ */
+export async function recordUnappliedEvent(
+  db: Db,
+  event: {
+    workspaceId: string;
+    messageId: string;
+    status: string;
+    errorCode?: number | null;
+    errorMessage?: string | null;
+    source: string;
+    at: number;
+  },
+) {
+  await db
+    .insert(messageEvents)
+    .values({ ...event, errorCode: event.errorCode ?? null, errorMessage: event.errorMessage ?? null, applied: false });
 }
 
 /**

@@ -7,8 +7,10 @@ import { getCookie } from "hono/cookie";
 import { findActiveApiKey, findSession } from "../../db/queries/auth";
 import type { Role } from "../../db/schema";
 import { sha256Hex } from "../../security/crypto";
+import { DEFAULT_KEY_SCOPES, parseScopes, type Scope } from "../../shared/scopes";
 import type { AppEnv, Principal } from "../context";
-import { forbidden, unauthorized } from "../errors";
+import { ApiError, forbidden, unauthorized } from "../errors";
+import { requiredScope } from "../permissions";
 
 export const SESSION_COOKIE = "parley_session";
 export const API_KEY_PREFIX = "pk_";
@@ -29,7 +31,16 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
         c.env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(now, key.id).run(),
       );
     }
-    return { kind: "api_key", workspaceId: key.workspaceId, userId: null, role: "admin", credentialId: key.id };
+    const scopes = parseScopes(key.scopes);
+    return {
+      kind: "api_key",
+      workspaceId: key.workspaceId,
+      userId: null,
+      role: scopes.has("admin") ? "admin" : "agent",
+      credentialId: key.id,
+      scopes,
+      expiresAt: null,
+    };
   }
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return null;
@@ -42,6 +53,10 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
     userId: session.userId,
     role: session.role,
     credentialId: tokenHash,
+    scopes: new Set<Scope>(
+      session.role === "agent" ? DEFAULT_KEY_SCOPES : ["messages:send", "messages:read", "contacts:write", "admin"],
+    ),
+    expiresAt: session.expiresAt,
   };
 }
 
@@ -49,8 +64,30 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = await resolvePrincipal(c);
   if (!principal) throw unauthorized();
   c.set("principal", principal);
+  // API keys are held to their scopes by the permission table; sessions by their role, per route.
+  if (principal.kind === "api_key") {
+    const scope = requiredScope(c.req.method, c.req.path);
+    if (scope && !principal.scopes.has(scope)) throw insufficientScope(scope);
+  }
   await next();
 };
+
+function insufficientScope(scope: Scope) {
+  return new ApiError(403, "insufficient_scope", `This API key lacks the ${scope} scope.`, { required: scope });
+}
+
+/** A key must carry `scope`; sessions pass (their role decides). */
+export function requireScope(c: Context<AppEnv>, scope: Scope): Principal {
+  const principal = c.get("principal");
+  if (principal.kind === "api_key" && !principal.scopes.has(scope)) throw insufficientScope(scope);
+  return principal;
+}
+
+/** Administration: an owner or admin, or an API key with the admin scope. */
+export function requireAdmin(c: Context<AppEnv>): Principal {
+  requireScope(c, "admin");
+  return requireRole(c, "owner", "admin");
+}
 
 export function requireRole(c: Context<AppEnv>, ...roles: Role[]): Principal {
   const principal = c.get("principal");
@@ -60,7 +97,7 @@ export function requireRole(c: Context<AppEnv>, ...roles: Role[]): Principal {
   return principal;
 }
 
-/** Managing credentials needs a signed-in person: a leaked key must not be able to mint more keys. */
+/** Minting credentials needs a signed-in person: a leaked key must not be able to mint more keys. */
 export function requireSessionRole(c: Context<AppEnv>, ...roles: Role[]): Principal & { userId: string } {
   const principal = requireRole(c, ...roles);
   if (principal.kind !== "session" || principal.userId === null) {

@@ -3,9 +3,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { findPrimaryMembership, findUserByEmail, getMe, SESSION_TTL_MS } from "../../db/queries/auth";
-import { clearWindow, hitWindow, readWindow } from "../../db/queries/rate-limits";
+import { clearWindow, countAttempt, stateOf, uncountAttempt } from "../../db/queries/rate-limits";
 import { memberships, sessions, users, workspaces } from "../../db/schema";
 import { newId } from "../../domain/ids";
+import { inboxFor } from "../../rooms/inbox-stream";
 import { DUMMY_PASSWORD_HASH, hashPassword, randomToken, sha256Hex, verifyPassword } from "../../security/crypto";
 import type { AppEnv } from "../context";
 import { ApiError, conflict, tooManyRequests } from "../errors";
@@ -126,9 +127,9 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const input = c.req.valid("json");
     const now = Date.now();
     const limitKey = `signup:client:${clientKey(c)}`;
-    const window = await readWindow(db, limitKey, SIGNUP_WINDOW_MS, now);
-    if (window.count >= SIGNUP_MAX_PER_CLIENT) throw tooManyRequests(window.retryAfterSeconds);
-    await hitWindow(db, limitKey, SIGNUP_WINDOW_MS, now);
+    const [counted] = await countAttempt(db, limitKey, SIGNUP_WINDOW_MS, now);
+    const window = stateOf(counted, SIGNUP_WINDOW_MS, now);
+    if (window.count > SIGNUP_MAX_PER_CLIENT) throw tooManyRequests(window.retryAfterSeconds);
 
     if (await findUserByEmail(db, input.email)) {
       throw conflict("An account with this email already exists; sign in instead.", { field: "email" });
@@ -161,25 +162,27 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const now = Date.now();
     const emailKey = `login:email:${email}`;
     const clientLimitKey = `login:client:${clientKey(c)}`;
-    const [byEmail, byClient] = await Promise.all([
-      readWindow(db, emailKey, LOGIN_WINDOW_MS, now),
-      readWindow(db, clientLimitKey, LOGIN_WINDOW_MS, now),
+    // Every attempt is counted before the password is checked, both counters in one round trip, so
+    // parallel guesses cannot slip past the limit between a read and a write.
+    const [[emailRow], [clientRow]] = await db.batch([
+      countAttempt(db, emailKey, LOGIN_WINDOW_MS, now),
+      countAttempt(db, clientLimitKey, LOGIN_WINDOW_MS, now),
     ]);
-    if (byEmail.count >= LOGIN_MAX_FAILURES_PER_EMAIL) throw tooManyRequests(byEmail.retryAfterSeconds);
-    if (byClient.count >= LOGIN_MAX_FAILURES_PER_CLIENT) throw tooManyRequests(byClient.retryAfterSeconds);
+    const byEmail = stateOf(emailRow, LOGIN_WINDOW_MS, now);
+    const byClient = stateOf(clientRow, LOGIN_WINDOW_MS, now);
+    if (byEmail.count > LOGIN_MAX_FAILURES_PER_EMAIL) throw tooManyRequests(byEmail.retryAfterSeconds);
+    if (byClient.count > LOGIN_MAX_FAILURES_PER_CLIENT) throw tooManyRequests(byClient.retryAfterSeconds);
 
     const user = await findUserByEmail(db, email);
     // Verify against a dummy hash for unknown emails so timing does not reveal which emails exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     const membership = user && ok ? await findPrimaryMembership(db, user.id) : undefined;
     if (!user || !ok || !membership) {
-      await Promise.all([
-        hitWindow(db, emailKey, LOGIN_WINDOW_MS, now),
-        hitWindow(db, clientLimitKey, LOGIN_WINDOW_MS, now),
-      ]);
       throw new ApiError(401, "invalid_credentials", "Wrong email or password.");
     }
+    // A success wipes the email's failures and is not held against the client.
     await clearWindow(db, emailKey);
+    await uncountAttempt(db, clientLimitKey);
     await startSession(c, user.id, membership.workspaceId);
     const me = await getMe(db, user.id, membership.workspaceId);
     return c.json(
@@ -194,6 +197,12 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const principal = await resolvePrincipal(c);
     if (principal?.kind === "session") {
       await c.env.DB.prepare("DELETE FROM sessions WHERE token_hash = ?").bind(principal.credentialId).run();
+      // The inbox stream closes this session's sockets now; rooms within CREDENTIAL_CHECK_MS.
+      c.executionCtx.waitUntil(
+        inboxFor(c.env, principal.workspaceId)
+          .closeCredential(principal.credentialId)
+          .catch(() => 0),
+      );
     }
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.body(null, 204);

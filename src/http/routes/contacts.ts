@@ -1,8 +1,10 @@
 /** Contacts: the people a workspace texts. Phone numbers are E.164 and unique per workspace. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { getContact, listContacts } from "../../db/queries/contacts";
+import { audit } from "../../db/queries/audit";
+import { getContact, listContacts, suppressedSql } from "../../db/queries/contacts";
 import { contacts } from "../../db/schema";
+import { isUniqueViolation } from "../../db/unique";
 import { newId } from "../../domain/ids";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
@@ -101,10 +103,6 @@ const deleteRoute = createRoute({
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });
 
-function isUniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed/i.test(String(err instanceof Error ? `${err.message} ${String(err.cause)}` : err));
-}
-
 export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRoute, async (c) => {
     const { workspaceId } = c.get("principal");
@@ -116,10 +114,11 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     return c.json({ items: page.map(presentContact), nextCursor }, 200);
   })
   .openapi(createContactRoute, async (c) => {
-    const { workspaceId } = c.get("principal");
+    const principal = c.get("principal");
+    const { workspaceId } = principal;
     const input = c.req.valid("json");
-    const [row] = await c
-      .get("db")
+    const db = c.get("db");
+    const [row] = await db
       .insert(contacts)
       .values({
         id: newId("ct"),
@@ -127,10 +126,13 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
         name: input.name ?? null,
         phone: input.phone,
         email: input.email ?? null,
+        // Consent belongs to the number: a new contact for a number that opted out starts opted out.
+        optedOut: suppressedSql(workspaceId, input.phone),
       })
       .onConflictDoNothing()
       .returning();
     if (!row) throw conflict(`A contact with phone ${input.phone} already exists.`, { field: "phone" });
+    await audit(db, principal, "contact.created", "contact", row.id);
     return c.json(presentContact(row), 201);
   })
   .openapi(getRoute, async (c) => {
@@ -139,17 +141,24 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     return c.json(presentContact(row), 200);
   })
   .openapi(patchRoute, async (c) => {
-    const { workspaceId } = c.get("principal");
+    const principal = c.get("principal");
+    const { workspaceId } = principal;
     const { id } = c.req.valid("param");
     const input = c.req.valid("json");
     const db = c.get("db");
+    const set = {
+      ...input,
+      ...(input.phone ? { optedOut: suppressedSql(workspaceId, input.phone) } : {}),
+      updatedAt: Date.now(),
+    };
     try {
       const [row] = await db
         .update(contacts)
-        .set({ ...input, updatedAt: Date.now() })
+        .set(set)
         .where(and(eq(contacts.id, id), eq(contacts.workspaceId, workspaceId)))
         .returning();
       if (!row) throw notFound("Contact");
+      await audit(db, principal, "contact.updated", "contact", id, { fields: Object.keys(input) });
       return c.json(presentContact(row), 200);
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict("Another contact already has this phone.", { field: "phone" });
@@ -157,12 +166,14 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     }
   })
   .openapi(deleteRoute, async (c) => {
-    const { workspaceId } = c.get("principal");
-    const [gone] = await c
-      .get("db")
+    const principal = c.get("principal");
+    const db = c.get("db");
+    const [gone] = await db
       .delete(contacts)
-      .where(and(eq(contacts.id, c.req.valid("param").id), eq(contacts.workspaceId, workspaceId)))
+      .where(and(eq(contacts.id, c.req.valid("param").id), eq(contacts.workspaceId, principal.workspaceId)))
       .returning({ id: contacts.id });
     if (!gone) throw notFound("Contact");
+    // The suppression list keeps the number's consent: deleting the contact does not lift an opt-out.
+    await audit(db, principal, "contact.deleted", "contact", gone.id);
     return c.body(null, 204);
   });

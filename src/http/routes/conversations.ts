@@ -1,6 +1,7 @@
 /** Conversations: the inbox list (most recent first, unread counts, last message) and find-or-create. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
+import { audit } from "../../db/queries/audit";
 import { findOrCreateContact, getContact } from "../../db/queries/contacts";
 import {
   findOrCreateConversation,
@@ -9,14 +10,16 @@ import {
   listConversations,
 } from "../../db/queries/conversations";
 import { conversations } from "../../db/schema";
+import { isUniqueViolation } from "../../db/unique";
 import { newId } from "../../domain/ids";
 import { inboxFor } from "../../rooms/inbox-stream";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { notFound, unprocessable, validationFailed } from "../errors";
+import { conflict, notFound, unprocessable, validationFailed } from "../errors";
 import { presentConversation } from "../present";
 import {
   ConversationSchema,
+  ErrorSchema,
   errorResponses,
   IdParam,
   jsonBody,
@@ -82,10 +85,24 @@ const patchRoute = createRoute({
   method: "patch",
   path: "/{id}",
   tags: ["conversations"],
-  summary: "Open or close a conversation",
+  summary: "Open or close a conversation, or move it to another of the workspace's sender numbers",
   security,
-  request: { params: IdParam, body: jsonBody(z.object({ status: z.enum(["open", "closed"]) }).strict()) },
-  responses: { 200: jsonContent(ConversationSchema, "Updated"), ...errorResponses },
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z
+        .object({
+          status: z.enum(["open", "closed"]).optional(),
+          from: PhoneInput.optional().openapi({ description: "Send from this number of the workspace from now on" }),
+        })
+        .strict(),
+    ),
+  },
+  responses: {
+    200: jsonContent(ConversationSchema, "Updated"),
+    409: jsonContent(ErrorSchema, "The contact already has a conversation from that number"),
+    ...errorResponses,
+  },
 });
 
 export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -145,15 +162,40 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     return c.json(presentConversation(view), 200);
   })
   .openapi(patchRoute, async (c) => {
-    const { workspaceId, userId } = c.get("principal");
+    const principal = c.get("principal");
+    const { workspaceId, userId } = principal;
     const { id } = c.req.valid("param");
+    const input = c.req.valid("json");
     const db = c.get("db");
-    const [row] = await db
-      .update(conversations)
-      .set({ status: c.req.valid("json").status })
-      .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
-      .returning({ id: conversations.id });
+    if (input.from !== undefined) {
+      const sender = await findWorkspaceNumber(db, workspaceId, input.from);
+      if (!sender) {
+        throw unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, {
+          field: "from",
+        });
+      }
+    }
+    const set = {
+      ...(input.status ? { status: input.status } : {}),
+      ...(input.from ? { fromNumber: input.from } : {}),
+    };
+    const where = and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId));
+    let row: { id: string } | undefined;
+    try {
+      [row] =
+        Object.keys(set).length === 0
+          ? await db.select({ id: conversations.id }).from(conversations).where(where)
+          : await db.update(conversations).set(set).where(where).returning({ id: conversations.id });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw conflict(`This contact already has a conversation from ${input.from}; open that one instead.`, {
+          field: "from",
+        });
+      }
+      throw err;
+    }
     if (!row) throw notFound("Conversation");
+    if (input.from) await audit(db, principal, "conversation.sender_changed", "conversation", id, { from: input.from });
     const view = await getConversationView(db, workspaceId, userId, id);
     if (!view) throw notFound("Conversation");
     c.executionCtx.waitUntil(

@@ -5,13 +5,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
+import { isSuppressed } from "../../db/queries/contacts";
 import {
   ensureThread,
   findWorkspaceNumber,
   getConversation,
   getConversationWithContact,
 } from "../../db/queries/conversations";
-import { getMessage, listMessageEvents, listThread } from "../../db/queries/messages";
+import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
 import { messages } from "../../db/schema";
 import { newId } from "../../domain/ids";
 import { analyzeSegments } from "../../domain/segments";
@@ -36,6 +37,9 @@ import {
   security,
 } from "../schemas";
 import { validationHook } from "../validation";
+
+/** Statuses of an attempt that has not ended yet: a retry now could send the message twice. */
+const IN_FLIGHT: string[] = ["pending", "queued", "sending"];
 
 export const MIN_SCHEDULE_MS = 60_000;
 export const MAX_SCHEDULE_MS = 35 * 24 * 60 * 60 * 1000;
@@ -84,7 +88,21 @@ const MessageEventSchema = z
     applied: z.boolean(),
   })
   .openapi("MessageEvent");
-const MessageWithEvents = MessageSchema.extend({ events: z.array(MessageEventSchema) }).openapi("MessageWithEvents");
+const MessageAttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    providerSid: z.string().nullable(),
+    status: z.string(),
+    errorCode: z.number().int().nullable(),
+    errorMessage: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    endedAt: z.string().nullable(),
+  })
+  .openapi("MessageAttempt");
+const MessageWithEvents = MessageSchema.extend({
+  events: z.array(MessageEventSchema),
+  attempts: z.array(MessageAttemptSchema).openapi({ description: "Earlier attempts that a manual retry replaced" }),
+}).openapi("MessageWithEvents");
 
 const accepted = { 202: jsonContent(MessageSchema, "Accepted: stored and queued (or scheduled)") };
 const sendErrors = {
@@ -234,6 +252,7 @@ async function createOutbound(
   c: Context<AppEnv>,
   conversation: { id: string; workspaceId: string; fromNumber: string },
   contact: ContactRow,
+  suppressed: boolean,
   input: SendInput,
   idempotencyKey: string | undefined,
   requestHash: string,
@@ -241,7 +260,7 @@ async function createOutbound(
   const principal = c.get("principal");
   const now = Date.now();
   const sendAt = parseSendAt(input.sendAt, now);
-  if (contact.optedOut) {
+  if (suppressed) {
     throw unprocessable(
       "recipient_opted_out",
       `${contact.name ?? contact.phone} opted out (replied STOP). They must text START before you can message them again.`,
@@ -308,7 +327,14 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const message = await sendOnce(c, key, hash, async () => {
       const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id);
       if (!thread) throw notFound("Conversation");
-      return createOutbound(c, thread.conversation, thread.contact, input, key, hash);
+      if (!thread.senderActive) {
+        throw unprocessable(
+          "sender_removed",
+          `${thread.conversation.fromNumber} is no longer one of this workspace's numbers; move the conversation to another (PATCH /api/conversations/${id} {from}).`,
+          { from: thread.conversation.fromNumber },
+        );
+      }
+      return createOutbound(c, thread.conversation, thread.contact, thread.suppressed, input, key, hash);
     });
     return c.json(message, 202);
   })
@@ -335,7 +361,8 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
           conversation: newId("cv"),
         }),
       );
-      return createOutbound(c, conversation, contact, input, key, hash);
+      const suppressed = await isSuppressed(db, principal.workspaceId, contact.phone);
+      return createOutbound(c, conversation, contact, suppressed, input, key, hash);
     });
     return c.json(message, 202);
   })
@@ -359,7 +386,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = c.get("db");
     const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
     if (!msg) throw notFound("Message");
-    const events = await listMessageEvents(db, msg.id);
+    const [events, attempts] = await Promise.all([listMessageEvents(db, msg.id), listAttempts(db, msg.id)]);
     return c.json(
       {
         ...presentMessage(msg),
@@ -370,6 +397,15 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
           at: iso(e.at),
           source: e.source,
           applied: e.applied,
+        })),
+        attempts: attempts.map((a) => ({
+          attempt: a.attempt,
+          providerSid: a.providerSid,
+          status: a.status,
+          errorCode: a.errorCode,
+          errorMessage: a.errorMessage,
+          startedAt: iso(a.startedAt),
+          endedAt: iso(a.endedAt),
         })),
       },
       200,
@@ -428,6 +464,16 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = c.get("db");
     const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
     if (!msg) throw notFound("Message");
+    if (IN_FLIGHT.includes(msg.status) || (msg.leaseUntil !== null && msg.leaseUntil > Date.now())) {
+      throw new ApiError(
+        409,
+        "attempt_in_flight",
+        `An attempt of this message is in flight (${msg.status}); wait for its outcome.`,
+        {
+          status: msg.status,
+        },
+      );
+    }
     if (msg.status !== "failed") {
       throw conflict(`Only failed messages can be retried; this one is ${msg.status}.`, { status: msg.status });
     }
@@ -440,7 +486,9 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       );
     }
     const result = await roomFor(c.env, msg.conversationId).restartFailed(msg.conversationId, msg.id);
-    if (!result.applied) throw conflict("The message changed meanwhile; reload it.");
+    if (!result.applied) {
+      throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
+    }
     await enqueueOutbound(c.env, msg.id).catch(() => undefined);
     const updated = await getMessage(db, principal.workspaceId, msg.id);
     if (!updated) throw notFound("Message");

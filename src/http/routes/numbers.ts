@@ -1,11 +1,20 @@
-/** The workspace's sender numbers. Inbound texts are routed to the workspace that owns `To`. */
+/**
+ * The workspace's sender numbers. Inbound texts are routed to the workspace that owns `To`. A number
+ * is registered only when the Twilio account has it, and registering points its webhooks at us;
+ * removing it stops it (waiting messages must be canceled first).
+ */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
+import { audit } from "../../db/queries/audit";
+import { listWaitingFrom } from "../../db/queries/messages";
 import { numbers } from "../../db/schema";
 import { newId } from "../../domain/ids";
+import { roomFor } from "../../rooms/conversation-room";
+import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
+import { isTwilioError } from "../../twilio/errors";
 import type { AppEnv } from "../context";
-import { conflict, notFound } from "../errors";
-import { requireRole } from "../middleware/auth";
+import { ApiError, conflict, notFound, unprocessable } from "../errors";
+import { requireAdmin, requireScope } from "../middleware/auth";
 import { presentNumber } from "../present";
 import {
   ErrorSchema,
@@ -40,8 +49,10 @@ const createNumber = createRoute({
   },
   responses: {
     201: jsonContent(NumberSchema, "Registered"),
-    409: jsonContent(ErrorSchema, "Number already registered"),
+    409: jsonContent(ErrorSchema, "Number already registered (here or in another workspace)"),
+    502: jsonContent(ErrorSchema, "Twilio could not be reached"),
     ...errorResponses,
+    422: jsonContent(ErrorSchema, "number_not_in_account (the Twilio account lacks it), or invalid input"),
   },
 });
 
@@ -80,15 +91,60 @@ const deleteNumber = createRoute({
   tags: ["numbers"],
   summary: "Remove a sender number",
   security,
-  request: { params: IdParam },
-  responses: { 204: { description: "Removed" }, ...errorResponses },
+  request: {
+    params: IdParam,
+    query: z.object({
+      cancel: z
+        .enum(["true", "false"])
+        .optional()
+        .transform((v) => v === "true")
+        .openapi({ description: "Cancel the messages still waiting to go out from this number" }),
+    }),
+  },
+  responses: {
+    204: { description: "Removed" },
+    409: jsonContent(ErrorSchema, "Messages are still waiting to go out from it (details.waiting)"),
+    ...errorResponses,
+  },
 });
+
+/** The webhook URLs a registered number points at (SmsFallbackUrl is the same idempotent route). */
+export function numberWebhookUrls(env: Env) {
+  const base = env.PUBLIC_BASE_URL.replace(/\/$/, "");
+  return {
+    smsUrl: `${base}/webhooks/twilio/inbound`,
+    smsFallbackUrl: `${base}/webhooks/twilio/inbound`,
+    statusCallback: `${base}/webhooks/twilio/status`,
+  };
+}
+
+function upstream(err: unknown): never {
+  if (isTwilioError(err)) {
+    throw new ApiError(502, "twilio_unavailable", `Twilio could not be asked about the number: ${err.message}`);
+  }
+  throw err;
+}
 
 export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createNumber, async (c) => {
-    const principal = requireRole(c, "owner", "admin");
+    const principal = requireAdmin(c);
     const { phoneNumber, label, ratePerSecond } = c.req.valid("json");
     const db = c.get("db");
+    // Registered anywhere already: say so without saying which workspace holds it, and leave its
+    // Twilio configuration alone.
+    const taken = await db.query.numbers.findFirst({ where: eq(numbers.phoneNumber, phoneNumber) });
+    if (taken) throw conflict(`${phoneNumber} is already registered.`, { field: "phoneNumber" });
+    // A number belongs to whoever owns it at Twilio.
+    const twilio = new TwilioClient(twilioConfigFromEnv(c.env));
+    const incoming = await twilio.findIncomingNumber(phoneNumber).catch(upstream);
+    if (!incoming) {
+      throw unprocessable(
+        "number_not_in_account",
+        `${phoneNumber} is not a phone number of this Twilio account; buy or port it in Twilio first.`,
+        { field: "phoneNumber" },
+      );
+    }
+    await twilio.updateIncomingNumber(incoming.sid, numberWebhookUrls(c.env)).catch(upstream);
     const [row] = await db
       .insert(numbers)
       .values({
@@ -101,10 +157,11 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
       .onConflictDoNothing()
       .returning();
     if (!row) throw conflict(`${phoneNumber} is already registered.`, { field: "phoneNumber" });
+    await audit(db, principal, "number.registered", "number", row.id, { phoneNumber, twilioSid: incoming.sid });
     return c.json(presentNumber(row), 201);
   })
   .openapi(patchNumber, async (c) => {
-    const principal = requireRole(c, "owner", "admin");
+    const principal = requireAdmin(c);
     const { id } = c.req.valid("param");
     const input = c.req.valid("json");
     const where = and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId));
@@ -114,10 +171,12 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
         ? await db.select().from(numbers).where(where)
         : await db.update(numbers).set(input).where(where).returning();
     if (!row) throw notFound("Number");
+    if (Object.keys(input).length > 0) await audit(db, principal, "number.updated", "number", row.id, input);
     return c.json(presentNumber(row), 200);
   })
   .openapi(listNumbers, async (c) => {
     const principal = c.get("principal");
+    requireScope(c, "messages:read");
     const rows = await c
       .get("db")
       .select()
@@ -127,13 +186,41 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     return c.json({ items: rows.map(presentNumber), nextCursor: null }, 200);
   })
   .openapi(deleteNumber, async (c) => {
-    const principal = requireRole(c, "owner", "admin");
+    const principal = requireAdmin(c);
     const { id } = c.req.valid("param");
-    const [gone] = await c
-      .get("db")
+    const { cancel } = c.req.valid("query");
+    const db = c.get("db");
+    const number = await db.query.numbers.findFirst({
+      where: and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)),
+    });
+    if (!number) throw notFound("Number");
+    // Messages still waiting to go out from this number would go out after it was removed.
+    const waiting = await listWaitingFrom(db, principal.workspaceId, number.phoneNumber);
+    if (waiting.length > 0 && !cancel) {
+      throw new ApiError(
+        409,
+        "number_in_use",
+        `${waiting.length} message(s) are still waiting to be sent from ${number.phoneNumber}; cancel them with ?cancel=true, or wait.`,
+        { waiting: waiting.length },
+      );
+    }
+    let canceled = 0;
+    for (const msg of waiting) {
+      const result = await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
+        messageId: msg.id,
+        status: "canceled",
+        errorMessage: `Canceled: the sender ${number.phoneNumber} was removed.`,
+        source: "api",
+        at: Date.now(),
+        requireStatus: ["scheduled", "pending"],
+      });
+      if (result.applied) canceled++;
+    }
+    const [gone] = await db
       .delete(numbers)
       .where(and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)))
       .returning({ id: numbers.id });
     if (!gone) throw notFound("Number");
+    await audit(db, principal, "number.removed", "number", id, { phoneNumber: number.phoneNumber, canceled });
     return c.body(null, 204);
   });

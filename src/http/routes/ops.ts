@@ -8,7 +8,9 @@ import { JOB_NAMES } from "../../cron";
 import { jobConfig } from "../../cron/config";
 import { MESSAGE_STATUSES } from "../../db/schema";
 import { iso } from "../../domain/time";
+import { breakerFor } from "../../rooms/twilio-breaker";
 import type { AppEnv } from "../context";
+import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
@@ -18,6 +20,11 @@ const DeliverySchema = z
     byStatus: z.record(z.string(), z.number().int()),
     stalled: z.object({ queued: z.number().int(), sent: z.number().int(), pendingAttempts: z.number().int() }),
     deadLetters: z.object({ last24h: z.number().int(), total: z.number().int() }),
+    twilio: z.object({
+      breaker: z
+        .enum(["closed", "open", "half_open"])
+        .openapi({ description: "open: Twilio is not answering and sends are held as pending" }),
+    }),
     oldestPendingAgeSeconds: z.number().nullable(),
     jobs: z.array(
       z.object({
@@ -35,7 +42,8 @@ const deliveryRoute = createRoute({
   method: "get",
   path: "/ops/delivery",
   tags: ["operations"],
-  summary: "Delivery health of this workspace: counts by status, stalled messages, dead letters, cron runs",
+  summary:
+    "Delivery health of this workspace (owners and admins): counts by status, stalled messages, dead letters, cron runs, the Twilio breaker",
   security,
   responses: { 200: jsonContent(DeliverySchema, "Delivery health"), ...errorResponses },
 });
@@ -51,7 +59,7 @@ const healthRoute = createRoute({
 export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(healthRoute, (c) => c.json({ ok: true as const }, 200))
   .openapi(deliveryRoute, async (c) => {
-    const { workspaceId } = c.get("principal");
+    const { workspaceId } = requireAdmin(c);
     const now = Date.now();
     const config = jobConfig(c.env);
     const stalledBefore = now - config.reconcileAfterMs;
@@ -100,6 +108,7 @@ export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
         byStatus: counts,
         stalled: { queued: s.queued ?? 0, sent: s.sent ?? 0, pendingAttempts: s.pendingAttempts ?? 0 },
         deadLetters: { last24h: d.last24h ?? 0, total: d.total ?? 0 },
+        twilio: { breaker: (await breakerFor(c.env).status()).state },
         oldestPendingAgeSeconds: o.oldest ? Math.round((now - o.oldest) / 1000) : null,
         jobs: JOB_NAMES.map((name) => {
           const r = runs.get(name);
@@ -107,8 +116,9 @@ export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
             name,
             lastStartedAt: iso(r?.last_started_at),
             lastSuccessAt: iso(r?.last_success_at),
-            lastError: r?.last_error ?? null,
-            lastResult: r?.last_result ? JSON.parse(r.last_result) : null,
+            // Jobs run for every workspace: their errors and results may name other tenants' data.
+            lastError: r?.last_error ? "The last run failed; the Worker's logs have the reason." : null,
+            lastResult: null,
           };
         }),
       },

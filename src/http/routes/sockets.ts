@@ -45,7 +45,13 @@ async function identity(c: Context<AppEnv>, conversationId?: string): Promise<So
     const user = await c.get("db").query.users.findFirst({ where: eq(users.id, principal.userId) });
     name = user?.name ?? "Someone";
   }
-  return { workspaceId: principal.workspaceId, conversationId, userId: principal.userId, name };
+  return {
+    workspaceId: principal.workspaceId,
+    conversationId,
+    userId: principal.userId,
+    name,
+    credential: { kind: principal.kind, id: principal.credentialId, expiresAt: principal.expiresAt },
+  };
 }
 
 function forward(c: Context<AppEnv>, who: SocketIdentity): Request {

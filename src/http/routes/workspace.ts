@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { auditLog, workspaces } from "../../db/schema";
 import type { AppEnv } from "../context";
 import { notFound } from "../errors";
-import { requireRole } from "../middleware/auth";
+import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
@@ -60,7 +60,7 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
     return c.json(present(row), 200);
   })
   .openapi(patchRoute, async (c) => {
-    const principal = requireRole(c, "owner", "admin");
+    const principal = requireAdmin(c);
     const input = c.req.valid("json");
     const db = c.get("db");
     const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();

@@ -14,6 +14,8 @@ describe("API keys", () => {
       name: "zapier",
       prefix: expect.any(String),
       key: expect.any(String),
+      // No scopes asked for: send, read and keep contacts, but not administer.
+      scopes: ["messages:send", "messages:read", "contacts:write"],
       createdAt: expect.any(String),
     });
     const { key, prefix, id } = created.json;

@@ -1,6 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../../../src/db/client";
+import { recordConsent } from "../../../src/db/queries/contacts";
 import worker from "../../../src/index";
 import { processOutbound } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
@@ -140,10 +142,13 @@ describe("outbound consumer (invariants 1 and 2)", () => {
     expect(contact.optedOut).toBe(true);
   });
 
-  it("refuses to send to a contact who opted out after the message was queued", async () => {
+  it("refuses to send to a number that opted out after the message was queued", async () => {
     const ws = await textingWorkspace();
     const id = await pendingMessage(ws);
-    await env.DB.prepare("UPDATE contacts SET opted_out = 1 WHERE phone = ?").bind(ws.customer).run();
+    await recordConsent(createDb(env.DB), ws.account.workspaceId, ws.customer, true, {
+      source: "keyword",
+      keyword: "STOP",
+    });
     expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "opted_out" });
     expect((await getMessage(ws.key, id)).status).toBe("failed");
     expect(await emulatorMessages(ws.customer)).toHaveLength(0);

@@ -133,7 +133,9 @@ describe("POST /webhooks/twilio/status (invariant 3)", () => {
     )
       .bind(ws.account.workspaceId)
       .all<{ data: string }>();
-    expect(audits.results.map((r) => JSON.parse(r.data))).toEqual([{ twilioErrorCode: 21610, messageId: msg.id }]);
+    expect(audits.results.map((r) => JSON.parse(r.data))).toEqual([
+      { source: "twilio", keyword: "21610", reference: msg.id },
+    ]);
   });
 
   it("an undelivered message keeps Twilio's error", async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { TwilioError } from "../../../src/twilio/errors";
 import { randomUsNumber } from "../../helpers/api";
-import { emulatorMessages, scriptFaults } from "../../helpers/twilio";
+import { control, EMULATOR_URL, emulatorMessages, scriptFaults } from "../../helpers/twilio";
 
 const client = () => new TwilioClient(twilioConfigFromEnv(env));
 
@@ -82,20 +82,53 @@ describe("Twilio client (ky, no SDK)", () => {
     });
   });
 
-  it("lists by To/From/DateSent and fetches by sid", async () => {
+  it("lists by To/From and date_created, paging until it reaches back past the attempt, and fetches by sid", async () => {
     const to = randomUsNumber();
+    // Twilio still holds these (queued, date_sent empty): a DateSent filter would not see them.
+    await control("/lifecycle", { to, paused: true });
+    try {
+      const sids: string[] = [];
+      for (const body of ["one", "two", "three"]) {
+        sids.push((await client().createMessage({ to, from: "+15005550006", body })).sid);
+      }
+      const withDateSent = await fetch(
+        `${EMULATOR_URL}/2010-04-01/Accounts/${env.TWILIO_ACCOUNT_SID}/Messages.json?To=${encodeURIComponent(to)}&DateSent%3E=2000-01-01`,
+        { headers: { Authorization: `Basic ${btoa(`${env.TWILIO_ACCOUNT_SID}:${env.TWILIO_AUTH_TOKEN}`)}` } },
+      );
+      expect(((await withDateSent.json()) as { messages: unknown[] }).messages).toEqual([]);
+      const listed = await client().listMessagesSince({
+        to,
+        from: "+15005550006",
+        createdAfter: Date.now() - 60_000,
+        pageSize: 1,
+      });
+      expect(listed.map((m) => m.sid).sort()).toEqual([...sids].sort());
+      expect(listed.every((m) => m.date_sent === null)).toBe(true);
+      expect(await client().listMessagesSince({ to, from: "+15005550006", createdAfter: Date.now() + 60_000 })).toEqual(
+        [],
+      );
+    } finally {
+      await control("/lifecycle", { to, paused: false });
+    }
     const created = await client().createMessage({ to, from: "+15005550006", body: "find me" });
-    const listed = await client().listMessages({
-      to,
-      from: "+15005550006",
-      dateSentAfter: new Date(Date.now() - 86_400_000),
-    });
-    expect(listed.map((m) => m.sid)).toEqual([created.sid]);
     expect((await client().fetchMessage(created.sid)).body).toBe("find me");
     expect(await failure(client().fetchMessage(`SM${"0".repeat(32)}`))).toMatchObject({
       httpStatus: 404,
       code: 20404,
       retryable: false,
     });
+  });
+
+  it("finds the account's numbers and points their webhooks", async () => {
+    const owned = randomUsNumber();
+    const found = await client().findIncomingNumber(owned);
+    expect(found?.phone_number).toBe(owned);
+    const updated = await client().updateIncomingNumber(found?.sid ?? "", {
+      smsUrl: "https://x.test/in",
+      smsFallbackUrl: "https://x.test/in",
+      statusCallback: "https://x.test/st",
+    });
+    expect(updated).toMatchObject({ sms_url: "https://x.test/in", status_callback: "https://x.test/st" });
+    expect(await client().findIncomingNumber("+12125550123")).toBeNull();
   });
 });
