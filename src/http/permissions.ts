@@ -33,10 +33,13 @@ export const PERMISSIONS: Rule[] = [
   ["GET", /^\/api\/.*$/, "messages:read"],
 ];
 
+/** The table's row for this request, if it has one. */
+export function permissionFor(method: string, path: string): Rule | undefined {
+  return PERMISSIONS.find(([m, pattern]) => (m === "*" || m === method) && pattern.test(path));
+}
+
 /** The scope a key needs for this request; `admin` for anything the table does not name. */
 export function requiredScope(method: string, path: string): Scope | null {
-  for (const [m, pattern, scope] of PERMISSIONS) {
-    if ((m === "*" || m === method) && pattern.test(path)) return scope;
-  }
-  return "admin";
+  const rule = permissionFor(method, path);
+  return rule ? rule[2] : "admin";
 }

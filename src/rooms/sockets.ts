@@ -92,7 +92,7 @@ export async function socketsWithEndedCredentials(
   const valid = new Set(results.map((r) => r.id));
   for (const x of live) {
     if (!valid.has(x.state.credential.id)) {
-      ended.push({ ws: x.ws, why: x.state.credential.kind === "session" ? "signed out" : "API key revoked" });
+      ended.push({ ws: x.ws, why: x.state.credential.kind === "session" ? "session ended" : "API key revoked" });
     }
   }
   return ended;

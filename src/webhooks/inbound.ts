@@ -80,7 +80,7 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
     }));
     thread = { contactId: contact.id, optedOut: contact.optedOut, conversationId: conversation.id };
   }
-  const { contactId, conversationId } = thread;
+  const { conversationId } = thread;
 
   // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
   const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);

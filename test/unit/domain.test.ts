@@ -3,6 +3,8 @@ import { maskPhone, toE164 } from "../../src/domain/phone";
 import { canAdvance, fromTwilioStatus, rankStatus } from "../../src/domain/status";
 import { decodeCursor, encodeCursor } from "../../src/http/cursor";
 import { hashPassword, timingSafeEqualStrings, verifyPassword } from "../../src/security/crypto";
+import { findAdoptable } from "../../src/twilio/client";
+import type { TwilioMessage } from "../../src/twilio/schemas";
 
 describe("phone numbers", () => {
   it("normalises common US notations to E.164 and rejects junk", () => {
@@ -78,5 +80,60 @@ describe("cursors", () => {
     expect(decodeCursor(encodeCursor(1732200000000, "cv_abc"))).toEqual({ key: 1732200000000, id: "cv_abc" });
     expect(decodeCursor(undefined)).toBeNull();
     expect(() => decodeCursor("!!!")).toThrowError(/cursor/);
+  });
+});
+
+describe("findAdoptable (which Twilio message an ambiguous attempt created)", () => {
+  const to = "+14155550100";
+  const from = "+14155550199";
+  const at = Date.parse("2026-11-28T12:00:00Z");
+  const msg = (sid: string, createdMs: number, body = "On my way") =>
+    ({
+      sid,
+      account_sid: "AC",
+      status: "queued",
+      to,
+      from,
+      body,
+      date_created: new Date(createdMs).toUTCString(),
+    }) as TwilioMessage;
+  const sid = (n: number) => `SM${String(n).padStart(32, "0")}`;
+
+  it("never takes a sid another message (or attempt) already holds", () => {
+    const candidates = [msg(sid(2), at + 1000), msg(sid(1), at - 5000)];
+    expect(
+      findAdoptable(candidates, { to, from, body: "On my way", attemptStartedAt: at, takenSids: new Set([sid(2)]) })
+        ?.sid,
+    ).toBe(sid(1));
+    expect(
+      findAdoptable(candidates, {
+        to,
+        from,
+        body: "On my way",
+        attemptStartedAt: at,
+        takenSids: new Set([sid(1), sid(2)]),
+      }),
+    ).toBeUndefined();
+  });
+
+  it("prefers the match created closest to the attempt's start, and ignores other bodies and anything over a minute older", () => {
+    const candidates = [
+      msg(sid(3), at + 20_000),
+      msg(sid(4), at + 2000),
+      msg(sid(5), at + 500, "other"),
+      msg(sid(6), at - 61_000),
+    ];
+    expect(
+      findAdoptable(candidates, { to, from, body: "On my way", attemptStartedAt: at, takenSids: new Set() })?.sid,
+    ).toBe(sid(4));
+    expect(
+      findAdoptable([msg(sid(6), at - 61_000)], {
+        to,
+        from,
+        body: "On my way",
+        attemptStartedAt: at,
+        takenSids: new Set(),
+      }),
+    ).toBeUndefined();
   });
 });

@@ -232,6 +232,14 @@ function parseSendAt(sendAt: string | undefined, now: number): number | null {
   return at;
 }
 
+function optedOut(who: string, contactId?: string) {
+  return unprocessable(
+    "recipient_opted_out",
+    `${who} opted out (replied STOP). They must text START before you can message them again.`,
+    contactId ? { contactId } : undefined,
+  );
+}
+
 /** The first result for this key, or 409 when the key was used for another request. */
 async function replayIdempotent(c: Context<AppEnv>, principal: Principal, key: string, hash: string) {
   const existing = await c.get("db").query.messages.findFirst({
@@ -260,13 +268,7 @@ async function createOutbound(
   const principal = c.get("principal");
   const now = Date.now();
   const sendAt = parseSendAt(input.sendAt, now);
-  if (suppressed) {
-    throw unprocessable(
-      "recipient_opted_out",
-      `${contact.name ?? contact.phone} opted out (replied STOP). They must text START before you can message them again.`,
-      { contactId: contact.id },
-    );
-  }
+  if (suppressed) throw optedOut(contact.name ?? contact.phone, contact.id);
   const media = (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
   const { encoding, segments } = analyzeSegments(input.body);
   const id = newId("msg");
@@ -345,6 +347,8 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const key = c.req.valid("header")["idempotency-key"];
     const hash = await requestHash("direct", input);
     const message = await sendOnce(c, key, hash, async () => {
+      // Refused before anything is stored: no contact or thread for a number that opted out.
+      if (await isSuppressed(db, principal.workspaceId, input.to)) throw optedOut(input.to);
       const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
       if (!sender) {
         throw input.from
@@ -361,8 +365,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
           conversation: newId("cv"),
         }),
       );
-      const suppressed = await isSuppressed(db, principal.workspaceId, contact.phone);
-      return createOutbound(c, conversation, contact, suppressed, input, key, hash);
+      return createOutbound(c, conversation, contact, false, input, key, hash);
     });
     return c.json(message, 202);
   })

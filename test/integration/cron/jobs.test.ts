@@ -1,4 +1,9 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAILY, EVERY_15_MINUTES, EVERY_MINUTE } from "../../../src/cron";
@@ -7,10 +12,12 @@ import { recoverOutbox } from "../../../src/cron/jobs/outbox-recovery";
 import { reconcile } from "../../../src/cron/jobs/reconcile";
 import { sendDueScheduled } from "../../../src/cron/jobs/scheduled-sends";
 import worker from "../../../src/index";
+import { roomFor } from "../../../src/rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { openSocket } from "../../helpers/sockets";
 import { control, deliver, emulatorMessages, eventually, takeHeld } from "../../helpers/twilio";
 
 type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
@@ -180,6 +187,50 @@ describe("cron: reconciliation", () => {
     expect(await emulatorMessages(ws.customer)).toHaveLength(1);
   });
 
+  it("holds the lease while it looks a stalled attempt up, so a consumer cannot start one meanwhile (and never clears another's marker)", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "whose turn?");
+    const startedAt = Date.now();
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ? WHERE id = ?").bind(startedAt, id).run();
+    let consumerClaimed: boolean | null = null;
+    /** During the lookup, a consumer tries to take the message the way processOutbound's claim does. */
+    class RacingClient extends TwilioClient {
+      override async listMessagesSince(filter: Parameters<TwilioClient["listMessagesSince"]>[0]) {
+        const now = Date.now();
+        const claimed = await env.DB.prepare(
+          `UPDATE messages SET lease_until = ?1, attempt_started_at = coalesce(attempt_started_at, ?2)
+           WHERE id = ?3 AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?2) RETURNING id`,
+        )
+          .bind(now + 45_000, now, id)
+          .first();
+        consumerClaimed = claimed !== null;
+        return super.listMessagesSince(filter);
+      }
+    }
+    const config = jobConfig(env);
+    const racing = new RacingClient(twilioConfigFromEnv(env));
+    await reconcile(env, startedAt + config.reconcileAfterMs + 1000, config, racing);
+    expect(consumerClaimed).toBe(false);
+    await settle(ws.key, ws.customer, id);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("leaves a message alone while another worker's lease on it lasts", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "mine for now");
+    const startedAt = Date.now();
+    const config = jobConfig(env);
+    const leaseUntil = startedAt + 10 * config.reconcileAfterMs;
+    await env.DB.prepare("UPDATE messages SET attempt_started_at = ?, lease_until = ? WHERE id = ?")
+      .bind(startedAt, leaseUntil, id)
+      .run();
+    await reconcile(env, startedAt + config.reconcileAfterMs + 1000, config);
+    const row = await env.DB.prepare("SELECT attempt_started_at AS a, lease_until AS l FROM messages WHERE id = ?")
+      .bind(id)
+      .first<{ a: number; l: number }>();
+    expect(row).toEqual({ a: startedAt, l: leaseUntil });
+  });
+
   it("logs a corrupt row and moves on without stopping the batch", async () => {
     const ws = await textingWorkspace();
     const { msg: good } = await sentWithoutReceipt(ws);
@@ -228,6 +279,53 @@ describe("cron: retention", () => {
     expect(
       await countRows("audit_log", "workspace_id = ? AND action = 'retention.purged'", ws.account.workspaceId),
     ).toBe(1);
+  });
+
+  it("erases purged messages from the room's resume log too: a resume from before the purge gets reset", async () => {
+    const ws = await textingWorkspace();
+    await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 30 } });
+    const old = await pendingMessage(ws, "ancient secret");
+    await pendingMessage(ws, "fresh news");
+    const conversationId = (await getMessage(ws.key, old)).conversationId;
+    const room = roomFor(env, conversationId);
+    expect(JSON.stringify(await room.eventsAfter(conversationId, 0))).toContain("ancient secret");
+    const longAgo = Date.now() - 31 * 86_400_000;
+    await env.DB.prepare("UPDATE messages SET created_at = ?, status = 'delivered' WHERE id = ?")
+      .bind(longAgo, old)
+      .run();
+    await tick(DAILY);
+    const logged = await runInDurableObject(room, (_r, state) =>
+      state.storage.sql.exec<{ frame: string }>("SELECT frame FROM events").toArray(),
+    );
+    expect(JSON.stringify(logged)).not.toContain("ancient secret");
+    expect(await room.eventsAfter(conversationId, 0)).toBeNull();
+    const socket = await openSocket(`/api/conversations/${conversationId}/ws`, { key: ws.key });
+    await socket.next((f) => f.type === "hello");
+    socket.send({ type: "resume", afterSeq: 0 });
+    await socket.next((f) => f.type === "reset");
+    expect(socket.frames.some((f) => JSON.stringify(f).includes("ancient secret"))).toBe(false);
+  });
+
+  it("never touches scheduled or pending messages, however old: they go out with their text", async () => {
+    const ws = await textingWorkspace();
+    await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 1 } });
+    const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
+    const scheduled = await call(
+      "POST",
+      `/api/conversations/${conv.id}/messages`,
+      { key: ws.key },
+      { body: { body: "see you on the 1st", sendAt: new Date(Date.now() + 30 * 86_400_000).toISOString() } },
+    );
+    const pending = await pendingMessage(ws, "still on its way");
+    const longAgo = Date.now() - 3 * 86_400_000;
+    for (const id of [scheduled.json.id, pending]) {
+      await env.DB.prepare("UPDATE messages SET created_at = ? WHERE id = ?").bind(longAgo, id).run();
+      await env.DB.prepare("UPDATE message_events SET at = ? WHERE message_id = ?").bind(longAgo, id).run();
+    }
+    await tick(DAILY);
+    expect((await getMessage(ws.key, scheduled.json.id)).body).toBe("see you on the 1st");
+    expect((await getMessage(ws.key, pending)).body).toBe("still on its way");
+    expect(await countRows("message_events", "message_id = ?", pending)).toBe(1);
   });
 
   it("refuses retention values out of range, and agents cannot change it", async () => {

@@ -113,6 +113,51 @@ describe("POST /api/auth/login", () => {
     expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
   });
 
+  it("counts attempts before checking the password, so 20 parallel guesses cannot pass the limit", async () => {
+    const a = await signup();
+    const headers = { "CF-Connecting-IP": "203.0.113.120" };
+    const guesses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call("POST", "/api/auth/login", {}, { headers, body: { email: a.email, password: `guess-${i}-password` } }),
+      ),
+    );
+    const statuses = guesses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    const right = await call(
+      "POST",
+      "/api/auth/login",
+      {},
+      { headers, body: { email: a.email, password: a.password } },
+    );
+    expect(right.status).toBe(429);
+  });
+
+  it("lets exactly the limit of parallel signups from one client through", async () => {
+    const headers = { "CF-Connecting-IP": "203.0.113.121" };
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        call(
+          "POST",
+          "/api/auth/signup",
+          {},
+          {
+            headers,
+            body: {
+              email: `parallel-${i}-${Date.now()}@example.com`,
+              password: "a-long-enough-password",
+              name: "Parallel",
+              workspaceName: `Parallel ${i}`,
+            },
+          },
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(20);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(5);
+  });
+
   it("limits signups per client with 429 and Retry-After, and stores nothing for the refused one", async () => {
     const headers = { "CF-Connecting-IP": "203.0.113.90" };
     const body = (i: number) => ({

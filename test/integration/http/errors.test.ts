@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DOCS_SCRIPT } from "../../../src/http/app";
 import { call, signup } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 
@@ -141,5 +143,15 @@ describe("OpenAPI", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toMatch(/text\/html/);
     expect(res.text).toContain("/api/openapi.json");
+  });
+
+  it("loads its script from our own assets, not a CDN, so it works offline", async () => {
+    const res = await call("GET", "/api/docs");
+    expect(res.text).toContain(`src="${DOCS_SCRIPT}"`);
+    expect(res.text).not.toMatch(/https?:\/\/(?!parley)[a-z0-9.-]+\/[^"]*\.js/i);
+    expect(res.headers.get("Content-Security-Policy")).not.toMatch(/https:/);
+    const script = await env.ASSETS.fetch(new Request(`https://parley.test${DOCS_SCRIPT}`));
+    expect(script.status).toBe(200);
+    expect((await script.text()).length).toBeGreaterThan(100_000);
   });
 });

@@ -15,7 +15,7 @@ describe("workspace isolation", () => {
     a = await signup();
     b = await signup();
     bKey = await createKey(b);
-    await addNumber(b);
+    ids.bNumber = (await addNumber(b)).phoneNumber;
     const number = await addNumber(a);
     const contact = await addContact(a, { name: "Secret Customer" });
     const conv = await call("POST", "/api/conversations", a, { body: { contactId: contact.id } });
@@ -32,13 +32,21 @@ describe("workspace isolation", () => {
     ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],
     ["PATCH", "conversation", (i) => `/api/conversations/${i.conversation}`, { status: "closed" }],
+    [
+      "PATCH",
+      "conversation's sender",
+      (i) => `/api/conversations/${i.conversation}`,
+      (i: Record<string, string>) => ({ from: i.bNumber }),
+    ],
     ["DELETE", "number", (i) => `/api/numbers/${i.number}`],
+    ["DELETE", "number (cancelling its messages)", (i) => `/api/numbers/${i.number}?cancel=true`],
     ["PATCH", "number", (i) => `/api/numbers/${i.number}`, { ratePerSecond: 1 }],
     ["DELETE", "api key", (i) => `/api/api-keys/${i.apiKey}`],
   ];
 
-  for (const [method, what, path, body] of byId) {
+  for (const [method, what, path, bodyOf] of byId) {
     it(`${method} another workspace's ${what} → 404 (session and API key)`, async () => {
+      const body = typeof bodyOf === "function" ? bodyOf(ids) : bodyOf;
       const viaSession = await call(method, path(ids), b, { body });
       expect(viaSession.status).toBe(404);
       expect(viaSession.json.error.code).toBe("not_found");

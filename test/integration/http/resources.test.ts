@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { permissionFor } from "../../../src/http/permissions";
 import { roomFor } from "../../../src/rooms/conversation-room";
 import { addContact, addNumber, call, createKey, randomUsNumber, signup } from "../../helpers/api";
 import { addMember, countRows } from "../../helpers/db";
@@ -54,11 +55,70 @@ describe("API keys", () => {
     expect((await call("POST", "/api/contacts", agent, { body: { phone: randomUsNumber() } })).status).toBe(201);
   });
 
+  it("a key created without scopes sends, reads and keeps contacts, but settings, retention, numbers, keys and operations answer 403 insufficient_scope", async () => {
+    const a = await signup();
+    const admin = await createKey(a, "admin");
+    await addNumber({ key: admin });
+    const key = await createKey(a, "default", null);
+    const customer = randomUsNumber();
+    expect((await call("POST", "/api/messages", { key }, { body: { to: customer, body: "hi" } })).status).toBe(202);
+    expect((await call("GET", "/api/conversations", { key })).status).toBe(200);
+    expect((await call("POST", "/api/contacts", { key }, { body: { phone: randomUsNumber() } })).status).toBe(201);
+    const refused: [string, string, unknown?][] = [
+      ["PATCH", "/api/workspace", { helpText: "x" }],
+      ["PATCH", "/api/workspace", { retentionDays: 30 }],
+      ["POST", "/api/numbers", { phoneNumber: randomUsNumber() }],
+      ["GET", "/api/api-keys"],
+      ["GET", "/api/ops/delivery"],
+    ];
+    for (const [method, path, body] of refused) {
+      const res = await call(method, path, { key }, { body });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.json.error).toMatchObject({ code: "insufficient_scope", details: { required: "admin" } });
+    }
+    expect((await call("PATCH", "/api/workspace", { key: admin }, { body: { helpText: "Hi" } })).status).toBe(200);
+  });
+
+  it("holds a key to exactly the scopes it was given, and refuses unknown scopes with 422", async () => {
+    const a = await signup();
+    await addNumber(a);
+    const reader = await createKey(a, "reader", ["messages:read"]);
+    expect((await call("GET", "/api/conversations", { key: reader })).status).toBe(200);
+    const send = await call("POST", "/api/messages", { key: reader }, { body: { to: randomUsNumber(), body: "x" } });
+    expect(send.status).toBe(403);
+    expect(send.json.error.details.required).toBe("messages:send");
+    const write = await call("POST", "/api/contacts", { key: reader }, { body: { phone: randomUsNumber() } });
+    expect(write.json.error.code).toBe("insufficient_scope");
+    const listed = (await call("GET", "/api/api-keys", a)).json.items;
+    expect(listed.find((k: { name: string }) => k.name === "reader").scopes).toEqual(["messages:read"]);
+    const bad = await call("POST", "/api/api-keys", a, { body: { name: "x", scopes: ["root"] } });
+    expect(bad.status).toBe(422);
+    expect(bad.json.error.details.fields[0].path).toMatch(/^scopes/);
+  });
+
+  it("the operations view is for owners and admins, and counts only their workspace", async () => {
+    const a = await signup();
+    const b = await signup();
+    await addNumber(b);
+    await call("POST", "/api/messages", b, { body: { to: randomUsNumber(), body: "b's" } });
+    const agent = await addMember(a.workspaceId, "agent");
+    expect((await call("GET", "/api/ops/delivery", agent)).status).toBe(403);
+    const view = await call("GET", "/api/ops/delivery", a);
+    expect(view.status).toBe(200);
+    const total = Object.values(view.json.byStatus as Record<string, number>).reduce((x, y) => x + y, 0);
+    expect(total).toBe(0);
+    for (const job of view.json.jobs) expect(job.lastResult).toBeNull();
+  });
+
   it("does not let an API key mint more keys", async () => {
     const a = await signup();
     const key = await createKey(a);
     const res = await call("POST", "/api/api-keys", { key }, { body: { name: "more" } });
     expect(res.status).toBe(403);
+    // Not even an admin-scoped one.
+    expect(
+      (await call("POST", "/api/api-keys", { key: await createKey(a, "admin") }, { body: { name: "m" } })).status,
+    ).toBe(403);
   });
 });
 
@@ -247,5 +307,22 @@ describe("conversations", () => {
     expect(open.json.items.map((c: { id: string }) => c.id)).not.toContain(ids[1]);
     const search = await call("GET", "/api/conversations?q=Person%202", a);
     expect(search.json.items.map((c: { id: string }) => c.id)).toEqual([ids[2]]);
+  });
+});
+
+describe("the permission table", () => {
+  it("names the scope of every API route in the OpenAPI document (none falls through to the admin default)", async () => {
+    const doc = (await call("GET", "/api/openapi.json")).json as { paths: Record<string, Record<string, unknown>> };
+    const open = new Set(["/api/healthz", "/api/auth/signup", "/api/auth/login", "/api/openapi.json", "/api/docs"]);
+    const missing: string[] = [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      const concrete = path.replace(/\{[^}]+\}/g, "x1");
+      if (open.has(concrete)) continue;
+      for (const method of Object.keys(methods)) {
+        if (!permissionFor(method.toUpperCase(), concrete)) missing.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(Object.keys(doc.paths).length).toBeGreaterThan(15);
   });
 });

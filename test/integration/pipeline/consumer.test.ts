@@ -1,6 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { jobConfig } from "../../../src/cron/config";
+import { reconcile } from "../../../src/cron/jobs/reconcile";
 import { createDb } from "../../../src/db/client";
 import { recordConsent } from "../../../src/db/queries/contacts";
 import worker from "../../../src/index";
@@ -8,10 +10,19 @@ import { processOutbound } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { backoffSeconds } from "../../../src/queue/outbound";
 import { pacerFor } from "../../../src/rooms/sender-pacer";
+import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
-import { emulatorMessages, eventually, scriptFaults } from "../../helpers/twilio";
+import {
+  control,
+  deliver,
+  emulatorMessages,
+  eventually,
+  type HeldRequest,
+  scriptFaults,
+  takeHeld,
+} from "../../helpers/twilio";
 
 async function runQueue(messageIds: string[], attempts = 1) {
   const batch = createMessageBatch(
@@ -370,4 +381,141 @@ describe("scheduled messages", () => {
       expect(res.json.error.details.fields[0].path).toBe("sendAt");
     });
   }
+});
+
+describe("manual retry follows its new attempt (no second SMS, no stuck status)", () => {
+  it("Twilio fails it with 30008 → Retry → 2 creates, delivered on the new sid, reconciliation agrees, the old attempt's late reports move nothing, a second Retry is refused", async () => {
+    const ws = await textingWorkspace();
+    await control("/outcomes/to", { to: ws.customer, outcomes: ["failed", "delivered"] });
+    const sent = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "Code 1234" } });
+    expect(sent.status).toBe(202);
+    const id: string = sent.json.id;
+    const firstAttemptReports: HeldRequest[] = [];
+    const failed = await eventually(
+      async () => {
+        const held = await takeHeld(ws.customer);
+        firstAttemptReports.push(...held);
+        for (const req of held) await deliver(req);
+        const msg = await getMessage(ws.key, id);
+        return msg.status === "failed" ? msg : undefined;
+      },
+      20_000,
+      "the first attempt to fail",
+    );
+    expect(failed.errorCode).toBe(30008);
+    const firstSid: string = failed.providerSid;
+
+    const retry = await call("POST", `/api/messages/${id}/retry`, { key: ws.key });
+    expect(retry.status).toBe(202);
+    expect(retry.json).toMatchObject({ status: "pending", providerSid: null, errorCode: null });
+    // The new attempt reaches Twilio (the queue's consumer sends it); its callbacks wait at the emulator.
+    const queued = await eventually(async () => {
+      const msg = await getMessage(ws.key, id);
+      return msg.status === "queued" ? msg : undefined;
+    });
+    expect(queued.providerSid).not.toBe(firstSid);
+    const again = await call("POST", `/api/messages/${id}/retry`, { key: ws.key });
+    expect(again.status).toBe(409);
+    expect(again.json.error.code).toBe("attempt_in_flight");
+
+    // Reconciliation asks Twilio about the current attempt's sid, not the failed one.
+    const config = jobConfig(env);
+    await reconcile(env, Date.now() + 3 * config.reconcileAfterMs, config);
+    expect((await getMessage(ws.key, id)).status).toBe("delivered");
+    const final = await settle(ws.key, ws.customer, id);
+    for (const req of firstAttemptReports) expect((await deliver(req)).status).toBe(200);
+
+    const after = await getMessage(ws.key, id);
+    expect(after.status).toBe("delivered");
+    expect(after.providerSid).toBe(final.providerSid);
+    expect(after.attempts).toEqual([
+      expect.objectContaining({ attempt: 1, providerSid: firstSid, status: "failed", errorCode: 30008 }),
+    ]);
+    // The old attempt's late report is kept as an event that moved nothing.
+    expect(after.events).toContainEqual(
+      expect.objectContaining({ status: "failed", applied: false, errorMessage: expect.stringMatching(/attempt 1/) }),
+    );
+    const created = await emulatorMessages(ws.customer);
+    expect(created.map((m) => m.sid)).toEqual([firstSid, after.providerSid]);
+    const refused = await call("POST", `/api/messages/${id}/retry`, { key: ws.key });
+    expect(refused.status).toBe(409);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(2);
+  });
+});
+
+describe("adoption after an ambiguous attempt", () => {
+  it("two identical texts back to back, the second's create hanging after Twilio committed it (still queued there, no date_sent): 2 creates, 2 distinct sids, both delivered", async () => {
+    const ws = await textingWorkspace();
+    const first = await pendingMessage(ws, "On my way");
+    const second = await pendingMessage(ws, "On my way");
+    expect(await processOutbound(env, first, 1)).toEqual({ action: "ack", outcome: "sent" });
+    // Twilio holds the second (queued, date_sent empty), and its create never answers.
+    await control("/lifecycle", { to: ws.customer, paused: true });
+    await scriptFaults(ws.customer, ["hangAfterCreate"]);
+    const impatient = new TwilioClient({ ...twilioConfigFromEnv(env), timeoutMs: 300 });
+    expect(await processOutbound(env, second, 1, impatient)).toMatchObject({ action: "retry", outcome: "ambiguous" });
+    expect(await processOutbound(env, second, 2)).toEqual({ action: "ack", outcome: "adopted" });
+    await control("/lifecycle", { to: ws.customer, paused: false });
+    const [a, b] = [await settle(ws.key, ws.customer, first), await settle(ws.key, ws.customer, second)];
+    expect([a.status, b.status]).toEqual(["delivered", "delivered"]);
+    const created = await emulatorMessages(ws.customer);
+    expect(created).toHaveLength(2);
+    expect(new Set([a.providerSid, b.providerSid])).toEqual(new Set(created.map((m) => m.sid)));
+  });
+});
+
+describe("a Twilio outage holds messages instead of failing them", () => {
+  it("one probe at a time after the cooldown; success closes the breaker", async () => {
+    const breaker = env.TWILIO_BREAKER.get(env.TWILIO_BREAKER.idFromName(`probe-${crypto.randomUUID()}`));
+    const t0 = Date.now();
+    for (let i = 0; i < OPEN_AFTER_FAILURES; i++) await breaker.report("outage", t0);
+    expect(await breaker.admit(t0 + 10)).toMatchObject({ allow: false, reason: HOLD_REASON });
+    const later = t0 + FIRST_COOLDOWN_MS + 1;
+    expect(await breaker.admit(later)).toEqual({ allow: true, probe: true, clean: false });
+    expect(await breaker.admit(later + 1)).toMatchObject({ allow: false });
+    // A failed probe reopens it for longer; a good one closes it.
+    expect(await breaker.report("outage", later + 2)).toBe("open");
+    expect(await breaker.admit(later + FIRST_COOLDOWN_MS + 10)).toMatchObject({ allow: false });
+    expect(await breaker.admit(later + 2 * FIRST_COOLDOWN_MS + 10)).toMatchObject({ allow: true, probe: true });
+    expect(await breaker.report("ok")).toBe("closed");
+    expect(await breaker.admit()).toEqual({ allow: true, probe: false, clean: true });
+  });
+
+  it("Twilio down for longer than the queue's whole retry budget: 0 failed, then everything delivered once it is back", async () => {
+    const ws = await textingWorkspace();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await pendingMessage(ws, `during the outage ${i}`));
+    await control("/down", { from: ws.from, down: true });
+    const outcomes: string[] = [];
+    try {
+      // More deliveries per message than max_retries (10) allows, so without the breaker they would die.
+      for (let attempt = 1; attempt <= 12; attempt++) {
+        for (const id of ids) {
+          const decision = await processOutbound(env, id, attempt);
+          outcomes.push(decision.outcome);
+          expect(decision.outcome).not.toMatch(/^failed/);
+        }
+      }
+      expect(outcomes.filter((o) => o === "held").length).toBeGreaterThan(ids.length * 8);
+      const held = await getMessage(ws.key, ids[0] ?? "");
+      expect(held).toMatchObject({ status: "pending", errorMessage: HOLD_REASON });
+      expect((await call("GET", "/api/ops/delivery", ws.account)).json.twilio.breaker).not.toBe("closed");
+    } finally {
+      await control("/down", { from: ws.from, down: false });
+    }
+    // Back: a probe closes the breaker and the held messages go out (here or from the queue), once each.
+    await eventually(
+      async () => {
+        for (const id of ids) await processOutbound(env, id, 1);
+        const statuses = await Promise.all(ids.map(async (id) => (await getMessage(ws.key, id)).status));
+        return statuses.every((s) => s !== "pending");
+      },
+      30_000,
+      "the held messages to go out",
+    );
+    for (const id of ids) expect((await settle(ws.key, ws.customer, id)).status).toBe("delivered");
+    const created = await emulatorMessages(ws.customer);
+    expect(created.map((m) => m.body).sort()).toEqual(ids.map((_, i) => `during the outage ${i}`).sort());
+    expect((await getMessage(ws.key, ids[0] ?? "")).errorMessage).toBeNull();
+  });
 });

@@ -1,5 +1,7 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../../src/index";
 import { call, randomUsNumber } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { textingWorkspace } from "../../helpers/pipeline";
@@ -211,6 +213,85 @@ describe("POST /webhooks/twilio/inbound", () => {
     });
   });
 
+  describe("opt-out belongs to the phone number (invariant 6)", () => {
+    it("deleting the contact and texting the number again is refused with 422 recipient_opted_out; a new contact starts opted out", async () => {
+      const ws = await textingWorkspace();
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "STOP" })).held[0]!);
+      const contact = await contactOf(ws.key, ws.customer);
+      expect((await call("DELETE", `/api/contacts/${contact.id}`, ws.account)).status).toBe(204);
+      const again = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "hi?" } });
+      expect(again.status).toBe(422);
+      expect(again.json.error.code).toBe("recipient_opted_out");
+      expect(await contactOf(ws.key, ws.customer)).toBeUndefined();
+      const recreated = await call("POST", "/api/contacts", ws.account, { body: { phone: ws.customer } });
+      expect(recreated.json.optedOut).toBe(true);
+      expect(await countRows("messages", "to_number = ? AND direction = 'outbound'", ws.customer)).toBe(0);
+    });
+
+    it("moving an opted-out contact to another phone lifts nothing for the old number and inherits the new number's consent", async () => {
+      const ws = await textingWorkspace();
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "UNSUBSCRIBE" })).held[0]!);
+      const contact = await contactOf(ws.key, ws.customer);
+      const fresh = randomUsNumber();
+      const moved = await call("PATCH", `/api/contacts/${contact.id}`, ws.account, { body: { phone: fresh } });
+      expect(moved.json.optedOut).toBe(false);
+      const old = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "back?" } });
+      expect(old.json.error.code).toBe("recipient_opted_out");
+      const moveBack = await call("PATCH", `/api/contacts/${contact.id}`, ws.account, { body: { phone: ws.customer } });
+      expect(moveBack.json, moveBack.text).toMatchObject({ optedOut: true });
+    });
+
+    it("the suppression list records source, keyword and time; contact edits and deletes are audited with who did them", async () => {
+      const ws = await textingWorkspace();
+      await deliver((await inboundText({ from: ws.customer, to: ws.from, body: "Quit" })).held[0]!);
+      const row = await env.DB.prepare(
+        "SELECT source, keyword, reference, created_at FROM suppressions WHERE phone = ?",
+      )
+        .bind(ws.customer)
+        .first<{ source: string; keyword: string; reference: string; created_at: number }>();
+      expect(row).toMatchObject({ source: "keyword", keyword: "QUIT", reference: expect.stringMatching(/^SM/) });
+      expect(row?.created_at).toBeGreaterThan(Date.now() - 60_000);
+      const contact = await contactOf(ws.key, ws.customer);
+      await call("PATCH", `/api/contacts/${contact.id}`, ws.account, { body: { name: "Quinn" } });
+      await call("DELETE", `/api/contacts/${contact.id}`, { key: ws.key });
+      const audits = await env.DB.prepare(
+        "SELECT action, actor_type AS actorType, actor_id AS actorId FROM audit_log WHERE workspace_id = ? AND target_id = ? ORDER BY id",
+      )
+        .bind(ws.account.workspaceId, contact.id)
+        .all();
+      expect(audits.results).toEqual([
+        { action: "contact.updated", actorType: "user", actorId: ws.account.userId },
+        { action: "contact.deleted", actorType: "api_key", actorId: expect.stringMatching(/^key_/) },
+      ]);
+    });
+  });
+
+  describe("a deployment still on the local PUBLIC_BASE_URL", () => {
+    it("refuses webhooks with 503 and a logged reason instead of failing every signature silently", async () => {
+      const lines: string[] = [];
+      vi.spyOn(console, "error").mockImplementation(
+        (...args: unknown[]) => void lines.push(args.map(String).join(" ")),
+      );
+      try {
+        const misconfigured = { ...env, PUBLIC_BASE_URL: "http://127.0.0.1:8787" };
+        const res = await worker.fetch(
+          new Request("https://parley.example.workers.dev/webhooks/twilio/inbound", {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x" },
+            body: "MessageSid=SM00000000000000000000000000000000&From=%2B14155550100&To=%2B14155550101&Body=hi",
+          }),
+          misconfigured,
+          createExecutionContext(),
+        );
+        expect(res.status).toBe(503);
+        expect((await res.json()) as unknown).toMatchObject({ error: { code: "misconfigured" } });
+        expect(lines.join("\n")).toMatch(/PUBLIC_BASE_URL is still the local default/);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    });
+  });
+
   describe("logs", () => {
     afterEach(() => vi.restoreAllMocks());
     it("mask phone numbers", async () => {
@@ -227,6 +308,8 @@ describe("POST /webhooks/twilio/inbound", () => {
       for (const line of lines) {
         expect(line).not.toContain(customer);
         expect(line).not.toContain(to);
+        // At most the last 4 digits: not even the area code.
+        expect(line).not.toContain(to.slice(0, 5));
       }
     });
   });

@@ -1,11 +1,13 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { roomFor } from "../../../src/rooms/conversation-room";
-import { call, signup } from "../../helpers/api";
+import { inboxFor } from "../../../src/rooms/inbox-stream";
+import { CREDENTIAL_CHECK_MS } from "../../../src/rooms/sockets";
+import { call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
 import { textingWorkspace } from "../../helpers/pipeline";
-import { collect, openSocket, upgrade } from "../../helpers/sockets";
+import { collect, openSocket, type TestSocket, upgrade } from "../../helpers/sockets";
 import { deliver, eventually, inboundText, takeHeld } from "../../helpers/twilio";
 
 type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
@@ -262,5 +264,73 @@ describe("inbox stream (GET /api/ws)", () => {
     expect(
       (await inbox.next((f) => f.type === "conversation" && f.conversation.status === "closed")).conversation.id,
     ).toBe(frame.conversation.id);
+  });
+});
+
+describe("sockets end with their credentials", () => {
+  /** A room socket and an inbox socket for `who`, both past hello. */
+  async function openBoth(ws: Ws, who: { cookie?: string; key?: string }) {
+    const conv = await conversationOf(ws);
+    const room = await openSocket(`/api/conversations/${conv.id}/ws`, who);
+    await room.next((f) => f.type === "hello");
+    const inbox = await openSocket("/api/ws", who);
+    return { conv, room, inbox };
+  }
+
+  /** After the close, a new event in the room reaches the others but not the closed socket. */
+  async function expectNoFrameAfterClose(ws: Ws, closedSocket: TestSocket, witness: TestSocket) {
+    const before = closedSocket.frames.length;
+    await textIn(ws, "after the credentials ended");
+    await witness.next(
+      (f: { type: string; message?: { body: string } }) => f.message?.body === "after the credentials ended",
+    );
+    expect(closedSocket.frames).toHaveLength(before);
+  }
+
+  it("logout closes the session's inbox socket at once and its room socket at the room's next check (4401)", async () => {
+    const ws = await textingWorkspace();
+    const { conv, room, inbox } = await openBoth(ws, ws.account);
+    const witness = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await call("POST", "/api/auth/logout", ws.account)).status).toBe(204);
+    expect(await inbox.closed).toMatchObject({ code: 4401, reason: "signed out" });
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    expect(await room.closed).toMatchObject({ code: 4401, reason: "session ended" });
+    await expectNoFrameAfterClose(ws, room, witness);
+  });
+
+  it("an expired session's sockets close at the next check (4401)", async () => {
+    const ws = await textingWorkspace();
+    const { conv, room, inbox } = await openBoth(ws, ws.account);
+    const witness = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await env.DB.prepare("UPDATE sessions SET expires_at = ? WHERE user_id = ?")
+      .bind(Date.now() - 1, ws.account.userId)
+      .run();
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    await runDurableObjectAlarm(inboxFor(env, ws.account.workspaceId));
+    expect(await room.closed).toMatchObject({ code: 4401 });
+    expect(await inbox.closed).toMatchObject({ code: 4401 });
+    await expectNoFrameAfterClose(ws, room, witness);
+  });
+
+  it("a revoked API key's sockets close (inbox at once, room at its next check), and other keys' stay open", async () => {
+    const ws = await textingWorkspace();
+    const doomed = await createKey(ws.account, "doomed");
+    const keys = (await call("GET", "/api/api-keys", ws.account)).json.items;
+    const { conv, room, inbox } = await openBoth(ws, { key: doomed });
+    const witness = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    const id = keys.find((k: { name: string }) => k.name === "doomed").id;
+    expect((await call("DELETE", `/api/api-keys/${id}`, ws.account)).status).toBe(204);
+    expect(await inbox.closed).toMatchObject({ code: 4401, reason: "API key revoked" });
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    expect(await room.closed).toMatchObject({ code: 4401, reason: "API key revoked" });
+    await expectNoFrameAfterClose(ws, room, witness);
+  });
+
+  it("a room with sockets keeps a check due within CREDENTIAL_CHECK_MS", async () => {
+    const ws = await textingWorkspace();
+    const { conv } = await openBoth(ws, { key: ws.key });
+    const alarm = await runInDurableObject(roomFor(env, conv.id), (_room, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect((alarm ?? 0) - Date.now()).toBeLessThanOrEqual(CREDENTIAL_CHECK_MS);
   });
 });
