@@ -84,12 +84,18 @@ describe("Twilio emulator", () => {
     expect(Number.isNaN(created.dateCreated.getTime())).toBe(false);
     const fetched = await client.messages(created.sid).fetch();
     expect(fetched.body).toBe("Hello from the SDK");
-    const listed = await client.messages.list({
-      to: "+14155552671",
-      from: "+15005550006",
-      dateSentAfter: new Date(Date.now() - 86_400_000),
-    });
+    const listed = await client.messages.list({ to: "+14155552671", from: "+15005550006" });
     expect(listed.map((m) => m.sid)).toEqual([created.sid]);
+    // As at Twilio, a message it still holds (queued, date_sent empty) matches no DateSent filter.
+    await fetch(`${emulator.url}/_control/lifecycle`, {
+      method: "POST",
+      body: JSON.stringify({ to: "+14155552672", paused: true }),
+    });
+    const held = await client.messages.create({ to: "+14155552672", from: "+15005550006", body: "held" });
+    const query = { to: "+14155552672", from: "+15005550006" };
+    expect((await client.messages.list(query)).map((m) => [m.sid, m.dateSent])).toEqual([[held.sid, null]]);
+    const bySentDate = await client.messages.list({ ...query, dateSentAfter: new Date(Date.now() - 86_400_000) });
+    expect(bySentDate).toEqual([]);
     const mms = await client.messages.create({
       to: "+14155552671",
       from: "+15005550006",
@@ -97,6 +103,21 @@ describe("Twilio emulator", () => {
     });
     expect(mms.sid).toMatch(/^MM/);
     expect(mms.numMedia).toBe("2");
+  });
+
+  it("has the account's numbers: the SDK finds one by PhoneNumber and points its webhooks", async () => {
+    const [number] = await client.incomingPhoneNumbers.list({ phoneNumber: "+14155550123" });
+    expect(number?.phoneNumber).toBe("+14155550123");
+    expect(number?.sid).toMatch(/^PN[0-9a-f]{32}$/);
+    const updated = await client.incomingPhoneNumbers(number?.sid ?? "").update({
+      smsUrl: `${app.url}/webhooks/twilio/inbound`,
+      smsFallbackUrl: `${app.url}/webhooks/twilio/inbound`,
+      statusCallback: `${app.url}/webhooks/twilio/status`,
+    });
+    expect(updated.smsUrl).toBe(`${app.url}/webhooks/twilio/inbound`);
+    expect(updated.statusCallback).toBe(`${app.url}/webhooks/twilio/status`);
+    // A number outside the account is not listed.
+    expect(await client.incomingPhoneNumbers.list({ phoneNumber: "+12125550123" })).toEqual([]);
   });
 
   it("answers errors in Twilio's shape, which the SDK raises as RestException", async () => {

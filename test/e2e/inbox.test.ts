@@ -243,6 +243,39 @@ describe("the inbox in Chromium", () => {
     await page.getByLabel("Message").fill("");
   }, 60_000);
 
+  it("signing out forgets this browser's drafts and unsent outbox entries", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await page.getByLabel("Message").fill("A private draft");
+    await page.evaluate(() =>
+      localStorage.setItem("parley:pending:cv_x", JSON.stringify([{ key: "k", body: "unsent" }])),
+    );
+    await expect
+      .poll(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("parley:draft:")).length))
+      .toBe(1);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => page.url()).toMatch(/\/signin$/);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("parley:")).length)).toBe(0);
+    await signIn(page, email);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await expect.poll(() => page.getByLabel("Message").inputValue()).toBe("");
+  }, 60_000);
+
+  it("creates an API key with chosen scopes, and lists them", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Key name").fill("read-only reporting");
+    await page.getByRole("checkbox", { name: /messages:send/ }).uncheck();
+    await page.getByRole("checkbox", { name: /contacts:write/ }).uncheck();
+    await page.getByRole("button", { name: "Create key" }).click();
+    await expect.poll(() => page.getByText(/Copy this key now/).count()).toBe(1);
+    const row = page.locator("li", { hasText: "read-only reporting" });
+    await expect.poll(() => row.textContent()).toMatch(/messages:read/);
+    expect(await row.textContent()).not.toMatch(/messages:send/);
+  }, 60_000);
+
   it("STOP from the customer disables the composer with its reason", async () => {
     const page = await browser();
     await signIn(page, email);

@@ -1,5 +1,6 @@
-/** Workspace settings: sender numbers, API keys (shown once), and the HELP auto-reply. */
+/** Workspace settings: sender numbers (added from the Twilio account, removed safely), API keys with scopes (shown once), and the HELP auto-reply. */
 import { useEffect, useState } from "preact/hooks";
+import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
 import type { Me, Page } from "./types";
 
@@ -15,6 +16,7 @@ interface KeyRow {
   prefix: string;
   createdAt: string;
   lastUsedAt: string | null;
+  scopes: string[];
 }
 
 export function Settings(props: { me: Me; onChanged: () => void; onBack: () => void }) {
@@ -56,6 +58,28 @@ function Numbers({ admin }: { admin: boolean }) {
   useEffect(() => {
     load().catch((e) => setStatus(message(e)));
   }, []);
+  const remove = async (n: NumberRow) => {
+    if (!confirm(`Remove ${n.phoneNumber}? Conversations keep their history; new texts to it stop arriving here.`))
+      return;
+    try {
+      await api("DELETE", `/api/numbers/${n.id}`);
+      setStatus(`${n.phoneNumber} removed.`);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === "number_in_use")) return setStatus(message(err));
+      const waiting = (err.details as { waiting?: number } | undefined)?.waiting ?? 0;
+      if (
+        !confirm(`${waiting} message(s) are still waiting to go out from ${n.phoneNumber}. Cancel them and remove it?`)
+      )
+        return setStatus(`${n.phoneNumber} kept: ${waiting} message(s) still waiting.`);
+      try {
+        await api("DELETE", `/api/numbers/${n.id}?cancel=true`);
+        setStatus(`${n.phoneNumber} removed; ${waiting} waiting message(s) canceled.`);
+      } catch (again) {
+        return setStatus(message(again));
+      }
+    }
+    await load();
+  };
   const add = async (e: Event) => {
     e.preventDefault();
     try {
@@ -80,10 +104,19 @@ function Numbers({ admin }: { admin: boolean }) {
         {items.map((n) => (
           <li key={n.id}>
             <strong>{n.phoneNumber}</strong> {n.label && <span class="muted">{n.label}</span>}{" "}
-            <span class="muted small">{n.ratePerSecond ? `· at most ${n.ratePerSecond} segments/s` : ""}</span>
+            <span class="muted small">{n.ratePerSecond ? `· at most ${n.ratePerSecond} segments/s` : ""}</span>{" "}
+            {admin && (
+              <button type="button" class="link" onClick={() => remove(n)}>
+                Remove
+              </button>
+            )}
           </li>
         ))}
-        {items.length === 0 && <li class="muted">No numbers yet: add the Twilio number you text from.</li>}
+        {items.length === 0 && (
+          <li class="muted">
+            No numbers yet: add a number of your Twilio account; Parley points its webhooks here for you.
+          </li>
+        )}
       </ul>
       {admin && (
         <form onSubmit={add} class="row wrap">
@@ -128,6 +161,7 @@ function Numbers({ admin }: { admin: boolean }) {
 function Keys() {
   const [items, setItems] = useState<KeyRow[]>([]);
   const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_KEY_SCOPES]);
   const [fresh, setFresh] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const load = async () => setItems((await api<Page<KeyRow>>("GET", "/api/api-keys")).items);
@@ -137,9 +171,10 @@ function Keys() {
   const create = async (e: Event) => {
     e.preventDefault();
     try {
-      const created = await api<{ key: string }>("POST", "/api/api-keys", { name });
+      const created = await api<{ key: string }>("POST", "/api/api-keys", { name, scopes });
       setFresh(created.key);
       setName("");
+      setScopes([...DEFAULT_KEY_SCOPES]);
       await load();
     } catch (err) {
       setStatus(message(err, "name"));
@@ -164,7 +199,7 @@ function Keys() {
       <ul class="plain">
         {items.map((k) => (
           <li key={k.id}>
-            <strong>{k.name}</strong> <code>{k.prefix}…</code>{" "}
+            <strong>{k.name}</strong> <code>{k.prefix}…</code> <span class="small">{k.scopes.join(" · ")}</span>{" "}
             <span class="muted small">
               {k.lastUsedAt ? `used ${new Date(k.lastUsedAt).toLocaleString()}` : "never used"}
             </span>{" "}
@@ -179,7 +214,26 @@ function Keys() {
           Key name
           <input value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required />
         </label>
-        <button type="submit" class="primary">
+        <fieldset class="scopes">
+          <legend>What the key may do</legend>
+          {API_KEY_SCOPES.map((scope) => (
+            <label key={scope} title={SCOPE_DESCRIPTIONS[scope]}>
+              <input
+                type="checkbox"
+                name="scope"
+                value={scope}
+                checked={scopes.includes(scope)}
+                onChange={(e) =>
+                  setScopes((list) =>
+                    (e.target as HTMLInputElement).checked ? [...list, scope] : list.filter((s) => s !== scope),
+                  )
+                }
+              />{" "}
+              <code>{scope}</code> <span class="muted small">{SCOPE_DESCRIPTIONS[scope]}</span>
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" class="primary" disabled={scopes.length === 0}>
           Create key
         </button>
       </form>

@@ -45,6 +45,7 @@ export function Thread(props: {
   const [older, setOlder] = useState<string | null>(null);
   const [typing, setTyping] = useState<Map<string, { name: string; until: number }>>(new Map());
   const [error, setError] = useState<string | null>(null);
+  const [senderRemoved, setSenderRemoved] = useState(false);
   const [notFound, setNotFound] = useState(false);
   const lastSeq = useRef(0);
   const socket = useRef<LiveSocket | null>(null);
@@ -122,6 +123,7 @@ export function Thread(props: {
           localStorage.setItem(draftKey(id), draft ? `${p.body}\n${draft}` : p.body);
           window.dispatchEvent(new CustomEvent("parley:draft", { detail: id }));
           setError(err.message);
+          setSenderRemoved(err.code === "sender_removed");
         } else {
           setPending((list) =>
             list.map((x) => (x.key === p.key ? { ...x, error: err instanceof Error ? err.message : String(err) } : x)),
@@ -329,6 +331,17 @@ export function Thread(props: {
             </button>
           </p>
         )}
+        {senderRemoved && (
+          <MoveSender
+            conversationId={id}
+            onMoved={(c) => {
+              setSenderRemoved(false);
+              setError(null);
+              setConv(c);
+              props.onConversation(c);
+            }}
+          />
+        )}
         <Composer
           conversationId={id}
           contact={contact ?? null}
@@ -376,7 +389,7 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
             title={m.errorCode ? `Twilio error ${m.errorCode}` : undefined}
           >
             {statusWords(m)}
-            {m.errorMessage && ["failed", "undelivered", "delivery_unknown"].includes(m.status)
+            {m.errorMessage && ["pending", "failed", "undelivered", "delivery_unknown"].includes(m.status)
               ? `: ${m.errorMessage}`
               : ""}
           </span>
@@ -599,5 +612,49 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
         {conv.status === "open" ? "Close conversation" : "Reopen conversation"}
       </button>
     </aside>
+  );
+}
+
+/** The thread's sender number was removed: pick another of the workspace's numbers to send from. */
+function MoveSender(props: { conversationId: string; onMoved: (c: Conversation) => void }) {
+  const [numbers, setNumbers] = useState<{ phoneNumber: string; label: string | null }[]>([]);
+  const [choice, setChoice] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    api<Page<{ phoneNumber: string; label: string | null }>>("GET", "/api/numbers")
+      .then((page) => {
+        setNumbers(page.items);
+        setChoice(page.items[0]?.phoneNumber ?? "");
+      })
+      .catch((err: unknown) => setProblem(err instanceof Error ? err.message : String(err)));
+  }, []);
+  const move = async (e: Event) => {
+    e.preventDefault();
+    try {
+      props.onMoved(await api<Conversation>("PATCH", `/api/conversations/${props.conversationId}`, { from: choice }));
+    } catch (err) {
+      setProblem(err instanceof Error ? err.message : String(err));
+    }
+  };
+  if (numbers.length === 0 && !problem)
+    return <p class="notice small">This workspace has no sender number left; add one in Settings.</p>;
+  return (
+    <form class="notice row wrap" onSubmit={move}>
+      <label>
+        Send from
+        <select value={choice} onChange={(e) => setChoice((e.target as HTMLSelectElement).value)}>
+          {numbers.map((n) => (
+            <option key={n.phoneNumber} value={n.phoneNumber}>
+              {n.phoneNumber}
+              {n.label ? ` (${n.label})` : ""}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" class="primary">
+        Move conversation
+      </button>
+      {problem && <span class="error small">{problem}</span>}
+    </form>
   );
 }
