@@ -55,8 +55,10 @@ export async function signupWorkspace(base, label, from) {
     .getSetCookie()
     .map((c) => c.split(";")[0])
     .join("; ");
-  const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: label } })).json.key;
+  // The harnesses (bench, chaos) also tune the number with this key, so it carries admin too.
+  const scopes = ["messages:send", "messages:read", "contacts:write", "admin"];
+  const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: label, scopes } })).json.key;
   const number = await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
-  if (number.status !== 201) throw new Error(`number failed: ${number.status}`);
+  if (number.status !== 201) throw new Error(`number failed: ${number.status} ${JSON.stringify(number.json)}`);
   return { cookie, key, from };
 }

@@ -221,7 +221,7 @@ export async function processOutbound(
       const paced = await pacer.send(params, msg.segments, row.ratePerSecond, PACE_MAX_WAIT_MS);
       if (!paced.sent) {
         await release(db, messageId, lease.earlierAttempt === null);
-        if (admission.probe) await breaker.report("ok");
+        if (admission.probe) await breaker.abandonProbe();
         // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
         await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(paced.retryAfterMs / 1000)));
         return { action: "ack", outcome: "paced" };

@@ -95,6 +95,15 @@ export class TwilioBreaker extends DurableObject<Env> {
     return s.state;
   }
 
+  /** The probe never reached Twilio (its sender's pacer sent it back): let the next send probe instead. */
+  async abandonProbe(now = Date.now()): Promise<void> {
+    if (this.s.state !== "half_open") return;
+    this.s.state = "open";
+    this.s.openedAt = now - this.s.cooldownMs;
+    this.s.probeStartedAt = 0;
+    this.save();
+  }
+
   async status(): Promise<Stored> {
     return { ...this.s };
   }
