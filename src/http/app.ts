@@ -7,6 +7,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
+import { countingD1, newCount, serverTiming } from "../db/counted";
 import { webhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
 import { ApiError, errorBody } from "./errors";
@@ -45,9 +46,15 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use("*", securityHeaders);
+  // One counted D1 binding per request; the response says what the request cost the database.
   app.use("*", async (c, next) => {
-    c.set("db", createDb(c.env.DB));
+    const count = newCount();
+    const d1 = countingD1(c.env.DB, count);
+    c.set("d1Count", count);
+    c.set("d1", d1);
+    c.set("db", createDb(d1));
     await next();
+    if (c.res.status !== 101) c.res.headers.set("Server-Timing", serverTiming(count));
   });
   app.use(
     "*",

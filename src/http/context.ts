@@ -1,4 +1,5 @@
 import type { Db } from "../db/client";
+import type { D1Count } from "../db/counted";
 import type { Role } from "../db/schema";
 import type { Scope } from "../shared/scopes";
 
@@ -21,6 +22,9 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     db: Db;
+    /** The request's D1 binding, counting round trips and statements into d1Count. */
+    d1: D1Database;
+    d1Count: D1Count;
     principal: Principal;
   };
 }

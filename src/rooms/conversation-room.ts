@@ -9,16 +9,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
+import { countingD1, type D1Count, newCount } from "../db/counted";
 import {
   editScheduledStatements,
   getMessageById,
   mirrorSeqStatement,
   type NewMessage,
+  nextSeqSql,
   restartStatements,
   type StatusChange,
   statusChangeStatements,
 } from "../db/queries/messages";
 import { conversationReads, conversations, messageEvents, messages } from "../db/schema";
+import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { presentMessage } from "../http/present";
 import { log } from "../log";
@@ -41,11 +44,13 @@ import {
 
 export const LOG_LIMIT = 1000;
 
-export type AppendMessageResult =
+export type AppendMessageResult = (
   | { outcome: "created"; message: MessageJson }
-  | { outcome: "duplicate"; constraint: "provider_sid" | "idempotency_key" };
+  | { outcome: "duplicate"; constraint: "provider_sid" | "idempotency_key" }
+) & { d1: D1Count };
 
-export type ApplyStatusResult = { applied: true; seq: number } | { applied: false };
+/** `d1`: what the call cost the database (the caller adds it to its own count). */
+export type ApplyStatusResult = ({ applied: true; seq: number } | { applied: false }) & { d1: D1Count };
 
 export class ConversationRoom extends DurableObject<Env> {
   private lastSeq = 0;
@@ -118,11 +123,12 @@ export class ConversationRoom extends DurableObject<Env> {
    * the unique (conversation_id, seq) index), and drops its log, which now has a hole: clients that
    * resume across it are told to reload instead of silently missing the event.
    */
-  private async ensureInitialized(conversationId: string): Promise<void> {
+  private async ensureInitialized(conversationId: string, d1: D1Database = this.env.DB): Promise<void> {
     if (this.initialized) return;
-    const row = await this.env.DB.prepare(
-      "SELECT max(coalesce((SELECT last_seq FROM conversations WHERE id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0)) AS seq",
-    )
+    const row = await d1
+      .prepare(
+        "SELECT max(coalesce((SELECT last_seq FROM conversations WHERE id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0)) AS seq",
+      )
       .bind(conversationId)
       .first<{ seq: number }>();
     const d1Seq = row?.seq ?? 0;
@@ -142,9 +148,29 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** After a seq conflict in D1 (another writer took it): re-read D1's seq before the next attempt. */
-  private async resync(conversationId: string): Promise<void> {
+  private async resync(conversationId: string, d1: D1Database): Promise<void> {
     this.initialized = false;
-    await this.ensureInitialized(conversationId);
+    await this.ensureInitialized(conversationId, d1);
+  }
+
+  /**
+   * D1 assigned `seq` to the event this room is about to commit. Normally it is the next one; if D1 was
+   * ahead (the room restarted after a crash between D1's commit and its own, or lost its storage), the
+   * room continues after D1's seq and drops its log, which now has a hole: clients that resume across
+   * it are told to reload instead of silently missing the event.
+   */
+  private adoptSeq(seq: number): void {
+    if (seq === this.lastSeq + 1) return;
+    if (this.lastSeq > 0) {
+      log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
+        conversationId: this.conversationId,
+        roomSeq: this.lastSeq,
+        d1Seq: seq - 1,
+      });
+    }
+    this.ctx.storage.sql.exec("DELETE FROM events");
+    this.lastSeq = seq - 1;
+    this.initialized = true;
   }
 
   private commit(frame: LoggedFrame): void {
@@ -181,22 +207,31 @@ export class ConversationRoom extends DurableObject<Env> {
   /** Stores a new message (inbound or outbound) at the next seq. Duplicates (same sid or idempotency key) store nothing. */
   async appendMessage(row: NewMessage): Promise<AppendMessageResult> {
     return this.serialize(async () => {
-      await this.ensureInitialized(row.conversationId);
+      const count = newCount();
+      const d1 = countingD1(this.env.DB, count);
+      // No read first: the insert itself takes the next seq D1 allows (see nextSeqSql), and the
+      // room adopts what D1 returns.
       this.remember(row.conversationId, row.workspaceId);
       for (let attempt = 1; ; attempt++) {
-        const result = await this.insertMessage(row);
-        if (result !== "seq_taken") return result;
+        const result = await this.insertMessage(row, d1);
+        if (result !== "seq_taken") return { ...result, d1: count };
         if (attempt === 2) throw new Error(`seq conflict in conversation ${row.conversationId} after a resync`);
-        await this.resync(row.conversationId);
+        await this.resync(row.conversationId, d1);
       }
     });
   }
 
-  private async insertMessage(row: NewMessage): Promise<AppendMessageResult | "seq_taken"> {
-    const seq = this.lastSeq + 1;
-    const db = createDb(this.env.DB);
+  private async insertMessage(
+    row: NewMessage,
+    d1: D1Database,
+  ): Promise<
+    | { outcome: "created"; message: MessageJson }
+    | { outcome: "duplicate"; constraint: "provider_sid" | "idempotency_key" }
+    | "seq_taken"
+  > {
+    const db = createDb(d1);
     const now = row.createdAt ?? Date.now();
-    const full = { ...row, seq, createdAt: now, updatedAt: now };
+    const full = { ...row, seq: nextSeqSql(row.conversationId, this.lastSeq + 1), createdAt: now, updatedAt: now };
     let stored: typeof messages.$inferSelect | undefined;
     try {
       const [inserted] = await db.batch([
@@ -210,22 +245,25 @@ export class ConversationRoom extends DurableObject<Env> {
         }),
         db
           .update(conversations)
-          .set({ lastSeq: seq, lastMessageId: row.id, lastMessageAt: now })
+          .set({
+            lastSeq: sql`(select ${messages.seq} from ${messages} where ${messages.id} = ${row.id})`,
+            lastMessageId: row.id,
+            lastMessageAt: now,
+          })
           .where(eq(conversations.id, row.conversationId)),
       ]);
       stored = inserted[0];
     } catch (err) {
-      const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
-      if (/UNIQUE constraint failed: messages\.provider_sid/.test(text)) {
-        return { outcome: "duplicate", constraint: "provider_sid" };
-      }
-      if (/UNIQUE constraint failed: messages\.workspace_id, messages\.idempotency_key/.test(text)) {
+      if (isUniqueViolation(err, "messages.provider_sid")) return { outcome: "duplicate", constraint: "provider_sid" };
+      if (isUniqueViolation(err, "messages.workspace_id, messages.idempotency_key")) {
         return { outcome: "duplicate", constraint: "idempotency_key" };
       }
-      if (/UNIQUE constraint failed: messages\.conversation_id, messages\.seq/.test(text)) return "seq_taken";
+      if (isUniqueViolation(err, "messages.conversation_id, messages.seq")) return "seq_taken";
       throw err;
     }
     if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
+    const seq = stored.seq;
+    this.adoptSeq(seq);
     const message = presentMessage(stored);
     this.commit({ type: "message", seq, message });
     return { outcome: "created", message };
@@ -233,18 +271,13 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
   async applyStatus(conversationId: string, change: StatusChange): Promise<ApplyStatusResult> {
-    return this.commitStatusChange(
-      conversationId,
-      change.messageId,
-      change.at,
-      statusChangeStatements(this.env.DB, change),
-    );
+    return this.commitStatusChange(conversationId, change.at, (d1) => statusChangeStatements(d1, change));
   }
 
   /** Manual retry of a failed message: the one sanctioned move backwards, recorded as its own event. */
   async restartFailed(conversationId: string, messageId: string): Promise<ApplyStatusResult> {
     const at = Date.now();
-    return this.commitStatusChange(conversationId, messageId, at, restartStatements(this.env.DB, messageId, at));
+    return this.commitStatusChange(conversationId, at, (d1) => restartStatements(d1, messageId, at));
   }
 
   /**
@@ -257,16 +290,16 @@ export class ConversationRoom extends DurableObject<Env> {
     edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
   ): Promise<MessageJson | null> {
     return this.serialize(async () => {
-      await this.ensureInitialized(conversationId);
       this.remember(conversationId, null);
       const at = Date.now();
-      const seq = this.lastSeq + 1;
       const statements = editScheduledStatements(this.env.DB, messageId, edit, at);
-      const results = await this.env.DB.batch<{ id: string }>([
+      const results = await this.env.DB.batch<{ id: string; seq: number }>([
         ...statements,
-        mirrorSeqStatement(this.env.DB, conversationId, seq),
+        mirrorSeqStatement(this.env.DB, conversationId, this.lastSeq + 1),
       ]);
-      if (!results[statements.length - 1]?.results[0]) return null;
+      const seq = results[statements.length]?.results[0]?.seq;
+      if (!results[statements.length - 1]?.results[0] || seq === undefined) return null;
+      this.adoptSeq(seq);
       const row = await getMessageById(createDb(this.env.DB), messageId);
       if (!row) return null;
       this.remember(conversationId, row.workspaceId);
@@ -278,26 +311,35 @@ export class ConversationRoom extends DurableObject<Env> {
 
   private commitStatusChange(
     conversationId: string,
-    messageId: string,
     at: number,
-    statements: D1PreparedStatement[],
+    build: (d1: D1Database) => D1PreparedStatement[],
   ): Promise<ApplyStatusResult> {
     return this.serialize(async () => {
-      await this.ensureInitialized(conversationId);
+      const count = newCount();
+      const d1 = countingD1(this.env.DB, count);
       this.remember(conversationId, null);
-      // The seq is tentative until D1 confirms the change; the mirror statement only applies if it did.
-      const seq = this.lastSeq + 1;
-      const results = await this.env.DB.batch<{
+      // D1 takes the seq in the same batch, only if the change applied (see mirrorSeqStatement).
+      const statements = build(d1);
+      const results = await d1.batch<{
         id: string;
         status: string;
         errorCode: number | null;
         workspaceId: string;
-      }>([...statements, mirrorSeqStatement(this.env.DB, conversationId, seq)]);
+      }>([...statements, mirrorSeqStatement(d1, conversationId, this.lastSeq + 1)]);
       const moved = results[statements.length - 1]?.results[0];
-      if (!moved) return { applied: false };
+      const seq = (results[statements.length]?.results[0] as { seq?: number } | undefined)?.seq;
+      if (!moved || seq === undefined) return { applied: false, d1: count };
+      this.adoptSeq(seq);
       this.remember(conversationId, moved.workspaceId);
-      this.commit({ type: "status", seq, messageId, status: moved.status, errorCode: moved.errorCode, at: iso(at) });
-      return { applied: true, seq };
+      this.commit({
+        type: "status",
+        seq,
+        messageId: moved.id,
+        status: moved.status,
+        errorCode: moved.errorCode,
+        at: iso(at),
+      });
+      return { applied: true, seq, d1: count };
     });
   }
 

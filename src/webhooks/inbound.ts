@@ -3,9 +3,11 @@
  * workspace owning `To`, dedupe by MessageSid, update consent for keywords, append the message to its
  * conversation's room, and answer TwiML (empty, or the workspace's HELP text).
  */
+
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
+import { addCount } from "../db/counted";
 import { recordConsent } from "../db/queries/contacts";
 import { ensureThread, findThreadByNumbers } from "../db/queries/conversations";
 import { messages, numbers, workspaces } from "../db/schema";
@@ -114,6 +116,7 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
     providerSid: input.MessageSid,
     createdAt: now,
   });
+  addCount(c.get("d1Count"), result.d1);
   if (result.outcome === "duplicate") return twimlResponse(EMPTY_TWIML);
 
   // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the

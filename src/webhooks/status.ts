@@ -3,8 +3,10 @@
  * StatusCallback URL, so a callback that beats the send call's response still matches) or by sid;
  * every report is recorded as an event, and the status only moves forward (invariant 3).
  */
+
 import type { Context } from "hono";
 import { z } from "zod";
+import { addCount } from "../db/counted";
 import { optOutRecipient } from "../db/queries/contacts";
 import { findEarlierAttemptBySid, getMessageById, getMessageBySid, recordUnappliedEvent } from "../db/queries/messages";
 import { fromTwilioStatus } from "../domain/status";
@@ -64,7 +66,7 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
     return twimlResponse(EMPTY_TWIML);
   }
   const errorCode = input.ErrorCode ?? null;
-  await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
+  const result = await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
     messageId: msg.id,
     status,
     rawStatus: input.MessageStatus,
@@ -74,6 +76,7 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
     source: "webhook",
     at: Date.now(),
   });
+  addCount(c.get("d1Count"), result.d1);
   if (errorCode === 21610) await optOutRecipient(db, msg);
   return twimlResponse(EMPTY_TWIML);
 }

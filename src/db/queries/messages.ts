@@ -2,7 +2,7 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MessageStatus } from "../schema";
@@ -299,9 +299,28 @@ export function editScheduledStatements(
   ];
 }
 
-/** Appended right after a batch's last UPDATE: mirrors the room's seq into D1 only if that UPDATE changed a row. */
-export function mirrorSeqStatement(d1: D1Database, conversationId: string, seq: number): D1PreparedStatement {
+/**
+ * Appended right after a batch's last UPDATE: when that UPDATE changed a row, takes the
+ * conversation's next seq — the room's `proposed` one, or D1's next if D1 is ahead (a room that
+ * restarted after a crash between D1's commit and its own) — and RETURNs it as `seq`.
+ */
+export function mirrorSeqStatement(d1: D1Database, conversationId: string, proposed: number): D1PreparedStatement {
   return d1
-    .prepare("UPDATE conversations SET last_seq = ?1 WHERE id = ?2 AND last_seq < ?1 AND changes() > 0")
-    .bind(seq, conversationId);
+    .prepare(
+      `UPDATE conversations SET last_seq = max(last_seq + 1, ?1,
+         coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?2), 0) + 1)
+       WHERE id = ?2 AND changes() > 0
+       RETURNING last_seq AS seq`,
+    )
+    .bind(proposed, conversationId);
+}
+
+/**
+ * The seq for a message inserted into a conversation: the room's `proposed` one, or D1's next if D1
+ * is ahead, so a room never reuses a seq D1 has recorded and needs no read before it writes.
+ */
+export function nextSeqSql(conversationId: string, proposed: number) {
+  return sql<number>`max(${proposed},
+    coalesce((select c.last_seq from conversations c where c.id = ${conversationId}), 0) + 1,
+    coalesce((select max(m.seq) from messages m where m.conversation_id = ${conversationId}), 0) + 1)`;
 }

@@ -28,7 +28,7 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
     // last_used_at is advisory; at most one write a minute per key keeps the hot path read-only.
     if (!key.lastUsedAt || now - key.lastUsedAt > 60_000) {
       c.executionCtx.waitUntil(
-        c.env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(now, key.id).run(),
+        c.get("d1").prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(now, key.id).run(),
       );
     }
     const scopes = parseScopes(key.scopes);

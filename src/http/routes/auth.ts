@@ -196,7 +196,7 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(logoutRoute, async (c) => {
     const principal = await resolvePrincipal(c);
     if (principal?.kind === "session") {
-      await c.env.DB.prepare("DELETE FROM sessions WHERE token_hash = ?").bind(principal.credentialId).run();
+      await c.get("d1").prepare("DELETE FROM sessions WHERE token_hash = ?").bind(principal.credentialId).run();
       // The inbox stream closes this session's sockets now; rooms within CREDENTIAL_CHECK_MS.
       c.executionCtx.waitUntil(
         inboxFor(c.env, principal.workspaceId)

@@ -2,9 +2,11 @@
  * Messages: send (202, stored `pending` or `scheduled`, enqueued), read a thread in seq order, one
  * message with its events, cancel a scheduled one, retry a failed one, mark a conversation read.
  */
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
+import { addCount } from "../../db/counted";
 import { isSuppressed } from "../../db/queries/contacts";
 import {
   ensureThread,
@@ -291,6 +293,7 @@ async function createOutbound(
     createdBy: principal.userId ?? principal.credentialId,
     createdAt: now,
   });
+  addCount(c.get("d1Count"), result.d1);
   if (result.outcome === "duplicate") {
     // A concurrent request with the same key won the race.
     const replay = idempotencyKey ? await replayIdempotent(c, principal, idempotencyKey, requestHash) : null;
@@ -452,6 +455,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       at: Date.now(),
       requireStatus: ["scheduled"],
     });
+    addCount(c.get("d1Count"), result.d1);
     if (!result.applied) {
       const now = await getMessage(db, principal.workspaceId, msg.id);
       throw conflict(`Only scheduled messages can be canceled; this one is ${now?.status ?? msg.status}.`, {
@@ -489,6 +493,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       );
     }
     const result = await roomFor(c.env, msg.conversationId).restartFailed(msg.conversationId, msg.id);
+    addCount(c.get("d1Count"), result.d1);
     if (!result.applied) {
       throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
     }

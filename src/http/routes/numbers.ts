@@ -3,8 +3,10 @@
  * is registered only when the Twilio account has it, and registering points its webhooks at us;
  * removing it stops it (waiting messages must be canceled first).
  */
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
+import { addCount } from "../../db/counted";
 import { audit } from "../../db/queries/audit";
 import { listWaitingFrom } from "../../db/queries/messages";
 import { numbers } from "../../db/schema";
@@ -214,6 +216,7 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
         at: Date.now(),
         requireStatus: ["scheduled", "pending"],
       });
+      addCount(c.get("d1Count"), result.d1);
       if (result.applied) canceled++;
     }
     const [gone] = await db

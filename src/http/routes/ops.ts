@@ -60,27 +60,30 @@ export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   .openapi(healthRoute, (c) => c.json({ ok: true as const }, 200))
   .openapi(deliveryRoute, async (c) => {
     const { workspaceId } = requireAdmin(c);
+    const d1 = c.get("d1");
     const now = Date.now();
     const config = jobConfig(c.env);
     const stalledBefore = now - config.reconcileAfterMs;
-    const [byStatus, stalled, dead, oldest, jobs] = await c.env.DB.batch([
-      c.env.DB.prepare("SELECT status, count(*) AS n FROM messages WHERE workspace_id = ? GROUP BY status").bind(
-        workspaceId,
-      ),
-      c.env.DB.prepare(
-        `SELECT
+    const [byStatus, stalled, dead, oldest, jobs] = await d1.batch([
+      d1.prepare("SELECT status, count(*) AS n FROM messages WHERE workspace_id = ? GROUP BY status").bind(workspaceId),
+      d1
+        .prepare(
+          `SELECT
            sum(CASE WHEN status IN ('queued', 'sending') AND updated_at < ?2 THEN 1 ELSE 0 END) AS queued,
            sum(CASE WHEN status = 'sent' AND updated_at < ?3 THEN 1 ELSE 0 END) AS sent,
            sum(CASE WHEN status = 'pending' AND attempt_started_at IS NOT NULL AND attempt_started_at < ?2 THEN 1 ELSE 0 END) AS pendingAttempts
          FROM messages WHERE workspace_id = ?1 AND status IN ('queued', 'sending', 'sent', 'pending')`,
-      ).bind(workspaceId, stalledBefore, now - 2 * config.reconcileAfterMs),
-      c.env.DB.prepare(
-        "SELECT count(*) AS total, sum(CASE WHEN at > ?2 THEN 1 ELSE 0 END) AS last24h FROM audit_log WHERE workspace_id = ?1 AND action = 'message.dead_lettered'",
-      ).bind(workspaceId, now - 86_400_000),
-      c.env.DB.prepare(
-        "SELECT min(created_at) AS oldest FROM messages WHERE workspace_id = ? AND status = 'pending'",
-      ).bind(workspaceId),
-      c.env.DB.prepare("SELECT * FROM job_runs"),
+        )
+        .bind(workspaceId, stalledBefore, now - 2 * config.reconcileAfterMs),
+      d1
+        .prepare(
+          "SELECT count(*) AS total, sum(CASE WHEN at > ?2 THEN 1 ELSE 0 END) AS last24h FROM audit_log WHERE workspace_id = ?1 AND action = 'message.dead_lettered'",
+        )
+        .bind(workspaceId, now - 86_400_000),
+      d1
+        .prepare("SELECT min(created_at) AS oldest FROM messages WHERE workspace_id = ? AND status = 'pending'")
+        .bind(workspaceId),
+      d1.prepare("SELECT * FROM job_runs"),
     ]);
     const counts: Record<string, number> = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0]));
     for (const row of (byStatus?.results ?? []) as { status: string; n: number }[]) counts[row.status] = row.n;

@@ -78,7 +78,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const room = roomFor(env, conv.id);
     const shared = sid();
     expect((await room.appendMessage(inbound(ws, conv.id, "first", shared))).outcome).toBe("created");
-    expect(await room.appendMessage(inbound(ws, conv.id, "replay", shared))).toEqual({
+    expect(await room.appendMessage(inbound(ws, conv.id, "replay", shared))).toMatchObject({
       outcome: "duplicate",
       constraint: "provider_sid",
     });
@@ -166,7 +166,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
       source: "webhook",
       at: Date.now(),
     });
-    expect(moved).toEqual({ applied: true, seq: 2 });
+    expect(moved).toMatchObject({ applied: true, seq: 2 });
     await evictDurableObject(room);
     const next = await room.appendMessage(inbound(ws, conv.id, "reply"));
     expect(next.outcome === "created" && next.message.seq).toBe(3);
