@@ -1,12 +1,13 @@
 /**
  * InboxStream: one Durable Object per workspace that pushes `conversation {conversation}` to the
  * browsers' inbox sockets whenever a conversation's last message, status, unread count or
- * assignment changes, so the list view never polls. Unread counts are per user, so the view is
- * computed once per distinct user connected.
+ * assignment changes, so the list view never polls. Unread counts are per user: one query computes
+ * the view with every connected user's count, and nothing is read when nobody is connected.
  */
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
-import { getConversationView } from "../db/queries/conversations";
+import { countingD1, type D1Count, newCount } from "../db/counted";
+import { getConversationViewForReaders } from "../db/queries/conversations";
 import { presentConversation } from "../http/present";
 import { log } from "../log";
 import {
@@ -66,10 +67,11 @@ export class InboxStream extends DurableObject<Env> {
     }
   }
 
-  /** Pushes the conversation's current list entry to every inbox socket; returns how many got it. */
-  async publish(conversationId: string): Promise<number> {
+  /** Pushes the conversation's current list entry to every inbox socket; returns how many got it and the D1 cost. */
+  async publish(conversationId: string): Promise<{ sent: number; d1: D1Count }> {
+    const count = newCount();
     const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return 0;
+    if (sockets.length === 0) return { sent: 0, d1: count };
     const byUser = new Map<string | null, { workspaceId: string; sockets: WebSocket[] }>();
     const now = Date.now();
     for (const ws of sockets) {
@@ -83,22 +85,30 @@ export class InboxStream extends DurableObject<Env> {
       entry.sockets.push(ws);
       byUser.set(state.userId, entry);
     }
-    const db = createDb(this.env.DB);
+    // One query however many users are connected: the shared view plus each user's unread count.
+    const byWorkspace = new Set([...byUser.values()].map((e) => e.workspaceId));
     let sent = 0;
-    for (const [userId, { workspaceId, sockets: group }] of byUser) {
-      const view = await getConversationView(db, workspaceId, userId, conversationId);
-      if (!view) continue;
-      const frame = JSON.stringify({ type: "conversation", conversation: presentConversation(view) });
-      for (const ws of group) {
-        try {
-          ws.send(frame);
-          sent++;
-        } catch {
-          // closing socket
+    for (const workspaceId of byWorkspace) {
+      const readers = [...byUser.entries()].filter(([, e]) => e.workspaceId === workspaceId).map(([u]) => u);
+      const db = createDb(countingD1(this.env.DB, count));
+      const found = await getConversationViewForReaders(db, workspaceId, readers, conversationId);
+      if (!found) continue;
+      for (const reader of readers) {
+        const frame = JSON.stringify({
+          type: "conversation",
+          conversation: presentConversation({ ...found.view, unread: found.unreadFor(reader) }),
+        });
+        for (const ws of byUser.get(reader)?.sockets ?? []) {
+          try {
+            ws.send(frame);
+            sent++;
+          } catch {
+            // closing socket
+          }
         }
       }
     }
-    return sent;
+    return { sent, d1: count };
   }
 
   override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {

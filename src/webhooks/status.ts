@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { addCount } from "../db/counted";
 import { optOutRecipient } from "../db/queries/contacts";
-import { findEarlierAttemptBySid, getMessageById, getMessageBySid, recordUnappliedEvent } from "../db/queries/messages";
+import { findEarlierAttemptBySid, findStatusTarget, recordUnappliedEvent } from "../db/queries/messages";
 import { fromTwilioStatus } from "../domain/status";
 import { ApiError } from "../http/errors";
 import { log } from "../log";
@@ -33,12 +33,13 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
   const input = parsed.data;
   const db = c.get("db");
   const mid = c.req.query("mid");
-  let msg = mid ? await getMessageById(db, mid) : undefined;
-  if (!msg) msg = await getMessageBySid(db, input.MessageSid);
+  // One query: the message (by our id, else by sid), and whether the sid was an earlier attempt's.
+  const target = await findStatusTarget(db, mid ?? null, input.MessageSid);
+  const msg = target?.message;
   if (!msg || msg.providerSid !== input.MessageSid) {
     // After a manual retry the message follows its new attempt; the old attempt's late reports are
     // kept as events and move nothing.
-    const earlier = await findEarlierAttemptBySid(db, input.MessageSid);
+    const earlier = target?.earlierAttempt ? await findEarlierAttemptBySid(db, input.MessageSid) : undefined;
     if (earlier && (!msg || earlier.messageId === msg.id)) {
       await recordUnappliedEvent(db, {
         workspaceId: earlier.workspaceId,

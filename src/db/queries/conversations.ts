@@ -68,6 +68,40 @@ export async function getConversationView(db: Db, workspaceId: string, userId: s
   return rows[0];
 }
 
+/**
+ * A conversation's list entry for several readers at once (the inbox stream's connected users), in one
+ * query: the shared view plus each reader's unread count (`""` stands for API keys, which count from
+ * the furthest any member read).
+ */
+export async function getConversationViewForReaders(
+  db: Db,
+  workspaceId: string,
+  readers: (string | null)[],
+  id: string,
+) {
+  const unreadByReader = sql<string>`(select json_group_object(coalesce(u.value, ''),
+      (select count(*) from messages mi
+        where mi.conversation_id = ${conversations.id} and mi.direction = 'inbound' and mi.seq > coalesce(
+          case when u.value is null
+            then (select max(r.last_read_seq) from conversation_reads r where r.conversation_id = ${conversations.id})
+            else (select r.last_read_seq from conversation_reads r where r.conversation_id = ${conversations.id} and r.user_id = u.value)
+          end, 0)))
+    from json_each(${JSON.stringify(readers)}) u)`;
+  const [row] = await db
+    .select({ conversation: conversations, contact: contacts, lastMessage: messages, unreadByReader })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .leftJoin(messages, eq(messages.id, conversations.lastMessageId))
+    .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
+    .limit(1);
+  if (!row) return undefined;
+  const counts = JSON.parse(row.unreadByReader ?? "{}") as Record<string, number>;
+  return {
+    view: { conversation: row.conversation, contact: row.contact, lastMessage: row.lastMessage },
+    unreadFor: (reader: string | null) => counts[reader ?? ""] ?? 0,
+  };
+}
+
 export async function getConversation(db: Db, workspaceId: string, id: string) {
   return db.query.conversations.findFirst({
     where: and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)),
@@ -156,14 +190,20 @@ export function findThreadByNumbers(db: Db, to: string, phone: string) {
 
 /**
  * A conversation and its contact, in one lookup, with what a send needs to know: whether the
- * contact's number is suppressed (opted out), and whether the thread's sender is still one of the
- * workspace's numbers.
+ * contact's number is suppressed (opted out), whether the thread's sender is still one of the
+ * workspace's numbers, and (given an Idempotency-Key) which message that key already stored.
  */
-export async function getConversationWithContact(db: Db, workspaceId: string, id: string) {
+export async function getConversationWithContact(db: Db, workspaceId: string, id: string, idempotencyKey?: string) {
   return db
     .select({
       contact: contacts,
       conversation: conversations,
+      /** The message an earlier request with this Idempotency-Key stored, if any (answered instead). */
+      replayId: idempotencyKey
+        ? sql<
+            string | null
+          >`(select m.id from messages m where m.workspace_id = ${workspaceId} and m.idempotency_key = ${idempotencyKey})`
+        : sql<null>`null`,
       suppressed: suppressedSql(workspaceId, contacts.phone),
       senderActive:
         sql<boolean>`exists (select 1 from numbers n where n.workspace_id = ${workspaceId} and n.phone_number = ${conversations.fromNumber})`.mapWith(

@@ -107,6 +107,27 @@ export async function getMessageBySid(db: Db, sid: string) {
   return db.query.messages.findFirst({ where: eq(messages.providerSid, sid) });
 }
 
+/**
+ * What a status callback is about, in one query: the message by our id (`mid` in the StatusCallback
+ * URL, which matches even before the send call returned), else by sid; and whether the sid belongs to
+ * an earlier attempt of some message (a retry replaced it). No row when neither matches.
+ */
+export async function findStatusTarget(db: Db, mid: string | null, sid: string) {
+  const earlier = sql<number | null>`(select a.attempt from message_attempts a where a.provider_sid = ${sid})`;
+  const [row] = await db
+    .select({ message: messages, earlierAttempt: earlier })
+    .from(sql`(select 1)`)
+    .leftJoin(
+      messages,
+      mid
+        ? sql`${messages.id} = coalesce((select x.id from messages x where x.id = ${mid}), (select y.id from messages y where y.provider_sid = ${sid}))`
+        : eq(messages.providerSid, sid),
+    )
+    .limit(1);
+  if (!row || (row.message === null && row.earlierAttempt === null)) return undefined;
+  return { message: row.message ?? undefined, earlierAttempt: row.earlierAttempt };
+}
+
 export async function listMessageEvents(db: Db, messageId: string) {
   return db.select().from(messageEvents).where(eq(messageEvents.messageId, messageId)).orderBy(asc(messageEvents.id));
 }

@@ -151,7 +151,7 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
       c.executionCtx.waitUntil(
         inboxFor(c.env, workspaceId)
           .publish(conversation.id)
-          .catch(() => 0),
+          .catch(() => undefined),
       );
     return c.json(presentConversation(view), created ? 201 : 200);
   })
@@ -201,7 +201,7 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     c.executionCtx.waitUntil(
       inboxFor(c.env, workspaceId)
         .publish(id)
-        .catch(() => 0),
+        .catch(() => undefined),
     );
     return c.json(presentConversation(view), 200);
   });

@@ -329,18 +329,21 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const input = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const hash = await requestHash(`conversation:${id}`, input);
-    const message = await sendOnce(c, key, hash, async () => {
-      const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id);
-      if (!thread) throw notFound("Conversation");
-      if (!thread.senderActive) {
-        throw unprocessable(
-          "sender_removed",
-          `${thread.conversation.fromNumber} is no longer one of this workspace's numbers; move the conversation to another (PATCH /api/conversations/${id} {from}).`,
-          { from: thread.conversation.fromNumber },
-        );
-      }
-      return createOutbound(c, thread.conversation, thread.contact, thread.suppressed, input, key, hash);
-    });
+    // One query: the thread, what a send needs to know about it, and whether this key was used.
+    const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id, key);
+    if (thread?.replayId && key) {
+      const replay = await replayIdempotent(c, principal, key, hash);
+      if (replay) return c.json(presentMessage(replay), 202);
+    }
+    if (!thread) throw notFound("Conversation");
+    if (!thread.senderActive) {
+      throw unprocessable(
+        "sender_removed",
+        `${thread.conversation.fromNumber} is no longer one of this workspace's numbers; move the conversation to another (PATCH /api/conversations/${id} {from}).`,
+        { from: thread.conversation.fromNumber },
+      );
+    }
+    const message = await createOutbound(c, thread.conversation, thread.contact, thread.suppressed, input, key, hash);
     return c.json(message, 202);
   })
   .openapi(sendDirectRoute, async (c) => {

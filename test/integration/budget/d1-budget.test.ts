@@ -1,0 +1,111 @@
+/**
+ * The D1 budget per operation, read from the Server-Timing header every API response carries
+ * (`d1;desc="round-trips=R statements=S"`, the Worker's work plus the rooms' share). A change that adds a
+ * round trip to one of these paths fails here.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { inboxFor } from "../../../src/rooms/inbox-stream";
+import { call } from "../../helpers/api";
+import { addMember } from "../../helpers/db";
+import { textingWorkspace } from "../../helpers/pipeline";
+import { openSocket } from "../../helpers/sockets";
+import { deliver, inboundText, takeHeld } from "../../helpers/twilio";
+
+function d1(res: { headers: Headers }) {
+  const match = /^d1;desc="round-trips=(\d+) statements=(\d+)"$/.exec(res.headers.get("Server-Timing") ?? "");
+  if (!match) throw new Error(`no D1 Server-Timing: ${res.headers.get("Server-Timing")}`);
+  return { roundTrips: Number(match[1]), statements: Number(match[2]) };
+}
+
+async function thread(ws: Awaited<ReturnType<typeof textingWorkspace>>) {
+  return (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json as {
+    id: string;
+  };
+}
+
+describe("D1 budget per operation", () => {
+  it("every API response says what it cost D1", async () => {
+    const ws = await textingWorkspace();
+    expect(d1(await call("GET", "/api/me", ws.account)).roundTrips).toBeGreaterThan(0);
+    expect(d1(await call("GET", "/api/healthz"))).toEqual({ roundTrips: 0, statements: 0 });
+    expect(d1(await call("GET", "/api/nope", ws.account)).roundTrips).toBeGreaterThanOrEqual(0);
+  });
+
+  it("a send in a conversation costs at most 3 round trips before the 202 (auth included), cold room or warm, with or without an Idempotency-Key", async () => {
+    const ws = await textingWorkspace();
+    const conv = await thread(ws);
+    const path = `/api/conversations/${conv.id}/messages`;
+    const cold = await call("POST", path, ws.account, { body: { body: "first (a room that never ran)" } });
+    expect(cold.status).toBe(202);
+    expect(d1(cold).roundTrips).toBeLessThanOrEqual(3);
+    const warm = await call("POST", path, { key: ws.key }, { body: { body: "second" } });
+    expect(d1(warm).roundTrips).toBeLessThanOrEqual(3);
+    const keyed = await call("POST", path, ws.account, {
+      body: { body: "keyed" },
+      headers: { "Idempotency-Key": "k1" },
+    });
+    expect(keyed.status).toBe(202);
+    expect(d1(keyed).roundTrips).toBeLessThanOrEqual(3);
+    const replay = await call("POST", path, ws.account, {
+      body: { body: "keyed" },
+      headers: { "Idempotency-Key": "k1" },
+    });
+    expect(replay.json.id).toBe(keyed.json.id);
+    expect(d1(replay).roundTrips).toBeLessThanOrEqual(3);
+  });
+
+  it("a status callback costs at most 2 round trips", async () => {
+    const ws = await textingWorkspace();
+    const sent = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "track me" } });
+    const held = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const requests = await takeHeld(ws.customer);
+        if (requests.length > 0) return requests;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error("no callbacks");
+    })();
+    expect(sent.status).toBe(202);
+    for (const req of held) expect(d1(await deliver(req)).roundTrips).toBeLessThanOrEqual(2);
+  });
+
+  it("an inbound text (not a keyword) to an existing thread costs at most 2 round trips", async () => {
+    const ws = await textingWorkspace();
+    const first = await inboundText({ from: ws.customer, to: ws.from, body: "hello" });
+    await deliver(first.held[0]!);
+    const next = await inboundText({ from: ws.customer, to: ws.from, body: "are you there?" });
+    const res = await deliver(next.held[0]!);
+    expect(res.status).toBe(200);
+    expect(d1(res).roundTrips).toBeLessThanOrEqual(2);
+  });
+
+  it("the conversation list and a thread page cost 2 round trips each (credential check, then the page)", async () => {
+    const ws = await textingWorkspace();
+    const conv = await thread(ws);
+    await call("POST", `/api/conversations/${conv.id}/messages`, ws.account, { body: { body: "x" } });
+    expect(d1(await call("GET", "/api/conversations", ws.account)).roundTrips).toBeLessThanOrEqual(2);
+    expect(d1(await call("GET", `/api/conversations/${conv.id}/messages`, ws.account)).roundTrips).toBeLessThanOrEqual(
+      2,
+    );
+  });
+
+  it("an inbox-stream publish reads D1 once however many users are connected, and not at all when nobody is", async () => {
+    const ws = await textingWorkspace();
+    const conv = await thread(ws);
+    const stream = inboxFor(env, ws.account.workspaceId);
+    expect((await stream.publish(conv.id)).d1).toEqual({ roundTrips: 0, statements: 0 });
+    const colleague = await addMember(ws.account.workspaceId, "agent");
+    const other = await addMember(ws.account.workspaceId, "admin");
+    const sockets = await Promise.all([
+      openSocket("/api/ws", ws.account),
+      openSocket("/api/ws", colleague),
+      openSocket("/api/ws", other),
+      openSocket("/api/ws", { key: ws.key }),
+    ]);
+    const result = await stream.publish(conv.id);
+    expect(result.sent).toBe(4);
+    expect(result.d1).toEqual({ roundTrips: 1, statements: 1 });
+    for (const s of sockets) expect((await s.next((f) => f.type === "conversation")).conversation.id).toBe(conv.id);
+  });
+});
