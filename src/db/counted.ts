@@ -14,8 +14,8 @@ export function newCount(): D1Count {
   return { roundTrips: 0, statements: 0 };
 }
 
-export function addCount(into: D1Count, more: D1Count | null | undefined): void {
-  if (!more) return;
+export function addCount(into: D1Count | undefined, more: D1Count | null | undefined): void {
+  if (!into || !more) return;
   into.roundTrips += more.roundTrips;
   into.statements += more.statements;
 }

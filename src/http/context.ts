@@ -1,22 +1,8 @@
 import type { Db } from "../db/client";
 import type { D1Count } from "../db/counted";
-import type { Role } from "../db/schema";
-import type { Scope } from "../shared/scopes";
+import type { Principal } from "../domain/principal";
 
-/** Who is calling: a signed-in user (session cookie) or an integration (API key). */
-export interface Principal {
-  kind: "session" | "api_key";
-  workspaceId: string;
-  /** The user behind a session; null for API keys. */
-  userId: string | null;
-  role: Role;
-  /** The API key's id, or the session's token hash. */
-  credentialId: string;
-  /** What an API key may do; for sessions, what the member's role allows. */
-  scopes: ReadonlySet<Scope>;
-  /** When the credential lapses (sessions); null for keys, which last until revoked. */
-  expiresAt: number | null;
-}
+export type { Principal };
 
 export interface AppEnv {
   Bindings: Env;

@@ -1,5 +1,5 @@
 /** Opaque keyset cursors: base64url of `<sort key>:<id>`. A cursor that does not decode is a 400. */
-import { badRequest } from "./errors";
+import { badRequest } from "../domain/errors";
 
 export interface Cursor {
   key: number;

@@ -1,7 +1,7 @@
 /** Turns zod failures from any request validator into the 422 of the one error path. */
 import type { Hook } from "@hono/zod-openapi";
 import type { z } from "zod";
-import { type FieldIssue, validationFailed } from "./errors";
+import { type FieldIssue, validationFailed } from "../domain/errors";
 
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({

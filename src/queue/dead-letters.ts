@@ -6,9 +6,10 @@ import { createDb } from "../db/client";
 import { getMessageById } from "../db/queries/messages";
 import { auditLog } from "../db/schema";
 import { log } from "../log";
+import { lookUpEarlierAttempt } from "../messaging/handover";
+import { OutboundJobSchema } from "../messaging/outbox";
+import { markFailed, recordHandover } from "../messaging/status";
 import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
-import { lookUpEarlierAttempt, markFailed, recordHandover } from "./consumer";
-import { OutboundJobSchema } from "./outbound";
 
 export async function processDeadLetter(
   env: Env,

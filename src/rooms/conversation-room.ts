@@ -23,8 +23,8 @@ import {
 import { conversationReads, conversations, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
-import { presentMessage } from "../http/present";
 import { log } from "../log";
+import { presentMessage } from "../messaging/present";
 import { ClientFrameSchema, type LoggedFrame, type MessageJson, type ServerFrame } from "../shared/frames";
 import { inboxFor } from "./inbox-stream";
 import {

@@ -8,8 +8,8 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import { getConversationViewForReaders } from "../db/queries/conversations";
-import { presentConversation } from "../http/present";
 import { log } from "../log";
+import { presentConversation } from "../messaging/present";
 import {
   CREDENTIAL_CHECK_MS,
   closeForCredentials,

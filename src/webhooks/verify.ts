@@ -4,8 +4,8 @@
  * Missing or wrong: 403 and nothing else happens.
  */
 import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../domain/errors";
 import type { AppEnv } from "../http/context";
-import { ApiError } from "../http/errors";
 import { log } from "../log";
 import { verifySignature } from "../twilio/signature";
 

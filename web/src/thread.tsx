@@ -4,6 +4,7 @@
  * the contact panel.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { MAX_BODY_CHARS } from "../../src/shared/limits";
 import { analyzeSegments } from "../../src/shared/segments";
 import { isForward } from "../../src/shared/status";
 import { ApiError, api } from "./api";
@@ -443,13 +444,13 @@ function Composer(props: {
   };
 
   const info = analyzeSegments(text);
-  const tooLong = text.length > 1600;
+  const tooLong = text.length > MAX_BODY_CHARS;
   const optedOut = contact?.optedOut ?? false;
 
   const submit = () => {
     if (optedOut) return;
     if (!text.trim()) return setProblem("Type a message first.");
-    if (tooLong) return setProblem("Messages are limited to 1,600 characters.");
+    if (tooLong) return setProblem(`Messages are limited to ${MAX_BODY_CHARS.toLocaleString("en-US")} characters.`);
     let sendAt: string | null = null;
     if (later) {
       const at = new Date(when);
@@ -506,7 +507,8 @@ function Composer(props: {
       />
       <div class="composer-bar">
         <span id="composer-counter" class={`small ${tooLong ? "error" : "muted"}`} aria-live="polite">
-          {text.length} / 1600 characters · {info.segments} segment{info.segments === 1 ? "" : "s"} · {info.encoding}
+          {text.length} / {MAX_BODY_CHARS} characters · {info.segments} segment{info.segments === 1 ? "" : "s"} ·{" "}
+          {info.encoding}
           {info.encoding === "UCS-2" && text.length > 0 && (
             <span class="warn">
               {" "}

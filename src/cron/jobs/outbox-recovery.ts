@@ -4,7 +4,7 @@
  * enqueued again. The consumer's lease and status checks make an extra queue message harmless.
  */
 import { log } from "../../log";
-import { enqueueOutboundMany } from "../../queue/outbound";
+import { enqueueOutboundMany } from "../../messaging/outbox";
 
 const BATCH = 1000;
 

@@ -8,8 +8,9 @@
 import { createDb } from "../../db/client";
 import { getMessageById } from "../../db/queries/messages";
 import { log } from "../../log";
-import { LEASE_MS, lookUpEarlierAttempt, recordHandover } from "../../queue/consumer";
-import { enqueueOutbound } from "../../queue/outbound";
+import { LEASE_MS, lookUpEarlierAttempt } from "../../messaging/handover";
+import { enqueueOutbound } from "../../messaging/outbox";
+import { recordHandover } from "../../messaging/status";
 import { roomFor } from "../../rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
 import { isTwilioError } from "../../twilio/errors";

@@ -4,7 +4,7 @@
  * enqueue is lost is picked up by outbox recovery.
  */
 import { log } from "../../log";
-import { enqueueOutbound } from "../../queue/outbound";
+import { enqueueOutbound } from "../../messaging/outbox";
 import { roomFor } from "../../rooms/conversation-room";
 
 const BATCH = 500;

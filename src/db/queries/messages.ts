@@ -2,7 +2,7 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, gt, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MessageStatus } from "../schema";
@@ -97,6 +97,13 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
 
 export async function getMessage(db: Db, workspaceId: string, id: string) {
   return db.query.messages.findFirst({ where: and(eq(messages.id, id), eq(messages.workspaceId, workspaceId)) });
+}
+
+/** The message an earlier request with this Idempotency-Key stored in the workspace, if any. */
+export async function findByIdempotencyKey(db: Db, workspaceId: string, key: string) {
+  return db.query.messages.findFirst({
+    where: and(eq(messages.workspaceId, workspaceId), eq(messages.idempotencyKey, key)),
+  });
 }
 
 export async function getMessageById(db: Db, id: string) {
@@ -240,6 +247,48 @@ export function holdStatements(
       )
       .bind(reason, at, messageId, clearAttempt ? 1 : 0),
   ];
+}
+
+/**
+ * Takes a pending message for a consumer until `leaseMs` from now and records the attempt in the same
+ * statement. Returns null when another consumer holds it (or it is no longer pending), else the start
+ * of the earliest attempt whose outcome is still unknown (null when there is none).
+ */
+export async function claimMessage(
+  db: Db,
+  id: string,
+  now: number,
+  leaseMs: number,
+): Promise<{ earlierAttempt: number | null } | null> {
+  const [row] = await db
+    .update(messages)
+    .set({
+      leaseUntil: now + leaseMs,
+      attempts: sql`${messages.attempts} + 1`,
+      attemptStartedAt: sql`coalesce(${messages.attemptStartedAt}, ${now})`,
+    })
+    .where(
+      and(
+        eq(messages.id, id),
+        eq(messages.status, "pending"),
+        or(isNull(messages.leaseUntil), lt(messages.leaseUntil, now)),
+      ),
+    )
+    .returning({ attemptStartedAt: messages.attemptStartedAt });
+  if (!row) return null;
+  return { earlierAttempt: row.attemptStartedAt !== null && row.attemptStartedAt < now ? row.attemptStartedAt : null };
+}
+
+/** Lets go of a message; `clearAttempt` when the attempt is known not to have reached Twilio. */
+export async function releaseMessage(db: Db, id: string, clearAttempt: boolean): Promise<void> {
+  await db
+    .update(messages)
+    .set(
+      clearAttempt
+        ? { leaseUntil: null, attemptStartedAt: null, updatedAt: Date.now() }
+        : { leaseUntil: null, updatedAt: Date.now() },
+    )
+    .where(eq(messages.id, id));
 }
 
 /** Outbound messages still waiting to go out from a sender (scheduled, or pending and not yet at Twilio). */

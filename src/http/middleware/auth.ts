@@ -6,10 +6,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { findActiveApiKey, findSession } from "../../db/queries/auth";
 import type { Role } from "../../db/schema";
+import { ApiError, forbidden, unauthorized } from "../../domain/errors";
 import { sha256Hex } from "../../security/crypto";
 import { DEFAULT_KEY_SCOPES, parseScopes, type Scope } from "../../shared/scopes";
 import type { AppEnv, Principal } from "../context";
-import { ApiError, forbidden, unauthorized } from "../errors";
 import { requiredScope } from "../permissions";
 
 export const SESSION_COOKIE = "parley_session";

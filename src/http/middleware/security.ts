@@ -4,8 +4,8 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
+import { ApiError } from "../../domain/errors";
 import type { AppEnv } from "../context";
-import { ApiError } from "../errors";
 import { SESSION_COOKIE } from "./auth";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -5,11 +5,11 @@ import { audit } from "../../db/queries/audit";
 import { getContact, listContacts, suppressedSql } from "../../db/queries/contacts";
 import { contacts } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
+import { conflict, notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { presentContact } from "../../messaging/present";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { conflict, notFound } from "../errors";
-import { presentContact } from "../present";
 import {
   ContactSchema,
   ErrorSchema,

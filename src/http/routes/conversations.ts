@@ -11,12 +11,12 @@ import {
 } from "../../db/queries/conversations";
 import { conversations } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
+import { conflict, notFound, unprocessable, validationFailed } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { presentConversation } from "../../messaging/present";
 import { inboxFor } from "../../rooms/inbox-stream";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { conflict, notFound, unprocessable, validationFailed } from "../errors";
-import { presentConversation } from "../present";
 import {
   ConversationSchema,
   ErrorSchema,

@@ -4,29 +4,23 @@
  */
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { addCount } from "../../db/counted";
-import { isSuppressed } from "../../db/queries/contacts";
-import {
-  ensureThread,
-  findWorkspaceNumber,
-  getConversation,
-  getConversationWithContact,
-} from "../../db/queries/conversations";
+import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
-import { messages } from "../../db/schema";
-import { newId } from "../../domain/ids";
-import { analyzeSegments } from "../../domain/segments";
+import { notFound, unprocessable } from "../../domain/errors";
 import { iso } from "../../domain/time";
-import { enqueueOutbound } from "../../queue/outbound";
+import { presentMessage } from "../../messaging/present";
+import {
+  cancelScheduled,
+  editScheduled,
+  type MessagingContext,
+  retryFailed,
+  sendInConversation,
+  sendToNumber,
+} from "../../messaging/send";
 import { roomFor } from "../../rooms/conversation-room";
-import { sha256Hex } from "../../security/crypto";
-import type { MessageJson } from "../../shared/frames";
-import { isRetryableFailure } from "../../twilio/error-codes";
-import type { AppEnv, Principal } from "../context";
-import { ApiError, conflict, notFound, unprocessable } from "../errors";
-import { type ContactRow, presentMessage } from "../present";
+import { MAX_BODY_CHARS, MAX_MEDIA } from "../../shared/limits";
+import type { AppEnv } from "../context";
 import {
   ErrorSchema,
   errorResponses,
@@ -40,15 +34,9 @@ import {
 } from "../schemas";
 import { validationHook } from "../validation";
 
-/** Statuses of an attempt that has not ended yet: a retry now could send the message twice. */
-const IN_FLIGHT: string[] = ["pending", "queued", "sending"];
-
-export const MIN_SCHEDULE_MS = 60_000;
-export const MAX_SCHEDULE_MS = 35 * 24 * 60 * 60 * 1000;
-
 const Body = z
   .string()
-  .max(1600, "must be at most 1,600 characters")
+  .max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS.toLocaleString("en-US")} characters`)
   .refine((s) => s.trim().length > 0, "must not be empty")
   .openapi({ example: "Your order is ready for pickup." });
 const MediaUrls = z
@@ -59,7 +47,7 @@ const MediaUrls = z
       .max(2048)
       .refine((u) => u.startsWith("https://"), "must be an https URL Twilio can fetch"),
   )
-  .max(10, "at most 10 media URLs")
+  .max(MAX_MEDIA, `at most ${MAX_MEDIA} media URLs`)
   .optional();
 const SendAt = z.iso.datetime({ offset: true, message: "must be an ISO-8601 date-time" }).optional();
 
@@ -217,163 +205,20 @@ const readRoute = createRoute({
   },
 });
 
-interface SendInput {
-  body: string;
-  mediaUrls?: string[];
-  sendAt?: string;
-}
-
-function parseSendAt(sendAt: string | undefined, now: number): number | null {
-  if (sendAt === undefined) return null;
-  const at = Date.parse(sendAt);
-  if (at < now + MIN_SCHEDULE_MS || at > now + MAX_SCHEDULE_MS) {
-    throw unprocessable("validation_failed", "Invalid sendAt: must be between 1 minute and 35 days from now.", {
-      fields: [{ path: "sendAt", message: "must be between 1 minute and 35 days from now" }],
-    });
-  }
-  return at;
-}
-
-function optedOut(who: string, contactId?: string) {
-  return unprocessable(
-    "recipient_opted_out",
-    `${who} opted out (replied STOP). They must text START before you can message them again.`,
-    contactId ? { contactId } : undefined,
-  );
-}
-
-/** The first result for this key, or 409 when the key was used for another request. */
-async function replayIdempotent(c: Context<AppEnv>, principal: Principal, key: string, hash: string) {
-  const existing = await c.get("db").query.messages.findFirst({
-    where: and(eq(messages.workspaceId, principal.workspaceId), eq(messages.idempotencyKey, key)),
-  });
-  if (!existing) return null;
-  if (existing.idempotencyHash !== hash) {
-    throw conflict("This Idempotency-Key was already used for a different request.", { header: "Idempotency-Key" });
-  }
-  return existing;
-}
-
-/**
- * Stores and enqueues a new outbound message. Callers answer a repeated Idempotency-Key first
- * (sendOnce); a concurrent repeat that slips past is caught by the unique index and replayed here.
- */
-async function createOutbound(
-  c: Context<AppEnv>,
-  conversation: { id: string; workspaceId: string; fromNumber: string },
-  contact: ContactRow,
-  suppressed: boolean,
-  input: SendInput,
-  idempotencyKey: string | undefined,
-  requestHash: string,
-): Promise<MessageJson> {
-  const principal = c.get("principal");
-  const now = Date.now();
-  const sendAt = parseSendAt(input.sendAt, now);
-  if (suppressed) throw optedOut(contact.name ?? contact.phone, contact.id);
-  const media = (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
-  const { encoding, segments } = analyzeSegments(input.body);
-  const id = newId("msg");
-  const result = await roomFor(c.env, conversation.id).appendMessage({
-    id,
-    workspaceId: principal.workspaceId,
-    conversationId: conversation.id,
-    direction: "outbound",
-    channel: media.length > 0 ? "mms" : "sms",
-    fromNumber: conversation.fromNumber,
-    toNumber: contact.phone,
-    body: input.body,
-    media,
-    status: sendAt === null ? "pending" : "scheduled",
-    segments,
-    encoding,
-    idempotencyKey: idempotencyKey ?? null,
-    idempotencyHash: idempotencyKey ? requestHash : null,
-    sendAt,
-    createdBy: principal.userId ?? principal.credentialId,
-    createdAt: now,
-  });
-  addCount(c.get("d1Count"), result.d1);
-  if (result.outcome === "duplicate") {
-    // A concurrent request with the same key won the race.
-    const replay = idempotencyKey ? await replayIdempotent(c, principal, idempotencyKey, requestHash) : null;
-    if (!replay) throw new ApiError(500, "internal", "Could not store the message.");
-    return presentMessage(replay);
-  }
-  if (sendAt === null) {
-    // If this enqueue is lost the message stays pending and the outbox recovery cron sends it.
-    await enqueueOutbound(c.env, id).catch(() => undefined);
-  }
-  return result.message;
-}
-
-async function requestHash(scope: string, input: unknown): Promise<string> {
-  return sha256Hex(JSON.stringify([scope, input]));
-}
-
-/** Answers a repeated Idempotency-Key with the first result (one lookup), else creates the message. */
-async function sendOnce(
-  c: Context<AppEnv>,
-  key: string | undefined,
-  hash: string,
-  create: () => Promise<MessageJson>,
-): Promise<MessageJson> {
-  const replay = key ? await replayIdempotent(c, c.get("principal"), key, hash) : null;
-  return replay ? presentMessage(replay) : create();
+/** The send steps' plain-data context for this request. */
+function messaging(c: Context<AppEnv>): MessagingContext {
+  return { env: c.env, db: c.get("db"), principal: c.get("principal"), count: c.get("d1Count") };
 }
 
 export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(sendInConversationRoute, async (c) => {
-    const principal = c.get("principal");
     const { id } = c.req.valid("param");
-    const input = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    const hash = await requestHash(`conversation:${id}`, input);
-    // One query: the thread, what a send needs to know about it, and whether this key was used.
-    const thread = await getConversationWithContact(c.get("db"), principal.workspaceId, id, key);
-    if (thread?.replayId && key) {
-      const replay = await replayIdempotent(c, principal, key, hash);
-      if (replay) return c.json(presentMessage(replay), 202);
-    }
-    if (!thread) throw notFound("Conversation");
-    if (!thread.senderActive) {
-      throw unprocessable(
-        "sender_removed",
-        `${thread.conversation.fromNumber} is no longer one of this workspace's numbers; move the conversation to another (PATCH /api/conversations/${id} {from}).`,
-        { from: thread.conversation.fromNumber },
-      );
-    }
-    const message = await createOutbound(c, thread.conversation, thread.contact, thread.suppressed, input, key, hash);
-    return c.json(message, 202);
+    return c.json(await sendInConversation(messaging(c), id, c.req.valid("json"), key), 202);
   })
   .openapi(sendDirectRoute, async (c) => {
-    const principal = c.get("principal");
-    const db = c.get("db");
-    const input = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    const hash = await requestHash("direct", input);
-    const message = await sendOnce(c, key, hash, async () => {
-      // Refused before anything is stored: no contact or thread for a number that opted out.
-      if (await isSuppressed(db, principal.workspaceId, input.to)) throw optedOut(input.to);
-      const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
-      if (!sender) {
-        throw input.from
-          ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
-          : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
-      }
-      const { contact, conversation } = await ensureThread(
-        db,
-        principal.workspaceId,
-        input.to,
-        sender.phoneNumber,
-        () => ({
-          contact: newId("ct"),
-          conversation: newId("cv"),
-        }),
-      );
-      return createOutbound(c, conversation, contact, false, input, key, hash);
-    });
-    return c.json(message, 202);
+    return c.json(await sendToNumber(messaging(c), c.req.valid("json"), key), 202);
   })
   .openapi(threadRoute, async (c) => {
     const principal = c.get("principal");
@@ -421,89 +266,13 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     );
   })
   .openapi(editRoute, async (c) => {
-    const principal = c.get("principal");
-    const db = c.get("db");
-    const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
-    if (!msg) throw notFound("Message");
-    const input = c.req.valid("json");
-    const sendAt = input.sendAt === undefined ? msg.sendAt : parseSendAt(input.sendAt, Date.now());
-    const body = input.body ?? msg.body;
-    if (msg.status !== "scheduled" || sendAt === null) {
-      throw conflict(`Only scheduled messages can be edited; this one is ${msg.status}.`, { status: msg.status });
-    }
-    const { encoding, segments } = analyzeSegments(body);
-    const edited = await roomFor(c.env, msg.conversationId).editScheduled(msg.conversationId, msg.id, {
-      body,
-      segments,
-      encoding,
-      sendAt,
-    });
-    if (!edited) {
-      const now = await getMessage(db, principal.workspaceId, msg.id);
-      throw conflict(`Only scheduled messages can be edited; this one is ${now?.status ?? "gone"}.`, {
-        status: now?.status,
-      });
-    }
-    return c.json(edited, 200);
+    return c.json(await editScheduled(messaging(c), c.req.valid("param").id, c.req.valid("json")), 200);
   })
   .openapi(cancelRoute, async (c) => {
-    const principal = c.get("principal");
-    const db = c.get("db");
-    const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
-    if (!msg) throw notFound("Message");
-    const result = await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
-      messageId: msg.id,
-      status: "canceled",
-      source: "api",
-      at: Date.now(),
-      requireStatus: ["scheduled"],
-    });
-    addCount(c.get("d1Count"), result.d1);
-    if (!result.applied) {
-      const now = await getMessage(db, principal.workspaceId, msg.id);
-      throw conflict(`Only scheduled messages can be canceled; this one is ${now?.status ?? msg.status}.`, {
-        status: now?.status ?? msg.status,
-      });
-    }
-    const updated = await getMessage(db, principal.workspaceId, msg.id);
-    if (!updated) throw notFound("Message");
-    return c.json(presentMessage(updated), 200);
+    return c.json(await cancelScheduled(messaging(c), c.req.valid("param").id), 200);
   })
   .openapi(retryRoute, async (c) => {
-    const principal = c.get("principal");
-    const db = c.get("db");
-    const msg = await getMessage(db, principal.workspaceId, c.req.valid("param").id);
-    if (!msg) throw notFound("Message");
-    if (IN_FLIGHT.includes(msg.status) || (msg.leaseUntil !== null && msg.leaseUntil > Date.now())) {
-      throw new ApiError(
-        409,
-        "attempt_in_flight",
-        `An attempt of this message is in flight (${msg.status}); wait for its outcome.`,
-        {
-          status: msg.status,
-        },
-      );
-    }
-    if (msg.status !== "failed") {
-      throw conflict(`Only failed messages can be retried; this one is ${msg.status}.`, { status: msg.status });
-    }
-    if (!isRetryableFailure(msg.errorCode)) {
-      throw conflict(
-        `This failure (${msg.errorCode}: ${msg.errorMessage ?? "unknown"}) will not be fixed by sending again.`,
-        {
-          errorCode: msg.errorCode,
-        },
-      );
-    }
-    const result = await roomFor(c.env, msg.conversationId).restartFailed(msg.conversationId, msg.id);
-    addCount(c.get("d1Count"), result.d1);
-    if (!result.applied) {
-      throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
-    }
-    await enqueueOutbound(c.env, msg.id).catch(() => undefined);
-    const updated = await getMessage(db, principal.workspaceId, msg.id);
-    if (!updated) throw notFound("Message");
-    return c.json(presentMessage(updated), 202);
+    return c.json(await retryFailed(messaging(c), c.req.valid("param").id), 202);
   })
   .openapi(readRoute, async (c) => {
     const principal = c.get("principal");

@@ -6,18 +6,17 @@
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import { addCount } from "../../db/counted";
 import { audit } from "../../db/queries/audit";
 import { listWaitingFrom } from "../../db/queries/messages";
 import { numbers } from "../../db/schema";
+import { ApiError, conflict, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
-import { roomFor } from "../../rooms/conversation-room";
+import { presentNumber } from "../../messaging/present";
+import { cancelWaitingFrom } from "../../messaging/send";
 import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
 import { isTwilioError } from "../../twilio/errors";
 import type { AppEnv } from "../context";
-import { ApiError, conflict, notFound, unprocessable } from "../errors";
 import { requireAdmin, requireScope } from "../middleware/auth";
-import { presentNumber } from "../present";
 import {
   ErrorSchema,
   errorResponses,
@@ -206,19 +205,10 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
         { waiting: waiting.length },
       );
     }
-    let canceled = 0;
-    for (const msg of waiting) {
-      const result = await roomFor(c.env, msg.conversationId).applyStatus(msg.conversationId, {
-        messageId: msg.id,
-        status: "canceled",
-        errorMessage: `Canceled: the sender ${number.phoneNumber} was removed.`,
-        source: "api",
-        at: Date.now(),
-        requireStatus: ["scheduled", "pending"],
-      });
-      addCount(c.get("d1Count"), result.d1);
-      if (result.applied) canceled++;
-    }
+    const canceled =
+      waiting.length > 0
+        ? await cancelWaitingFrom({ env: c.env, db, principal, count: c.get("d1Count") }, number.phoneNumber)
+        : 0;
     const [gone] = await db
       .delete(numbers)
       .where(and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)))

@@ -10,11 +10,11 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { getConversation } from "../../db/queries/conversations";
 import { users } from "../../db/schema";
+import { ApiError, notFound } from "../../domain/errors";
 import { roomFor } from "../../rooms/conversation-room";
 import { inboxFor } from "../../rooms/inbox-stream";
 import { IDENTITY_HEADER, type SocketIdentity } from "../../rooms/sockets";
 import type { AppEnv } from "../context";
-import { ApiError, notFound } from "../errors";
 
 function requireUpgrade(c: Context<AppEnv>): void {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {

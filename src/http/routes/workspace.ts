@@ -2,8 +2,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { auditLog, workspaces } from "../../db/schema";
+import { notFound } from "../../domain/errors";
 import type { AppEnv } from "../context";
-import { notFound } from "../errors";
 import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";

@@ -1,13 +1,15 @@
 /**
- * The one error path: handlers throw an ApiError (or one of the helpers below); app.onError renders
+ * The one error path: handlers and the messaging steps throw an ApiError (or one of the helpers below),
+ * a plain typed error with no I/O; the HTTP app's onError renders
  * `{ error: { code, message, details? } }` with its status. Anything else becomes a logged 500 with
  * a generic message and never a stack.
  */
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+/** The statuses an error can carry (hono's ContentfulStatusCode accepts each of these). */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 426 | 429 | 500 | 502 | 503;
 
 export class ApiError extends Error {
   constructor(
-    readonly status: ContentfulStatusCode,
+    readonly status: ErrorStatus,
     readonly code: string,
     message: string,
     readonly details?: unknown,

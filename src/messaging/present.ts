@@ -1,4 +1,4 @@
-/** Database rows → API JSON. */
+/** Database rows → the API's and the frames' JSON (used by routes and rooms alike). */
 import type { contacts, conversations, messages, numbers } from "../db/schema";
 import { iso } from "../domain/time";
 

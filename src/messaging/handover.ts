@@ -1,0 +1,215 @@
+/**
+ * Handover: one outbound message from our outbox to Twilio (the queue consumer, the DLQ and
+ * reconciliation call it). For each message:
+ *   load → skip unless still pending → refuse opted-out contacts → take the lease (so two deliveries
+ *   of one queue message never both send) → if an earlier attempt's outcome is unknown, look it up at
+ *   Twilio and adopt it → POST Messages.json → record sid and status through the room.
+ * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
+ * consumer handles what runs out of retries.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import { createDb, type Db } from "../db/client";
+import { suppressedSql } from "../db/queries/contacts";
+import { claimMessage, holdStatements, releaseMessage, storedSids } from "../db/queries/messages";
+import { messages, numbers } from "../db/schema";
+import { log, maskPhone } from "../log";
+import { backoffSeconds, enqueueOutbound, } from "../messaging/outbox";
+import { pacedError, pacerFor } from "../rooms/sender-pacer";
+import { breakerFor, isOutage } from "../rooms/twilio-breaker";
+import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
+import { describeTwilioError } from "../twilio/error-codes";
+import { isTwilioError, type TwilioError } from "../twilio/errors";
+import type { TwilioMessage } from "../twilio/schemas";
+import { markFailed, recordHandover } from "./status";
+
+/** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
+export const LEASE_MS = 45_000;
+/** The longest a consumer waits for its sender's next slot before handing the message back to the queue. */
+export const PACE_MAX_WAIT_MS = 15_000;
+
+export type Decision = { action: "ack"; outcome: string } | { action: "retry"; delaySeconds: number; outcome: string };
+
+type MessageRow = typeof messages.$inferSelect;
+
+export function statusCallbackUrl(env: Env, messageId: string): string {
+  return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}/webhooks/twilio/status?mid=${encodeURIComponent(messageId)}`;
+}
+
+/**
+ * An earlier attempt may have created the message at Twilio (timeout, crash, 5xx): list the account's
+ * messages To/From created since the attempt began (minus a minute of clock slack), and return the
+ * one to adopt (same body, no other message's sid, closest to the attempt's start; see findAdoptable).
+ */
+export async function lookUpEarlierAttempt(
+  client: TwilioClient,
+  d1: D1Database,
+  msg: MessageRow,
+  attemptStartedAt: number,
+) {
+  const candidates = await client.listMessagesSince({
+    to: msg.toNumber,
+    from: msg.fromNumber,
+    createdAfter: attemptStartedAt - 60_000,
+  });
+  const sameBody = candidates.filter((m) => (m.body ?? "") === msg.body);
+  if (sameBody.length === 0) return undefined;
+  const takenSids = await storedSids(
+    d1,
+    sameBody.map((m) => m.sid),
+    msg.id,
+  );
+  return findAdoptable(sameBody, {
+    to: msg.toNumber,
+    from: msg.fromNumber,
+    body: msg.body,
+    attemptStartedAt,
+    takenSids,
+  });
+}
+
+export async function processOutbound(
+  env: Env,
+  messageId: string,
+  attempt: number,
+  client?: TwilioClient,
+): Promise<Decision> {
+  const db = createDb(env.DB);
+  const row = await db
+    .select({
+      msg: messages,
+      suppressed: suppressedSql(sql`${messages.workspaceId}`, messages.toNumber),
+      senderId: numbers.id,
+      ratePerSecond: numbers.ratePerSecond,
+    })
+    .from(messages)
+    .leftJoin(numbers, and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)))
+    .where(eq(messages.id, messageId))
+    .get();
+  const msg = row?.msg;
+  if (msg?.direction !== "outbound") {
+    log("warn", "outbound job for an unknown message", { messageId });
+    return { action: "ack", outcome: "unknown" };
+  }
+  if (msg.status !== "pending") return { action: "ack", outcome: `skipped:${msg.status}` };
+  if (row?.suppressed) {
+    await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue");
+    return { action: "ack", outcome: "opted_out" };
+  }
+  if (!row?.senderId) {
+    await markFailed(
+      env,
+      db,
+      msg,
+      null,
+      `The sender ${msg.fromNumber} was removed from the workspace; not sent.`,
+      "queue",
+    );
+    return { action: "ack", outcome: "sender_removed" };
+  }
+
+  const lease = await claimMessage(db, messageId, Date.now(), LEASE_MS);
+  if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
+
+  // An outage holds the message instead of spending its retries (see TwilioBreaker).
+  const breaker = breakerFor(env);
+  const admission = await breaker.admit();
+  if (!admission.allow) {
+    await hold(env, msg, admission.reason, lease.earlierAttempt === null);
+    await enqueueOutbound(env, messageId, holdDelaySeconds(admission.retryAfterMs));
+    return { action: "ack", outcome: "held" };
+  }
+
+  const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
+  try {
+    if (lease.earlierAttempt !== null) {
+      const earlier = await lookUpEarlierAttempt(twilio, env.DB, msg, lease.earlierAttempt);
+      if (earlier) {
+        // Recording the handover ends the attempt and releases the lease in the same write.
+        await recordHandover(env, msg, earlier, "queue");
+        if (!admission.clean) await breaker.report("ok");
+        log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
+        return { action: "ack", outcome: "adopted" };
+      }
+    }
+    const params = {
+      to: msg.toNumber,
+      from: msg.fromNumber,
+      body: msg.body,
+      mediaUrls: msg.media.map((m) => m.url),
+      statusCallback: statusCallbackUrl(env, msg.id),
+    };
+    let tw: TwilioMessage;
+    if (row.ratePerSecond) {
+      // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
+      const pacer = pacerFor(env, msg.fromNumber);
+      const paced = await pacer.send(params, msg.segments, row.ratePerSecond, PACE_MAX_WAIT_MS);
+      if (!paced.sent) {
+        await releaseMessage(db, messageId, lease.earlierAttempt === null);
+        if (admission.probe) await breaker.abandonProbe();
+        // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
+        await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(paced.retryAfterMs / 1000)));
+        return { action: "ack", outcome: "paced" };
+      }
+      if ("error" in paced) throw pacedError(paced.error);
+      tw = paced.message;
+    } else {
+      tw = await twilio.createMessage(params);
+    }
+    if (!admission.clean) await breaker.report("ok");
+    await recordHandover(env, msg, tw, "queue");
+    return { action: "ack", outcome: "sent" };
+  } catch (err) {
+    if (isTwilioError(err)) {
+      const outage = isOutage(err);
+      if (outage || !admission.clean) await breaker.report(outage ? "outage" : "ok").catch(() => undefined);
+      return handleTwilioError(env, db, msg, err, attempt);
+    }
+    // D1 or the room failed: the attempt's outcome is unknown, so keep attempt_started_at for a lookup.
+    log("error", "outbound attempt failed on our side", { messageId, error: String(err) });
+    await releaseMessage(db, messageId, false).catch(() => undefined);
+    return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: "internal_error" };
+  }
+}
+
+/** Seconds to hold a message for: the breaker's wait, spread by up to two seconds so holds do not return in a herd. */
+function holdDelaySeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000) + Math.floor(Math.random() * 3));
+}
+
+/**
+ * Keeps the message pending with a visible reason and lets go of it; the event is recorded once per
+ * reason, not on every hold. The attempt stays open when its outcome is unknown (a lookup comes first).
+ */
+async function hold(env: Env, msg: MessageRow, reason: string, clearAttempt: boolean): Promise<void> {
+  await env.DB.batch(holdStatements(env.DB, msg.id, reason, clearAttempt, Date.now()));
+}
+
+async function handleTwilioError(
+  env: Env,
+  db: Db,
+  msg: MessageRow,
+  err: TwilioError,
+  attempt: number,
+): Promise<Decision> {
+  log("warn", "twilio send failed", {
+    messageId: msg.id,
+    to: maskPhone(msg.toNumber),
+    kind: err.kind,
+    httpStatus: err.httpStatus,
+    code: err.code,
+    retryable: err.retryable,
+  });
+  if (err.code === 20003) {
+    // Our credentials were refused: an operator's problem, not this message's. Hold it until fixed.
+    await hold(env, msg, "Twilio refused our credentials (20003); holding until they are fixed", !err.ambiguous);
+    await enqueueOutbound(env, msg.id, backoffSeconds(attempt));
+    return { action: "ack", outcome: "held" };
+  }
+  if (!err.retryable) {
+    // Failing the message also ends the attempt and releases the lease.
+    await markFailed(env, db, msg, err.code, describeTwilioError(err.code) ?? err.message, "queue");
+    return { action: "ack", outcome: `failed:${err.code ?? err.httpStatus}` };
+  }
+  await releaseMessage(db, msg.id, !err.ambiguous);
+  return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: err.ambiguous ? "ambiguous" : "retry" };
+}

@@ -1,0 +1,108 @@
+/**
+ * Receive: a customer's text, after the webhook checked its signature. Routed to the workspace that
+ * owns `To` (nowhere if none does), deduplicated by sid, consent updated for STOP/START keywords (and
+ * Twilio's OptOutType), then appended to its conversation's room. Returns the reply to send in TwiML:
+ * the workspace's HELP text, or null for none.
+ */
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { addCount, type D1Count } from "../db/counted";
+import { recordConsent } from "../db/queries/contacts";
+import { ensureThread, findThreadByNumbers } from "../db/queries/conversations";
+import { messages, numbers, workspaces } from "../db/schema";
+import { newId } from "../domain/ids";
+import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
+import { toE164 } from "../domain/phone";
+import { analyzeSegments } from "../domain/segments";
+import { log, maskPhone } from "../log";
+import { roomFor } from "../rooms/conversation-room";
+
+export interface InboundText {
+  MessageSid: string;
+  From: string;
+  To: string;
+  Body: string;
+  OptOutType?: string;
+  media: { url: string; contentType: string | null }[];
+}
+
+export async function receiveText(
+  ctx: { env: Env; db: Db; count?: D1Count },
+  input: InboundText,
+): Promise<string | null> {
+  const db = ctx.db;
+  const to = toE164(input.To) ?? input.To;
+  const from = toE164(input.From) ?? input.From;
+
+  // One round trip: which workspace owns `To`, whether this sid is a replay, and (the common case)
+  // the existing contact and thread.
+  const [owners, replays, threads] = await db.batch([
+    db.select({ workspaceId: numbers.workspaceId }).from(numbers).where(eq(numbers.phoneNumber, to)).limit(1),
+    db.select({ id: messages.id }).from(messages).where(eq(messages.providerSid, input.MessageSid)).limit(1),
+    findThreadByNumbers(db, to, from),
+  ]);
+  const number = owners[0];
+  if (!number) {
+    log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
+    return null;
+  }
+  const workspaceId = number.workspaceId;
+  if (replays.length > 0) {
+    log("info", "inbound replay ignored", { sid: input.MessageSid });
+    return null;
+  }
+
+  // A first text from this customer (or to this number) creates what is missing.
+  let thread = threads[0];
+  if (!thread) {
+    const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
+      contact: newId("ct"),
+      conversation: newId("cv"),
+    }));
+    thread = { contactId: contact.id, optedOut: contact.optedOut, conversationId: conversation.id };
+  }
+  const { conversationId } = thread;
+
+  // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
+  const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
+  const now = Date.now();
+  if (keyword === "opt_out" || keyword === "opt_in") {
+    await recordConsent(
+      db,
+      workspaceId,
+      from,
+      keyword === "opt_out",
+      { source: "keyword", keyword: input.OptOutType ?? input.Body.trim().toUpperCase(), reference: input.MessageSid },
+      now,
+    );
+  }
+
+  const media = input.media;
+  const { encoding, segments } = analyzeSegments(input.Body);
+  const result = await roomFor(ctx.env, conversationId).appendMessage({
+    id: newId("msg"),
+    workspaceId,
+    conversationId,
+    direction: "inbound",
+    channel: from.startsWith("whatsapp:") ? "whatsapp" : media.length > 0 ? "mms" : "sms",
+    fromNumber: from,
+    toNumber: to,
+    body: input.Body,
+    media,
+    status: "received",
+    segments,
+    encoding,
+    providerSid: input.MessageSid,
+    createdAt: now,
+  });
+  addCount(ctx.count, result.d1);
+  if (result.outcome === "duplicate") return null;
+
+  // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the
+  // contact opted out (an opted-out user gets no HELP reply).
+  if (keyword === "help" && input.OptOutType === undefined && !thread.optedOut) {
+    const workspace = await db.query.workspaces.findFirst({ where: eq(workspaces.id, workspaceId) });
+    if (workspace) return workspace.helpText;
+  }
+  return null;
+}

@@ -1,0 +1,283 @@
+/**
+ * Send: a new outbound message, and the changes a person may make to one before or after it goes out
+ * (edit or cancel a scheduled one, retry a failed one). Each step takes plain data — the bindings, the
+ * database and who is acting — so routes, cron and (next) campaigns call the same rules:
+ * validate, check consent, answer a repeated Idempotency-Key with the first result, append through the
+ * conversation's room (the ordering point), and enqueue for handover.
+ */
+import type { Db } from "../db/client";
+import { addCount, type D1Count } from "../db/counted";
+import { isSuppressed } from "../db/queries/contacts";
+import { ensureThread, findWorkspaceNumber, getConversationWithContact } from "../db/queries/conversations";
+import { findByIdempotencyKey, getMessage, listWaitingFrom } from "../db/queries/messages";
+import type { contacts } from "../db/schema";
+import { ApiError, conflict, notFound, unprocessable } from "../domain/errors";
+import { newId } from "../domain/ids";
+import type { Principal } from "../domain/principal";
+import { analyzeSegments } from "../domain/segments";
+import { roomFor } from "../rooms/conversation-room";
+import { sha256Hex } from "../security/crypto";
+import type { MessageJson } from "../shared/frames";
+import { MAX_SCHEDULE_MS, MIN_SCHEDULE_MS } from "../shared/limits";
+import { isRetryableFailure } from "../shared/retry";
+import { enqueueOutbound } from "./outbox";
+import { presentMessage } from "./present";
+
+export interface MessagingContext {
+  env: Env;
+  db: Db;
+  principal: Principal;
+  /** Where the D1 work of rooms called on the caller's behalf is added (the request's count). */
+  count?: D1Count;
+}
+
+export interface SendInput {
+  body: string;
+  mediaUrls?: string[];
+  sendAt?: string;
+}
+
+/** Statuses of an attempt that has not ended yet: a retry now could send the message twice. */
+const IN_FLIGHT: string[] = ["pending", "queued", "sending"];
+
+type ContactRow = typeof contacts.$inferSelect;
+
+export function parseSendAt(sendAt: string | undefined, now: number): number | null {
+  if (sendAt === undefined) return null;
+  const at = Date.parse(sendAt);
+  if (at < now + MIN_SCHEDULE_MS || at > now + MAX_SCHEDULE_MS) {
+    throw unprocessable("validation_failed", "Invalid sendAt: must be between 1 minute and 35 days from now.", {
+      fields: [{ path: "sendAt", message: "must be between 1 minute and 35 days from now" }],
+    });
+  }
+  return at;
+}
+
+function optedOut(who: string, contactId?: string) {
+  return unprocessable(
+    "recipient_opted_out",
+    `${who} opted out (replied STOP). They must text START before you can message them again.`,
+    contactId ? { contactId } : undefined,
+  );
+}
+
+async function requestHash(scope: string, input: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify([scope, input]));
+}
+
+/** The first result for this key, or 409 when the key was used for another request. */
+async function replayIdempotent(ctx: MessagingContext, key: string, hash: string) {
+  const existing = await findByIdempotencyKey(ctx.db, ctx.principal.workspaceId, key);
+  if (!existing) return null;
+  if (existing.idempotencyHash !== hash) {
+    throw conflict("This Idempotency-Key was already used for a different request.", { header: "Idempotency-Key" });
+  }
+  return existing;
+}
+
+/**
+ * Stores and enqueues a new outbound message. Callers answer a repeated Idempotency-Key first; a
+ * concurrent repeat that slips past is caught by the unique index and replayed here.
+ */
+async function createOutbound(
+  ctx: MessagingContext,
+  conversation: { id: string; fromNumber: string },
+  contact: ContactRow,
+  input: SendInput,
+  idempotencyKey: string | undefined,
+  hash: string,
+): Promise<MessageJson> {
+  const { principal } = ctx;
+  const now = Date.now();
+  const sendAt = parseSendAt(input.sendAt, now);
+  const media = (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
+  const { encoding, segments } = analyzeSegments(input.body);
+  const id = newId("msg");
+  const result = await roomFor(ctx.env, conversation.id).appendMessage({
+    id,
+    workspaceId: principal.workspaceId,
+    conversationId: conversation.id,
+    direction: "outbound",
+    channel: media.length > 0 ? "mms" : "sms",
+    fromNumber: conversation.fromNumber,
+    toNumber: contact.phone,
+    body: input.body,
+    media,
+    status: sendAt === null ? "pending" : "scheduled",
+    segments,
+    encoding,
+    idempotencyKey: idempotencyKey ?? null,
+    idempotencyHash: idempotencyKey ? hash : null,
+    sendAt,
+    createdBy: principal.userId ?? principal.credentialId,
+    createdAt: now,
+  });
+  addCount(ctx.count, result.d1);
+  if (result.outcome === "duplicate") {
+    // A concurrent request with the same key won the race.
+    const replay = idempotencyKey ? await replayIdempotent(ctx, idempotencyKey, hash) : null;
+    if (!replay) throw new ApiError(500, "internal", "Could not store the message.");
+    return presentMessage(replay);
+  }
+  if (sendAt === null) {
+    // If this enqueue is lost the message stays pending and the outbox recovery cron sends it.
+    await enqueueOutbound(ctx.env, id).catch(() => undefined);
+  }
+  return result.message;
+}
+
+/** A message in an existing conversation: one lookup (thread, consent, sender, key), then the room. */
+export async function sendInConversation(
+  ctx: MessagingContext,
+  conversationId: string,
+  input: SendInput,
+  idempotencyKey?: string,
+): Promise<MessageJson> {
+  const hash = await requestHash(`conversation:${conversationId}`, input);
+  const thread = await getConversationWithContact(ctx.db, ctx.principal.workspaceId, conversationId, idempotencyKey);
+  if (thread?.replayId && idempotencyKey) {
+    const replay = await replayIdempotent(ctx, idempotencyKey, hash);
+    if (replay) return presentMessage(replay);
+  }
+  if (!thread) throw notFound("Conversation");
+  if (!thread.senderActive) {
+    throw unprocessable(
+      "sender_removed",
+      `${thread.conversation.fromNumber} is no longer one of this workspace's numbers; move the conversation to another (PATCH /api/conversations/${conversationId} {from}).`,
+      { from: thread.conversation.fromNumber },
+    );
+  }
+  if (thread.suppressed) throw optedOut(thread.contact.name ?? thread.contact.phone, thread.contact.id);
+  return createOutbound(ctx, thread.conversation, thread.contact, input, idempotencyKey, hash);
+}
+
+/** A message to a number: finds or creates the contact and the conversation from the sender. */
+export async function sendToNumber(
+  ctx: MessagingContext,
+  input: SendInput & { to: string; from?: string },
+  idempotencyKey?: string,
+): Promise<MessageJson> {
+  const { db, principal } = ctx;
+  const hash = await requestHash("direct", input);
+  const replay = idempotencyKey ? await replayIdempotent(ctx, idempotencyKey, hash) : null;
+  if (replay) return presentMessage(replay);
+  // Refused before anything is stored: no contact or thread for a number that opted out.
+  if (await isSuppressed(db, principal.workspaceId, input.to)) throw optedOut(input.to);
+  const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
+  if (!sender) {
+    throw input.from
+      ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
+      : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
+  }
+  const { contact, conversation } = await ensureThread(db, principal.workspaceId, input.to, sender.phoneNumber, () => ({
+    contact: newId("ct"),
+    conversation: newId("cv"),
+  }));
+  return createOutbound(ctx, conversation, contact, input, idempotencyKey, hash);
+}
+
+/** Changes a scheduled message's body or send time before it is due (re-broadcast under a new seq). */
+export async function editScheduled(
+  ctx: MessagingContext,
+  messageId: string,
+  edit: { body?: string; sendAt?: string },
+): Promise<MessageJson> {
+  const msg = await getMessage(ctx.db, ctx.principal.workspaceId, messageId);
+  if (!msg) throw notFound("Message");
+  const sendAt = edit.sendAt === undefined ? msg.sendAt : parseSendAt(edit.sendAt, Date.now());
+  const body = edit.body ?? msg.body;
+  if (msg.status !== "scheduled" || sendAt === null) {
+    throw conflict(`Only scheduled messages can be edited; this one is ${msg.status}.`, { status: msg.status });
+  }
+  const { encoding, segments } = analyzeSegments(body);
+  const edited = await roomFor(ctx.env, msg.conversationId).editScheduled(msg.conversationId, msg.id, {
+    body,
+    segments,
+    encoding,
+    sendAt,
+  });
+  if (!edited) {
+    const now = await getMessage(ctx.db, ctx.principal.workspaceId, msg.id);
+    throw conflict(`Only scheduled messages can be edited; this one is ${now?.status ?? "gone"}.`, {
+      status: now?.status,
+    });
+  }
+  return edited;
+}
+
+/** Cancels a scheduled message before it is due. */
+export async function cancelScheduled(ctx: MessagingContext, messageId: string): Promise<MessageJson> {
+  const { db, principal } = ctx;
+  const msg = await getMessage(db, principal.workspaceId, messageId);
+  if (!msg) throw notFound("Message");
+  const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status: "canceled",
+    source: "api",
+    at: Date.now(),
+    requireStatus: ["scheduled"],
+  });
+  addCount(ctx.count, result.d1);
+  const updated = await getMessage(db, principal.workspaceId, msg.id);
+  if (!result.applied) {
+    throw conflict(`Only scheduled messages can be canceled; this one is ${updated?.status ?? msg.status}.`, {
+      status: updated?.status ?? msg.status,
+    });
+  }
+  if (!updated) throw notFound("Message");
+  return presentMessage(updated);
+}
+
+/**
+ * Sends a failed message again, as a new attempt (the old one is kept with its sid and outcome).
+ * Refused while an attempt is in flight (409 attempt_in_flight) and for failures a retry cannot fix.
+ */
+export async function retryFailed(ctx: MessagingContext, messageId: string): Promise<MessageJson> {
+  const { db, principal } = ctx;
+  const msg = await getMessage(db, principal.workspaceId, messageId);
+  if (!msg) throw notFound("Message");
+  if (IN_FLIGHT.includes(msg.status) || (msg.leaseUntil !== null && msg.leaseUntil > Date.now())) {
+    throw new ApiError(
+      409,
+      "attempt_in_flight",
+      `An attempt of this message is in flight (${msg.status}); wait for its outcome.`,
+      { status: msg.status },
+    );
+  }
+  if (msg.status !== "failed") {
+    throw conflict(`Only failed messages can be retried; this one is ${msg.status}.`, { status: msg.status });
+  }
+  if (!isRetryableFailure(msg.errorCode)) {
+    throw conflict(
+      `This failure (${msg.errorCode}: ${msg.errorMessage ?? "unknown"}) will not be fixed by sending again.`,
+      { errorCode: msg.errorCode },
+    );
+  }
+  const result = await roomFor(ctx.env, msg.conversationId).restartFailed(msg.conversationId, msg.id);
+  addCount(ctx.count, result.d1);
+  if (!result.applied) {
+    throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
+  }
+  await enqueueOutbound(ctx.env, msg.id).catch(() => undefined);
+  const updated = await getMessage(db, principal.workspaceId, msg.id);
+  if (!updated) throw notFound("Message");
+  return presentMessage(updated);
+}
+
+/** Cancels every message still waiting to go out from a sender (its number is being removed). */
+export async function cancelWaitingFrom(ctx: MessagingContext, fromNumber: string): Promise<number> {
+  let canceled = 0;
+  for (const msg of await listWaitingFrom(ctx.db, ctx.principal.workspaceId, fromNumber)) {
+    const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+      messageId: msg.id,
+      status: "canceled",
+      errorMessage: `Canceled: the sender ${fromNumber} was removed.`,
+      source: "api",
+      at: Date.now(),
+      requireStatus: ["scheduled", "pending"],
+    });
+    addCount(ctx.count, result.d1);
+    if (result.applied) canceled++;
+  }
+  return canceled;
+}

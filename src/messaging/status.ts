@@ -1,0 +1,120 @@
+
+import type { Db } from "../db/client";
+import { addCount, type D1Count } from "../db/counted";
+import { optOutRecipient } from "../db/queries/contacts";
+import { findEarlierAttemptBySid, findStatusTarget, recordUnappliedEvent } from "../db/queries/messages";
+import type { messages } from "../db/schema";
+import { fromTwilioStatus } from "../domain/status";
+import { log } from "../log";
+import { roomFor } from "../rooms/conversation-room";
+import { describeTwilioError } from "../twilio/error-codes";
+import type { TwilioMessage } from "../twilio/schemas";
+
+type MessageRow = typeof messages.$inferSelect;
+
+/** Records what Twilio reported for the message (sid + status) through the conversation's room. */
+export async function recordHandover(
+  env: Env,
+  msg: MessageRow,
+  tw: TwilioMessage,
+  source: "queue" | "reconcile" | "dlq",
+) {
+  const status = fromTwilioStatus(tw.status) ?? "queued";
+  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status,
+    rawStatus: tw.status,
+    providerSid: tw.sid,
+    errorCode: tw.error_code ?? null,
+    errorMessage: tw.error_message ?? describeTwilioError(tw.error_code),
+    source,
+    at: Date.now(),
+  });
+}
+
+export async function markFailed(
+  env: Env,
+  db: Db,
+  msg: MessageRow,
+  code: number | null,
+  message: string,
+  source: "queue" | "dlq",
+): Promise<void> {
+  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status: "failed",
+    errorCode: code,
+    errorMessage: message,
+    source,
+    at: Date.now(),
+  });
+  if (code === 21610) await optOutRecipient(db, msg);
+}
+
+/** A status report as Twilio's callback carries it, with our message id from the callback URL. */
+export interface StatusReport {
+  mid: string | null;
+  MessageSid: string;
+  MessageStatus: string;
+  ErrorCode?: number;
+  ErrorMessage?: string;
+}
+
+/**
+ * A status callback: matched by our message id (`mid`, so a callback that beats the send call's
+ * answer still matches) or by sid; recorded as an event, and the status moves only forward. A late
+ * report of an attempt that a retry replaced is kept as an event that moves nothing.
+ */
+export async function applyStatusReport(
+  ctx: { env: Env; db: Db; count?: D1Count },
+  input: StatusReport,
+): Promise<void> {
+  const db = ctx.db;
+  // One query: the message (by our id, else by sid), and whether the sid was an earlier attempt's.
+  const target = await findStatusTarget(db, input.mid, input.MessageSid);
+  const msg = target?.message;
+  if (!msg || msg.providerSid !== input.MessageSid) {
+    // After a manual retry the message follows its new attempt; the old attempt's late reports are
+    // kept as events and move nothing.
+    const earlier = target?.earlierAttempt ? await findEarlierAttemptBySid(db, input.MessageSid) : undefined;
+    if (earlier && (!msg || earlier.messageId === msg.id)) {
+      await recordUnappliedEvent(db, {
+        workspaceId: earlier.workspaceId,
+        messageId: earlier.messageId,
+        status: input.MessageStatus,
+        errorCode: input.ErrorCode ?? null,
+        errorMessage: `report for attempt ${earlier.attempt} (${input.MessageSid}), which a retry replaced`,
+        source: "webhook",
+        at: Date.now(),
+      });
+      return;
+    }
+  }
+  if (msg?.direction !== "outbound") {
+    log("warn", "status callback for an unknown message", { sid: input.MessageSid, mid: input.mid });
+    return;
+  }
+  if (msg.providerSid && msg.providerSid !== input.MessageSid) {
+    log("warn", "status callback sid does not match the message", { messageId: msg.id, sid: input.MessageSid });
+    return;
+  }
+  const status = fromTwilioStatus(input.MessageStatus);
+  if (!status) {
+    log("info", "status callback with an untracked status", { messageId: msg.id, status: input.MessageStatus });
+    return;
+  }
+  const errorCode = input.ErrorCode ?? null;
+  const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+    messageId: msg.id,
+    status,
+    rawStatus: input.MessageStatus,
+    errorCode,
+    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
+    providerSid: input.MessageSid,
+    source: "webhook",
+    at: Date.now(),
+  });
+  addCount(ctx.count, result.d1);
+  if (errorCode === 21610) await optOutRecipient(db, msg);
+  return;
+}
