@@ -3,6 +3,7 @@
  * job_runs (start, success, error, result) for the operations view. Jobs are idempotent: a repeated
  * or skipped tick is harmless.
  */
+import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/jobs";
 import { log } from "../log";
 import { jobConfig } from "./config";
 import { recoverOutbox } from "./jobs/outbox-recovery";
@@ -19,22 +20,14 @@ export type JobName = (typeof JOB_NAMES)[number];
 
 export async function runJob<T>(env: Env, name: JobName, job: () => Promise<T>): Promise<T | undefined> {
   const started = Date.now();
-  await env.DB.prepare(
-    "INSERT INTO job_runs (name, last_started_at) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_started_at = ?2",
-  )
-    .bind(name, started)
-    .run();
+  await markJobStarted(env.DB, name, started);
   try {
     const result = await job();
-    await env.DB.prepare("UPDATE job_runs SET last_success_at = ?, last_error = NULL, last_result = ? WHERE name = ?")
-      .bind(Date.now(), JSON.stringify(result ?? null), name)
-      .run();
+    await markJobSucceeded(env.DB, name, Date.now(), result);
     log("info", "cron job done", { job: name, ms: Date.now() - started, result });
     return result;
   } catch (err) {
-    await env.DB.prepare("UPDATE job_runs SET last_error = ? WHERE name = ?")
-      .bind(String(err).slice(0, 500), name)
-      .run();
+    await markJobFailed(env.DB, name, String(err));
     log("error", "cron job failed", { job: name, error: String(err) });
     return undefined;
   }

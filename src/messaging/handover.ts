@@ -1,19 +1,18 @@
 /**
  * Handover: one outbound message from our outbox to Twilio (the queue consumer, the DLQ and
  * reconciliation call it). For each message:
- *   load → skip unless still pending → refuse opted-out contacts → take the lease (so two deliveries
- *   of one queue message never both send) → if an earlier attempt's outcome is unknown, look it up at
- *   Twilio and adopt it → POST Messages.json → record sid and status through the room.
+ *   load → skip unless still pending → refuse suppressed numbers and removed senders → take the
+ *   lease (so two deliveries of one queue message never both send) → ask the breaker → if an earlier
+ *   attempt's outcome is unknown, look it up at Twilio and adopt it → POST Messages.json (through the
+ *   sender's pacer when it has a rate) → record sid and status through the room.
  * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
  * consumer handles what runs out of retries.
  */
-import { and, eq, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { suppressedSql } from "../db/queries/contacts";
-import { claimMessage, holdStatements, releaseMessage, storedSids } from "../db/queries/messages";
-import { messages, numbers } from "../db/schema";
+import { claimMessage, holdStatements, loadForHandover, releaseMessage, storedSids } from "../db/queries/messages";
+import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
-import { backoffSeconds, enqueueOutbound, } from "../messaging/outbox";
+import { backoffSeconds, enqueueOutbound } from "../messaging/outbox";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
@@ -74,17 +73,7 @@ export async function processOutbound(
   client?: TwilioClient,
 ): Promise<Decision> {
   const db = createDb(env.DB);
-  const row = await db
-    .select({
-      msg: messages,
-      suppressed: suppressedSql(sql`${messages.workspaceId}`, messages.toNumber),
-      senderId: numbers.id,
-      ratePerSecond: numbers.ratePerSecond,
-    })
-    .from(messages)
-    .leftJoin(numbers, and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)))
-    .where(eq(messages.id, messageId))
-    .get();
+  const row = await loadForHandover(db, messageId);
   const msg = row?.msg;
   if (msg?.direction !== "outbound") {
     log("warn", "outbound job for an unknown message", { messageId });

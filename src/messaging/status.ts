@@ -1,5 +1,8 @@
-
-import type { Db } from "../db/client";
+/**
+ * Status: every report about an outbound message (the send call's answer, a status callback, a
+ * reconciliation fetch, our own failure verdicts) goes through the conversation's room, which records
+ * it as an event and moves the status only forward (invariant 3). 21610 also suppresses the number.
+ */ import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { optOutRecipient } from "../db/queries/contacts";
 import { findEarlierAttemptBySid, findStatusTarget, recordUnappliedEvent } from "../db/queries/messages";

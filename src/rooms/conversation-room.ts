@@ -7,20 +7,23 @@
  * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import {
+  conversationSeqInD1,
   editScheduledStatements,
   getMessageById,
+  markReadUpTo,
   mirrorSeqStatement,
   type NewMessage,
   nextSeqSql,
   restartStatements,
   type StatusChange,
+  seqOfMessageSql,
   statusChangeStatements,
 } from "../db/queries/messages";
-import { conversationReads, conversations, messageEvents, messages } from "../db/schema";
+import { conversations, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
@@ -125,13 +128,7 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   private async ensureInitialized(conversationId: string, d1: D1Database = this.env.DB): Promise<void> {
     if (this.initialized) return;
-    const row = await d1
-      .prepare(
-        "SELECT max(coalesce((SELECT last_seq FROM conversations WHERE id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0)) AS seq",
-      )
-      .bind(conversationId)
-      .first<{ seq: number }>();
-    const d1Seq = row?.seq ?? 0;
+    const d1Seq = await conversationSeqInD1(d1, conversationId);
     if (d1Seq > this.lastSeq) {
       if (this.lastSeq > 0) {
         log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
@@ -246,7 +243,7 @@ export class ConversationRoom extends DurableObject<Env> {
         db
           .update(conversations)
           .set({
-            lastSeq: sql`(select ${messages.seq} from ${messages} where ${messages.id} = ${row.id})`,
+            lastSeq: seqOfMessageSql(row.id),
             lastMessageId: row.id,
             lastMessageAt: now,
           })
@@ -374,14 +371,7 @@ export class ConversationRoom extends DurableObject<Env> {
     await this.ensureInitialized(conversationId);
     this.remember(conversationId, workspaceId);
     const upTo = Math.max(0, Math.min(seq, this.lastSeq));
-    const db = createDb(this.env.DB);
-    await db
-      .insert(conversationReads)
-      .values({ conversationId, userId, workspaceId, lastReadSeq: upTo, updatedAt: Date.now() })
-      .onConflictDoUpdate({
-        target: [conversationReads.conversationId, conversationReads.userId],
-        set: { lastReadSeq: sql`max(${conversationReads.lastReadSeq}, ${upTo})`, updatedAt: Date.now() },
-      });
+    await markReadUpTo(createDb(this.env.DB), { conversationId, userId, workspaceId, seq: upTo });
     this.broadcast({ type: "read", userId, seq: upTo });
     this.notifyInbox();
     return upTo;

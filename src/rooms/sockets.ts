@@ -3,6 +3,7 @@
  * and the small per-socket state kept in the hibernation attachment.
  */
 import { z } from "zod";
+import { liveCredentials } from "../db/queries/auth";
 
 export const IDENTITY_HEADER = "X-Parley-Identity";
 
@@ -79,17 +80,7 @@ export async function socketsWithEndedCredentials(
   const keyIds = [
     ...new Set(live.filter((x) => x.state.credential.kind === "api_key").map((x) => x.state.credential.id)),
   ];
-  const { results } = await db
-    .prepare(
-      `SELECT s.token_hash AS id FROM sessions s
-         JOIN memberships m ON m.user_id = s.user_id AND m.workspace_id = s.workspace_id
-       WHERE s.token_hash IN (SELECT value FROM json_each(?1)) AND s.expires_at > ?3
-       UNION ALL
-       SELECT id FROM api_keys WHERE id IN (SELECT value FROM json_each(?2)) AND revoked_at IS NULL`,
-    )
-    .bind(JSON.stringify(sessionIds), JSON.stringify(keyIds), now)
-    .all<{ id: string }>();
-  const valid = new Set(results.map((r) => r.id));
+  const valid = await liveCredentials(db, sessionIds, keyIds, now);
   for (const x of live) {
     if (!valid.has(x.state.credential.id)) {
       ended.push({ ws: x.ws, why: x.state.credential.kind === "session" ? "session ended" : "API key revoked" });

@@ -6,6 +6,7 @@
  * stops the run; the rest waits for the next tick.
  */
 import { createDb } from "../../db/client";
+import { clearAttemptUnderLease, leaseForReconcile, listStalled, releaseLease } from "../../db/queries/maintenance";
 import { getMessageById } from "../../db/queries/messages";
 import { log } from "../../log";
 import { LEASE_MS, lookUpEarlierAttempt } from "../../messaging/handover";
@@ -47,32 +48,21 @@ export async function reconcile(
     rateLimited: false,
   };
   const stalled = now - config.reconcileAfterMs;
-  const { results } = await env.DB.prepare(
-    `SELECT id FROM messages
-     WHERE direction = 'outbound'
-       AND ((status IN ('queued', 'sending') AND updated_at < ?1)
-         OR (status = 'sent' AND updated_at < ?2)
-         OR (status = 'pending' AND attempt_started_at IS NOT NULL AND attempt_started_at < ?1 AND (lease_until IS NULL OR lease_until < ?3)))
-       AND (checked_at IS NULL OR checked_at < ?1)
-     ORDER BY updated_at LIMIT ?4`,
-  )
-    .bind(stalled, now - 2 * config.reconcileAfterMs, now, BATCH)
-    .all<{ id: string }>();
-
+  const results = await listStalled(env.DB, stalled, now - 2 * config.reconcileAfterMs, now, BATCH);
   const queue = [...results];
   const worker = async () => {
     while (!result.rateLimited) {
       const next = queue.shift();
       if (!next) return;
       try {
-        await reconcileOne(env, db, twilio, next.id, now, config, result);
+        await reconcileOne(env, db, twilio, next, now, config, result);
       } catch (err) {
         if (isTwilioError(err) && err.httpStatus === 429) {
           result.rateLimited = true;
           return;
         }
         result.errors++;
-        log("error", "reconciling a message failed", { messageId: next.id, error: String(err) });
+        log("error", "reconciling a message failed", { messageId: next, error: String(err) });
       }
     }
   };
@@ -92,14 +82,7 @@ async function reconcileOne(
   // Mark it checked, and take a pending message's lease as a consumer would: a message another worker
   // holds is left alone (its attempt is in progress), and no consumer can start one while we look.
   const lease = now + LEASE_MS;
-  const claimed = await env.DB.prepare(
-    `UPDATE messages SET checked_at = ?1,
-       lease_until = CASE WHEN status = 'pending' THEN ?2 ELSE lease_until END
-     WHERE id = ?3 AND (status != 'pending' OR lease_until IS NULL OR lease_until < ?1)
-     RETURNING id`,
-  )
-    .bind(now, lease, id)
-    .first<{ id: string }>();
+  const claimed = await leaseForReconcile(env.DB, id, now, lease);
   if (!claimed) return;
   const msg = await getMessageById(db, id);
   if (!msg) return;
@@ -117,18 +100,12 @@ async function reconcileOne(
         await recordHandover(env, msg, earlier, "reconcile");
         result.adopted++;
       } else {
-        await env.DB.prepare(
-          "UPDATE messages SET attempt_started_at = NULL, lease_until = NULL, updated_at = ?1 WHERE id = ?2 AND lease_until = ?3",
-        )
-          .bind(now, id, lease)
-          .run();
+        await clearAttemptUnderLease(env.DB, id, lease, now);
         await enqueueOutbound(env, id);
         result.resent++;
       }
     } catch (err) {
-      await env.DB.prepare("UPDATE messages SET lease_until = NULL WHERE id = ?1 AND lease_until = ?2")
-        .bind(id, lease)
-        .run();
+      await releaseLease(env.DB, id, lease);
       throw err;
     }
     return;

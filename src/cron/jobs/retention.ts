@@ -4,6 +4,7 @@
  * with an audit-log entry per workspace that lost data. Messages not yet sent are never touched.
  * Rows stay (status, timestamps, seq) so threads and counts remain consistent.
  */
+import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../../db/queries/maintenance";
 import { log } from "../../log";
 import { roomFor } from "../../rooms/conversation-room";
 
@@ -32,9 +33,7 @@ export async function purgeExpired(
   env: Env,
   now: number,
 ): Promise<{ workspaces: number; messages: number; events: number }> {
-  const { results: workspaces } = await env.DB.prepare(
-    "SELECT id, retention_days AS retentionDays FROM workspaces WHERE retention_days IS NOT NULL",
-  ).all<{ id: string; retentionDays: number }>();
+  const workspaces = await listRetentionWorkspaces(env.DB);
   const totals = { workspaces: 0, messages: 0, events: 0 };
   for (const ws of workspaces) {
     try {
@@ -43,23 +42,9 @@ export async function purgeExpired(
       let events = 0;
       for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
         // Messages still to be sent (scheduled, pending) are never touched, whatever their age.
-        const [erased, deleted] = await env.DB.batch<{ id: string; conversationId: string; seq: number }>([
-          env.DB.prepare(
-            `UPDATE messages SET body = '', media = '[]', updated_at = ?1
-             WHERE id IN (SELECT id FROM messages WHERE workspace_id = ?2 AND created_at < ?3 AND (body != '' OR media != '[]')
-                            AND status NOT IN ('scheduled', 'pending') LIMIT ?4)
-             RETURNING id, conversation_id AS conversationId, seq`,
-          ).bind(now, ws.id, cutoff, BATCH),
-          env.DB.prepare(
-            `DELETE FROM message_events WHERE id IN (
-               SELECT e.id FROM message_events e JOIN messages m ON m.id = e.message_id
-               WHERE e.workspace_id = ?1 AND e.at < ?2 AND m.status NOT IN ('scheduled', 'pending') LIMIT ?3)`,
-          ).bind(ws.id, cutoff, BATCH),
-        ]);
-        const purged = erased?.results ?? [];
+        const { erased: purged, events: e } = await eraseBefore(env.DB, ws.id, cutoff, now, BATCH);
         await forgetInRooms(env, purged);
         const m = purged.length;
-        const e = deleted?.meta.changes ?? 0;
         messages += m;
         events += e;
         if (m < BATCH && e < BATCH) break;
@@ -68,20 +53,13 @@ export async function purgeExpired(
         totals.workspaces++;
         totals.messages += messages;
         totals.events += events;
-        await env.DB.prepare(
-          "INSERT INTO audit_log (workspace_id, actor_type, action, data, at) VALUES (?, 'system', 'retention.purged', ?, ?)",
-        )
-          .bind(
-            ws.id,
-            JSON.stringify({
-              retentionDays: ws.retentionDays,
-              cutoff: new Date(cutoff).toISOString(),
-              messages,
-              events,
-            }),
-            now,
-          )
-          .run();
+        await auditSystem(
+          env.DB,
+          ws.id,
+          "retention.purged",
+          { retentionDays: ws.retentionDays, cutoff: new Date(cutoff).toISOString(), messages, events },
+          now,
+        );
       }
     } catch (err) {
       log("error", "retention purge failed for a workspace", { workspaceId: ws.id, error: String(err) });

@@ -3,6 +3,7 @@
  * room (only one claimer wins, so a repeated tick cannot enqueue twice), then enqueued. A claim whose
  * enqueue is lost is picked up by outbox recovery.
  */
+import { listDueScheduled } from "../../db/queries/maintenance";
 import { log } from "../../log";
 import { enqueueOutbound } from "../../messaging/outbox";
 import { roomFor } from "../../rooms/conversation-room";
@@ -10,11 +11,7 @@ import { roomFor } from "../../rooms/conversation-room";
 const BATCH = 500;
 
 export async function sendDueScheduled(env: Env, now: number): Promise<{ due: number; claimed: number }> {
-  const { results } = await env.DB.prepare(
-    "SELECT id, conversation_id AS conversationId FROM messages WHERE status = 'scheduled' AND send_at <= ? ORDER BY send_at LIMIT ?",
-  )
-    .bind(now, BATCH)
-    .all<{ id: string; conversationId: string }>();
+  const results = await listDueScheduled(env.DB, now, BATCH);
   let claimed = 0;
   for (const row of results) {
     try {

@@ -63,3 +63,30 @@ export async function getMe(db: Db, userId: string, workspaceId: string) {
     .limit(1);
   return rows[0];
 }
+
+/** Notes that a key was used (advisory; callers write it at most once a minute per key). */
+export async function touchApiKey(d1: D1Database, id: string, at: number): Promise<void> {
+  await d1.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(at, id).run();
+}
+
+export async function deleteSessionByHash(d1: D1Database, tokenHash: string): Promise<void> {
+  await d1.prepare("DELETE FROM sessions WHERE token_hash = ?").bind(tokenHash).run();
+}
+
+/**
+ * Which of these credentials still hold, in one query: sessions that exist, have not expired and
+ * still have their membership; API keys not revoked.
+ */
+export async function liveCredentials(d1: D1Database, sessionIds: string[], keyIds: string[], now: number) {
+  const { results } = await d1
+    .prepare(
+      `SELECT s.token_hash AS id FROM sessions s
+         JOIN memberships m ON m.user_id = s.user_id AND m.workspace_id = s.workspace_id
+       WHERE s.token_hash IN (SELECT value FROM json_each(?1)) AND s.expires_at > ?3
+       UNION ALL
+       SELECT id FROM api_keys WHERE id IN (SELECT value FROM json_each(?2)) AND revoked_at IS NULL`,
+    )
+    .bind(JSON.stringify(sessionIds), JSON.stringify(keyIds), now)
+    .all<{ id: string }>();
+  return new Set(results.map((r) => r.id));
+}

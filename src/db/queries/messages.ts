@@ -6,7 +6,7 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-or
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MessageStatus } from "../schema";
-import { messageAttempts, messageEvents, messages } from "../schema";
+import { conversationReads, messageAttempts, messageEvents, messages, numbers } from "../schema";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
 
@@ -393,4 +393,56 @@ export function nextSeqSql(conversationId: string, proposed: number) {
   return sql<number>`max(${proposed},
     coalesce((select c.last_seq from conversations c where c.id = ${conversationId}), 0) + 1,
     coalesce((select max(m.seq) from messages m where m.conversation_id = ${conversationId}), 0) + 1)`;
+}
+
+/** SQL: the seq D1 gave a message (for the conversation's last_seq in the same batch). */
+export function seqOfMessageSql(messageId: string) {
+  return sql<number>`(select ${messages.seq} from ${messages} where ${messages.id} = ${messageId})`;
+}
+
+/** The highest seq D1 has recorded for a conversation (its last_seq, or its messages' highest). */
+export async function conversationSeqInD1(d1: D1Database, conversationId: string): Promise<number> {
+  const row = await d1
+    .prepare(
+      "SELECT max(coalesce((SELECT last_seq FROM conversations WHERE id = ?1), 0), coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0)) AS seq",
+    )
+    .bind(conversationId)
+    .first<{ seq: number }>();
+  return row?.seq ?? 0;
+}
+
+/** Moves a user's read marker forward to `seq` (never back). */
+export async function markReadUpTo(
+  db: Db,
+  read: { conversationId: string; userId: string; workspaceId: string; seq: number },
+): Promise<void> {
+  const now = Date.now();
+  await db
+    .insert(conversationReads)
+    .values({ ...read, lastReadSeq: read.seq, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [conversationReads.conversationId, conversationReads.userId],
+      set: { lastReadSeq: sql`max(${conversationReads.lastReadSeq}, ${read.seq})`, updatedAt: now },
+    });
+}
+
+/**
+ * An outbound message with what its handover needs to know: whether its number is suppressed, and
+ * its sender's row in the same workspace (null when the number was removed) with the send rate.
+ */
+export async function loadForHandover(db: Db, messageId: string) {
+  return db
+    .select({
+      msg: messages,
+      suppressed:
+        sql<boolean>`exists (select 1 from suppressions s where s.workspace_id = ${messages.workspaceId} and s.phone = ${messages.toNumber})`.mapWith(
+          Boolean,
+        ),
+      senderId: numbers.id,
+      ratePerSecond: numbers.ratePerSecond,
+    })
+    .from(messages)
+    .leftJoin(numbers, and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)))
+    .where(eq(messages.id, messageId))
+    .get();
 }

@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { findActiveApiKey, findSession } from "../../db/queries/auth";
+import { findActiveApiKey, findSession, touchApiKey } from "../../db/queries/auth";
 import type { Role } from "../../db/schema";
 import { ApiError, forbidden, unauthorized } from "../../domain/errors";
 import { sha256Hex } from "../../security/crypto";
@@ -27,9 +27,7 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
     if (!key) return null;
     // last_used_at is advisory; at most one write a minute per key keeps the hot path read-only.
     if (!key.lastUsedAt || now - key.lastUsedAt > 60_000) {
-      c.executionCtx.waitUntil(
-        c.get("d1").prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(now, key.id).run(),
-      );
+      c.executionCtx.waitUntil(touchApiKey(c.get("d1"), key.id, now));
     }
     const scopes = parseScopes(key.scopes);
     return {

@@ -2,7 +2,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import { findPrimaryMembership, findUserByEmail, getMe, SESSION_TTL_MS } from "../../db/queries/auth";
+import {
+  deleteSessionByHash,
+  findPrimaryMembership,
+  findUserByEmail,
+  getMe,
+  SESSION_TTL_MS,
+} from "../../db/queries/auth";
 import { clearWindow, countAttempt, stateOf, uncountAttempt } from "../../db/queries/rate-limits";
 import { memberships, sessions, users, workspaces } from "../../db/schema";
 import { ApiError, conflict, tooManyRequests } from "../../domain/errors";
@@ -196,7 +202,7 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(logoutRoute, async (c) => {
     const principal = await resolvePrincipal(c);
     if (principal?.kind === "session") {
-      await c.get("d1").prepare("DELETE FROM sessions WHERE token_hash = ?").bind(principal.credentialId).run();
+      await deleteSessionByHash(c.get("d1"), principal.credentialId);
       // The inbox stream closes this session's sockets now; rooms within CREDENTIAL_CHECK_MS.
       c.executionCtx.waitUntil(
         inboxFor(c.env, principal.workspaceId)

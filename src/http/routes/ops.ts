@@ -6,6 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { JOB_NAMES } from "../../cron";
 import { jobConfig } from "../../cron/config";
+import { deliveryHealth } from "../../db/queries/ops";
 import { MESSAGE_STATUSES } from "../../db/schema";
 import { iso } from "../../domain/time";
 import { breakerFor } from "../../rooms/twilio-breaker";
@@ -64,27 +65,13 @@ export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const now = Date.now();
     const config = jobConfig(c.env);
     const stalledBefore = now - config.reconcileAfterMs;
-    const [byStatus, stalled, dead, oldest, jobs] = await d1.batch([
-      d1.prepare("SELECT status, count(*) AS n FROM messages WHERE workspace_id = ? GROUP BY status").bind(workspaceId),
-      d1
-        .prepare(
-          `SELECT
-           sum(CASE WHEN status IN ('queued', 'sending') AND updated_at < ?2 THEN 1 ELSE 0 END) AS queued,
-           sum(CASE WHEN status = 'sent' AND updated_at < ?3 THEN 1 ELSE 0 END) AS sent,
-           sum(CASE WHEN status = 'pending' AND attempt_started_at IS NOT NULL AND attempt_started_at < ?2 THEN 1 ELSE 0 END) AS pendingAttempts
-         FROM messages WHERE workspace_id = ?1 AND status IN ('queued', 'sending', 'sent', 'pending')`,
-        )
-        .bind(workspaceId, stalledBefore, now - 2 * config.reconcileAfterMs),
-      d1
-        .prepare(
-          "SELECT count(*) AS total, sum(CASE WHEN at > ?2 THEN 1 ELSE 0 END) AS last24h FROM audit_log WHERE workspace_id = ?1 AND action = 'message.dead_lettered'",
-        )
-        .bind(workspaceId, now - 86_400_000),
-      d1
-        .prepare("SELECT min(created_at) AS oldest FROM messages WHERE workspace_id = ? AND status = 'pending'")
-        .bind(workspaceId),
-      d1.prepare("SELECT * FROM job_runs"),
-    ]);
+    const [byStatus, stalled, dead, oldest, jobs] = await deliveryHealth(
+      d1,
+      workspaceId,
+      stalledBefore,
+      now - 2 * config.reconcileAfterMs,
+      now - 86_400_000,
+    );
     const counts: Record<string, number> = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0]));
     for (const row of (byStatus?.results ?? []) as { status: string; n: number }[]) counts[row.status] = row.n;
     const s = (stalled?.results[0] ?? {}) as {
