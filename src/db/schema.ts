@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { MESSAGE_STATUSES, type MessageStatus, ROLES, type Role } from "../shared/status";
 
 const timestamp = (name: string) => integer(name).notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
 
@@ -30,8 +31,7 @@ export const users = sqliteTable("users", {
   createdAt: timestamp("created_at"),
 });
 
-export const ROLES = ["owner", "admin", "agent"] as const;
-export type Role = (typeof ROLES)[number];
+export { MESSAGE_STATUSES, type MessageStatus, ROLES, type Role };
 
 export const memberships = sqliteTable(
   "memberships",
@@ -157,21 +157,6 @@ export const conversations = sqliteTable(
 
 export const MESSAGE_DIRECTIONS = ["inbound", "outbound"] as const;
 export const MESSAGE_CHANNELS = ["sms", "mms", "whatsapp"] as const;
-export const MESSAGE_STATUSES = [
-  "scheduled",
-  "pending",
-  "queued",
-  "sending",
-  "sent",
-  "delivery_unknown",
-  "delivered",
-  "undelivered",
-  "failed",
-  "read",
-  "canceled",
-  "received",
-] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export const messages = sqliteTable(
   "messages",

@@ -1,6 +1,7 @@
 /** Who is acting: a signed-in user (session cookie) or an integration (API key). Plain data. */
-import type { Role } from "../db/schema";
+
 import type { Scope } from "../shared/scopes";
+import type { Role } from "../shared/status";
 
 export interface Principal {
   kind: "session" | "api_key";

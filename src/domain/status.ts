@@ -3,10 +3,10 @@
  * scheduled < pending < queued < sending < sent < delivery_unknown < {delivered, undelivered, failed} < read;
  * canceled is terminal. Twilio's own vocabulary is mapped onto ours first.
  */
-import type { MessageStatus } from "../db/schema";
+import type { MessageStatus } from "../shared/status";
 import { STATUS_ORDER } from "../shared/status";
 
-export const STATUS_RANK = STATUS_ORDER as Record<MessageStatus, number>;
+export const STATUS_RANK: Record<MessageStatus, number> = STATUS_ORDER;
 
 export const TERMINAL_STATUSES: ReadonlySet<MessageStatus> = new Set([
   "delivered",
@@ -17,14 +17,6 @@ export const TERMINAL_STATUSES: ReadonlySet<MessageStatus> = new Set([
   "delivery_unknown",
   "received",
 ]);
-
-export function rankStatus(status: MessageStatus): number {
-  return STATUS_RANK[status];
-}
-
-export function canAdvance(from: MessageStatus, to: MessageStatus): boolean {
-  return STATUS_RANK[to] > STATUS_RANK[from];
-}
 
 /** Maps a Twilio message status onto ours; null for statuses we do not track (receiving, partially_delivered). */
 export function fromTwilioStatus(status: string): MessageStatus | null {

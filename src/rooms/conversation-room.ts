@@ -366,15 +366,16 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.readLog(afterSeq);
   }
 
-  /** Stores a user's read marker (only forward) and tells the room and the inbox. */
+  /** Stores a user's read marker (only forward) and tells the room and the inbox the stored one. */
   async markRead(conversationId: string, workspaceId: string, userId: string, seq: number): Promise<number> {
     await this.ensureInitialized(conversationId);
     this.remember(conversationId, workspaceId);
     const upTo = Math.max(0, Math.min(seq, this.lastSeq));
-    await markReadUpTo(createDb(this.env.DB), { conversationId, userId, workspaceId, seq: upTo });
-    this.broadcast({ type: "read", userId, seq: upTo });
+    // The stored marker (never behind an earlier one) is what the others are told.
+    const stored = await markReadUpTo(createDb(this.env.DB), { conversationId, userId, workspaceId, seq: upTo });
+    this.broadcast({ type: "read", userId, seq: stored });
     this.notifyInbox();
-    return upTo;
+    return stored;
   }
 
   /** The WebSocket upgrade, already authenticated by the Worker (identity in IDENTITY_HEADER). */

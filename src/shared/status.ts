@@ -1,5 +1,25 @@
-/** Status order shared by the Worker and the browser (DESIGN.md invariant 3). */
-export const STATUS_ORDER: Record<string, number> = {
+/** The message status vocabulary and its order, shared by the Worker and the browser (DESIGN.md invariant 3). */
+
+export const MESSAGE_STATUSES = [
+  "scheduled",
+  "pending",
+  "queued",
+  "sending",
+  "sent",
+  "delivery_unknown",
+  "delivered",
+  "undelivered",
+  "failed",
+  "read",
+  "canceled",
+  "received",
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export const ROLES = ["owner", "admin", "agent"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const STATUS_ORDER: Record<MessageStatus, number> = {
   scheduled: 0,
   pending: 1,
   queued: 2,
@@ -16,5 +36,6 @@ export const STATUS_ORDER: Record<string, number> = {
 
 /** Whether a reported status should replace the one shown (only forward). */
 export function isForward(from: string, to: string): boolean {
-  return (STATUS_ORDER[to] ?? -1) > (STATUS_ORDER[from] ?? -1);
+  const rank = STATUS_ORDER as Record<string, number>;
+  return (rank[to] ?? -1) > (rank[from] ?? -1);
 }

@@ -411,19 +411,21 @@ export async function conversationSeqInD1(d1: D1Database, conversationId: string
   return row?.seq ?? 0;
 }
 
-/** Moves a user's read marker forward to `seq` (never back). */
+/** Moves a user's read marker forward to `seq` (never back); returns the marker as stored. */
 export async function markReadUpTo(
   db: Db,
   read: { conversationId: string; userId: string; workspaceId: string; seq: number },
-): Promise<void> {
+): Promise<number> {
   const now = Date.now();
-  await db
+  const [row] = await db
     .insert(conversationReads)
     .values({ ...read, lastReadSeq: read.seq, updatedAt: now })
     .onConflictDoUpdate({
       target: [conversationReads.conversationId, conversationReads.userId],
       set: { lastReadSeq: sql`max(${conversationReads.lastReadSeq}, ${read.seq})`, updatedAt: now },
-    });
+    })
+    .returning({ lastReadSeq: conversationReads.lastReadSeq });
+  return row?.lastReadSeq ?? read.seq;
 }
 
 /**

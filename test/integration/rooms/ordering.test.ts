@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LOG_LIMIT, roomFor } from "../../../src/rooms/conversation-room";
 import { call } from "../../helpers/api";
-import { textingWorkspace } from "../../helpers/pipeline";
+import { pendingMessage, textingWorkspace } from "../../helpers/pipeline";
 
 type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
 
@@ -190,5 +190,57 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const tail = await room.eventsAfter(conv.id, 5);
     expect(tail).toHaveLength(LOG_LIMIT);
     expect(tail![0]!.seq).toBe(6);
+  }, 60_000);
+});
+
+describe("the status order, where it runs (the room's SQL; invariant 3)", () => {
+  // DESIGN.md: scheduled < pending < queued < sending < sent < delivery_unknown <
+  // {delivered, undelivered, failed} < read; canceled is terminal.
+  const ORDER: string[][] = [
+    ["scheduled"],
+    ["pending"],
+    ["queued"],
+    ["sending"],
+    ["sent"],
+    ["delivery_unknown"],
+    ["delivered", "undelivered", "failed"],
+    ["read"],
+    ["canceled"],
+  ];
+  const rank = (s: string) => ORDER.findIndex((tier) => tier.includes(s));
+  const statuses = ORDER.flat();
+
+  it("moves a stored status only to a higher rank, for every pair, and records every report", async () => {
+    const ws = await textingWorkspace();
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    const wrong: string[] = [];
+    for (const from of statuses) {
+      // Stored through the room but never enqueued: no consumer moves it while the test does.
+      const id = await pendingMessage(ws, `from ${from}`);
+      const out = { json: { id } };
+      for (const to of statuses) {
+        await env.DB.prepare("UPDATE messages SET status = ? WHERE id = ?").bind(from, out.json.id).run();
+        const result = await room.applyStatus(conv.id, {
+          messageId: out.json.id,
+          status: to as never,
+          source: "webhook",
+          at: Date.now(),
+        });
+        const stored = await env.DB.prepare("SELECT status FROM messages WHERE id = ?")
+          .bind(out.json.id)
+          .first<{ status: string }>();
+        const shouldMove = rank(to) > rank(from);
+        if (result.applied !== shouldMove || stored?.status !== (shouldMove ? to : from)) {
+          wrong.push(`${from} → ${to}: applied ${result.applied}, stored ${stored?.status}`);
+        }
+      }
+      const events = await env.DB.prepare("SELECT count(*) AS n FROM message_events WHERE message_id = ?")
+        .bind(out.json.id)
+        .first<{ n: number }>();
+      // The send's own event plus one per report, whether or not it moved the status.
+      expect(events?.n).toBe(1 + statuses.length);
+    }
+    expect(wrong).toEqual([]);
   }, 60_000);
 });

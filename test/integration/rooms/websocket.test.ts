@@ -116,16 +116,28 @@ describe("room WebSocket: order and resume (invariant 4)", () => {
     expect(again.frames.filter((f) => f.type === "message")).toHaveLength(3);
   });
 
-  it("answers reset to a resume from the future or from before the log", async () => {
+  it("answers reset to a resume from the future, nothing to one from the last seq, and reset to one from before the log", async () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
     await textIn(ws, "one");
+    await textIn(ws, "two");
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await socket.next((f) => f.type === "hello");
     socket.send({ type: "resume", afterSeq: 99 });
     expect(await socket.next((f) => f.type === "reset")).toEqual({ type: "reset" });
+    // Up to date: nothing is replayed. Frames are handled in order, so once the resume from 1 has
+    // replayed seq 2, the resume from 2 before it has been answered — with nothing.
+    socket.send({ type: "resume", afterSeq: 2 });
     socket.send({ type: "resume", afterSeq: 1 });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(socket.frames.filter((f) => f.type === "message")).toHaveLength(0);
+    await socket.next((f) => f.type === "message");
+    expect(socket.frames.filter((f) => f.type === "message").map((f) => f.seq)).toEqual([2]);
+    // The log no longer reaches back to seq 1: a resume from 0 is told to reload; from 1 it still replays 2.
+    await roomFor(env, conv.id).forget(1, []);
+    socket.send({ type: "resume", afterSeq: 0 });
+    await collect(socket, (f) => f.type === "reset", 2);
+    socket.send({ type: "resume", afterSeq: 1 });
+    await collect(socket, (f) => f.type === "message", 2);
+    expect(socket.frames.filter((f) => f.type === "message").map((f) => f.seq)).toEqual([2, 2]);
   });
 
   it("after the room is evicted, sockets keep working and seq continues without a gap", async () => {
@@ -217,10 +229,25 @@ describe("room WebSocket: typing and read receipts", () => {
     const http = await call("POST", `/api/conversations/${conv.id}/read`, ws.account, { body: { seq: 99 } });
     expect(http.json).toEqual({ conversationId: conv.id, seq: 2 });
     expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(0);
-    // Markers only move forward.
+    // Markers only move forward: a later, lower marker is answered with the stored one, over HTTP and
+    // on the socket (each waited for by what is new, not by a frame that was already there).
+    const back = await call("POST", `/api/conversations/${conv.id}/read`, ws.account, { body: { seq: 1 } });
+    expect(back.json).toEqual({ conversationId: conv.id, seq: 2 });
+    const readsBefore = other.frames.filter((f) => f.type === "read").length;
     me.send({ type: "read", seq: 1 });
-    await me.next((f) => f.type === "read" && f.seq === 1);
+    await collect(other, (f) => f.type === "read", readsBefore + 1);
+    expect(other.frames.filter((f) => f.type === "read").at(-1)).toEqual({
+      type: "read",
+      userId: ws.account.userId,
+      seq: 2,
+    });
     expect((await call("GET", `/api/conversations/${conv.id}`, ws.account)).json.unreadCount).toBe(0);
+    const stored = await env.DB.prepare(
+      "SELECT last_read_seq AS seq FROM conversation_reads WHERE conversation_id = ? AND user_id = ?",
+    )
+      .bind(conv.id, ws.account.userId)
+      .first<{ seq: number }>();
+    expect(stored?.seq).toBe(2);
   });
 });
 
