@@ -190,7 +190,7 @@ export async function editScheduled(
     throw conflict(`Only scheduled messages can be edited; this one is ${msg.status}.`, { status: msg.status });
   }
   const { encoding, segments } = analyzeSegments(body);
-  const edited = await roomFor(ctx.env, msg.conversationId).editScheduled(msg.conversationId, msg.id, {
+  const edited = await roomFor(ctx.env, msg.conversationId).editScheduled(msg.id, {
     body,
     segments,
     encoding,
@@ -210,7 +210,7 @@ export async function cancelScheduled(ctx: MessagingContext, messageId: string):
   const { db, principal } = ctx;
   const msg = await getMessage(db, principal.workspaceId, messageId);
   if (!msg) throw notFound("Message");
-  const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+  const result = await roomFor(ctx.env, msg.conversationId).applyStatus({
     messageId: msg.id,
     status: "canceled",
     source: "api",
@@ -253,7 +253,7 @@ export async function retryFailed(ctx: MessagingContext, messageId: string): Pro
       { errorCode: msg.errorCode },
     );
   }
-  const result = await roomFor(ctx.env, msg.conversationId).restartFailed(msg.conversationId, msg.id);
+  const result = await roomFor(ctx.env, msg.conversationId).restartFailed(msg.id);
   addCount(ctx.count, result.d1);
   if (!result.applied) {
     throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
@@ -268,7 +268,7 @@ export async function retryFailed(ctx: MessagingContext, messageId: string): Pro
 export async function cancelWaitingFrom(ctx: MessagingContext, fromNumber: string): Promise<number> {
   let canceled = 0;
   for (const msg of await listWaitingFrom(ctx.db, ctx.principal.workspaceId, fromNumber)) {
-    const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+    const result = await roomFor(ctx.env, msg.conversationId).applyStatus({
       messageId: msg.id,
       status: "canceled",
       errorMessage: `Canceled: the sender ${fromNumber} was removed.`,

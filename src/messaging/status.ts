@@ -23,7 +23,7 @@ export async function recordHandover(
   source: "queue" | "reconcile" | "dlq",
 ) {
   const status = fromTwilioStatus(tw.status) ?? "queued";
-  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+  await roomFor(env, msg.conversationId).applyStatus({
     messageId: msg.id,
     status,
     rawStatus: tw.status,
@@ -43,7 +43,7 @@ export async function markFailed(
   message: string,
   source: "queue" | "dlq",
 ): Promise<void> {
-  await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+  await roomFor(env, msg.conversationId).applyStatus({
     messageId: msg.id,
     status: "failed",
     errorCode: code,
@@ -107,7 +107,7 @@ export async function applyStatusReport(
     return;
   }
   const errorCode = input.ErrorCode ?? null;
-  const result = await roomFor(ctx.env, msg.conversationId).applyStatus(msg.conversationId, {
+  const result = await roomFor(ctx.env, msg.conversationId).applyStatus({
     messageId: msg.id,
     status,
     rawStatus: input.MessageStatus,

@@ -59,12 +59,17 @@ export class ConversationRoom extends DurableObject<Env> {
   private lastSeq = 0;
   private initialized = false;
   private workspaceId: string | null = null;
-  private conversationId: string | null = null;
+  /**
+   * The conversation this room serves: its own name (`ctx.id.name`, as partyserver does), so no call
+   * has to pass it. A `#suffix` is ignored (tests name a second room object for one conversation so).
+   */
+  private readonly conversationId: string;
   private tail: Promise<unknown> = Promise.resolve();
   private lastCredentialCheck = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.conversationId = (ctx.id.name ?? "").split("#")[0] ?? "";
     // Pings are answered by the runtime without waking the object (idle sockets cost nothing).
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
@@ -81,19 +86,11 @@ export class ConversationRoom extends DurableObject<Env> {
       // Not yet trusted: ensureInitialized checks it against D1 on first use (see there).
       this.lastSeq = Number(meta.get("lastSeq") ?? 0);
       this.workspaceId = meta.get("workspaceId") ?? null;
-      this.conversationId = meta.get("conversationId") ?? null;
     });
   }
 
-  /** Remembers which conversation and workspace this room serves (for inbox updates after hibernation). */
-  private remember(conversationId: string, workspaceId: string | null): void {
-    if (this.conversationId !== conversationId) {
-      this.conversationId = conversationId;
-      this.ctx.storage.sql.exec(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('conversationId', ?)",
-        conversationId,
-      );
-    }
+  /** Remembers which workspace this room's conversation belongs to (for inbox updates after hibernation). */
+  private remember(workspaceId: string | null): void {
     if (workspaceId && this.workspaceId !== workspaceId) {
       this.workspaceId = workspaceId;
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('workspaceId', ?)", workspaceId);
@@ -126,8 +123,9 @@ export class ConversationRoom extends DurableObject<Env> {
    * the unique (conversation_id, seq) index), and drops its log, which now has a hole: clients that
    * resume across it are told to reload instead of silently missing the event.
    */
-  private async ensureInitialized(conversationId: string, d1: D1Database = this.env.DB): Promise<void> {
+  private async ensureInitialized(d1: D1Database = this.env.DB): Promise<void> {
     if (this.initialized) return;
+    const conversationId = this.conversationId;
     const d1Seq = await conversationSeqInD1(d1, conversationId);
     if (d1Seq > this.lastSeq) {
       if (this.lastSeq > 0) {
@@ -145,9 +143,9 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** After a seq conflict in D1 (another writer took it): re-read D1's seq before the next attempt. */
-  private async resync(conversationId: string, d1: D1Database): Promise<void> {
+  private async resync(d1: D1Database): Promise<void> {
     this.initialized = false;
-    await this.ensureInitialized(conversationId, d1);
+    await this.ensureInitialized(d1);
   }
 
   /**
@@ -208,12 +206,12 @@ export class ConversationRoom extends DurableObject<Env> {
       const d1 = countingD1(this.env.DB, count);
       // No read first: the insert itself takes the next seq D1 allows (see nextSeqSql), and the
       // room adopts what D1 returns.
-      this.remember(row.conversationId, row.workspaceId);
+      this.remember(row.workspaceId);
       for (let attempt = 1; ; attempt++) {
         const result = await this.insertMessage(row, d1);
         if (result !== "seq_taken") return { ...result, d1: count };
         if (attempt === 2) throw new Error(`seq conflict in conversation ${row.conversationId} after a resync`);
-        await this.resync(row.conversationId, d1);
+        await this.resync(d1);
       }
     });
   }
@@ -267,14 +265,14 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
-  async applyStatus(conversationId: string, change: StatusChange): Promise<ApplyStatusResult> {
-    return this.commitStatusChange(conversationId, change.at, (d1) => statusChangeStatements(d1, change));
+  async applyStatus(change: StatusChange): Promise<ApplyStatusResult> {
+    return this.commitStatusChange(change.at, (d1) => statusChangeStatements(d1, change));
   }
 
   /** Manual retry of a failed message: the one sanctioned move backwards, recorded as its own event. */
-  async restartFailed(conversationId: string, messageId: string): Promise<ApplyStatusResult> {
+  async restartFailed(messageId: string): Promise<ApplyStatusResult> {
     const at = Date.now();
-    return this.commitStatusChange(conversationId, at, (d1) => restartStatements(d1, messageId, at));
+    return this.commitStatusChange(at, (d1) => restartStatements(d1, messageId, at));
   }
 
   /**
@@ -282,39 +280,34 @@ export class ConversationRoom extends DurableObject<Env> {
    * room logs and broadcasts the updated message as a `message` frame under a new seq.
    */
   async editScheduled(
-    conversationId: string,
     messageId: string,
     edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
   ): Promise<MessageJson | null> {
     return this.serialize(async () => {
-      this.remember(conversationId, null);
+      this.remember(null);
       const at = Date.now();
       const statements = editScheduledStatements(this.env.DB, messageId, edit, at);
       const results = await this.env.DB.batch<{ id: string; seq: number }>([
         ...statements,
-        mirrorSeqStatement(this.env.DB, conversationId, this.lastSeq + 1),
+        mirrorSeqStatement(this.env.DB, this.conversationId, this.lastSeq + 1),
       ]);
       const seq = results[statements.length]?.results[0]?.seq;
       if (!results[statements.length - 1]?.results[0] || seq === undefined) return null;
       this.adoptSeq(seq);
       const row = await getMessageById(createDb(this.env.DB), messageId);
       if (!row) return null;
-      this.remember(conversationId, row.workspaceId);
+      this.remember(row.workspaceId);
       const message = presentMessage(row);
       this.commit({ type: "message", seq, message });
       return message;
     });
   }
 
-  private commitStatusChange(
-    conversationId: string,
-    at: number,
-    build: (d1: D1Database) => D1PreparedStatement[],
-  ): Promise<ApplyStatusResult> {
+  private commitStatusChange(at: number, build: (d1: D1Database) => D1PreparedStatement[]): Promise<ApplyStatusResult> {
     return this.serialize(async () => {
       const count = newCount();
       const d1 = countingD1(this.env.DB, count);
-      this.remember(conversationId, null);
+      this.remember(null);
       // D1 takes the seq in the same batch, only if the change applied (see mirrorSeqStatement).
       const statements = build(d1);
       const results = await d1.batch<{
@@ -322,12 +315,12 @@ export class ConversationRoom extends DurableObject<Env> {
         status: string;
         errorCode: number | null;
         workspaceId: string;
-      }>([...statements, mirrorSeqStatement(d1, conversationId, this.lastSeq + 1)]);
+      }>([...statements, mirrorSeqStatement(d1, this.conversationId, this.lastSeq + 1)]);
       const moved = results[statements.length - 1]?.results[0];
       const seq = (results[statements.length]?.results[0] as { seq?: number } | undefined)?.seq;
       if (!moved || seq === undefined) return { applied: false, d1: count };
       this.adoptSeq(seq);
-      this.remember(conversationId, moved.workspaceId);
+      this.remember(moved.workspaceId);
       this.commit({
         type: "status",
         seq,
@@ -355,21 +348,22 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** The last seq this room assigned. */
-  async getLastSeq(conversationId: string): Promise<number> {
-    await this.ensureInitialized(conversationId);
+  async getLastSeq(): Promise<number> {
+    await this.ensureInitialized();
     return this.lastSeq;
   }
 
   /** Logged frames after `afterSeq`, or null when the log no longer reaches back that far. */
-  async eventsAfter(conversationId: string, afterSeq: number): Promise<LoggedFrame[] | null> {
-    await this.ensureInitialized(conversationId);
+  async eventsAfter(afterSeq: number): Promise<LoggedFrame[] | null> {
+    await this.ensureInitialized();
     return this.readLog(afterSeq);
   }
 
   /** Stores a user's read marker (only forward) and tells the room and the inbox the stored one. */
-  async markRead(conversationId: string, workspaceId: string, userId: string, seq: number): Promise<number> {
-    await this.ensureInitialized(conversationId);
-    this.remember(conversationId, workspaceId);
+  async markRead(workspaceId: string, userId: string, seq: number): Promise<number> {
+    await this.ensureInitialized();
+    const conversationId = this.conversationId;
+    this.remember(workspaceId);
     const upTo = Math.max(0, Math.min(seq, this.lastSeq));
     // The stored marker (never behind an earlier one) is what the others are told.
     const stored = await markReadUpTo(createDb(this.env.DB), { conversationId, userId, workspaceId, seq: upTo });
@@ -389,9 +383,9 @@ export class ConversationRoom extends DurableObject<Env> {
       return new Response("rooms are reached through the Worker", { status: 400 });
     }
     const identity = parsed.data;
-    const conversationId = identity.conversationId as string;
-    await this.ensureInitialized(conversationId);
-    this.remember(conversationId, identity.workspaceId);
+    const conversationId = this.conversationId;
+    await this.ensureInitialized();
+    this.remember(identity.workspaceId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [`user:${identity.userId ?? "api-key"}`]);
@@ -517,10 +511,9 @@ export class ConversationRoom extends DurableObject<Env> {
     if (!frame.success) {
       return this.strike(ws, state, "invalid_frame", "Unknown or malformed frame; expected resume, typing or read.");
     }
-    const conversationId = state.conversationId ?? this.conversationId ?? "";
     switch (frame.data.type) {
       case "resume": {
-        await this.ensureInitialized(conversationId);
+        await this.ensureInitialized();
         const frames = frame.data.afterSeq > this.lastSeq ? null : this.readLog(frame.data.afterSeq);
         if (frames === null) return this.sendTo(ws, { type: "reset" });
         for (const f of frames) this.sendTo(ws, f);
@@ -550,7 +543,7 @@ export class ConversationRoom extends DurableObject<Env> {
       case "read": {
         if (!state.userId)
           return this.sendTo(ws, { type: "error", code: "needs_user", message: "Read markers need a signed-in user." });
-        await this.markRead(conversationId, state.workspaceId, state.userId, frame.data.seq);
+        await this.markRead(state.workspaceId, state.userId, frame.data.seq);
         return;
       }
     }

@@ -118,7 +118,7 @@ async function reconcileOne(
   if (after !== before) result.advanced++;
   const sentAt = msg.sentAt ?? msg.updatedAt;
   if (after === "sent" && now - sentAt > config.deliveryUnknownAfterMs) {
-    const moved = await roomFor(env, msg.conversationId).applyStatus(msg.conversationId, {
+    const moved = await roomFor(env, msg.conversationId).applyStatus({
       messageId: id,
       status: "delivery_unknown",
       errorMessage: "No delivery receipt from the carrier; Twilio still reports it as sent.",

@@ -15,7 +15,7 @@ export async function sendDueScheduled(env: Env, now: number): Promise<{ due: nu
   let claimed = 0;
   for (const row of results) {
     try {
-      const result = await roomFor(env, row.conversationId).applyStatus(row.conversationId, {
+      const result = await roomFor(env, row.conversationId).applyStatus({
         messageId: row.id,
         status: "pending",
         source: "cron",

@@ -283,6 +283,6 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     if (!conversation) throw notFound("Conversation");
     if (!principal.userId)
       throw unprocessable("needs_user", "Read markers belong to users; sign in to mark conversations read.");
-    const upTo = await roomFor(c.env, id).markRead(id, principal.workspaceId, principal.userId, seq);
+    const upTo = await roomFor(c.env, id).markRead(principal.workspaceId, principal.userId, seq);
     return c.json({ conversationId: id, seq: upTo }, 200);
   });

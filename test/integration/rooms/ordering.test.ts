@@ -54,10 +54,10 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) work.push(room.appendMessage(inbound(ws, conv.id, `in ${i}`)));
     for (const status of ["sent", "queued", "delivered", "sending"] as const) {
-      work.push(room.applyStatus(conv.id, { messageId: out.json.id, status, source: "webhook", at: Date.now() }));
+      work.push(room.applyStatus({ messageId: out.json.id, status, source: "webhook", at: Date.now() }));
     }
     await Promise.all(work);
-    const frames = await room.eventsAfter(conv.id, 0);
+    const frames = await room.eventsAfter(0);
     expect(frames).not.toBeNull();
     const seqs = frames!.map((f) => f.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
@@ -65,7 +65,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     expect(frames!.filter((f) => f.type === "message")).toHaveLength(21);
     const statusFrames = frames!.filter((f) => f.type === "status");
     expect(statusFrames.length).toBeGreaterThanOrEqual(1);
-    expect(await room.getLastSeq(conv.id)).toBe(seqs.at(-1));
+    expect(await room.getLastSeq()).toBe(seqs.at(-1));
     // D1 agrees: every message row has the seq of its frame.
     const thread = await call("GET", `/api/conversations/${conv.id}/messages?limit=100`, { key: ws.key });
     const messageSeqs = frames!.filter((f) => f.type === "message").map((f) => f.seq);
@@ -83,7 +83,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
       constraint: "provider_sid",
     });
     await room.appendMessage(inbound(ws, conv.id, "second"));
-    expect((await room.eventsAfter(conv.id, 0))!.map((f) => f.seq)).toEqual([1, 2]);
+    expect((await room.eventsAfter(0))!.map((f) => f.seq)).toEqual([1, 2]);
   });
 
   it("replays exactly the events after a seq, and nothing for the last one", async () => {
@@ -91,13 +91,13 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
     for (let i = 0; i < 5; i++) await room.appendMessage(inbound(ws, conv.id, `m${i}`));
-    const after2 = await room.eventsAfter(conv.id, 2);
+    const after2 = await room.eventsAfter(2);
     expect(after2!.map((f) => [f.seq, f.type === "message" ? f.message.body : ""])).toEqual([
       [3, "m2"],
       [4, "m3"],
       [5, "m4"],
     ]);
-    expect(await room.eventsAfter(conv.id, 5)).toEqual([]);
+    expect(await room.eventsAfter(5)).toEqual([]);
   });
 
   it("continues the sequence after the object is evicted", async () => {
@@ -107,7 +107,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     await room.appendMessage(inbound(ws, conv.id, "before"));
     await evictDurableObject(room);
     await room.appendMessage(inbound(ws, conv.id, "after"));
-    expect((await room.eventsAfter(conv.id, 0))!.map((f) => f.seq)).toEqual([1, 2]);
+    expect((await room.eventsAfter(0))!.map((f) => f.seq)).toEqual([1, 2]);
   });
 
   it("a room without storage starts after D1's last seq instead of reusing seqs", async () => {
@@ -132,8 +132,8 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const three = await room.appendMessage(inbound(ws, conv.id, "three"));
     expect(three.outcome === "created" && three.message.seq).toBe(3);
     // Its log has a hole at 2, so a resume from before it is told to reload; after it, it resumes.
-    expect(await room.eventsAfter(conv.id, 0)).toBeNull();
-    expect((await room.eventsAfter(conv.id, 2))!.map((f) => f.seq)).toEqual([3]);
+    expect(await room.eventsAfter(0)).toBeNull();
+    expect((await room.eventsAfter(2))!.map((f) => f.seq)).toEqual([3]);
     const thread = await call("GET", `/api/conversations/${conv.id}/messages?limit=10`, { key: ws.key });
     expect(thread.json.items.map((m: { seq: number; body: string }) => [m.seq, m.body])).toEqual([
       [1, "one"],
@@ -160,7 +160,7 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
     const out = await sendOut(ws, conv.id);
     expect(out.json.seq).toBe(1);
     const other = otherRoom(conv.id, "status");
-    const moved = await other.applyStatus(conv.id, {
+    const moved = await other.applyStatus({
       messageId: out.json.id,
       status: "sent",
       source: "webhook",
@@ -184,10 +184,10 @@ describe("ConversationRoom as the ordering point (invariant 4)", () => {
         ),
       );
     }
-    expect(await room.getLastSeq(conv.id)).toBe(total);
-    expect(await room.eventsAfter(conv.id, 0)).toBeNull();
-    expect(await room.eventsAfter(conv.id, 4)).toBeNull();
-    const tail = await room.eventsAfter(conv.id, 5);
+    expect(await room.getLastSeq()).toBe(total);
+    expect(await room.eventsAfter(0)).toBeNull();
+    expect(await room.eventsAfter(4)).toBeNull();
+    const tail = await room.eventsAfter(5);
     expect(tail).toHaveLength(LOG_LIMIT);
     expect(tail![0]!.seq).toBe(6);
   }, 60_000);
@@ -221,7 +221,7 @@ describe("the status order, where it runs (the room's SQL; invariant 3)", () => 
       const out = { json: { id } };
       for (const to of statuses) {
         await env.DB.prepare("UPDATE messages SET status = ? WHERE id = ?").bind(from, out.json.id).run();
-        const result = await room.applyStatus(conv.id, {
+        const result = await room.applyStatus({
           messageId: out.json.id,
           status: to as never,
           source: "webhook",

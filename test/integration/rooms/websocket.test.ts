@@ -84,7 +84,7 @@ describe("room WebSocket: order and resume (invariant 4)", () => {
     });
     expect(final.status).toBe("delivered");
     const logged = (f: any) => f.type === "message" || f.type === "status";
-    const expected = (await roomFor(env, conv.id).getLastSeq(conv.id)) as number;
+    const expected = (await roomFor(env, conv.id).getLastSeq()) as number;
     const a = await collect(alice, logged, expected);
     const b = await collect(bob, logged, expected);
     expect(a.map((f) => f.seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
