@@ -8,10 +8,10 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
 import { countingD1, newCount, serverTiming } from "../db/counted";
-import { ApiError, errorBody } from "../domain/errors";
+import { ApiError, errorBody, unauthorized } from "../domain/errors";
 import { webhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
-import { requireAuth } from "./middleware/auth";
+import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes, meRoutes } from "./routes/auth";
@@ -66,6 +66,12 @@ export function createApp() {
   app.use("/api/*", originCheck);
   app.use("/api/*", async (c, next) => {
     if (PUBLIC_API_PATHS.has(c.req.path)) return next();
+    if (foldsCredential(c.req.method, c.req.path)) {
+      const credential = await presentedCredential(c);
+      if (!credential) throw unauthorized();
+      c.set("credential", credential);
+      return next();
+    }
     return requireAuth(c, next);
   });
 

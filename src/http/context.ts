@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import type { D1Count } from "../db/counted";
+import type { PresentedCredential } from "../db/queries/auth";
 import type { Principal } from "../domain/principal";
 
 export type { Principal };
@@ -12,5 +13,7 @@ export interface AppEnv {
     d1: D1Database;
     d1Count: D1Count;
     principal: Principal;
+    /** For reads that fold their credential check into their query: what the request presented. */
+    credential: PresentedCredential;
   };
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { toE164 } from "../domain/phone";
+import { ContactJsonSchema, ConversationJsonSchema, MediaJsonSchema, MessageJsonSchema } from "../shared/frames";
 
 export const ErrorSchema = z
   .object({
@@ -39,54 +40,14 @@ export const PhoneInput = z
 
 export const Iso = z.string().openapi({ format: "date-time", example: "2026-11-21T12:00:00.000Z" });
 
-export const ContactSchema = z
-  .object({
-    id: z.string(),
-    name: z.string().nullable(),
-    phone: z.string(),
-    email: z.string().nullable(),
-    optedOut: z.boolean(),
-    createdAt: Iso,
-  })
-  .openapi("Contact");
-
-export const MediaSchema = z.object({ url: z.string(), contentType: z.string().nullable() }).openapi("Media");
-
-export const MessageSchema = z
-  .object({
-    id: z.string(),
-    conversationId: z.string(),
-    seq: z.number().int(),
-    direction: z.enum(["inbound", "outbound"]),
-    channel: z.enum(["sms", "mms", "whatsapp"]),
-    from: z.string(),
-    to: z.string(),
-    body: z.string(),
-    media: z.array(MediaSchema),
-    status: z.string().openapi({ example: "pending" }),
-    errorCode: z.number().int().nullable(),
-    errorMessage: z.string().nullable(),
-    segments: z.number().int(),
-    encoding: z.enum(["GSM-7", "UCS-2"]),
-    providerSid: z.string().nullable(),
-    sendAt: Iso.nullable(),
-    createdAt: Iso,
-    sentAt: Iso.nullable(),
-    deliveredAt: Iso.nullable(),
-    failedAt: Iso.nullable(),
-  })
-  .openapi("Message");
-
+// The JSON of contacts, messages and conversations is the shared wire (src/shared/frames.ts). Its
+// schemas may be built before @hono/zod-openapi extends zod, so each is rebuilt here from its shape
+// (same fields, same rules) to carry its OpenAPI name.
+export const ContactSchema = z.object(ContactJsonSchema.shape).openapi("Contact");
+export const MediaSchema = z.object(MediaJsonSchema.shape).openapi("Media");
+export const MessageSchema = z.object({ ...MessageJsonSchema.shape, media: z.array(MediaSchema) }).openapi("Message");
 export const ConversationSchema = z
-  .object({
-    id: z.string(),
-    contact: ContactSchema,
-    from: z.string(),
-    status: z.enum(["open", "closed"]),
-    lastMessage: MessageSchema.nullable(),
-    unreadCount: z.number().int(),
-    lastMessageAt: Iso.nullable(),
-  })
+  .object({ ...ConversationJsonSchema.shape, contact: ContactSchema, lastMessage: MessageSchema.nullable() })
   .openapi("Conversation");
 
 export const NumberSchema = z

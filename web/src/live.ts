@@ -3,9 +3,15 @@
  * resume from its last seq. Pings keep intermediaries from closing idle sockets (the room answers
  * them without waking up).
  */
+import type { z } from "zod";
+
 export type LiveState = "connecting" | "open" | "reconnecting" | "closed";
 
-export class LiveSocket {
+/**
+ * Frames are parsed with the shared wire schema (src/shared/frames.ts); a frame that does not match
+ * is dropped with a console warning instead of being half-read.
+ */
+export class LiveSocket<F> {
   private ws: WebSocket | null = null;
   private attempt = 0;
   private stopped = false;
@@ -14,7 +20,8 @@ export class LiveSocket {
 
   constructor(
     private readonly path: string,
-    private readonly onFrame: (frame: Record<string, unknown>) => void,
+    private readonly schema: z.ZodType<F>,
+    private readonly onFrame: (frame: F) => void,
     private readonly onState: (state: LiveState) => void,
   ) {}
 
@@ -48,12 +55,16 @@ export class LiveSocket {
       this.ping = setInterval(() => this.send({ type: "ping" }), 25_000);
     };
     ws.onmessage = (e) => {
+      let json: unknown;
       try {
-        const frame = JSON.parse(String(e.data)) as Record<string, unknown>;
-        if (frame.type !== "pong") this.onFrame(frame);
+        json = JSON.parse(String(e.data));
       } catch {
-        // not ours
+        return; // not ours
       }
+      if ((json as { type?: unknown } | null)?.type === "pong") return;
+      const frame = this.schema.safeParse(json);
+      if (frame.success) this.onFrame(frame.data);
+      else console.warn("parley: ignored a frame that does not match the wire schema", frame.error.issues);
     };
     ws.onclose = () => {
       if (this.ping) clearInterval(this.ping);

@@ -4,6 +4,7 @@
  */
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { InboxFrameSchema } from "../../src/shared/frames";
 import { ApiError, api, onUnauthorized } from "./api";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
@@ -234,9 +235,10 @@ function Inbox(props: {
   useEffect(() => {
     const socket = new LiveSocket(
       "/api/ws",
+      InboxFrameSchema,
       (frame) => {
         if (frame.type !== "conversation") return;
-        const conv = frame.conversation as Conversation;
+        const conv: Conversation = frame.conversation;
         for (const newer of loadsInFlight.current) newer.set(conv.id, conv);
         setConversations((list) => {
           const rest = list.filter((c) => c.id !== conv.id);

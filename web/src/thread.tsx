@@ -4,6 +4,7 @@
  * the contact panel.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type ServerFrame, ServerFrameSchema } from "../../src/shared/frames";
 import { MAX_BODY_CHARS } from "../../src/shared/limits";
 import { analyzeSegments } from "../../src/shared/segments";
 import { isForward } from "../../src/shared/status";
@@ -49,7 +50,7 @@ export function Thread(props: {
   const [senderRemoved, setSenderRemoved] = useState(false);
   const [notFound, setNotFound] = useState(false);
   const lastSeq = useRef(0);
-  const socket = useRef<LiveSocket | null>(null);
+  const socket = useRef<LiveSocket<ServerFrame> | null>(null);
   const listRef = useRef<HTMLOListElement>(null);
 
   // The inbox stream keeps the list's copy current (consent, status, unread): follow it.
@@ -141,10 +142,11 @@ export function Thread(props: {
     let first = true;
     const live = new LiveSocket(
       `/api/conversations/${id}/ws`,
+      ServerFrameSchema,
       (frame) => {
         switch (frame.type) {
           case "hello": {
-            const serverSeq = frame.lastSeq as number;
+            const serverSeq = frame.lastSeq;
             if (serverSeq > lastSeq.current && lastSeq.current > 0)
               live.send({ type: "resume", afterSeq: lastSeq.current });
             // Nothing loaded yet: the first page may have been read before events this socket will
@@ -161,27 +163,23 @@ export function Thread(props: {
           }
           case "message": {
             // An edit re-broadcasts a message under a new event seq.
-            const seq = frame.seq as number;
+            const seq = frame.seq;
             if (seq > lastSeq.current) lastSeq.current = seq;
-            upsert([frame.message as Message]);
+            upsert([frame.message]);
             break;
           }
           case "status": {
-            const seq = frame.seq as number;
+            const seq = frame.seq;
             if (seq > lastSeq.current) lastSeq.current = seq;
             setById((map) => {
-              const m = map.get(frame.messageId as string);
-              if (!m || !isForward(m.status, frame.status as string)) return map;
+              const m = map.get(frame.messageId);
+              if (!m || !isForward(m.status, frame.status)) return map;
               const next = new Map(map);
-              next.set(m.id, {
-                ...m,
-                status: frame.status as string,
-                errorCode: (frame.errorCode as number | null) ?? m.errorCode,
-              });
+              next.set(m.id, { ...m, status: frame.status, errorCode: frame.errorCode ?? m.errorCode });
               return next;
             });
             // Error words and timestamps come with the full message.
-            if (["failed", "undelivered"].includes(frame.status as string)) {
+            if (["failed", "undelivered"].includes(frame.status)) {
               api<Message>("GET", `/api/messages/${frame.messageId}`).then(
                 (m) => upsert([m]),
                 () => undefined,
@@ -192,9 +190,8 @@ export function Thread(props: {
           case "typing":
             setTyping((map) => {
               const next = new Map(map);
-              if (frame.active)
-                next.set(frame.userId as string, { name: frame.name as string, until: Date.now() + 6000 });
-              else next.delete(frame.userId as string);
+              if (frame.active) next.set(frame.userId, { name: frame.name, until: Date.now() + 6000 });
+              else next.delete(frame.userId);
               return next;
             });
             break;

@@ -1,25 +1,10 @@
-import type { MessageJson } from "../../src/shared/frames";
+import type { ContactJson, ConversationJson, MessageJson } from "../../src/shared/frames";
 
 export type Message = MessageJson;
 
-export interface Contact {
-  id: string;
-  name: string | null;
-  phone: string;
-  email: string | null;
-  optedOut: boolean;
-  createdAt: string;
-}
+export type Contact = ContactJson;
 
-export interface Conversation {
-  id: string;
-  contact: Contact;
-  from: string;
-  status: "open" | "closed";
-  lastMessage: Message | null;
-  unreadCount: number;
-  lastMessageAt: string | null;
-}
+export type Conversation = ConversationJson;
 
 export interface Me {
   user: { id: string; email: string; name: string } | null;

@@ -1,5 +1,5 @@
 /** Users, memberships, sessions and API keys. */
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { apiKeys, memberships, sessions, users, workspaces } from "../schema";
 
@@ -89,4 +89,33 @@ export async function liveCredentials(d1: D1Database, sessionIds: string[], keyI
     .bind(JSON.stringify(sessionIds), JSON.stringify(keyIds), now)
     .all<{ id: string }>();
   return new Set(results.map((r) => r.id));
+}
+
+/** A credential as presented (cookie or bearer), hashed but not yet looked up. */
+export interface PresentedCredential {
+  kind: "session" | "api_key";
+  hash: string;
+}
+
+/**
+ * SQL for the workspace and user a presented credential stands for, to fold the credential check
+ * into a read's own query: the same rules as the lookup (a session not expired and still a member; a
+ * key not revoked and holding `scope`), evaluated in the same statement, so revocation stays immediate.
+ * Both are NULL for a credential that does not hold, and a query filtered on them finds nothing.
+ */
+export function credentialSql(
+  credential: PresentedCredential,
+  now: number,
+  scope: string,
+): { workspaceId: SQL; userId: SQL } {
+  if (credential.kind === "session") {
+    const live = sql`from sessions s join memberships m on m.user_id = s.user_id and m.workspace_id = s.workspace_id
+      where s.token_hash = ${credential.hash} and s.expires_at > ${now}`;
+    return { workspaceId: sql`(select s.workspace_id ${live})`, userId: sql`(select s.user_id ${live})` };
+  }
+  return {
+    workspaceId: sql`(select k.workspace_id from api_keys k where k.key_hash = ${credential.hash} and k.revoked_at is null
+      and (' ' || k.scopes || ' ') like ${`% ${scope} %`})`,
+    userId: sql`null`,
+  };
 }

@@ -10,7 +10,7 @@ import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts"
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
 
 /** Unread inbound messages after the reader's last read seq (for API keys: the furthest any member read). */
-function unreadCount(userId: string | null): SQL<number> {
+function unreadCount(userId: string | SQL | null): SQL<number> {
   const lastRead =
     userId === null
       ? sql`(select max(r.last_read_seq) from conversation_reads r where r.conversation_id = ${conversations.id})`
@@ -20,7 +20,7 @@ function unreadCount(userId: string | null): SQL<number> {
   );
 }
 
-function selectConversation(db: Db, userId: string | null) {
+function selectConversation(db: Db, userId: string | SQL | null) {
   return db
     .select({ conversation: conversations, contact: contacts, lastMessage: messages, unread: unreadCount(userId) })
     .from(conversations)
@@ -28,10 +28,14 @@ function selectConversation(db: Db, userId: string | null) {
     .leftJoin(messages, eq(messages.id, conversations.lastMessageId));
 }
 
+/**
+ * A page of the inbox. `workspaceId` and `userId` may be SQL (credentialSql): the credential check then
+ * happens inside this one query, and a credential that does not hold finds nothing.
+ */
 export async function listConversations(
   db: Db,
-  workspaceId: string,
-  userId: string | null,
+  workspaceId: string | SQL,
+  userId: string | SQL | null,
   opts: { status?: "open" | "closed"; q?: string; limit: number; before?: { key: number; id: string } | null },
 ) {
   const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, workspaceId)];

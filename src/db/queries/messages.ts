@@ -2,7 +2,7 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MessageStatus } from "../schema";
@@ -141,11 +141,12 @@ export async function listMessageEvents(db: Db, messageId: string) {
 
 /**
  * A page of a workspace's thread in seq order: after `after`, before `before`, or the latest `limit`.
- * Scoped by workspace, so another workspace's conversation reads as empty.
+ * Scoped by workspace (which may be SQL: credentialSql), so another workspace's conversation, or a
+ * credential that does not hold, reads as empty.
  */
 export async function listThread(
   db: Db,
-  workspaceId: string,
+  workspaceId: string | SQL,
   conversationId: string,
   opts: { after?: number; before?: number; limit: number },
 ) {

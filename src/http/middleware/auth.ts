@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { findActiveApiKey, findSession, touchApiKey } from "../../db/queries/auth";
+import { findActiveApiKey, findSession, type PresentedCredential, touchApiKey } from "../../db/queries/auth";
 import type { Role } from "../../db/schema";
 import { ApiError, forbidden, unauthorized } from "../../domain/errors";
 import { sha256Hex } from "../../security/crypto";
@@ -14,6 +14,40 @@ import { requiredScope } from "../permissions";
 
 export const SESSION_COOKIE = "parley_session";
 export const API_KEY_PREFIX = "pk_";
+
+/** The credential the request presents (cookie or bearer), hashed; null when it presents none usable. */
+export async function presentedCredential(c: Context<AppEnv>): Promise<PresentedCredential | null> {
+  const header = c.req.header("Authorization");
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    return match?.[1] ? { kind: "api_key", hash: await sha256Hex(match[1]) } : null;
+  }
+  const token = getCookie(c, SESSION_COOKIE);
+  return token ? { kind: "session", hash: await sha256Hex(token) } : null;
+}
+
+/**
+ * The hottest reads (the conversation list, a thread page) check their credential inside their own
+ * query (see credentialSql) instead of a lookup first: one round trip. They ask for the full
+ * principal only when that query finds nothing, to tell "empty" from 401/403/404.
+ */
+const FOLDED_CREDENTIAL_READS = [/^\/api\/conversations$/, /^\/api\/conversations\/[^/]+\/messages$/];
+
+export function foldsCredential(method: string, path: string): boolean {
+  return method === "GET" && FOLDED_CREDENTIAL_READS.some((re) => re.test(path));
+}
+
+/** The full principal, now (a folded read that found nothing): 401 or 403 as requireAuth would answer. */
+export async function principalNow(c: Context<AppEnv>): Promise<Principal> {
+  const principal = await resolvePrincipal(c);
+  if (!principal) throw unauthorized();
+  if (principal.kind === "api_key") {
+    const scope = requiredScope(c.req.method, c.req.path);
+    if (scope && !principal.scopes.has(scope)) throw insufficientScope(scope);
+  }
+  c.set("principal", principal);
+  return principal;
+}
 
 /** Resolves the caller without failing; null when there are no (valid) credentials. */
 export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | null> {

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/queries/audit";
+import { credentialSql } from "../../db/queries/auth";
 import { findOrCreateContact, getContact } from "../../db/queries/contacts";
 import {
   findOrCreateConversation,
@@ -17,6 +18,7 @@ import { presentConversation } from "../../messaging/present";
 import { inboxFor } from "../../rooms/inbox-stream";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
+import { principalNow } from "../middleware/auth";
 import {
   ConversationSchema,
   ErrorSchema,
@@ -107,14 +109,19 @@ const patchRoute = createRoute({
 
 export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRoute, async (c) => {
-    const { workspaceId, userId } = c.get("principal");
     const { status, q, limit, cursor } = c.req.valid("query");
-    const rows = await listConversations(c.get("db"), workspaceId, userId, {
-      status,
-      q,
-      limit,
-      before: decodeCursor(cursor),
-    });
+    const credential = c.get("credential");
+    // One query, the credential check folded in (see credentialSql); only an empty page asks who is
+    // calling, to answer 401/403 instead of an empty list.
+    const who = credentialSql(credential, Date.now(), "messages:read");
+    const opts = { status, q, limit, before: decodeCursor(cursor) };
+    const rows = await listConversations(
+      c.get("db"),
+      who.workspaceId,
+      credential.kind === "session" ? who.userId : null,
+      opts,
+    );
+    if (rows.length === 0) await principalNow(c);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor =

@@ -5,6 +5,7 @@
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { credentialSql } from "../../db/queries/auth";
 import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
 import { notFound, unprocessable } from "../../domain/errors";
@@ -21,6 +22,7 @@ import {
 import { roomFor } from "../../rooms/conversation-room";
 import { MAX_BODY_CHARS, MAX_MEDIA } from "../../shared/limits";
 import type { AppEnv } from "../context";
+import { principalNow } from "../middleware/auth";
 import {
   ErrorSchema,
   errorResponses,
@@ -221,13 +223,17 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     return c.json(await sendToNumber(messaging(c), c.req.valid("json"), key), 202);
   })
   .openapi(threadRoute, async (c) => {
-    const principal = c.get("principal");
     const { id } = c.req.valid("param");
     const { after, before, limit } = c.req.valid("query");
     const db = c.get("db");
-    // One query in the common case; only an empty page needs to tell "no messages" from "not yours".
-    const rows = await listThread(db, principal.workspaceId, id, { after, before, limit: limit + 1 });
-    if (rows.length === 0 && !(await getConversation(db, principal.workspaceId, id))) throw notFound("Conversation");
+    // One query in the common case, the credential check folded in; only an empty page needs to tell
+    // "no messages" from "not signed in" (401/403) or "not yours" (404).
+    const who = credentialSql(c.get("credential"), Date.now(), "messages:read");
+    const rows = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1 });
+    if (rows.length === 0) {
+      const principal = await principalNow(c);
+      if (!(await getConversation(db, principal.workspaceId, id))) throw notFound("Conversation");
+    }
     const hasMore = rows.length > limit;
     // Older pages drop their first (oldest) extra row; newer pages their last.
     const page = after !== undefined ? rows.slice(0, limit) : rows.slice(rows.length > limit ? 1 : 0);
