@@ -89,6 +89,12 @@ function inboundRequest(stack, from, to, body) {
   };
 }
 
+/** The D1 work a response reports (Server-Timing: d1;desc="round-trips=R statements=S"). */
+function d1Of(res) {
+  const m = /round-trips=(\d+) statements=(\d+)/.exec(res.headers.get("Server-Timing") ?? "");
+  return m ? `${m[1]} / ${m[2]}` : "—";
+}
+
 async function timed(fn) {
   const t = now();
   await fn();
@@ -253,6 +259,49 @@ async function main() {
     // Warm up: first requests compile and create the rooms.
     for (const c of customers) await fetch(...Object.values(inboundRequest(stack, c, ws.from, "warm up")));
     for (let i = 0; i < 20; i++) await fetch(`${base}/api/healthz`);
+
+    if (want("d1")) {
+      // What each hot operation costs D1 (the Worker's work plus its rooms'), as the responses report it;
+      // tests pin these budgets (test/integration/budget/d1-budget.test.ts).
+      console.log("\nD1 round trips / statements per operation (from each response's Server-Timing)");
+      const auth = { Authorization: `Bearer ${ws.key}`, "Content-Type": "application/json" };
+      const conv = await (
+        await fetch(`${base}/api/conversations`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ phone: customers[0] }),
+        })
+      ).json();
+      const figures = {};
+      const measure = async (name, request) => {
+        const res = await request();
+        await res.text();
+        figures[name] = d1Of(res);
+        row(name, figures[name]);
+      };
+      await measure("send in a conversation (auth included)", () =>
+        fetch(`${base}/api/conversations/${conv.id}/messages`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ body: "budget" }),
+        }),
+      );
+      await measure("send with an Idempotency-Key", () =>
+        fetch(`${base}/api/conversations/${conv.id}/messages`, {
+          method: "POST",
+          headers: { ...auth, "Idempotency-Key": `bench-${Date.now()}` },
+          body: JSON.stringify({ body: "budget keyed" }),
+        }),
+      );
+      await measure("inbound text to an existing thread", () => {
+        const req = inboundRequest(stack, customers[0], ws.from, "budget inbound");
+        return fetch(req.url, req.init);
+      });
+      await measure("conversation list page", () => fetch(`${base}/api/conversations`, { headers: auth }));
+      await measure("thread page", () => fetch(`${base}/api/conversations/${conv.id}/messages`, { headers: auth }));
+      await measure("trivial route", () => fetch(`${base}/api/healthz`));
+      results.figures.d1 = figures;
+    }
 
     let floorP50 = null;
     if (want("latency")) {

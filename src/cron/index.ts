@@ -5,11 +5,11 @@
  */
 import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/jobs";
 import { log } from "../log";
-import { jobConfig } from "./config";
-import { recoverOutbox } from "./jobs/outbox-recovery";
-import { reconcile } from "./jobs/reconcile";
-import { purgeExpired } from "./jobs/retention";
-import { sendDueScheduled } from "./jobs/scheduled-sends";
+import { jobConfig } from "../messaging/config";
+import { recoverOutbox } from "../messaging/outbox-recovery";
+import { reconcile } from "../messaging/reconcile";
+import { purgeExpired } from "../messaging/retention";
+import { sendDueScheduled } from "../messaging/scheduled";
 
 export const EVERY_MINUTE = "* * * * *";
 export const EVERY_15_MINUTES = "*/15 * * * *";

@@ -5,10 +5,10 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { JOB_NAMES } from "../../cron";
-import { jobConfig } from "../../cron/config";
 import { deliveryHealth } from "../../db/queries/ops";
 import { MESSAGE_STATUSES } from "../../db/schema";
 import { iso } from "../../domain/time";
+import { jobConfig } from "../../messaging/config";
 import { breakerFor } from "../../rooms/twilio-breaker";
 import type { AppEnv } from "../context";
 import { requireAdmin } from "../middleware/auth";

@@ -7,11 +7,11 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAILY, EVERY_15_MINUTES, EVERY_MINUTE } from "../../../src/cron";
-import { jobConfig } from "../../../src/cron/config";
-import { recoverOutbox } from "../../../src/cron/jobs/outbox-recovery";
-import { reconcile } from "../../../src/cron/jobs/reconcile";
-import { sendDueScheduled } from "../../../src/cron/jobs/scheduled-sends";
 import worker from "../../../src/index";
+import { jobConfig } from "../../../src/messaging/config";
+import { recoverOutbox } from "../../../src/messaging/outbox-recovery";
+import { reconcile } from "../../../src/messaging/reconcile";
+import { sendDueScheduled } from "../../../src/messaging/scheduled";
 import { roomFor } from "../../../src/rooms/conversation-room";
 import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";

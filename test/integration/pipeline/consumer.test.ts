@@ -1,13 +1,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { jobConfig } from "../../../src/cron/config";
-import { reconcile } from "../../../src/cron/jobs/reconcile";
 import { createDb } from "../../../src/db/client";
 import { recordConsent } from "../../../src/db/queries/contacts";
 import worker from "../../../src/index";
+import { jobConfig } from "../../../src/messaging/config";
 import { processOutbound } from "../../../src/messaging/handover";
 import { backoffSeconds } from "../../../src/messaging/outbox";
+import { reconcile } from "../../../src/messaging/reconcile";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { pacerFor } from "../../../src/rooms/sender-pacer";
 import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";

@@ -3,10 +3,10 @@
  * room (only one claimer wins, so a repeated tick cannot enqueue twice), then enqueued. A claim whose
  * enqueue is lost is picked up by outbox recovery.
  */
-import { listDueScheduled } from "../../db/queries/maintenance";
-import { log } from "../../log";
-import { enqueueOutbound } from "../../messaging/outbox";
-import { roomFor } from "../../rooms/conversation-room";
+import { listDueScheduled } from "../db/queries/maintenance";
+import { log } from "../log";
+import { roomFor } from "../rooms/conversation-room";
+import { enqueueOutbound } from "./outbox";
 
 const BATCH = 500;
 

@@ -3,9 +3,9 @@
  * queue backoff) lost their queue message — a dev-server restart, a failed enqueue — and are
  * enqueued again. The consumer's lease and status checks make an extra queue message harmless.
  */
-import { listStrandedPending, touchMessages } from "../../db/queries/maintenance";
-import { log } from "../../log";
-import { enqueueOutboundMany } from "../../messaging/outbox";
+import { listStrandedPending, touchMessages } from "../db/queries/maintenance";
+import { log } from "../log";
+import { enqueueOutboundMany } from "./outbox";
 
 const BATCH = 1000;
 

@@ -4,9 +4,9 @@
  * with an audit-log entry per workspace that lost data. Messages not yet sent are never touched.
  * Rows stay (status, timestamps, seq) so threads and counts remain consistent.
  */
-import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../../db/queries/maintenance";
-import { log } from "../../log";
-import { roomFor } from "../../rooms/conversation-room";
+import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../db/queries/maintenance";
+import { log } from "../log";
+import { roomFor } from "../rooms/conversation-room";
 
 const BATCH = 500;
 const MAX_BATCHES_PER_RUN = 20;
