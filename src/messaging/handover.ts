@@ -9,7 +9,13 @@
  * consumer handles what runs out of retries.
  */
 import { createDb, type Db } from "../db/client";
-import { claimMessage, holdStatements, loadForHandover, releaseMessage, storedSids } from "../db/queries/messages";
+import {
+  type ClaimedForHandover,
+  claimForHandover,
+  holdStatements,
+  releaseMessage,
+  storedSids,
+} from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
 import { backoffSeconds, enqueueOutbound } from "../messaging/outbox";
@@ -66,6 +72,7 @@ export async function lookUpEarlierAttempt(
   });
 }
 
+/** One message's handover (tests, and anything that has a single message): load and claim, then hand over. */
 export async function processOutbound(
   env: Env,
   messageId: string,
@@ -73,7 +80,24 @@ export async function processOutbound(
   client?: TwilioClient,
 ): Promise<Decision> {
   const db = createDb(env.DB);
-  const row = await loadForHandover(db, messageId);
+  const claimed = await claimForHandover(db, [messageId], Date.now(), LEASE_MS);
+  return handOver(env, db, messageId, claimed.get(messageId), attempt, client);
+}
+
+/**
+ * The handover of one message the batch loaded and (maybe) claimed: refuse what must not go (failing
+ * it with the reason), skip what is not ours to send, hold during an outage, adopt an earlier attempt,
+ * or call Twilio (through the sender's pacer when it has a rate) and record the answer.
+ */
+export async function handOver(
+  env: Env,
+  db: Db,
+  messageId: string,
+  claimed: ClaimedForHandover | undefined,
+  attempt: number,
+  client?: TwilioClient,
+): Promise<Decision> {
+  const row = claimed?.row;
   const msg = row?.msg;
   if (msg?.direction !== "outbound") {
     log("warn", "outbound job for an unknown message", { messageId });
@@ -95,8 +119,7 @@ export async function processOutbound(
     );
     return { action: "ack", outcome: "sender_removed" };
   }
-
-  const lease = await claimMessage(db, messageId, Date.now(), LEASE_MS);
+  const lease = claimed?.lease;
   if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
 
   // An outage holds the message instead of spending its retries (see TwilioBreaker).

@@ -250,36 +250,6 @@ export function holdStatements(
   ];
 }
 
-/**
- * Takes a pending message for a consumer until `leaseMs` from now and records the attempt in the same
- * statement. Returns null when another consumer holds it (or it is no longer pending), else the start
- * of the earliest attempt whose outcome is still unknown (null when there is none).
- */
-export async function claimMessage(
-  db: Db,
-  id: string,
-  now: number,
-  leaseMs: number,
-): Promise<{ earlierAttempt: number | null } | null> {
-  const [row] = await db
-    .update(messages)
-    .set({
-      leaseUntil: now + leaseMs,
-      attempts: sql`${messages.attempts} + 1`,
-      attemptStartedAt: sql`coalesce(${messages.attemptStartedAt}, ${now})`,
-    })
-    .where(
-      and(
-        eq(messages.id, id),
-        eq(messages.status, "pending"),
-        or(isNull(messages.leaseUntil), lt(messages.leaseUntil, now)),
-      ),
-    )
-    .returning({ attemptStartedAt: messages.attemptStartedAt });
-  if (!row) return null;
-  return { earlierAttempt: row.attemptStartedAt !== null && row.attemptStartedAt < now ? row.attemptStartedAt : null };
-}
-
 /** Lets go of a message; `clearAttempt` when the attempt is known not to have reached Twilio. */
 export async function releaseMessage(db: Db, id: string, clearAttempt: boolean): Promise<void> {
   await db
@@ -430,22 +400,76 @@ export async function markReadUpTo(
 }
 
 /**
- * An outbound message with what its handover needs to know: whether its number is suppressed, and
- * its sender's row in the same workspace (null when the number was removed) with the send rate.
+ * Outbound messages with what their handover needs to know: whether the number is suppressed, and
+ * the sender's row in the same workspace (null when the number was removed) with its send rate.
+ * Columns from `numbers` are aliased: D1 batches return rows as objects, where same-named columns collide.
  */
-export async function loadForHandover(db: Db, messageId: string) {
+function selectForHandover(db: Db) {
   return db
     .select({
       msg: messages,
       suppressed:
-        sql<boolean>`exists (select 1 from suppressions s where s.workspace_id = ${messages.workspaceId} and s.phone = ${messages.toNumber})`.mapWith(
-          Boolean,
-        ),
-      senderId: numbers.id,
-      ratePerSecond: numbers.ratePerSecond,
+        sql<boolean>`exists (select 1 from suppressions s where s.workspace_id = ${messages.workspaceId} and s.phone = ${messages.toNumber})`
+          .mapWith(Boolean)
+          .as("handover_suppressed"),
+      senderId: sql<string | null>`${numbers.id}`.as("handover_sender_id"),
+      ratePerSecond: sql<number | null>`${numbers.ratePerSecond}`.as("handover_rate"),
     })
     .from(messages)
-    .leftJoin(numbers, and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)))
-    .where(eq(messages.id, messageId))
-    .get();
+    .leftJoin(
+      numbers,
+      and(eq(numbers.phoneNumber, messages.fromNumber), eq(numbers.workspaceId, messages.workspaceId)),
+    );
+}
+
+export type HandoverRow = Awaited<ReturnType<ReturnType<typeof selectForHandover>["get"]>>;
+
+export interface ClaimedForHandover {
+  row: HandoverRow;
+  /** The lease this consumer took, or null when it did not (not pending, suppressed, sender removed, held elsewhere). */
+  lease: { earlierAttempt: number | null } | null;
+}
+
+/**
+ * A queue batch's messages loaded and claimed in one round trip: one statement takes the lease on
+ * each that is pending, free, not suppressed and still has its sender (recording the attempt), and the
+ * next reads them all (after the claim, in the same batch) with what their handover needs.
+ */
+export async function claimForHandover(
+  db: Db,
+  ids: string[],
+  now: number,
+  leaseMs: number,
+): Promise<Map<string, ClaimedForHandover>> {
+  const [claimed, rows] = await db.batch([
+    db
+      .update(messages)
+      .set({
+        leaseUntil: now + leaseMs,
+        attempts: sql`${messages.attempts} + 1`,
+        attemptStartedAt: sql`coalesce(${messages.attemptStartedAt}, ${now})`,
+      })
+      .where(
+        and(
+          inArray(messages.id, ids),
+          eq(messages.status, "pending"),
+          eq(messages.direction, "outbound"),
+          or(isNull(messages.leaseUntil), lt(messages.leaseUntil, now)),
+          sql`not exists (select 1 from suppressions s where s.workspace_id = ${messages.workspaceId} and s.phone = ${messages.toNumber})`,
+          sql`exists (select 1 from numbers n where n.workspace_id = ${messages.workspaceId} and n.phone_number = ${messages.fromNumber})`,
+        ),
+      )
+      .returning({ id: messages.id, attemptStartedAt: messages.attemptStartedAt }),
+    selectForHandover(db).where(inArray(messages.id, ids)),
+  ]);
+  const leases = new Map(claimed.map((c) => [c.id, c.attemptStartedAt]));
+  const out = new Map<string, ClaimedForHandover>();
+  for (const row of rows) {
+    const started = leases.get(row.msg.id);
+    out.set(row.msg.id, {
+      row,
+      lease: started === undefined ? null : { earlierAttempt: started !== null && started < now ? started : null },
+    });
+  }
+  return out;
 }

@@ -2,12 +2,14 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../../src/db/client";
+import { countingD1, newCount } from "../../../src/db/counted";
 import { recordConsent } from "../../../src/db/queries/contacts";
 import worker from "../../../src/index";
 import { jobConfig } from "../../../src/messaging/config";
 import { processOutbound } from "../../../src/messaging/handover";
 import { backoffSeconds } from "../../../src/messaging/outbox";
 import { reconcile } from "../../../src/messaging/reconcile";
+import { handleOutboundBatch } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { pacerFor } from "../../../src/rooms/sender-pacer";
 import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
@@ -86,6 +88,31 @@ describe("outbound consumer (invariants 1 and 2)", () => {
     await runQueue([id], 2);
     expect(await emulatorMessages(ws.customer)).toHaveLength(1);
     expect((await getMessage(ws.key, id)).status).toBe("queued");
+  });
+
+  it("two batches racing for the same message send one SMS", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "raced");
+    const [a, b] = await Promise.all([runQueue([id]), runQueue([id])]);
+    expect([...a.explicitAcks, ...b.explicitAcks]).toHaveLength(2);
+    await settle(ws.key, ws.customer, id);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("loads and claims a whole batch in one D1 round trip", async () => {
+    const ws = await textingWorkspace();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await pendingMessage(ws, `batched ${i}`));
+    const count = newCount();
+    const batch = createMessageBatch(
+      "parley-outbound",
+      ids.map((messageId, i) => ({ id: `b${i}`, timestamp: Date.now(), attempts: 1, body: { messageId } })),
+    );
+    // The consumer's own D1 work (the rooms record each result in their own round trip).
+    await handleOutboundBatch(batch, { ...env, DB: countingD1(env.DB, count) });
+    expect(count).toEqual({ roundTrips: 1, statements: 2 });
+    for (const id of ids) expect((await getMessage(ws.key, id)).status).not.toBe("pending");
+    expect(await emulatorMessages(ws.customer)).toHaveLength(5);
   });
 
   it("a crash after Twilio accepted but before the D1 write: the retry adopts the message instead of resending", async () => {
