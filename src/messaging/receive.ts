@@ -8,8 +8,8 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { recordConsent } from "../db/queries/contacts";
-import { ensureThread, findThreadByNumbers } from "../db/queries/conversations";
-import { messages, numbers, workspaces } from "../db/schema";
+import { ensureThread, routeInbound } from "../db/queries/conversations";
+import { workspaces } from "../db/schema";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { toE164 } from "../domain/phone";
@@ -34,26 +34,24 @@ export async function receiveText(
   const to = toE164(input.To) ?? input.To;
   const from = toE164(input.From) ?? input.From;
 
-  // One round trip: which workspace owns `To`, whether this sid is a replay, and (the common case)
-  // the existing contact and thread.
-  const [owners, replays, threads] = await db.batch([
-    db.select({ workspaceId: numbers.workspaceId }).from(numbers).where(eq(numbers.phoneNumber, to)).limit(1),
-    db.select({ id: messages.id }).from(messages).where(eq(messages.providerSid, input.MessageSid)).limit(1),
-    findThreadByNumbers(db, to, from),
-  ]);
-  const number = owners[0];
-  if (!number) {
+  // One statement: which workspace owns `To`, whether this sid is a replay, and (the common case) the
+  // existing contact and thread.
+  const route = await routeInbound(db, to, from, input.MessageSid);
+  if (!route) {
     log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
     return null;
   }
-  const workspaceId = number.workspaceId;
-  if (replays.length > 0) {
+  const workspaceId = route.workspaceId;
+  if (route.replay) {
     log("info", "inbound replay ignored", { sid: input.MessageSid });
     return null;
   }
 
   // A first text from this customer (or to this number) creates what is missing.
-  let thread = threads[0];
+  let thread =
+    route.contactId && route.conversationId
+      ? { contactId: route.contactId, optedOut: route.optedOut ?? false, conversationId: route.conversationId }
+      : undefined;
   if (!thread) {
     const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
       contact: newId("ct"),

@@ -167,20 +167,21 @@ export async function findThread(db: Db, workspaceId: string, phone: string, fro
 }
 
 /**
- * The thread of an inbound text, found from the numbers alone: the workspace owning `to`, its contact
- * with `phone` and their conversation from `to`. No row unless all three exist (then ensureThread).
- * Columns are aliased because D1 batches return rows as objects, where same-named columns collide.
+ * Where an inbound text goes, in one statement: the workspace that owns `to` (no row when none does),
+ * whether this sid was stored already (a replay), and the existing contact and thread if there are.
  */
-export function findThreadByNumbers(db: Db, to: string, phone: string) {
+export async function routeInbound(db: Db, to: string, phone: string, sid: string) {
   return db
     .select({
-      contactId: sql<string>`${contacts.id}`.as("thread_contact_id"),
-      optedOut: sql<boolean>`${contacts.optedOut}`.mapWith(Boolean).as("thread_opted_out"),
-      conversationId: sql<string>`${conversations.id}`.as("thread_conversation_id"),
+      workspaceId: numbers.workspaceId,
+      replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${sid})`.mapWith(Boolean),
+      contactId: contacts.id,
+      optedOut: contacts.optedOut,
+      conversationId: conversations.id,
     })
     .from(numbers)
-    .innerJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))
-    .innerJoin(
+    .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))
+    .leftJoin(
       conversations,
       and(
         eq(conversations.workspaceId, numbers.workspaceId),
@@ -189,7 +190,7 @@ export function findThreadByNumbers(db: Db, to: string, phone: string) {
       ),
     )
     .where(eq(numbers.phoneNumber, to))
-    .limit(1);
+    .get();
 }
 
 /**
