@@ -18,13 +18,13 @@ import {
 } from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
-import { backoffSeconds, enqueueOutbound } from "../messaging/outbox";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 import { describeTwilioError } from "../twilio/error-codes";
 import { isTwilioError, type TwilioError } from "../twilio/errors";
 import type { TwilioMessage } from "../twilio/schemas";
+import { backoffSeconds, enqueueOutbound } from "./outbox";
 import { markFailed, recordHandover } from "./status";
 
 /** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
