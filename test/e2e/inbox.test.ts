@@ -352,4 +352,36 @@ describe("the inbox in Chromium", () => {
       .catch(() => undefined);
     await expect.poll(() => page.getByText(/session has ended/).count(), { timeout: 10_000 }).toBe(1);
   }, 60_000);
+
+  it("removing a number with confirmation, then moving its conversation to another number and sending from there", async () => {
+    const page = await browser();
+    page.on("dialog", (dialog) => void dialog.accept());
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    const other = "+14155550143";
+    await page.getByLabel("Phone number").fill(other);
+    await page.getByRole("button", { name: "Add number" }).click();
+    await expect.poll(() => page.getByText(other).count()).toBeGreaterThan(0);
+    await page.locator("li", { hasText: sender }).getByRole("button", { name: "Remove" }).click();
+    await expect.poll(() => page.getByText(new RegExp(`${sender.replace("+", "\\+")} removed`)).count()).toBe(1);
+
+    await page
+      .getByRole("button", { name: "← Back to the inbox" })
+      .or(page.getByRole("link", { name: "← Back to the inbox" }))
+      .click();
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await page.getByLabel("Message").fill("From the new line");
+    await page.getByLabel("Message").press("Enter");
+    await expect.poll(() => page.getByText(/no longer one of this workspace's numbers/).count()).toBe(1);
+    await shot(page, "sender-removed");
+    await expect.poll(() => page.getByLabel("Send from").inputValue()).toBe(other);
+    await page.getByRole("button", { name: "Move conversation" }).click();
+    await expect.poll(() => page.getByRole("button", { name: "Move conversation" }).count()).toBe(0);
+    // The refused text went back to the composer; sending it again goes out from the new number.
+    await expect.poll(() => page.getByLabel("Message").inputValue()).toContain("From the new line");
+    await page.getByLabel("Message").press("Enter");
+    const moved = page.locator(".msg.outbound").filter({ hasText: "From the new line" });
+    await expect.poll(() => moved.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
+    await shot(page, "moved-sender");
+  }, 90_000);
 });
