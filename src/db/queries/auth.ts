@@ -69,10 +69,6 @@ export async function touchApiKey(d1: D1Database, id: string, at: number): Promi
   await d1.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(at, id).run();
 }
 
-export async function deleteSessionByHash(d1: D1Database, tokenHash: string): Promise<void> {
-  await d1.prepare("DELETE FROM sessions WHERE token_hash = ?").bind(tokenHash).run();
-}
-
 /**
  * Which of these credentials still hold, in one query: sessions that exist, have not expired and
  * still have their membership; API keys not revoked.

@@ -110,10 +110,6 @@ export async function getMessageById(db: Db, id: string) {
   return db.query.messages.findFirst({ where: eq(messages.id, id) });
 }
 
-export async function getMessageBySid(db: Db, sid: string) {
-  return db.query.messages.findFirst({ where: eq(messages.providerSid, sid) });
-}
-
 /**
  * What a status callback is about, in one query: the message by our id (`mid` in the StatusCallback
  * URL, which matches even before the send call returned), else by sid; and whether the sid belongs to

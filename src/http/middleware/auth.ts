@@ -8,7 +8,7 @@ import { findActiveApiKey, findSession, type PresentedCredential, touchApiKey } 
 import type { Role } from "../../db/schema";
 import { ApiError, forbidden, unauthorized } from "../../domain/errors";
 import { sha256Hex } from "../../security/crypto";
-import { DEFAULT_KEY_SCOPES, parseScopes, type Scope } from "../../shared/scopes";
+import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, parseScopes, type Scope } from "../../shared/scopes";
 import type { AppEnv, Principal } from "../context";
 import { requiredScope } from "../permissions";
 
@@ -37,7 +37,10 @@ export function foldsCredential(method: string, path: string): boolean {
   return method === "GET" && FOLDED_CREDENTIAL_READS.some((re) => re.test(path));
 }
 
-/** The full principal, now (a folded read that found nothing): 401 or 403 as requireAuth would answer. */
+/**
+ * The caller as a principal, or 401. API keys are held to their scopes by the permission table (403
+ * insufficient_scope); sessions by their role, per route. requireAuth, and a folded read that found nothing.
+ */
 export async function principalNow(c: Context<AppEnv>): Promise<Principal> {
   const principal = await resolvePrincipal(c);
   if (!principal) throw unauthorized();
@@ -51,13 +54,12 @@ export async function principalNow(c: Context<AppEnv>): Promise<Principal> {
 
 /** Resolves the caller without failing; null when there are no (valid) credentials. */
 export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | null> {
+  const credential = await presentedCredential(c);
+  if (!credential) return null;
   const db = c.get("db");
   const now = Date.now();
-  const header = c.req.header("Authorization");
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-    if (!match?.[1]) return null;
-    const key = await findActiveApiKey(db, await sha256Hex(match[1]));
+  if (credential.kind === "api_key") {
+    const key = await findActiveApiKey(db, credential.hash);
     if (!key) return null;
     // last_used_at is advisory; at most one write a minute per key keeps the hot path read-only.
     if (!key.lastUsedAt || now - key.lastUsedAt > 60_000) {
@@ -74,33 +76,21 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
       expiresAt: null,
     };
   }
-  const token = getCookie(c, SESSION_COOKIE);
-  if (!token) return null;
-  const tokenHash = await sha256Hex(token);
-  const session = await findSession(db, tokenHash, now);
+  const session = await findSession(db, credential.hash, now);
   if (!session) return null;
   return {
     kind: "session",
     workspaceId: session.workspaceId,
     userId: session.userId,
     role: session.role,
-    credentialId: tokenHash,
-    scopes: new Set<Scope>(
-      session.role === "agent" ? DEFAULT_KEY_SCOPES : ["messages:send", "messages:read", "contacts:write", "admin"],
-    ),
+    credentialId: credential.hash,
+    scopes: new Set<Scope>(session.role === "agent" ? DEFAULT_KEY_SCOPES : API_KEY_SCOPES),
     expiresAt: session.expiresAt,
   };
 }
 
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const principal = await resolvePrincipal(c);
-  if (!principal) throw unauthorized();
-  c.set("principal", principal);
-  // API keys are held to their scopes by the permission table; sessions by their role, per route.
-  if (principal.kind === "api_key") {
-    const scope = requiredScope(c.req.method, c.req.path);
-    if (scope && !principal.scopes.has(scope)) throw insufficientScope(scope);
-  }
+  await principalNow(c);
   await next();
 };
 

@@ -4,7 +4,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
-import { audit } from "../../db/queries/audit";
+import { audit, auditValues } from "../../db/queries/audit";
 import { apiKeys, auditLog } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
@@ -82,15 +82,7 @@ export const apiKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const db = c.get("db");
     await db.batch([
       db.insert(apiKeys).values(row),
-      db.insert(auditLog).values({
-        workspaceId: principal.workspaceId,
-        actorType: "user",
-        actorId: principal.userId,
-        action: "api_key.created",
-        targetType: "api_key",
-        targetId: row.id,
-        data: { name, scopes },
-      }),
+      db.insert(auditLog).values(auditValues(principal, "api_key.created", "api_key", row.id, { name, scopes })),
     ]);
     return c.json({ id: row.id, name, prefix: row.prefix, key, scopes, createdAt: iso(row.createdAt) }, 201);
   })

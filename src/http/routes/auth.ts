@@ -2,13 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import {
-  deleteSessionByHash,
-  findPrimaryMembership,
-  findUserByEmail,
-  getMe,
-  SESSION_TTL_MS,
-} from "../../db/queries/auth";
+import { deleteSession, findPrimaryMembership, findUserByEmail, getMe, SESSION_TTL_MS } from "../../db/queries/auth";
 import { clearWindow, countAttempt, stateOf, uncountAttempt } from "../../db/queries/rate-limits";
 import { memberships, sessions, users, workspaces } from "../../db/schema";
 import { ApiError, conflict, tooManyRequests } from "../../domain/errors";
@@ -202,7 +196,7 @@ export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(logoutRoute, async (c) => {
     const principal = await resolvePrincipal(c);
     if (principal?.kind === "session") {
-      await deleteSessionByHash(c.get("d1"), principal.credentialId);
+      await deleteSession(c.get("db"), principal.credentialId);
       // The inbox stream closes this session's sockets now; rooms within CREDENTIAL_CHECK_MS.
       c.executionCtx.waitUntil(
         inboxFor(c.env, principal.workspaceId)

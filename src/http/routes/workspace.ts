@@ -1,7 +1,8 @@
 /** The caller's workspace settings: name, HELP reply, retention period. Owners and admins only. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { auditLog, workspaces } from "../../db/schema";
+import { audit } from "../../db/queries/audit";
+import { workspaces } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import type { AppEnv } from "../context";
 import { requireAdmin } from "../middleware/auth";
@@ -65,14 +66,6 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
     const db = c.get("db");
     const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();
     if (!row) throw notFound("Workspace");
-    await db.insert(auditLog).values({
-      workspaceId: principal.workspaceId,
-      actorType: principal.kind === "session" ? "user" : "api_key",
-      actorId: principal.userId ?? principal.credentialId,
-      action: "workspace.updated",
-      targetType: "workspace",
-      targetId: principal.workspaceId,
-      data: input,
-    });
+    await audit(db, principal, "workspace.updated", "workspace", principal.workspaceId, input);
     return c.json(present(row), 200);
   });
