@@ -9,7 +9,7 @@ import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { isSuppressed } from "../db/queries/contacts";
 import { ensureThread, findWorkspaceNumber, getConversationWithContact } from "../db/queries/conversations";
-import { findByIdempotencyKey, getMessage, listWaitingFrom } from "../db/queries/messages";
+import { findByIdempotencyKey, getMessage } from "../db/queries/messages";
 import type { contacts } from "../db/schema";
 import { ApiError, conflict, notFound, unprocessable } from "../domain/errors";
 import { newId } from "../domain/ids";
@@ -264,10 +264,17 @@ export async function retryFailed(ctx: MessagingContext, messageId: string): Pro
   return presentMessage(updated);
 }
 
-/** Cancels every message still waiting to go out from a sender (its number is being removed). */
-export async function cancelWaitingFrom(ctx: MessagingContext, fromNumber: string): Promise<number> {
+/**
+ * Cancels the messages still waiting to go out from a sender whose number is being removed (the caller
+ * listed them with listWaitingFrom, to say how many first).
+ */
+export async function cancelWaitingFrom(
+  ctx: MessagingContext,
+  fromNumber: string,
+  waiting: { id: string; conversationId: string }[],
+): Promise<number> {
   let canceled = 0;
-  for (const msg of await listWaitingFrom(ctx.db, ctx.principal.workspaceId, fromNumber)) {
+  for (const msg of waiting) {
     const result = await roomFor(ctx.env, msg.conversationId).applyStatus({
       messageId: msg.id,
       status: "canceled",

@@ -183,14 +183,10 @@ export class ConversationRoom extends DurableObject<Env> {
 
   protected broadcast(frame: ServerFrame, except?: WebSocket): void {
     const text = JSON.stringify(frame);
-    const now = Date.now();
+    // No credential check per frame (the hot path): the alarm closes sockets whose credentials ended
+    // within CREDENTIAL_CHECK_MS, and a closed socket gets nothing more.
     for (const ws of this.ctx.getWebSockets()) {
       if (ws === except) continue;
-      const state = ws.deserializeAttachment() as SocketState | null;
-      if (state?.credential?.expiresAt != null && state.credential.expiresAt <= now) {
-        closeForCredentials(ws, "session expired");
-        continue;
-      }
       try {
         ws.send(text);
       } catch {

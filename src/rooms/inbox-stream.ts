@@ -72,7 +72,7 @@ export class InboxStream extends DurableObject<Env> {
     const count = newCount();
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return { sent: 0, d1: count };
-    const byUser = new Map<string | null, { workspaceId: string; sockets: WebSocket[] }>();
+    const byReader = new Map<string | null, WebSocket[]>();
     const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState | null;
@@ -81,30 +81,30 @@ export class InboxStream extends DurableObject<Env> {
         closeForCredentials(ws, "session expired");
         continue;
       }
-      const entry = byUser.get(state.userId) ?? { workspaceId: state.workspaceId, sockets: [] };
-      entry.sockets.push(ws);
-      byUser.set(state.userId, entry);
+      byReader.set(state.userId, [...(byReader.get(state.userId) ?? []), ws]);
     }
-    // One query however many users are connected: the shared view plus each user's unread count.
-    const byWorkspace = new Set([...byUser.values()].map((e) => e.workspaceId));
+    if (byReader.size === 0) return { sent: 0, d1: count };
+    // One query however many users are connected: the shared view plus each user's unread count. The
+    // stream's own name is its workspace (one stream per workspace).
+    const found = await getConversationViewForReaders(
+      createDb(countingD1(this.env.DB, count)),
+      this.ctx.id.name ?? "",
+      [...byReader.keys()],
+      conversationId,
+    );
     let sent = 0;
-    for (const workspaceId of byWorkspace) {
-      const readers = [...byUser.entries()].filter(([, e]) => e.workspaceId === workspaceId).map(([u]) => u);
-      const db = createDb(countingD1(this.env.DB, count));
-      const found = await getConversationViewForReaders(db, workspaceId, readers, conversationId);
-      if (!found) continue;
-      for (const reader of readers) {
-        const frame = JSON.stringify({
-          type: "conversation",
-          conversation: presentConversation({ ...found.view, unread: found.unreadFor(reader) }),
-        });
-        for (const ws of byUser.get(reader)?.sockets ?? []) {
-          try {
-            ws.send(frame);
-            sent++;
-          } catch {
-            // closing socket
-          }
+    if (!found) return { sent, d1: count };
+    for (const [reader, group] of byReader) {
+      const frame = JSON.stringify({
+        type: "conversation",
+        conversation: presentConversation({ ...found.view, unread: found.unreadFor(reader) }),
+      });
+      for (const ws of group) {
+        try {
+          ws.send(frame);
+          sent++;
+        } catch {
+          // closing socket
         }
       }
     }

@@ -205,10 +205,11 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
         { waiting: waiting.length },
       );
     }
-    const canceled =
-      waiting.length > 0
-        ? await cancelWaitingFrom({ env: c.env, db, principal, count: c.get("d1Count") }, number.phoneNumber)
-        : 0;
+    const canceled = await cancelWaitingFrom(
+      { env: c.env, db, principal, count: c.get("d1Count") },
+      number.phoneNumber,
+      waiting,
+    );
     const [gone] = await db
       .delete(numbers)
       .where(and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)))
