@@ -24,7 +24,7 @@ export function seedSql() {
   return [
     `INSERT OR IGNORE INTO workspaces (id, name, help_text) VALUES ('ws_demo', ${sqlText(DEMO.workspace)}, ${sqlText("Parley Demo: reply STOP to opt out. Msg&data rates may apply.")});`,
     `INSERT OR IGNORE INTO users (id, email, name, password_hash) VALUES ('usr_demo', ${sqlText(DEMO.email)}, 'Demo Owner', ${sqlText(passwordHash)});`,
-    `INSERT OR IGNORE INTO memberships (workspace_id, user_id, role) VALUES ('ws_demo', 'usr_demo', 'owner');`,
+    `INSERT OR IGNORE INTO memberships (id, workspace_id, user_id, role) VALUES ('mem_demo', 'ws_demo', 'usr_demo', 'owner');`,
     `INSERT OR IGNORE INTO numbers (id, workspace_id, phone_number, label) VALUES ('num_demo', 'ws_demo', ${sqlText(DEMO.number)}, 'Demo line');`,
     `INSERT OR IGNORE INTO contacts (id, workspace_id, name, phone) VALUES ('ct_demo', 'ws_demo', 'Casey Customer', ${sqlText(DEMO.customer)});`,
     `INSERT OR IGNORE INTO conversations (id, workspace_id, contact_id, from_number, last_message_at) VALUES ('cv_demo', 'ws_demo', 'ct_demo', ${sqlText(DEMO.number)}, ${Date.now()});`,

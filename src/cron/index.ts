@@ -10,12 +10,13 @@ import { recoverOutbox } from "../messaging/outbox-recovery";
 import { reconcile } from "../messaging/reconcile";
 import { purgeExpired } from "../messaging/retention";
 import { sendDueScheduled } from "../messaging/scheduled";
+import { wakeSnoozed } from "../messaging/snoozes";
 
 export const EVERY_MINUTE = "* * * * *";
 export const EVERY_15_MINUTES = "*/15 * * * *";
 export const DAILY = "30 3 * * *";
 
-export const JOB_NAMES = ["scheduled-sends", "outbox-recovery", "reconcile", "retention"] as const;
+export const JOB_NAMES = ["scheduled-sends", "outbox-recovery", "snoozes", "reconcile", "retention"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export async function runJob<T>(env: Env, name: JobName, job: () => Promise<T>): Promise<T | undefined> {
@@ -37,7 +38,8 @@ export async function runMinuteJobs(env: Env, now = Date.now()) {
   const config = jobConfig(env);
   const scheduled = await runJob(env, "scheduled-sends", () => sendDueScheduled(env, now));
   const outbox = await runJob(env, "outbox-recovery", () => recoverOutbox(env, now, config.outboxGraceMs));
-  return { scheduled, outbox };
+  const snoozes = await runJob(env, "snoozes", () => wakeSnoozed(env, now));
+  return { scheduled, outbox, snoozes };
 }
 
 export async function handleScheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { MESSAGE_STATUSES, type MessageStatus, ROLES, type Role } from "../shared/status";
+import { CONVERSATION_STATUSES, MESSAGE_STATUSES, type MessageStatus, ROLES, type Role } from "../shared/status";
 
 const timestamp = (name: string) => integer(name).notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
 
@@ -18,6 +18,8 @@ export const workspaces = sqliteTable("workspaces", {
   helpText: text("help_text").notNull(),
   /** Days to keep message bodies and events; null keeps them forever. */
   retentionDays: integer("retention_days"),
+  /** Round-robin new inbound conversations among the agents online in the inbox. */
+  autoAssign: integer("auto_assign", { mode: "boolean" }).notNull().default(false),
   createdAt: timestamp("created_at"),
 });
 
@@ -36,6 +38,8 @@ export { MESSAGE_STATUSES, type MessageStatus, ROLES, type Role };
 export const memberships = sqliteTable(
   "memberships",
   {
+    /** The member's id in the API (`mem_…`); set on every insert (null only before migration 0004 ran). */
+    id: text("id").unique(),
     workspaceId: text("workspace_id")
       .notNull()
       .references(() => workspaces.id, { onDelete: "cascade" }),
@@ -127,7 +131,7 @@ export const contacts = sqliteTable(
   ],
 );
 
-export const CONVERSATION_STATUSES = ["open", "closed"] as const;
+export { CONVERSATION_STATUSES };
 
 export const conversations = sqliteTable(
   "conversations",
@@ -143,6 +147,8 @@ export const conversations = sqliteTable(
     fromNumber: text("from_number").notNull(),
     status: text("status", { enum: CONVERSATION_STATUSES }).notNull().default("open"),
     assignedUserId: text("assigned_user_id").references(() => users.id, { onDelete: "set null" }),
+    /** A snoozed conversation wakes (back to open) at this time, or when the customer writes. */
+    snoozedUntil: integer("snoozed_until"),
     /** Highest seq the room has assigned and D1 has recorded. */
     lastSeq: integer("last_seq").notNull().default(0),
     lastMessageId: text("last_message_id"),
@@ -152,6 +158,8 @@ export const conversations = sqliteTable(
   (t) => [
     uniqueIndex("conversations_contact_from_uq").on(t.workspaceId, t.contactId, t.fromNumber),
     index("conversations_workspace_recent_idx").on(t.workspaceId, t.lastMessageAt, t.id),
+    index("conversations_workspace_assignee_idx").on(t.workspaceId, t.assignedUserId, t.lastMessageAt),
+    index("conversations_snoozed_idx").on(t.status, t.snoozedUntil),
   ],
 );
 
@@ -196,7 +204,12 @@ export const messages = sqliteTable(
     leaseUntil: integer("lease_until"),
     /** Last time reconciliation asked Twilio about this message (spreads checks over stalled rows). */
     checkedAt: integer("checked_at"),
+    /** Who sent it: the user's or API key's id (null for inbound). */
     createdBy: text("created_by"),
+    /** user | api_key | campaign | system (null for inbound). */
+    sentByType: text("sent_by_type"),
+    /** The sender's name when it was sent (kept, as the audit trail of "who sent which SMS"). */
+    sentByName: text("sent_by_name"),
     createdAt: timestamp("created_at"),
     updatedAt: timestamp("updated_at"),
     sentAt: integer("sent_at"),
@@ -316,9 +329,13 @@ export const notes = sqliteTable(
       .references(() => conversations.id, { onDelete: "cascade" }),
     userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
     body: text("body").notNull(),
+    /** User ids the note @mentions. */
+    mentions: text("mentions", { mode: "json" }).$type<string[]>().notNull().default([]),
+    /** Position in the conversation's event order (shared with its messages). */
+    seq: integer("seq").notNull().default(0),
     createdAt: timestamp("created_at"),
   },
-  (t) => [index("notes_conversation_idx").on(t.conversationId, t.createdAt)],
+  (t) => [index("notes_conversation_idx").on(t.conversationId, t.seq)],
 );
 
 export const templates = sqliteTable(
@@ -349,6 +366,8 @@ export const auditLog = sqliteTable(
     targetType: text("target_type"),
     targetId: text("target_id"),
     data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** The client's address (CF-Connecting-IP) when a request did it. */
+    clientIp: text("client_ip"),
     at: timestamp("at"),
   },
   (t) => [index("audit_log_workspace_idx").on(t.workspaceId, t.at)],
@@ -372,3 +391,96 @@ export const jobRuns = sqliteTable("job_runs", {
   /** What the last run did, for the operations view. */
   lastResult: text("last_result", { mode: "json" }).$type<Record<string, unknown>>(),
 });
+
+/** An invitation to join a workspace: one use, until it expires or is revoked. */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** Stored lower-cased. */
+    email: text("email").notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
+    /** SHA-256 (hex) of the token; the token is shown once, to the inviter. */
+    tokenHash: text("token_hash").notNull().unique(),
+    invitedBy: text("invited_by").references(() => users.id, { onDelete: "set null" }),
+    expiresAt: integer("expires_at").notNull(),
+    acceptedAt: integer("accepted_at"),
+    acceptedBy: text("accepted_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("invitations_workspace_idx").on(t.workspaceId, t.createdAt)],
+);
+
+/** One-time password reset tokens (hashed). */
+export const passwordResets = sqliteTable(
+  "password_resets",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("password_resets_user_idx").on(t.userId)],
+);
+
+export const labels = sqliteTable(
+  "labels",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** #rrggbb */
+    color: text("color").notNull(),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [uniqueIndex("labels_workspace_name_uq").on(t.workspaceId, t.name)],
+);
+
+export const conversationLabels = sqliteTable(
+  "conversation_labels",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    labelId: text("label_id")
+      .notNull()
+      .references(() => labels.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index("conversation_labels_label_idx").on(t.labelId)],
+);
+
+export const NOTIFICATION_TYPES = ["mention", "assigned", "inbound_on_mine"] as const;
+
+/** A user's notification feed, per workspace. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    type: text("type", { enum: NOTIFICATION_TYPES }).notNull(),
+    conversationId: text("conversation_id").references(() => conversations.id, { onDelete: "cascade" }),
+    /** user | api_key | system | customer */
+    actorType: text("actor_type").notNull(),
+    actorId: text("actor_id"),
+    actorName: text("actor_name"),
+    createdAt: timestamp("created_at"),
+    readAt: integer("read_at"),
+  },
+  (t) => [index("notifications_user_idx").on(t.userId, t.workspaceId, t.createdAt)],
+);

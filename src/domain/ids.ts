@@ -4,7 +4,20 @@
  */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export type IdPrefix = "ws" | "usr" | "key" | "num" | "ct" | "cv" | "msg" | "note" | "tpl";
+export type IdPrefix =
+  | "ws"
+  | "usr"
+  | "key"
+  | "num"
+  | "ct"
+  | "cv"
+  | "msg"
+  | "note"
+  | "tpl"
+  | "mem"
+  | "inv"
+  | "lbl"
+  | "ntf";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

@@ -15,4 +15,6 @@ export interface Principal {
   scopes: ReadonlySet<Scope>;
   /** When the credential lapses (sessions); null for keys, which last until revoked. */
   expiresAt: number | null;
+  /** The client's address (CF-Connecting-IP), for the audit log. */
+  clientIp?: string | null;
 }

@@ -14,13 +14,18 @@ import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
 import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
+import { labelRoutes } from "./routes/labels";
 import { messageRoutes } from "./routes/messages";
+import { noteRoutes } from "./routes/notes";
+import { notificationRoutes } from "./routes/notifications";
 import { numberRoutes } from "./routes/numbers";
 import { opsRoutes } from "./routes/ops";
 import { socketRoutes } from "./routes/sockets";
+import { teamRoutes } from "./routes/team";
 import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
 
@@ -32,6 +37,8 @@ const PUBLIC_API_PATHS = new Set([
   "/api/auth/signup",
   "/api/auth/login",
   "/api/auth/logout",
+  "/api/auth/password/reset",
+  "/api/auth/password/reset/confirm",
   "/api/openapi.json",
   "/api/docs",
 ]);
@@ -82,8 +89,13 @@ export function createApp() {
   app.route("/api/numbers", numberRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
+  app.route("/api/conversations", noteRoutes);
   app.route("/api", messageRoutes);
   app.route("/api/workspace", workspaceRoutes);
+  app.route("/api", teamRoutes);
+  app.route("/api/labels", labelRoutes);
+  app.route("/api/audit", auditRoutes);
+  app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);
 

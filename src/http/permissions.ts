@@ -11,10 +11,20 @@ const ID = "[^/]+";
 export const PERMISSIONS: Rule[] = [
   ["GET", /^\/api\/me$/, null],
   ["POST", /^\/api\/auth\/logout$/, null],
+  // A person's own account (session-only, checked in the route).
+  ["POST", /^\/api\/auth\/(switch|password)$/, null],
+  ["POST", /^\/api\/invitations\/accept$/, null],
+  // Your own notifications (members only, checked in the route).
+  ["POST", /^\/api\/notifications\/read$/, null],
+  // Leaving is your own; removing someone else needs owner/admin (checked in the route).
+  ["DELETE", new RegExp(`^/api/members/${ID}$`), null],
   // Administration.
   ["*", /^\/api\/api-keys(\/.*)?$/, "admin"],
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
+  ["GET", /^\/api\/audit$/, "admin"],
   ["PATCH", /^\/api\/workspace$/, "admin"],
+  ["*", /^\/api\/invitations(\/.*)?$/, "admin"],
+  ["PATCH", new RegExp(`^/api/members/${ID}$`), "admin"],
   ["POST", /^\/api\/numbers$/, "admin"],
   ["PATCH", new RegExp(`^/api/numbers/${ID}$`), "admin"],
   ["DELETE", new RegExp(`^/api/numbers/${ID}$`), "admin"],
@@ -22,13 +32,20 @@ export const PERMISSIONS: Rule[] = [
   ["POST", /^\/api\/contacts$/, "contacts:write"],
   ["PATCH", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
   ["DELETE", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
+  // Labels and notes are the agents' work.
+  ["POST", /^\/api\/labels$/, "messages:send"],
+  ["PATCH", new RegExp(`^/api/labels/${ID}$`), "messages:send"],
+  ["DELETE", new RegExp(`^/api/labels/${ID}$`), "messages:send"],
+  ["POST", new RegExp(`^/api/conversations/${ID}/notes$`), "messages:send"],
   // Sending and conversation state.
   ["POST", /^\/api\/messages$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/messages/${ID}$`), "messages:send"],
   ["POST", new RegExp(`^/api/messages/${ID}/(cancel|retry)$`), "messages:send"],
   ["POST", /^\/api\/conversations$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/conversations/${ID}$`), "messages:send"],
-  ["POST", new RegExp(`^/api/conversations/${ID}/(messages|read)$`), "messages:send"],
+  ["POST", new RegExp(`^/api/conversations/${ID}/messages$`), "messages:send"],
+  // Marking read is reading.
+  ["POST", new RegExp(`^/api/conversations/${ID}/read$`), "messages:read"],
   // Reading (WebSocket upgrades are GETs too).
   ["GET", /^\/api\/.*$/, "messages:read"],
 ];

@@ -1,6 +1,9 @@
 /** Database rows → the API's and the frames' JSON (used by routes and rooms alike). */
+
+import type { ConversationStateRow } from "../db/queries/conversations";
 import type { contacts, conversations, messages, numbers } from "../db/schema";
 import { iso } from "../domain/time";
+import type { ConversationStateJson, LabelJson, NoteJson } from "../shared/frames";
 
 export type ContactRow = typeof contacts.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -49,7 +52,35 @@ export function presentMessage(row: MessageRow) {
     sentAt: iso(row.sentAt),
     deliveredAt: iso(row.deliveredAt),
     failedAt: iso(row.failedAt),
+    sentBy:
+      row.direction === "outbound"
+        ? {
+            type: (row.sentByType ?? "system") as "user" | "api_key" | "campaign" | "system",
+            id: row.createdBy,
+            name: row.sentByName,
+          }
+        : null,
   };
+}
+
+/** The room's `conversation` frame and the state part of a conversation's JSON. */
+export function presentConversationState(row: ConversationStateRow): ConversationStateJson {
+  return {
+    id: row.id,
+    status: row.status,
+    snoozedUntil: iso(row.snoozedUntil),
+    assignee: row.assigneeId ? { id: row.assigneeId, name: row.assigneeName ?? "" } : null,
+    labels: parseLabels(row.labels),
+  };
+}
+
+function parseLabels(json: string | null): LabelJson[] {
+  try {
+    const parsed = JSON.parse(json ?? "[]") as LabelJson[];
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
 }
 
 export function presentConversation(row: {
@@ -57,14 +88,44 @@ export function presentConversation(row: {
   contact: ContactRow;
   lastMessage: MessageRow | null;
   unread: number;
+  assigneeName: string | null;
+  labels: string | null;
 }) {
   return {
-    id: row.conversation.id,
+    ...presentConversationState({
+      id: row.conversation.id,
+      status: row.conversation.status,
+      snoozedUntil: row.conversation.snoozedUntil,
+      assigneeId: row.conversation.assignedUserId,
+      assigneeName: row.assigneeName,
+      labels: row.labels ?? "[]",
+    }),
     contact: presentContact(row.contact),
     from: row.conversation.fromNumber,
-    status: row.conversation.status,
     lastMessage: row.lastMessage ? presentMessage(row.lastMessage) : null,
     unreadCount: row.unread,
     lastMessageAt: row.lastMessage ? iso(row.lastMessage.createdAt) : null,
+  };
+}
+
+export function presentNote(row: {
+  id: string;
+  conversationId: string;
+  userId: string | null;
+  body: string;
+  mentions: string[] | string;
+  seq: number;
+  createdAt: number;
+  authorName: string | null;
+}): NoteJson {
+  const mentions = typeof row.mentions === "string" ? (JSON.parse(row.mentions) as string[]) : row.mentions;
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    body: row.body,
+    author: row.userId ? { id: row.userId, name: row.authorName ?? "" } : null,
+    mentions,
+    createdAt: iso(row.createdAt),
+    seq: row.seq,
   };
 }

@@ -16,6 +16,8 @@ import { toE164 } from "../domain/phone";
 import { analyzeSegments } from "../domain/segments";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
+import { inboxFor } from "../rooms/inbox-stream";
+import { notify } from "./notify";
 
 export interface InboundText {
   MessageSid: string;
@@ -52,6 +54,7 @@ export async function receiveText(
     route.contactId && route.conversationId
       ? { contactId: route.contactId, optedOut: route.optedOut ?? false, conversationId: route.conversationId }
       : undefined;
+  const isNewThread = !thread;
   if (!thread) {
     const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
       contact: newId("ct"),
@@ -96,6 +99,23 @@ export async function receiveText(
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
 
+  // The team: the assignee hears of a reply on their conversation; a new conversation may be
+  // assigned round-robin to an online agent (a workspace setting).
+  const customer = { type: "customer" as const, id: thread.contactId, name: route.contactName ?? from };
+  if (route.assigneeId) {
+    await notify(ctx.env, db, {
+      workspaceId,
+      userId: route.assigneeId,
+      type: "inbound_on_mine",
+      conversationId,
+      actor: customer,
+    }).catch((err: unknown) => log("warn", "inbound notification failed", { error: String(err) }));
+  } else if (isNewThread && route.autoAssign) {
+    await autoAssign(ctx.env, db, workspaceId, conversationId).catch((err: unknown) =>
+      log("warn", "auto-assignment failed", { conversationId, error: String(err) }),
+    );
+  }
+
   // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the
   // contact opted out (an opted-out user gets no HELP reply).
   if (keyword === "help" && input.OptOutType === undefined && !thread.optedOut) {
@@ -103,4 +123,19 @@ export async function receiveText(
     if (workspace) return workspace.helpText;
   }
   return null;
+}
+
+/** Assigns a new conversation to the next online agent, round-robin (the inbox stream knows who is online). */
+async function autoAssign(env: Env, db: Db, workspaceId: string, conversationId: string): Promise<void> {
+  const agentId = await inboxFor(env, workspaceId).nextOnlineAgent();
+  if (!agentId) return;
+  const changed = await roomFor(env, conversationId).changeState(workspaceId, { assigneeId: agentId });
+  if (!changed) return;
+  await notify(env, db, {
+    workspaceId,
+    userId: agentId,
+    type: "assigned",
+    conversationId,
+    actor: { type: "system", id: null, name: "Auto-assignment" },
+  });
 }

@@ -110,6 +110,8 @@ async function createOutbound(
     idempotencyHash: idempotencyKey ? hash : null,
     sendAt,
     createdBy: principal.userId ?? principal.credentialId,
+    // The room fills in the sender's current name from D1 (in the insert itself, no extra read).
+    sentByType: principal.kind === "session" ? "user" : "api_key",
     createdAt: now,
   });
   addCount(ctx.count, result.d1);

@@ -11,6 +11,13 @@ import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import {
+  type ConversationChange,
+  type ConversationStateRow,
+  conversationChangeStatements,
+  conversationStateStatement,
+  reopenQueries,
+} from "../db/queries/conversations";
+import {
   conversationSeqInD1,
   editScheduledStatements,
   getMessageById,
@@ -20,15 +27,24 @@ import {
   nextSeqSql,
   restartStatements,
   type StatusChange,
+  senderNameSql,
   seqOfMessageSql,
   statusChangeStatements,
 } from "../db/queries/messages";
+import { noteStatements } from "../db/queries/notes";
 import { conversations, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
-import { presentMessage } from "../messaging/present";
-import { ClientFrameSchema, type LoggedFrame, type MessageJson, type ServerFrame } from "../shared/frames";
+import { presentConversationState, presentMessage, presentNote } from "../messaging/present";
+import {
+  ClientFrameSchema,
+  type ConversationStateJson,
+  type LoggedFrame,
+  type MessageJson,
+  type NoteJson,
+  type ServerFrame,
+} from "../shared/frames";
 import { inboxFor } from "./inbox-stream";
 import {
   CREDENTIAL_CHECK_MS,
@@ -222,10 +238,20 @@ export class ConversationRoom extends DurableObject<Env> {
   > {
     const db = createDb(d1);
     const now = row.createdAt ?? Date.now();
-    const full = { ...row, seq: nextSeqSql(row.conversationId, this.lastSeq + 1), createdAt: now, updatedAt: now };
+    const full = {
+      ...row,
+      seq: nextSeqSql(row.conversationId, this.lastSeq + 1),
+      sentByName: row.sentByName ?? senderNameSql(row.sentByType, row.createdBy),
+      createdAt: now,
+      updatedAt: now,
+    };
     let stored: typeof messages.$inferSelect | undefined;
+    let reopened: ConversationStateRow | undefined;
+    let reopenSeq: number | undefined;
+    // A customer's text reopens a snoozed or resolved conversation: its own event, in the same batch.
+    const reopen = row.direction === "inbound" ? reopenQueries(db, row.conversationId, this.lastSeq + 2) : [];
     try {
-      const [inserted] = await db.batch([
+      const [inserted, , , ...rest] = await db.batch([
         db.insert(messages).values(full).returning(),
         db.insert(messageEvents).values({
           workspaceId: row.workspaceId,
@@ -242,8 +268,20 @@ export class ConversationRoom extends DurableObject<Env> {
             lastMessageAt: now,
           })
           .where(eq(conversations.id, row.conversationId)),
+        ...reopen,
       ]);
       stored = inserted[0];
+      if (reopen.length > 0) {
+        const [moved, seqRows, stateRows] = rest as unknown as [
+          { id: string }[],
+          { seq: number }[],
+          ConversationStateRow[],
+        ];
+        if (moved?.[0]) {
+          reopenSeq = seqRows?.[0]?.seq;
+          reopened = stateRows?.[0];
+        }
+      }
     } catch (err) {
       if (isUniqueViolation(err, "messages.provider_sid")) return { outcome: "duplicate", constraint: "provider_sid" };
       if (isUniqueViolation(err, "messages.workspace_id, messages.idempotency_key")) {
@@ -257,7 +295,66 @@ export class ConversationRoom extends DurableObject<Env> {
     this.adoptSeq(seq);
     const message = presentMessage(stored);
     this.commit({ type: "message", seq, message });
+    if (reopened && reopenSeq !== undefined) {
+      this.adoptSeq(reopenSeq);
+      this.commit({ type: "conversation", seq: reopenSeq, conversation: presentConversationState(reopened) });
+    }
     return { outcome: "created", message };
+  }
+
+  /** Adds an internal note at the next seq (a `note` frame); null when the conversation is not in the note's workspace. */
+  async addNote(note: {
+    id: string;
+    workspaceId: string;
+    conversationId: string;
+    userId: string | null;
+    body: string;
+    mentions: string[];
+  }): Promise<NoteJson | null> {
+    return this.serialize(async () => {
+      const d1 = this.env.DB;
+      const now = Date.now();
+      const results = await d1.batch(
+        noteStatements(d1, { ...note, conversationId: this.conversationId }, this.lastSeq + 1, now),
+      );
+      const seq = (results[1]?.results[0] as { seq?: number } | undefined)?.seq;
+      const row = results[2]?.results[0] as Parameters<typeof presentNote>[0] | undefined;
+      if (seq === undefined || !row) return null;
+      this.remember(note.workspaceId);
+      this.adoptSeq(seq);
+      const json = presentNote(row);
+      this.commit({ type: "note", seq, note: json });
+      return json;
+    });
+  }
+
+  /**
+   * Changes the conversation's workflow state (assignee, status, snooze, labels): one D1 batch that
+   * applies the change, takes the next seq and reads the new state back; then the `conversation` frame.
+   * Null when the conversation is not in `workspaceId` (callers check first; this is the guard).
+   */
+  async changeState(
+    workspaceId: string,
+    change: ConversationChange,
+  ): Promise<{ state: ConversationStateJson; seq: number } | null> {
+    return this.serialize(async () => {
+      const d1 = this.env.DB;
+      const statements = conversationChangeStatements(d1, workspaceId, this.conversationId, change);
+      const results = await d1.batch([
+        ...statements,
+        mirrorSeqStatement(d1, this.conversationId, this.lastSeq + 1),
+        conversationStateStatement(d1, this.conversationId),
+      ]);
+      const updated = results[statements.length - 1]?.results[0];
+      const seq = (results[statements.length]?.results[0] as { seq?: number } | undefined)?.seq;
+      const row = results[statements.length + 1]?.results[0] as ConversationStateRow | undefined;
+      if (!updated || seq === undefined || !row) return null;
+      this.remember(workspaceId);
+      this.adoptSeq(seq);
+      const state = presentConversationState(row);
+      this.commit({ type: "conversation", seq, conversation: state });
+      return { state, seq };
+    });
   }
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
@@ -388,6 +485,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const state: SocketState = { ...identity, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
     server.serializeAttachment(state);
     server.send(JSON.stringify({ type: "hello", conversationId, lastSeq: this.lastSeq } satisfies ServerFrame));
+    this.broadcastPresence();
     await this.scheduleAlarm(Date.now() + CREDENTIAL_CHECK_MS);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -416,7 +514,23 @@ export class ConversationRoom extends DurableObject<Env> {
       } catch {
         // already closed
       }
+      this.broadcastPresence(ws);
     }
+  }
+
+  /** Who has this conversation open (members, once each), to every socket: "Sam is viewing". */
+  private broadcastPresence(leaving?: WebSocket): void {
+    const viewers = new Map<string, string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws === leaving) continue;
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (state?.userId) viewers.set(state.userId, state.name);
+    }
+    const frame: ServerFrame = {
+      type: "presence",
+      viewers: [...viewers].map(([userId, name]) => ({ userId, name })),
+    };
+    this.broadcast(frame, leaving);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {

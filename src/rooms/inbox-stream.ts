@@ -10,6 +10,7 @@ import { countingD1, type D1Count, newCount } from "../db/counted";
 import { getConversationViewForReaders } from "../db/queries/conversations";
 import { log } from "../log";
 import { presentConversation } from "../messaging/present";
+import type { InboxFrame, NotificationJson } from "../shared/frames";
 import {
   CREDENTIAL_CHECK_MS,
   closeForCredentials,
@@ -52,6 +53,55 @@ export class InboxStream extends DurableObject<Env> {
       }
     }
     return closed;
+  }
+
+  /** Sends each notification to its member's open inboxes; returns how many sockets got one. */
+  async deliver(items: { userId: string; notification: NotificationJson }[]): Promise<number> {
+    let sent = 0;
+    for (const { userId, notification } of items) {
+      const text = JSON.stringify({ type: "notification", notification } satisfies InboxFrame);
+      for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
+        try {
+          ws.send(text);
+          sent++;
+        } catch {
+          // closing
+        }
+      }
+    }
+    return sent;
+  }
+
+  /**
+   * The next agent to get a new conversation: round-robin over the workspace's agents who have the
+   * inbox open now, after the one picked last. Null when no agent is online.
+   */
+  async nextOnlineAgent(): Promise<string | null> {
+    const online = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const state = ws.deserializeAttachment() as SocketState | null;
+      if (state?.userId) online.add(state.userId);
+    }
+    if (online.size === 0) return null;
+    const { results } = await this.env.DB.prepare(
+      `SELECT user_id AS id FROM memberships WHERE workspace_id = ?1 AND role = 'agent'
+         AND user_id IN (SELECT value FROM json_each(?2)) ORDER BY user_id`,
+    )
+      .bind(this.ctx.id.name ?? "", JSON.stringify([...online]))
+      .all<{ id: string }>();
+    if (results.length === 0) return null;
+    const last = (await this.ctx.storage.get<string>("lastAssigned")) ?? "";
+    const next = results.find((r) => r.id > last) ?? results[0];
+    if (!next) return null;
+    await this.ctx.storage.put("lastAssigned", next.id);
+    return next.id;
+  }
+
+  /** Closes a user's sockets now (they were removed from the workspace). */
+  async closeUser(userId: string): Promise<number> {
+    const sockets = this.ctx.getWebSockets(`user:${userId}`);
+    for (const ws of sockets) closeForCredentials(ws, "removed from the workspace");
+    return sockets.length;
   }
 
   /** Every CREDENTIAL_CHECK_MS while sockets are open: close those whose credentials ended (4401). */

@@ -5,6 +5,7 @@
  * `seq` where they are part of the ordered event log.
  */
 import { z } from "zod";
+import { CONVERSATION_STATUSES } from "./status";
 
 export const MediaJsonSchema = z.object({ url: z.string(), contentType: z.string().nullable() });
 
@@ -30,6 +31,14 @@ export const MessageJsonSchema = z.object({
   sentAt: z.string().nullable(),
   deliveredAt: z.string().nullable(),
   failedAt: z.string().nullable(),
+  /** Who sent an outbound message (null for inbound). */
+  sentBy: z
+    .object({
+      type: z.enum(["user", "api_key", "campaign", "system"]),
+      id: z.string().nullable(),
+      name: z.string().nullable(),
+    })
+    .nullable(),
 });
 export type MessageJson = z.infer<typeof MessageJsonSchema>;
 
@@ -43,12 +52,26 @@ export const ContactJsonSchema = z.object({
 });
 export type ContactJson = z.infer<typeof ContactJsonSchema>;
 
+export const LabelJsonSchema = z.object({ id: z.string(), name: z.string(), color: z.string() });
+export type LabelJson = z.infer<typeof LabelJsonSchema>;
+
+export const AssigneeJsonSchema = z.object({ id: z.string(), name: z.string() });
+
+/** A conversation's place in the team's workflow: who has it, its state, its labels. */
+export const ConversationStateJsonSchema = z.object({
+  id: z.string(),
+  status: z.enum(CONVERSATION_STATUSES),
+  snoozedUntil: z.string().nullable(),
+  assignee: AssigneeJsonSchema.nullable(),
+  labels: z.array(LabelJsonSchema),
+});
+export type ConversationStateJson = z.infer<typeof ConversationStateJsonSchema>;
+
 /** A conversation's list entry (the API's and the inbox stream's). */
 export const ConversationJsonSchema = z.object({
-  id: z.string(),
+  ...ConversationStateJsonSchema.shape,
   contact: ContactJsonSchema,
   from: z.string(),
-  status: z.enum(["open", "closed"]),
   lastMessage: MessageJsonSchema.nullable(),
   unreadCount: z.number().int(),
   lastMessageAt: z.string().nullable(),
@@ -64,10 +87,32 @@ const StatusFrameSchema = z.object({
   errorCode: z.number().int().nullable(),
   at: z.string(),
 });
+/** An internal note: the team's, never sent to the customer. */
+export const NoteJsonSchema = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  body: z.string(),
+  author: z.object({ id: z.string(), name: z.string() }).nullable(),
+  mentions: z.array(z.string()),
+  createdAt: z.string(),
+  seq: z.number().int(),
+});
+export type NoteJson = z.infer<typeof NoteJsonSchema>;
+
+const NoteFrameSchema = z.object({ type: z.literal("note"), seq: z.number().int(), note: NoteJsonSchema });
+
+/** The conversation's workflow state changed (assignee, status, snooze, labels). */
+const ConversationFrameSchema = z.object({
+  type: z.literal("conversation"),
+  seq: z.number().int(),
+  conversation: ConversationStateJsonSchema,
+});
 export type MessageFrame = z.infer<typeof MessageFrameSchema>;
 export type StatusFrame = z.infer<typeof StatusFrameSchema>;
+export type ConversationFrame = z.infer<typeof ConversationFrameSchema>;
+export type NoteFrame = z.infer<typeof NoteFrameSchema>;
 /** Frames kept in the room's event log and replayed on resume. */
-export type LoggedFrame = MessageFrame | StatusFrame;
+export type LoggedFrame = MessageFrame | StatusFrame | ConversationFrame | NoteFrame;
 
 const ErrorFrameSchema = z.object({ type: z.literal("error"), code: z.string(), message: z.string() });
 
@@ -76,16 +121,39 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), conversationId: z.string(), lastSeq: z.number().int() }),
   MessageFrameSchema,
   StatusFrameSchema,
+  ConversationFrameSchema,
+  NoteFrameSchema,
   z.object({ type: z.literal("typing"), userId: z.string(), name: z.string(), active: z.boolean() }),
   z.object({ type: z.literal("read"), userId: z.string(), seq: z.number().int() }),
+  /** Who has the conversation open now (sent when someone opens or leaves it). */
+  z.object({
+    type: z.literal("presence"),
+    viewers: z.array(z.object({ userId: z.string(), name: z.string() })),
+  }),
   z.object({ type: z.literal("reset") }),
   ErrorFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 
+/** A member's notification (their feed, and `notification` frames on /api/ws). */
+export const NotificationJsonSchema = z.object({
+  id: z.string(),
+  type: z.enum(["mention", "assigned", "inbound_on_mine"]),
+  conversationId: z.string().nullable(),
+  actor: z.object({
+    type: z.enum(["user", "api_key", "system", "customer"]),
+    id: z.string().nullable(),
+    name: z.string().nullable(),
+  }),
+  createdAt: z.string(),
+  readAt: z.string().nullable(),
+});
+export type NotificationJson = z.infer<typeof NotificationJsonSchema>;
+
 /** Inbox stream → browser (GET /api/ws). */
 export const InboxFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("conversation"), conversation: ConversationJsonSchema }),
+  z.object({ type: z.literal("notification"), notification: NotificationJsonSchema }),
   ErrorFrameSchema,
 ]);
 export type InboxFrame = z.infer<typeof InboxFrameSchema>;

@@ -16,3 +16,11 @@ export function parseScopes(text: string): Set<Scope> {
   const known = new Set<string>(API_KEY_SCOPES);
   return new Set(text.split(/\s+/).filter((s): s is Scope => known.has(s)));
 }
+
+/** What a signed-in member may do, by role, in the same terms as API key scopes (one permission table). */
+export const ROLE_SCOPES: Record<"owner" | "admin" | "agent" | "viewer", readonly Scope[]> = {
+  owner: API_KEY_SCOPES,
+  admin: API_KEY_SCOPES,
+  agent: DEFAULT_KEY_SCOPES,
+  viewer: ["messages:read"],
+};

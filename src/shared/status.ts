@@ -16,8 +16,12 @@ export const MESSAGE_STATUSES = [
 ] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
-export const ROLES = ["owner", "admin", "agent"] as const;
+export const ROLES = ["owner", "admin", "agent", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** A conversation's state in the team's workflow (not a message's delivery status). */
+export const CONVERSATION_STATUSES = ["open", "pending", "snoozed", "resolved"] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 export const STATUS_ORDER: Record<MessageStatus, number> = {
   scheduled: 0,

@@ -5,8 +5,8 @@ import { randomToken, sha256Hex } from "../../src/security/crypto";
 /** Adds a user with `role` to a workspace and returns a session cookie for them. */
 export async function addMember(
   workspaceId: string,
-  role: "owner" | "admin" | "agent",
-): Promise<{ cookie: string; userId: string }> {
+  role: "owner" | "admin" | "agent" | "viewer",
+): Promise<{ cookie: string; userId: string; memberId: string }> {
   const userId = `usr_test${Math.random().toString(36).slice(2, 12)}`;
   const token = randomToken();
   await env.DB.batch([
@@ -15,7 +15,8 @@ export async function addMember(
       `${userId}@example.com`,
       `Member ${role}`,
     ),
-    env.DB.prepare("INSERT INTO memberships (workspace_id, user_id, role) VALUES (?, ?, ?)").bind(
+    env.DB.prepare("INSERT INTO memberships (id, workspace_id, user_id, role) VALUES (?, ?, ?, ?)").bind(
+      `mem_${userId}`,
       workspaceId,
       userId,
       role,
@@ -27,7 +28,7 @@ export async function addMember(
       Date.now() + 3_600_000,
     ),
   ]);
-  return { cookie: `parley_session=${token}`, userId };
+  return { cookie: `parley_session=${token}`, userId, memberId: `mem_${userId}` };
 }
 
 export async function countRows(table: string, where = "1=1", ...params: unknown[]): Promise<number> {

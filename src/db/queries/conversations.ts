@@ -2,9 +2,10 @@
  * Conversations: one thread between a contact and one of the workspace's sender numbers.
  * `last_message_at` doubles as the list's sort key (set to the creation time until a message exists).
  */
-import { and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, like, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
-import { contacts, conversations, messages, numbers } from "../schema";
+import { contacts, conversationReads, conversations, messages, numbers, users } from "../schema";
 import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts";
 
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
@@ -22,7 +23,14 @@ function unreadCount(userId: string | SQL | null): SQL<number> {
 
 function selectConversation(db: Db, userId: string | SQL | null) {
   return db
-    .select({ conversation: conversations, contact: contacts, lastMessage: messages, unread: unreadCount(userId) })
+    .select({
+      conversation: conversations,
+      contact: contacts,
+      lastMessage: messages,
+      unread: unreadCount(userId),
+      assigneeName: assigneeNameSql,
+      labels: labelsJsonSql(conversations.id),
+    })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .leftJoin(messages, eq(messages.id, conversations.lastMessageId));
@@ -36,10 +44,27 @@ export async function listConversations(
   db: Db,
   workspaceId: string | SQL,
   userId: string | SQL | null,
-  opts: { status?: "open" | "closed"; q?: string; limit: number; before?: { key: number; id: string } | null },
+  opts: {
+    status?: ConversationStatus;
+    /** "me" needs userId; "none" is unassigned; otherwise a user id. */
+    assignee?: string;
+    label?: string;
+    q?: string;
+    limit: number;
+    before?: { key: number; id: string } | null;
+  },
 ) {
   const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, workspaceId)];
   if (opts.status) conditions.push(eq(conversations.status, opts.status));
+  if (opts.assignee === "none") conditions.push(isNull(conversations.assignedUserId));
+  else if (opts.assignee === "me") conditions.push(userId === null ? sql`0` : eq(conversations.assignedUserId, userId));
+  else if (opts.assignee) conditions.push(eq(conversations.assignedUserId, opts.assignee));
+  if (opts.label) {
+    conditions.push(
+      sql`exists (select 1 from conversation_labels cl join labels l on l.id = cl.label_id
+        where cl.conversation_id = ${conversations.id} and (l.id = ${opts.label} or l.name = ${opts.label}))`,
+    );
+  }
   if (opts.q) {
     const pattern = containsPattern(opts.q);
     const digits = opts.q.replace(/\D/g, "");
@@ -92,7 +117,14 @@ export async function getConversationViewForReaders(
           end, 0)))
     from json_each(${JSON.stringify(readers)}) u)`;
   const [row] = await db
-    .select({ conversation: conversations, contact: contacts, lastMessage: messages, unreadByReader })
+    .select({
+      conversation: conversations,
+      contact: contacts,
+      lastMessage: messages,
+      unreadByReader,
+      assigneeName: assigneeNameSql,
+      labels: labelsJsonSql(conversations.id),
+    })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .leftJoin(messages, eq(messages.id, conversations.lastMessageId))
@@ -101,7 +133,13 @@ export async function getConversationViewForReaders(
   if (!row) return undefined;
   const counts = JSON.parse(row.unreadByReader ?? "{}") as Record<string, number>;
   return {
-    view: { conversation: row.conversation, contact: row.contact, lastMessage: row.lastMessage },
+    view: {
+      conversation: row.conversation,
+      contact: row.contact,
+      lastMessage: row.lastMessage,
+      assigneeName: row.assigneeName,
+      labels: row.labels,
+    },
     unreadFor: (reader: string | null) => counts[reader ?? ""] ?? 0,
   };
 }
@@ -178,6 +216,11 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
       contactId: contacts.id,
       optedOut: contacts.optedOut,
       conversationId: conversations.id,
+      assigneeId: conversations.assignedUserId,
+      contactName: contacts.name,
+      autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
+        Boolean,
+      ),
     })
     .from(numbers)
     .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))
@@ -235,4 +278,163 @@ export async function ensureThread(
   const contact = found?.contact ?? (await findOrCreateContact(db, workspaceId, phone, fresh.contact));
   const { conversation } = await findOrCreateConversation(db, workspaceId, contact.id, fromNumber, fresh.conversation);
   return { contact, conversation };
+}
+
+/** SQL: a conversation's labels as a JSON array of `{id, name, color}`, by name. */
+export function labelsJsonSql(conversationId: typeof conversations.id | string) {
+  return sql<string>`(select coalesce(json_group_array(json(x.j)), '[]') from (
+      select json_object('id', l.id, 'name', l.name, 'color', l.color) as j
+      from conversation_labels cl join labels l on l.id = cl.label_id
+      where cl.conversation_id = ${conversationId} order by l.name) x)`;
+}
+
+/** SQL: the name of the conversation's assignee. */
+export const assigneeNameSql = sql<
+  string | null
+>`(select u.name from users u where u.id = ${conversations.assignedUserId})`;
+
+/** A change to a conversation's workflow state (undefined fields stay as they are). */
+export interface ConversationChange {
+  status?: "open" | "pending" | "snoozed" | "resolved";
+  snoozedUntil?: number | null;
+  assigneeId?: string | null;
+  labelIds?: string[];
+  /** Apply only to a conversation still snoozed until at most this time (the wake-up job's guard). */
+  dueBy?: number;
+}
+
+/**
+ * The statements that apply `change`, ending with the UPDATE of the conversation (RETURNING its id):
+ * a room appends its seq statement after it, so the change takes a seq only if it applied. Labels are
+ * replaced as a set, and only labels of the conversation's own workspace are taken.
+ */
+export function conversationChangeStatements(
+  d1: D1Database,
+  workspaceId: string,
+  conversationId: string,
+  change: ConversationChange,
+): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  if (change.labelIds) {
+    statements.push(
+      d1
+        .prepare(
+          `DELETE FROM conversation_labels WHERE conversation_id = ?1
+             AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = ?1 AND c.workspace_id = ?2)`,
+        )
+        .bind(conversationId, workspaceId),
+      d1
+        .prepare(
+          `INSERT OR IGNORE INTO conversation_labels (conversation_id, label_id, workspace_id)
+           SELECT ?1, l.id, l.workspace_id FROM labels l
+           WHERE l.workspace_id = ?2 AND l.id IN (SELECT value FROM json_each(?3))
+             AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = ?1 AND c.workspace_id = ?2)`,
+        )
+        .bind(conversationId, workspaceId, JSON.stringify(change.labelIds)),
+    );
+  }
+  const sets: string[] = [];
+  const params: unknown[] = [];
+  if (change.status !== undefined) {
+    params.push(change.status);
+    sets.push(`status = ?${params.length + 2}`);
+    // Only a snoozed conversation has a wake time.
+    if (change.status !== "snoozed") sets.push("snoozed_until = NULL");
+  }
+  if (change.snoozedUntil !== undefined && change.status === "snoozed") {
+    params.push(change.snoozedUntil);
+    sets.push(`snoozed_until = ?${params.length + 2}`);
+  }
+  if (change.assigneeId !== undefined) {
+    params.push(change.assigneeId);
+    sets.push(`assigned_user_id = ?${params.length + 2}`);
+  }
+  // With nothing to set (labels only), the UPDATE still touches the row so the change takes a seq.
+  if (sets.length === 0) sets.push("status = status");
+  let guard = "";
+  if (change.dueBy !== undefined) {
+    params.push(change.dueBy);
+    guard = ` AND status = 'snoozed' AND snoozed_until <= ?${params.length + 2}`;
+  }
+  statements.push(
+    d1
+      .prepare(`UPDATE conversations SET ${sets.join(", ")} WHERE id = ?1 AND workspace_id = ?2${guard} RETURNING id`)
+      .bind(conversationId, workspaceId, ...params),
+  );
+  return statements;
+}
+
+/** The conversation's workflow state, as the room's `conversation` frame carries it. */
+export function conversationStateStatement(d1: D1Database, conversationId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT c.id, c.status, c.snoozed_until AS snoozedUntil, c.assigned_user_id AS assigneeId,
+         (SELECT u.name FROM users u WHERE u.id = c.assigned_user_id) AS assigneeName,
+         (SELECT coalesce(json_group_array(json(x.j)), '[]') FROM (
+            SELECT json_object('id', l.id, 'name', l.name, 'color', l.color) AS j
+            FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
+            WHERE cl.conversation_id = c.id ORDER BY l.name) x) AS labels
+       FROM conversations c WHERE c.id = ?1`,
+    )
+    .bind(conversationId);
+}
+
+export interface ConversationStateRow {
+  id: string;
+  status: "open" | "pending" | "snoozed" | "resolved";
+  snoozedUntil: number | null;
+  assigneeId: string | null;
+  assigneeName: string | null;
+  labels: string;
+}
+
+/** Snoozed conversations whose time has come (for the wake-up job). */
+export async function dueSnoozes(db: Db, now: number, limit: number) {
+  return db
+    .select({ id: conversations.id, workspaceId: conversations.workspaceId })
+    .from(conversations)
+    .where(and(eq(conversations.status, "snoozed"), lte(conversations.snoozedUntil, now)))
+    .limit(limit);
+}
+
+/**
+ * The same three steps for a drizzle batch (an inbound message's insert): reopen a snoozed or resolved
+ * conversation, take the next seq if it did, and read the state back.
+ */
+export function reopenQueries(db: Db, conversationId: string, proposedSeq: number) {
+  return [
+    db
+      .update(conversations)
+      .set({ status: "open", snoozedUntil: null })
+      .where(and(eq(conversations.id, conversationId), inArray(conversations.status, ["snoozed", "resolved"])))
+      .returning({ id: conversations.id }),
+    db
+      .update(conversations)
+      .set({
+        lastSeq: sql`max(${conversations.lastSeq} + 1, ${proposedSeq},
+          coalesce((select max(m.seq) from messages m where m.conversation_id = ${conversationId}), 0) + 1)`,
+      })
+      .where(and(eq(conversations.id, conversationId), sql`changes() > 0`))
+      .returning({ seq: conversations.lastSeq }),
+    db
+      .select({
+        id: conversations.id,
+        status: conversations.status,
+        snoozedUntil: conversations.snoozedUntil,
+        assigneeId: conversations.assignedUserId,
+        assigneeName: assigneeNameSql,
+        labels: labelsJsonSql(conversations.id),
+      })
+      .from(conversations)
+      .where(and(eq(conversations.id, conversationId), sql`changes() > 0`)),
+  ] as const;
+}
+
+/** Each member's read marker in a conversation, with their name (for "Seen by"). */
+export async function readMarkers(db: Db, workspaceId: string, conversationId: string) {
+  return db
+    .select({ userId: conversationReads.userId, name: users.name, seq: conversationReads.lastReadSeq })
+    .from(conversationReads)
+    .innerJoin(users, eq(users.id, conversationReads.userId))
+    .where(and(eq(conversationReads.workspaceId, workspaceId), eq(conversationReads.conversationId, conversationId)));
 }

@@ -469,3 +469,11 @@ export async function claimForHandover(
   }
   return out;
 }
+
+/** SQL: the sender's name, read inside a message's insert (a member's or an API key's). */
+export function senderNameSql(type: string | null | undefined, id: string | null | undefined) {
+  if (!id) return null;
+  if (type === "user") return sql<string | null>`(select u.name from users u where u.id = ${id})`;
+  if (type === "api_key") return sql<string | null>`(select k.name from api_keys k where k.id = ${id})`;
+  return null;
+}

@@ -8,7 +8,7 @@ import { findActiveApiKey, findSession, type PresentedCredential, touchApiKey } 
 import type { Role } from "../../db/schema";
 import { ApiError, forbidden, unauthorized } from "../../domain/errors";
 import { sha256Hex } from "../../security/crypto";
-import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, parseScopes, type Scope } from "../../shared/scopes";
+import { parseScopes, ROLE_SCOPES, type Scope } from "../../shared/scopes";
 import type { AppEnv, Principal } from "../context";
 import { requiredScope } from "../permissions";
 
@@ -44,9 +44,11 @@ export function foldsCredential(method: string, path: string): boolean {
 export async function principalNow(c: Context<AppEnv>): Promise<Principal> {
   const principal = await resolvePrincipal(c);
   if (!principal) throw unauthorized();
-  if (principal.kind === "api_key") {
-    const scope = requiredScope(c.req.method, c.req.path);
-    if (scope && !principal.scopes.has(scope)) throw insufficientScope(scope);
+  const scope = requiredScope(c.req.method, c.req.path);
+  if (scope && !principal.scopes.has(scope)) {
+    throw principal.kind === "api_key"
+      ? insufficientScope(scope)
+      : forbidden(`Your role (${principal.role}) cannot do this; it needs ${roleFor(scope)}.`);
   }
   c.set("principal", principal);
   return principal;
@@ -74,6 +76,7 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
       credentialId: key.id,
       scopes,
       expiresAt: null,
+      clientIp: c.req.header("CF-Connecting-IP") ?? null,
     };
   }
   const session = await findSession(db, credential.hash, now);
@@ -84,8 +87,9 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal | 
     userId: session.userId,
     role: session.role,
     credentialId: credential.hash,
-    scopes: new Set<Scope>(session.role === "agent" ? DEFAULT_KEY_SCOPES : API_KEY_SCOPES),
+    scopes: new Set<Scope>(ROLE_SCOPES[session.role]),
     expiresAt: session.expiresAt,
+    clientIp: c.req.header("CF-Connecting-IP") ?? null,
   };
 }
 
@@ -93,6 +97,15 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await principalNow(c);
   await next();
 };
+
+/** The least role whose members hold `scope`. */
+function roleFor(scope: Scope): string {
+  return scope === "admin"
+    ? "an owner or admin"
+    : scope === "messages:read"
+      ? "a viewer or above"
+      : "an agent or above";
+}
 
 function insufficientScope(scope: Scope) {
   return new ApiError(403, "insufficient_scope", `This API key lacks the ${scope} scope.`, { required: scope });

@@ -1,21 +1,28 @@
 /** Conversations: the inbox list (most recent first, unread counts, last message) and find-or-create. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
 import { audit } from "../../db/queries/audit";
 import { credentialSql } from "../../db/queries/auth";
 import { findOrCreateContact, getContact } from "../../db/queries/contacts";
 import {
+  type ConversationChange,
   findOrCreateConversation,
   findWorkspaceNumber,
   getConversationView,
   listConversations,
 } from "../../db/queries/conversations";
+import { findLabels } from "../../db/queries/labels";
+import { findMembership } from "../../db/queries/team";
 import { conversations } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
 import { conflict, notFound, unprocessable, validationFailed } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { actorOf, notify } from "../../messaging/notify";
 import { presentConversation } from "../../messaging/present";
+import { roomFor } from "../../rooms/conversation-room";
 import { inboxFor } from "../../rooms/inbox-stream";
+import { CONVERSATION_STATUSES, type ConversationStatus } from "../../shared/status";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { principalNow } from "../middleware/auth";
@@ -40,7 +47,15 @@ const listRoute = createRoute({
   security,
   request: {
     query: z.object({
-      status: z.enum(["open", "closed"]).optional(),
+      status: z.enum(CONVERSATION_STATUSES).optional(),
+      assignee: z
+        .string()
+        .trim()
+        .min(1)
+        .max(64)
+        .optional()
+        .openapi({ description: "`me`, `none` (unassigned) or a user id" }),
+      label: z.string().trim().min(1).max(64).optional().openapi({ description: "A label's id or name" }),
       q: z.string().trim().max(100).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(30),
       cursor: z.string().max(200).optional(),
@@ -87,14 +102,30 @@ const patchRoute = createRoute({
   method: "patch",
   path: "/{id}",
   tags: ["conversations"],
-  summary: "Open or close a conversation, or move it to another of the workspace's sender numbers",
+  summary:
+    "Assign, change status (open, pending, snoozed until a time, resolved), set labels, or move to another sender number",
   security,
   request: {
     params: IdParam,
     body: jsonBody(
       z
         .object({
-          status: z.enum(["open", "closed"]).optional(),
+          status: z.enum(CONVERSATION_STATUSES).optional(),
+          snoozedUntil: z.string().datetime({ offset: true }).optional().openapi({
+            description: "With status `snoozed`: when it wakes (back to open); a customer's text wakes it sooner",
+          }),
+          assignee: z
+            .string()
+            .min(1)
+            .max(64)
+            .nullable()
+            .optional()
+            .openapi({ description: "A member's user id, `me`, or null to unassign" }),
+          labels: z
+            .array(z.string().min(1).max(64))
+            .max(20)
+            .optional()
+            .openapi({ description: "The conversation's labels (ids or names), replacing the current set" }),
           from: PhoneInput.optional().openapi({ description: "Send from this number of the workspace from now on" }),
         })
         .strict(),
@@ -109,12 +140,12 @@ const patchRoute = createRoute({
 
 export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRoute, async (c) => {
-    const { status, q, limit, cursor } = c.req.valid("query");
+    const { status, assignee, label, q, limit, cursor } = c.req.valid("query");
     const credential = c.get("credential");
     // One query, the credential check folded in (see credentialSql); only an empty page asks who is
     // calling, to answer 401/403 instead of an empty list.
     const who = credentialSql(credential, Date.now(), "messages:read");
-    const opts = { status, q, limit, before: decodeCursor(cursor) };
+    const opts = { status, assignee, label, q, limit, before: decodeCursor(cursor) };
     const rows = await listConversations(
       c.get("db"),
       who.workspaceId,
@@ -174,6 +205,9 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     const { id } = c.req.valid("param");
     const input = c.req.valid("json");
     const db = c.get("db");
+    const before = await getConversationView(db, workspaceId, userId, id);
+    if (!before) throw notFound("Conversation");
+    const change = await resolveChange(c, input);
     if (input.from !== undefined) {
       const sender = await findWorkspaceNumber(db, workspaceId, input.from);
       if (!sender) {
@@ -181,34 +215,92 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
           field: "from",
         });
       }
+      try {
+        await db
+          .update(conversations)
+          .set({ fromNumber: input.from })
+          .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)));
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw conflict(`This contact already has a conversation from ${input.from}; open that one instead.`, {
+            field: "from",
+          });
+        }
+        throw err;
+      }
+      await audit(db, principal, "conversation.sender_changed", "conversation", id, {
+        before: before.conversation.fromNumber,
+        after: input.from,
+      });
     }
-    const set = {
-      ...(input.status ? { status: input.status } : {}),
-      ...(input.from ? { fromNumber: input.from } : {}),
-    };
-    const where = and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId));
-    let row: { id: string } | undefined;
-    try {
-      [row] =
-        Object.keys(set).length === 0
-          ? await db.select({ id: conversations.id }).from(conversations).where(where)
-          : await db.update(conversations).set(set).where(where).returning({ id: conversations.id });
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw conflict(`This contact already has a conversation from ${input.from}; open that one instead.`, {
-          field: "from",
+    if (change) {
+      // The change is an event in the conversation's order (a `conversation` frame in its room).
+      const changed = await roomFor(c.env, id).changeState(workspaceId, change);
+      if (!changed) throw notFound("Conversation");
+      const newAssignee = change.assigneeId;
+      if (newAssignee && newAssignee !== before.conversation.assignedUserId && newAssignee !== userId) {
+        await notify(c.env, db, {
+          workspaceId,
+          userId: newAssignee,
+          type: "assigned",
+          conversationId: id,
+          actor: await actorOf(db, principal),
         });
       }
-      throw err;
     }
-    if (!row) throw notFound("Conversation");
-    if (input.from) await audit(db, principal, "conversation.sender_changed", "conversation", id, { from: input.from });
     const view = await getConversationView(db, workspaceId, userId, id);
     if (!view) throw notFound("Conversation");
-    c.executionCtx.waitUntil(
-      inboxFor(c.env, workspaceId)
-        .publish(id)
-        .catch(() => undefined),
-    );
+    if (!change) {
+      c.executionCtx.waitUntil(
+        inboxFor(c.env, workspaceId)
+          .publish(id)
+          .catch(() => undefined),
+      );
+    }
     return c.json(presentConversation(view), 200);
   });
+
+/** The PATCH body as a state change: `me` and label names resolved, the assignee checked to be a member. */
+async function resolveChange(
+  c: Context<AppEnv>,
+  input: { status?: ConversationStatus; snoozedUntil?: string; assignee?: string | null; labels?: string[] },
+): Promise<ConversationChange | null> {
+  const { workspaceId, userId } = c.get("principal");
+  const db = c.get("db");
+  const change: ConversationChange = {};
+  if (input.snoozedUntil !== undefined && input.status !== "snoozed") {
+    throw validationFailed([{ path: "snoozedUntil", message: "only with status snoozed" }]);
+  }
+  if (input.status === "snoozed") {
+    const until = input.snoozedUntil ? Date.parse(input.snoozedUntil) : Number.NaN;
+    if (!Number.isFinite(until) || until <= Date.now()) {
+      throw validationFailed([
+        { path: "snoozedUntil", message: "a snoozed conversation needs a wake time in the future" },
+      ]);
+    }
+    change.snoozedUntil = until;
+  }
+  if (input.status !== undefined) change.status = input.status;
+  if (input.assignee !== undefined) {
+    const assignee = input.assignee === "me" ? userId : input.assignee;
+    if (input.assignee === "me" && !userId) {
+      throw validationFailed([{ path: "assignee", message: "an API key is not a member; name a user id" }]);
+    }
+    if (assignee !== null && !(await findMembership(db, workspaceId, assignee ?? ""))) {
+      throw unprocessable("unknown_member", "The assignee is not a member of this workspace.", { field: "assignee" });
+    }
+    change.assigneeId = assignee ?? null;
+  }
+  if (input.labels !== undefined) {
+    const wanted = [...new Set(input.labels)];
+    const found = await findLabels(db, workspaceId, wanted);
+    const missing = wanted.filter((w) => !found.some((l) => l.id === w || l.name === w));
+    if (missing.length > 0) {
+      throw unprocessable("unknown_label", `No label ${missing.map((m) => `"${m}"`).join(", ")} in this workspace.`, {
+        field: "labels",
+      });
+    }
+    change.labelIds = found.map((l) => l.id);
+  }
+  return Object.keys(change).length > 0 ? change : null;
+}

@@ -10,7 +10,13 @@ import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
 const WorkspaceSettingsSchema = z
-  .object({ id: z.string(), name: z.string(), helpText: z.string(), retentionDays: z.number().int().nullable() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    helpText: z.string(),
+    retentionDays: z.number().int().nullable(),
+    autoAssign: z.boolean(),
+  })
   .openapi("WorkspaceSettings");
 
 const getRoute = createRoute({
@@ -41,6 +47,10 @@ const patchRoute = createRoute({
             .max(3650, "must be at most 3650 days")
             .nullable()
             .optional(),
+          autoAssign: z
+            .boolean()
+            .optional()
+            .openapi({ description: "Assign new inbound conversations round-robin to the agents online" }),
         })
         .strict(),
     ),
@@ -49,7 +59,13 @@ const patchRoute = createRoute({
 });
 
 function present(row: typeof workspaces.$inferSelect) {
-  return { id: row.id, name: row.name, helpText: row.helpText, retentionDays: row.retentionDays };
+  return {
+    id: row.id,
+    name: row.name,
+    helpText: row.helpText,
+    retentionDays: row.retentionDays,
+    autoAssign: row.autoAssign,
+  };
 }
 
 export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -64,8 +80,13 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
     const principal = requireAdmin(c);
     const input = c.req.valid("json");
     const db = c.get("db");
+    const before = await db.query.workspaces.findFirst({ where: eq(workspaces.id, principal.workspaceId) });
     const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();
-    if (!row) throw notFound("Workspace");
-    await audit(db, principal, "workspace.updated", "workspace", principal.workspaceId, input);
+    if (!row || !before) throw notFound("Workspace");
+    const was = present(before) as Record<string, unknown>;
+    await audit(db, principal, "workspace.updated", "workspace", principal.workspaceId, {
+      before: Object.fromEntries(Object.keys(input).map((k) => [k, was[k]])),
+      after: input,
+    });
     return c.json(present(row), 200);
   });

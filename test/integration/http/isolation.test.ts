@@ -24,6 +24,11 @@ describe("workspace isolation", () => {
     ids.contact = contact.id;
     ids.conversation = conv.json.id;
     ids.apiKey = key.json.id;
+    const label = await call("POST", "/api/labels", a, { body: { name: "a-label" } });
+    ids.label = label.json.id;
+    const invitation = await call("POST", "/api/invitations", a, { body: { email: "invitee@example.com" } });
+    ids.invitation = invitation.json.id;
+    ids.member = (await call("GET", "/api/members", a)).json.items[0].id;
   });
 
   const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
@@ -31,7 +36,7 @@ describe("workspace isolation", () => {
     ["PATCH", "contact", (i) => `/api/contacts/${i.contact}`, { name: "pwned" }],
     ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],
-    ["PATCH", "conversation", (i) => `/api/conversations/${i.conversation}`, { status: "closed" }],
+    ["PATCH", "conversation", (i) => `/api/conversations/${i.conversation}`, { status: "resolved" }],
     [
       "PATCH",
       "conversation's sender",
@@ -42,6 +47,15 @@ describe("workspace isolation", () => {
     ["DELETE", "number (cancelling its messages)", (i) => `/api/numbers/${i.number}?cancel=true`],
     ["PATCH", "number", (i) => `/api/numbers/${i.number}`, { ratePerSecond: 1 }],
     ["DELETE", "api key", (i) => `/api/api-keys/${i.apiKey}`],
+    ["PATCH", "conversation's assignee", (i) => `/api/conversations/${i.conversation}`, { assignee: null }],
+    ["PATCH", "conversation's labels", (i) => `/api/conversations/${i.conversation}`, { labels: [] }],
+    ["POST", "conversation's notes", (i) => `/api/conversations/${i.conversation}/notes`, { body: "pwned" }],
+    ["GET", "conversation's notes", (i) => `/api/conversations/${i.conversation}/notes`],
+    ["PATCH", "label", (i) => `/api/labels/${i.label}`, { name: "pwned" }],
+    ["DELETE", "label", (i) => `/api/labels/${i.label}`],
+    ["DELETE", "invitation", (i) => `/api/invitations/${i.invitation}`],
+    ["PATCH", "member", (i) => `/api/members/${i.member}`, { role: "viewer" }],
+    ["DELETE", "member", (i) => `/api/members/${i.member}`],
   ];
 
   for (const [method, what, path, bodyOf] of byId) {
@@ -62,6 +76,25 @@ describe("workspace isolation", () => {
     expect((await call("GET", `/api/conversations/${ids.conversation}`, a)).json.status).toBe("open");
     expect((await call("GET", "/api/numbers", a)).json.items.map((n: { id: string }) => n.id)).toContain(ids.number);
     expect((await call("GET", "/api/api-keys", a)).json.items.map((k: { id: string }) => k.id)).toContain(ids.apiKey);
+    expect((await call("GET", "/api/labels", a)).json.items.map((l: { name: string }) => l.name)).toEqual(["a-label"]);
+    expect((await call("GET", "/api/invitations", a)).json.items.map((i: { id: string }) => i.id)).toEqual([
+      ids.invitation,
+    ]);
+    expect((await call("GET", "/api/members", a)).json.items).toMatchObject([{ id: ids.member, role: "owner" }]);
+    expect((await call("GET", `/api/conversations/${ids.conversation}/notes`, a)).json.items).toEqual([]);
+  });
+
+  it("another workspace's members, labels and notifications never show, and cannot be assigned or applied", async () => {
+    const bMembers = (await call("GET", "/api/members", b)).json.items;
+    expect(bMembers.map((m: { userId: string }) => m.userId)).toEqual([b.userId]);
+    const bConv = await call("POST", "/api/conversations", { key: bKey }, { body: { phone: "+14155550123" } });
+    const assign = await call("PATCH", `/api/conversations/${bConv.json.id}`, b, { body: { assignee: a.userId } });
+    expect(assign.status).toBe(422);
+    const label = await call("PATCH", `/api/conversations/${bConv.json.id}`, b, { body: { labels: [ids.label] } });
+    expect(label.status).toBe(422);
+    expect((await call("GET", "/api/labels", b)).json.items).toEqual([]);
+    expect((await call("GET", "/api/notifications", b)).json.items).toEqual([]);
+    expect((await call("POST", "/api/notifications/read", { key: bKey }, { body: { all: true } })).status).toBe(403);
   });
 
   it("cannot start a conversation with another workspace's contact or number", async () => {

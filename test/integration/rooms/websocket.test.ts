@@ -291,9 +291,14 @@ describe("inbox stream (GET /api/ws)", () => {
     inbox.send({ type: "read", seq: 1 });
     expect(await inbox.next((f) => f.type === "error")).toMatchObject({ code: "read_only" });
     // Closing a conversation is a list change too.
-    await call("PATCH", `/api/conversations/${frame.conversation.id}`, { key: ws.key }, { body: { status: "closed" } });
+    await call(
+      "PATCH",
+      `/api/conversations/${frame.conversation.id}`,
+      { key: ws.key },
+      { body: { status: "resolved" } },
+    );
     expect(
-      (await inbox.next((f) => f.type === "conversation" && f.conversation.status === "closed")).conversation.id,
+      (await inbox.next((f) => f.type === "conversation" && f.conversation.status === "resolved")).conversation.id,
     ).toBe(frame.conversation.id);
   });
 });
