@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { waitFor } from "./http.mjs";
-import { DEMO, seedLocalDb } from "./seed.mjs";
+import { DEMO, DEMO_TEAM, seedLocalDb } from "./seed.mjs";
 import { WRANGLER_BIN, wranglerEnv } from "./wrangler-env.mjs";
 
 const PORT = Number(process.env.PARLEY_PORT ?? 8787);
@@ -135,8 +135,12 @@ async function main() {
   inbox       ${APP_URL}
   API docs    ${APP_URL}/api/docs
   emulator    ${EMULATOR_URL}   (a phone to text the demo number from)
-  sign in     ${DEMO.email} / ${DEMO.password}
+  sign in     ${DEMO.email} / ${DEMO.password}   (owner)
+  teammates   ${DEMO_TEAM.slice(1)
+    .map((u) => `${u.email} (${u.role})`)
+    .join(", ")}, same password
   demo number ${DEMO.number}
+  password reset links are printed here (no email provider yet)
   auth token  ${token}   (TWILIO_AUTH_TOKEN, in .dev.vars)
 Ctrl-C stops everything.
 `);

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import axe from "axe-core";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM script without types
@@ -383,5 +384,124 @@ describe("the inbox in Chromium", () => {
     const moved = page.locator(".msg.outbound").filter({ hasText: "From the new line" });
     await expect.poll(() => moved.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
     await shot(page, "moved-sender");
+  }, 90_000);
+});
+
+/** axe-core in the page: the violations rated serious or critical (none is the bar). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses inline scripts.
+  await page.evaluate(axe.source);
+  // Runs in the page (globalThis is its window there).
+  const result = (await page.evaluate(() => {
+    const g = globalThis as unknown as { axe: typeof axe; document: unknown };
+    return g.axe.run(g.document as never, { resultTypes: ["violations"] });
+  })) as axe.AxeResults;
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+describe("the team in Chromium", () => {
+  const agentEmail = `agent-${Date.now()}@example.com`;
+  const line = "+14155550143";
+  let owner: Page;
+  let agent: Page;
+
+  it("an owner invites an agent, who joins from the link in another browser", async () => {
+    owner = await browser();
+    await signIn(owner, email);
+    await owner.getByRole("link", { name: "Settings" }).click();
+    await owner.getByLabel("Invite by email").fill(agentEmail);
+    await owner.locator('select[name="invite-role"]').selectOption("agent");
+    await owner.getByRole("button", { name: "Invite", exact: true }).click();
+    const link = owner.locator(".invite-link");
+    await expect.poll(() => link.count()).toBe(1);
+    const url = await link.inputValue();
+    expect(url).toContain("?invite=");
+    await shot(owner, "team-invited");
+
+    agent = await browser();
+    await agent.goto(url.replace(/^https?:\/\/[^/]+/, stack.appUrl));
+    await expect.poll(() => agent.getByRole("heading", { name: "Join your team on Parley" }).count()).toBe(1);
+    expect(await agent.getByLabel("Team or business name").count()).toBe(0);
+    await agent.getByLabel("Your name").fill("Andy Agent");
+    await agent.getByLabel("Email").fill(agentEmail);
+    await agent.getByLabel("Password").fill(PASSWORD);
+    await agent.getByRole("button", { name: "Create account and join" }).click();
+    await expect.poll(() => agent.getByText("Olive's Bakery").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => agent.locator(".conv").filter({ hasText: "Casey Customer" }).count()).toBe(1);
+    // The owner sees the new member.
+    await owner.reload();
+    await expect.poll(() => owner.locator("tr[data-member]").filter({ hasText: agentEmail }).count()).toBe(1);
+  }, 90_000);
+
+  it("the owner assigns a conversation to the agent, who is notified live and finds it under Mine", async () => {
+    await owner
+      .getByRole("button", { name: "← Back to the inbox" })
+      .or(owner.getByRole("link", { name: "← Back to the inbox" }))
+      .click();
+    await owner.getByRole("link", { name: /Casey Customer/ }).click();
+    await owner.locator('select[name="assignee"]').selectOption({ label: "Andy Agent" });
+    await expect.poll(() => agent.getByTestId("unread-notifications").textContent(), { timeout: 10_000 }).toMatch(/^1/);
+    await agent.getByRole("button", { name: "Mine" }).click();
+    await expect.poll(() => agent.locator(".conv").filter({ hasText: "Casey Customer" }).count()).toBe(1);
+    await agent.getByRole("button", { name: /Notifications/ }).click();
+    await expect.poll(() => agent.getByText("Olive Owner assigned you a conversation").count()).toBe(1);
+    await shot(agent, "team-assigned");
+    await agent.getByText("Olive Owner assigned you a conversation").click();
+    await expect.poll(() => agent.getByRole("heading", { name: "Casey Customer" }).count()).toBe(1);
+    await expect.poll(() => agent.getByTestId("unread-notifications").count()).toBe(0);
+  }, 60_000);
+
+  it("a note with an @mention, picked from the autocomplete, notifies the mentioned member", async () => {
+    await owner.getByRole("button", { name: "Internal note" }).click();
+    const box = owner.getByLabel("Internal note");
+    await box.fill("@And");
+    await expect.poll(() => owner.locator(".mentions").getByText("Andy Agent").count()).toBe(1);
+    await box.press("Enter");
+    await expect.poll(() => box.inputValue()).toBe("@Andy Agent ");
+    await box.pressSequentially("please call Casey back");
+    await owner.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(() => owner.locator(".note").filter({ hasText: "please call Casey back" }).count()).toBe(1);
+    // The agent, who has the thread open, sees the note arrive live and gets the mention.
+    await expect
+      .poll(() => agent.locator(".note").filter({ hasText: "please call Casey back" }).count(), { timeout: 10_000 })
+      .toBe(1);
+    await expect.poll(() => agent.getByTestId("unread-notifications").textContent(), { timeout: 10_000 }).toMatch(/^1/);
+    await expect.poll(() => agent.title()).toBe("(1) Parley");
+    await shot(agent, "team-note");
+  }, 60_000);
+
+  it("a snoozed conversation comes back to Open when the customer texts", async () => {
+    await owner.locator('select[name="conversation-status"]').selectOption("snoozed");
+    await owner.getByRole("button", { name: "Tomorrow 9:00" }).click();
+    await expect.poll(() => owner.getByText(/^until /).count()).toBe(1);
+    const inList = owner.locator("aside.list .conv").filter({ hasText: "Casey Customer" });
+    await expect.poll(() => inList.count(), { timeout: 10_000 }).toBe(0);
+    await inboundText(customer, line, "Actually, one more thing");
+    await expect.poll(() => inList.count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => owner.locator('select[name="conversation-status"]').inputValue()).toBe("open");
+    await shot(owner, "team-snooze-woke");
+  }, 60_000);
+
+  it("the pages pass axe-core with no serious or critical violation", async () => {
+    const found: Record<string, string[]> = {};
+    await owner.goto(`${stack.appUrl}/`);
+    await expect.poll(() => owner.locator(".conv").count()).toBeGreaterThan(0);
+    found.inbox = await seriousViolations(owner);
+    await owner.getByRole("link", { name: /Casey Customer/ }).click();
+    await expect.poll(() => owner.locator(".msg").count()).toBeGreaterThan(0);
+    found.thread = await seriousViolations(owner);
+    await owner.goto(`${stack.appUrl}/settings`);
+    await expect.poll(() => owner.locator("tr[data-member]").count()).toBeGreaterThan(0);
+    found.settings = await seriousViolations(owner);
+    await owner.goto(`${stack.appUrl}/audit`);
+    await expect.poll(() => owner.locator("table.audit tbody tr").count()).toBeGreaterThan(0);
+    found.audit = await seriousViolations(owner);
+    const signedOut = await browser();
+    await signedOut.goto(`${stack.appUrl}/signin`);
+    await expect.poll(() => signedOut.getByRole("heading", { name: "Sign in to Parley" }).count()).toBe(1);
+    found.signin = await seriousViolations(signedOut);
+    expect(found).toEqual({ inbox: [], thread: [], settings: [], audit: [], signin: [] });
   }, 90_000);
 });

@@ -4,11 +4,14 @@
  */
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { NotificationJson } from "../../src/shared/frames";
 import { InboxFrameSchema } from "../../src/shared/frames";
+import type { ConversationStatus } from "../../src/shared/status";
 import { ApiError, api, onUnauthorized } from "./api";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
 import { Settings } from "./settings";
+import { AuditPage, describeNotification, LabelChip, NotificationBell, useLabels, WorkspaceSwitcher } from "./team";
 import { clearLocalData, Thread } from "./thread";
 import type { Conversation, Me, Page } from "./types";
 import "./styles.css";
@@ -58,11 +61,12 @@ function App() {
     );
   }
   if (me === null) {
+    if (resetToken) return <ResetScreen token={resetToken} onDone={() => go("/signin")} />;
     return (
       <AuthScreen
-        mode={path === "/signup" ? "signup" : "signin"}
+        mode={path === "/signup" || inviteToken ? "signup" : path === "/forgot" ? "forgot" : "signin"}
         notice={notice}
-        onSwitch={(mode) => go(mode === "signup" ? "/signup" : "/signin")}
+        onSwitch={(mode) => go(`/${mode}`)}
         onDone={async () => {
           setNotice(null);
           await loadMe();
@@ -74,24 +78,109 @@ function App() {
   return <Inbox me={me} path={path} go={go} onSignedOut={() => setMe(null)} onMeChanged={loadMe} />;
 }
 
+/** An invitation link (`/?invite=…`) or a password reset link (`/?reset=…`) the page was opened with. */
+const startParams = new URLSearchParams(location.search);
+const inviteToken = startParams.get("invite");
+const resetToken = startParams.get("reset");
+
+function ResetScreen(props: { token: string; onDone: () => void }) {
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  return (
+    <main class="auth">
+      <form
+        class="card"
+        aria-labelledby="reset-title"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            await api("POST", "/api/auth/password/reset/confirm", { token: props.token, newPassword: password });
+            setDone(true);
+          } catch (err) {
+            setError(err instanceof ApiError ? (err.fieldMessage("newPassword") ?? err.message) : String(err));
+          }
+        }}
+      >
+        <h1 id="reset-title">Choose a new password</h1>
+        {done ? (
+          <>
+            <p role="status">Your password is set, and every session of your account was signed out.</p>
+            <button
+              type="button"
+              class="primary"
+              onClick={() => {
+                history.replaceState(null, "", "/signin");
+                props.onDone();
+                location.assign("/signin");
+              }}
+            >
+              Sign in
+            </button>
+          </>
+        ) : (
+          <>
+            <label>
+              New password (10+ characters)
+              <input
+                type="password"
+                autocomplete="new-password"
+                minLength={10}
+                value={password}
+                onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+                required
+              />
+            </label>
+            {error && (
+              <p class="error" role="alert">
+                {error}
+              </p>
+            )}
+            <button class="primary" type="submit" disabled={password.length < 10}>
+              Set password
+            </button>
+          </>
+        )}
+      </form>
+    </main>
+  );
+}
+
 function AuthScreen(props: {
-  mode: "signin" | "signup";
+  mode: "signin" | "signup" | "forgot";
   notice: string | null;
-  onSwitch: (m: "signin" | "signup") => void;
+  onSwitch: (m: "signin" | "signup" | "forgot") => void;
   onDone: () => void;
 }) {
   const { mode } = props;
   const [form, setForm] = useState({ email: "", password: "", name: "", workspaceName: "" });
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState(false);
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      if (mode === "signup") await api("POST", "/api/auth/signup", form);
-      else await api("POST", "/api/auth/login", { email: form.email, password: form.password });
+      if (mode === "forgot") {
+        await api("POST", "/api/auth/password/reset", { email: form.email });
+        setSent(true);
+        return;
+      }
+      if (mode === "signup") {
+        await api(
+          "POST",
+          "/api/auth/signup",
+          inviteToken
+            ? { email: form.email, password: form.password, name: form.name, invitationToken: inviteToken }
+            : form,
+        );
+      } else {
+        await api("POST", "/api/auth/login", { email: form.email, password: form.password });
+        if (inviteToken) await api("POST", "/api/invitations/accept", { token: inviteToken });
+      }
+      if (inviteToken) history.replaceState(null, "", "/");
       props.onDone();
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "unknown", String(err)));
@@ -103,7 +192,27 @@ function AuthScreen(props: {
   return (
     <main class="auth">
       <form class="card" onSubmit={submit} aria-labelledby="auth-title" noValidate>
-        <h1 id="auth-title">{mode === "signup" ? "Create your Parley inbox" : "Sign in to Parley"}</h1>
+        <h1 id="auth-title">
+          {inviteToken
+            ? "Join your team on Parley"
+            : mode === "signup"
+              ? "Create your Parley inbox"
+              : mode === "forgot"
+                ? "Reset your password"
+                : "Sign in to Parley"}
+        </h1>
+        {inviteToken && (
+          <p class="notice" role="status">
+            You were invited to a workspace. {mode === "signup" ? "Create your account" : "Sign in"} with the invited
+            email address to join it.
+          </p>
+        )}
+        {mode === "forgot" && sent && (
+          <p class="notice" role="status">
+            If an account has that address, a reset link is on its way. (In local development the link is printed in the
+            terminal running <code>npm run dev</code>.)
+          </p>
+        )}
         {props.notice && (
           <p class="notice" role="status">
             {props.notice}
@@ -123,11 +232,13 @@ function AuthScreen(props: {
               />
               {fieldError("name") && <span class="field-error">{fieldError("name")}</span>}
             </label>
-            <label>
-              Team or business name
-              <input name="workspaceName" value={form.workspaceName} onInput={set("workspaceName")} required />
-              {fieldError("workspaceName") && <span class="field-error">{fieldError("workspaceName")}</span>}
-            </label>
+            {!inviteToken && (
+              <label>
+                Team or business name
+                <input name="workspaceName" value={form.workspaceName} onInput={set("workspaceName")} required />
+                {fieldError("workspaceName") && <span class="field-error">{fieldError("workspaceName")}</span>}
+              </label>
+            )}
           </>
         )}
         <label>
@@ -143,39 +254,65 @@ function AuthScreen(props: {
           />
           {fieldError("email") && <span class="field-error">{fieldError("email")}</span>}
         </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autocomplete={mode === "signup" ? "new-password" : "current-password"}
-            value={form.password}
-            onInput={set("password")}
-            required
-            minLength={mode === "signup" ? 10 : 1}
-            aria-invalid={!!fieldError("password")}
-          />
-          {fieldError("password") && <span class="field-error">{fieldError("password")}</span>}
-        </label>
+        {mode !== "forgot" && (
+          <label>
+            Password
+            <input
+              name="password"
+              type="password"
+              autocomplete={mode === "signup" ? "new-password" : "current-password"}
+              value={form.password}
+              onInput={set("password")}
+              required
+              minLength={mode === "signup" ? 10 : 1}
+              aria-invalid={!!fieldError("password")}
+            />
+            {fieldError("password") && <span class="field-error">{fieldError("password")}</span>}
+          </label>
+        )}
         {error && !error.details && (
           <p class="error" role="alert">
             {error.message}
           </p>
         )}
         <button class="primary" type="submit" disabled={busy}>
-          {busy ? "One moment…" : mode === "signup" ? "Create account" : "Sign in"}
+          {busy
+            ? "One moment…"
+            : mode === "signup"
+              ? inviteToken
+                ? "Create account and join"
+                : "Create account"
+              : mode === "forgot"
+                ? "Send reset link"
+                : inviteToken
+                  ? "Sign in and join"
+                  : "Sign in"}
         </button>
         <p class="muted">
-          {mode === "signup" ? "Already have an account? " : "New to Parley? "}
+          {mode === "signup" ? "Already have an account? " : mode === "forgot" ? "Remembered it? " : "New to Parley? "}
           <a
-            href={mode === "signup" ? "/signin" : "/signup"}
+            href={mode === "signin" ? "/signup" : "/signin"}
             onClick={(e) => {
               e.preventDefault();
-              props.onSwitch(mode === "signup" ? "signin" : "signup");
+              props.onSwitch(mode === "signin" ? "signup" : "signin");
             }}
           >
-            {mode === "signup" ? "Sign in" : "Create an account"}
+            {mode === "signin" ? "Create an account" : "Sign in"}
           </a>
+          {mode === "signin" && !inviteToken && (
+            <>
+              {" · "}
+              <a
+                href="/forgot"
+                onClick={(e) => {
+                  e.preventDefault();
+                  props.onSwitch("forgot");
+                }}
+              >
+                Forgot your password?
+              </a>
+            </>
+          )}
         </p>
       </form>
     </main>
@@ -192,7 +329,12 @@ function Inbox(props: {
   const { me, path, go } = props;
   const [conversations, setConversations] = useState<Conversation[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [filter, setFilter] = useState<"open" | "closed">("open");
+  const [filter, setFilter] = useState<ConversationStatus>("open");
+  const [view, setView] = useState<"all" | "mine" | "unassigned">("all");
+  const [labelFilter, setLabelFilter] = useState("");
+  const [labels] = useLabels();
+  const [notifications, setNotifications] = useState<NotificationJson[]>([]);
+  const [unreadNotifications, setUnreadNotifications] = useState(0);
   const [query, setQuery] = useState("");
   const [loadError, setLoadError] = useState<string | null>(null);
   const [live, setLive] = useState<LiveState>("connecting");
@@ -207,7 +349,7 @@ function Inbox(props: {
     const newer = new Map<string, Conversation>();
     loadsInFlight.current.add(newer);
     try {
-      const params = new URLSearchParams({ status: filter, limit: "50" });
+      const params = listParams();
       if (query.trim()) params.set("q", query.trim());
       const page = await api<Page<Conversation>>("GET", `/api/conversations?${params}`);
       setConversations(
@@ -222,7 +364,42 @@ function Inbox(props: {
     } finally {
       loadsInFlight.current.delete(newer);
     }
-  }, [filter, query]);
+  }, [filter, query, view, labelFilter]);
+
+  function listParams() {
+    const params = new URLSearchParams({ status: filter, limit: "50" });
+    if (view === "mine") params.set("assignee", "me");
+    if (view === "unassigned") params.set("assignee", "none");
+    if (labelFilter) params.set("label", labelFilter);
+    return params;
+  }
+
+  // The notification feed: loaded once, then live from the inbox stream.
+  const loadNotifications = useCallback(async () => {
+    if (!me.user) return;
+    const feed = await api<{ items: NotificationJson[]; unreadCount: number }>("GET", "/api/notifications?limit=20");
+    setNotifications(feed.items);
+    setUnreadNotifications(feed.unreadCount);
+  }, [me.user]);
+  useEffect(() => {
+    loadNotifications().catch(() => undefined);
+  }, [loadNotifications]);
+  useEffect(() => {
+    document.title = unreadNotifications > 0 ? `(${unreadNotifications}) Parley` : "Parley";
+  }, [unreadNotifications]);
+  const openNotification = async (n: NotificationJson) => {
+    if (!n.readAt) {
+      await api("POST", "/api/notifications/read", { ids: [n.id] }).catch(() => undefined);
+      setNotifications((list) => list.map((x) => (x.id === n.id ? { ...x, readAt: new Date().toISOString() } : x)));
+      setUnreadNotifications((u) => Math.max(0, u - 1));
+    }
+    if (n.conversationId) go(`/c/${n.conversationId}`);
+  };
+  const readAllNotifications = async () => {
+    await api("POST", "/api/notifications/read", { all: true }).catch(() => undefined);
+    setNotifications((list) => list.map((x) => ({ ...x, readAt: x.readAt ?? new Date().toISOString() })));
+    setUnreadNotifications(0);
+  };
 
   useEffect(() => {
     const t = setTimeout(load, query ? 200 : 0);
@@ -232,11 +409,26 @@ function Inbox(props: {
   // The inbox stream: every change to a conversation arrives as a frame; every open refetches the list.
   const loadRef = useRef(load);
   loadRef.current = load;
+  const goRef = useRef(go);
+  goRef.current = go;
   useEffect(() => {
     const socket = new LiveSocket(
       "/api/ws",
       InboxFrameSchema,
       (frame) => {
+        if (frame.type === "notification") {
+          const n = frame.notification;
+          setNotifications((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 50));
+          setUnreadNotifications((u) => u + 1);
+          if (typeof Notification !== "undefined" && Notification.permission === "granted" && document.hidden) {
+            const shown = new Notification("Parley", { body: describeNotification(n), tag: n.id });
+            shown.onclick = () => {
+              focus();
+              if (n.conversationId) goRef.current(`/c/${n.conversationId}`);
+            };
+          }
+          return;
+        }
         if (frame.type !== "conversation") return;
         const conv: Conversation = frame.conversation;
         for (const newer of loadsInFlight.current) newer.set(conv.id, conv);
@@ -257,8 +449,16 @@ function Inbox(props: {
   }, []);
 
   const visible = useMemo(
-    () => conversations.filter((c) => c.status === filter && (!query.trim() || matches(c, query.trim()))),
-    [conversations, filter, query],
+    () =>
+      conversations.filter(
+        (c) =>
+          c.status === filter &&
+          (view !== "mine" || c.assignee?.id === me.user?.id) &&
+          (view !== "unassigned" || c.assignee === null) &&
+          (!labelFilter || c.labels.some((l) => l.id === labelFilter)) &&
+          (!query.trim() || matches(c, query.trim())),
+      ),
+    [conversations, filter, query, view, labelFilter, me.user?.id],
   );
   const current = conversations.find((c) => c.id === selected) ?? null;
   const reconnecting = live === "reconnecting" || roomLive === "reconnecting";
@@ -289,6 +489,26 @@ function Inbox(props: {
           <span class="logo" aria-hidden="true" /> Parley <span class="muted">· {me.workspace.name}</span>
         </a>
         <nav aria-label="Account">
+          <WorkspaceSwitcher me={me} />
+          {me.user && (
+            <NotificationBell
+              items={notifications}
+              unread={unreadNotifications}
+              onOpen={openNotification}
+              onReadAll={readAllNotifications}
+            />
+          )}
+          {(me.role === "owner" || me.role === "admin") && (
+            <a
+              href="/audit"
+              onClick={(e) => {
+                e.preventDefault();
+                go("/audit");
+              }}
+            >
+              Audit log
+            </a>
+          )}
           <a
             href="/settings"
             onClick={(e) => {
@@ -303,10 +523,14 @@ function Inbox(props: {
           </button>
         </nav>
       </header>
+      {inviteToken && <AcceptInvitation token={inviteToken} />}
       {path === "/settings" ? (
         <Settings me={me} onChanged={props.onMeChanged} onBack={() => go("/")} />
+      ) : path === "/audit" ? (
+        <AuditPage onBack={() => go("/")} />
       ) : (
-        <div class="inbox">
+        <main class="inbox">
+          <h1 class="sr-only">Inbox</h1>
           <aside class="list" aria-label="Conversations">
             <div class="list-tools">
               <label class="sr-only" for="search">
@@ -321,17 +545,46 @@ function Inbox(props: {
               />
               <div class="row">
                 <fieldset class="segmented">
-                  <legend class="sr-only">Show</legend>
-                  <button type="button" aria-pressed={filter === "open"} onClick={() => setFilter("open")}>
-                    Open
-                  </button>
-                  <button type="button" aria-pressed={filter === "closed"} onClick={() => setFilter("closed")}>
-                    Closed
-                  </button>
+                  <legend class="sr-only">Whose</legend>
+                  {(["all", "mine", "unassigned"] as const).map((v) => (
+                    <button key={v} type="button" aria-pressed={view === v} onClick={() => setView(v)}>
+                      {v === "all" ? "All" : v === "mine" ? "Mine" : "Unassigned"}
+                    </button>
+                  ))}
                 </fieldset>
-                <button type="button" class="primary" onClick={() => setDialog(true)}>
+                <button type="button" class="primary" onClick={() => setDialog(true)} disabled={me.role === "viewer"}>
                   New
                 </button>
+              </div>
+              <div class="row">
+                <label>
+                  <span class="sr-only">Status</span>
+                  <select
+                    name="status-filter"
+                    value={filter}
+                    onChange={(e) => setFilter((e.target as HTMLSelectElement).value as ConversationStatus)}
+                  >
+                    <option value="open">Open</option>
+                    <option value="pending">Pending</option>
+                    <option value="snoozed">Snoozed</option>
+                    <option value="resolved">Resolved</option>
+                  </select>
+                </label>
+                <label>
+                  <span class="sr-only">Label</span>
+                  <select
+                    name="label-filter"
+                    value={labelFilter}
+                    onChange={(e) => setLabelFilter((e.target as HTMLSelectElement).value)}
+                  >
+                    <option value="">Any label</option>
+                    {labels.map((l) => (
+                      <option key={l.id} value={l.id}>
+                        {l.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
               </div>
             </div>
             {loadError && (
@@ -371,6 +624,14 @@ function Inbox(props: {
                         </span>
                       )}
                     </span>
+                    {(c.labels.length > 0 || c.assignee) && (
+                      <span class="conv-meta">
+                        {c.labels.map((l) => (
+                          <LabelChip key={l.id} label={l} />
+                        ))}
+                        {c.assignee && <span class="assignee small">→ {c.assignee.name}</span>}
+                      </span>
+                    )}
                   </a>
                 </li>
               ))}
@@ -385,7 +646,7 @@ function Inbox(props: {
                 onClick={async () => {
                   const page = await api<Page<Conversation>>(
                     "GET",
-                    `/api/conversations?status=${filter}&limit=50&cursor=${cursor}`,
+                    `/api/conversations?${listParams()}&cursor=${cursor}`,
                   );
                   setConversations((list) => [...list, ...page.items.filter((p) => !list.some((c) => c.id === p.id))]);
                   setCursor(page.nextCursor);
@@ -414,7 +675,7 @@ function Inbox(props: {
               <p class="muted">Pick a conversation, or start a new one.</p>
             </section>
           )}
-        </div>
+        </main>
       )}
       {dialog && (
         <NewConversationDialog
@@ -427,6 +688,39 @@ function Inbox(props: {
         />
       )}
     </div>
+  );
+}
+
+/** Signed in with an invitation link in the address: join that workspace (one click). */
+function AcceptInvitation(props: { token: string }) {
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <section class="banner" aria-label="Invitation">
+      You were invited to another workspace.{" "}
+      <button
+        type="button"
+        class="primary"
+        onClick={async () => {
+          try {
+            await api("POST", "/api/invitations/accept", { token: props.token });
+            location.assign("/");
+          } catch (err) {
+            setError(err instanceof Error ? err.message : String(err));
+          }
+        }}
+      >
+        Join it
+      </button>{" "}
+      <button type="button" class="link" onClick={() => location.assign("/")}>
+        Not now
+      </button>
+      {error && (
+        <span class="error" role="alert">
+          {" "}
+          {error}
+        </span>
+      )}
+    </section>
   );
 }
 

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
+import { AssignmentSettings, LabelSettings, PasswordSettings, TeamSettings } from "./team";
 import type { Me, Page } from "./types";
 
 interface NumberRow {
@@ -20,16 +21,20 @@ interface KeyRow {
 }
 
 export function Settings(props: { me: Me; onChanged: () => void; onBack: () => void }) {
-  const admin = props.me.role !== "agent";
+  const admin = props.me.role === "owner" || props.me.role === "admin";
   return (
     <main class="settings">
       <button type="button" class="link" onClick={props.onBack}>
         ← Back to the inbox
       </button>
       <h1>Settings</h1>
+      <TeamSettings me={props.me} />
+      <AssignmentSettings me={props.me} />
+      <LabelSettings me={props.me} />
       <Numbers admin={admin} />
       {admin && props.me.user && <Keys />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
+      {props.me.user && <PasswordSettings />}
     </main>
   );
 }

@@ -4,13 +4,14 @@
  * the contact panel.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type ServerFrame, ServerFrameSchema } from "../../src/shared/frames";
+import { type NoteJson, type ServerFrame, ServerFrameSchema } from "../../src/shared/frames";
 import { MAX_BODY_CHARS } from "../../src/shared/limits";
 import { analyzeSegments } from "../../src/shared/segments";
 import { isForward } from "../../src/shared/status";
 import { ApiError, api } from "./api";
 import { canRetry, contactName, dayLabel, statusTone, statusWords, time } from "./format";
 import { LiveSocket, type LiveState } from "./live";
+import { LabelChip, type Member, useLabels, useMembers } from "./team";
 import type { Contact, Conversation, Me, Message, Page, PendingSend } from "./types";
 
 const draftKey = (id: string) => `parley:draft:${id}`;
@@ -49,8 +50,16 @@ export function Thread(props: {
   const [error, setError] = useState<string | null>(null);
   const [senderRemoved, setSenderRemoved] = useState(false);
   const [notFound, setNotFound] = useState(false);
+  const [notes, setNotes] = useState<Map<string, NoteJson>>(new Map());
+  const [reads, setReads] = useState<Map<string, { name: string; seq: number }>>(new Map());
+  const [viewers, setViewers] = useState<{ userId: string; name: string }[]>([]);
   const lastSeq = useRef(0);
+  /** Whether the error shown is the thread's own load failure (a later load clears only that one). */
+  const loadFailed = useRef(false);
   const socket = useRef<LiveSocket<ServerFrame> | null>(null);
+  const members = useMembers();
+  const membersById = useRef(new Map<string, string>());
+  membersById.current = new Map(members.map((m) => [m.userId, m.name]));
   const listRef = useRef<HTMLOListElement>(null);
 
   // The inbox stream keeps the list's copy current (consent, status, unread): follow it.
@@ -97,10 +106,16 @@ export function Thread(props: {
       // Merge, never replace: frames that arrived while this request was in flight are newer.
       upsert(page.items);
       setOlder((current) => current ?? page.nextCursor);
-      setError(null);
+      if (loadFailed.current) {
+        loadFailed.current = false;
+        setError(null);
+      }
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) setNotFound(true);
-      else setError(err instanceof Error ? err.message : String(err));
+      else {
+        loadFailed.current = true;
+        setError(err instanceof Error ? err.message : String(err));
+      }
     }
   }, [id, upsert]);
 
@@ -124,6 +139,7 @@ export function Thread(props: {
           const draft = localStorage.getItem(draftKey(id)) ?? "";
           localStorage.setItem(draftKey(id), draft ? `${p.body}\n${draft}` : p.body);
           window.dispatchEvent(new CustomEvent("parley:draft", { detail: id }));
+          loadFailed.current = false;
           setError(err.message);
           setSenderRemoved(err.code === "sender_removed");
         } else {
@@ -136,9 +152,23 @@ export function Thread(props: {
     [id, upsert, setPending],
   );
 
+  const loadNotes = useCallback(async () => {
+    try {
+      const [n, r] = await Promise.all([
+        api<{ items: NoteJson[] }>("GET", `/api/conversations/${id}/notes`),
+        api<{ items: { userId: string; name: string; seq: number }[] }>("GET", `/api/conversations/${id}/reads`),
+      ]);
+      setNotes((map) => new Map([...n.items.map((x) => [x.id, x] as const), ...map]));
+      setReads(new Map(r.items.map((x) => [x.userId, { name: x.name, seq: x.seq }])));
+    } catch {
+      // The thread still works without them; the next reconnect loads them again.
+    }
+  }, [id]);
+
   useEffect(() => {
     refreshConversation();
     loadLatest();
+    loadNotes();
     let first = true;
     const live = new LiveSocket(
       `/api/conversations/${id}/ws`,
@@ -157,6 +187,7 @@ export function Thread(props: {
               // Back after a disconnect: anything that failed to send goes out now, with its key.
               for (const p of loadPending(id)) if (p.error) post(p);
               refreshConversation();
+              loadNotes();
             }
             first = false;
             break;
@@ -197,6 +228,34 @@ export function Thread(props: {
             break;
           case "reset":
             loadLatest();
+            loadNotes();
+            break;
+          case "note": {
+            if (frame.seq > lastSeq.current) lastSeq.current = frame.seq;
+            const note = frame.note;
+            setNotes((map) => new Map(map).set(note.id, note));
+            break;
+          }
+          case "conversation": {
+            if (frame.seq > lastSeq.current) lastSeq.current = frame.seq;
+            const state = frame.conversation;
+            setConv((c) => {
+              if (!c) return c;
+              const next = { ...c, ...state };
+              props.onConversation(next);
+              return next;
+            });
+            break;
+          }
+          case "read":
+            setReads((map) => {
+              const had = map.get(frame.userId);
+              const name = had?.name ?? membersById.current.get(frame.userId) ?? "";
+              return new Map(map).set(frame.userId, { name, seq: Math.max(had?.seq ?? 0, frame.seq) });
+            });
+            break;
+          case "presence":
+            setViewers(frame.viewers);
             break;
         }
       },
@@ -216,6 +275,27 @@ export function Thread(props: {
   }, [id]);
 
   const messages = useMemo(() => [...byId.values()].sort((a, b) => a.seq - b.seq), [byId]);
+  const timeline = useMemo(
+    () =>
+      [
+        ...messages.map((m) => ({ kind: "message" as const, seq: m.seq, m })),
+        ...[...notes.values()]
+          .filter((n) => messages.length === 0 || n.seq >= (messages[0]?.seq ?? 0) || !older)
+          .map((n) => ({ kind: "note" as const, seq: n.seq, n })),
+      ].sort((a, b) => a.seq - b.seq),
+    [messages, notes, older],
+  );
+  // "Seen by": each other member under the last message at or before their read marker.
+  const seenBy = useMemo(() => {
+    const byMessage = new Map<string, string[]>();
+    for (const [userId, r] of reads) {
+      if (userId === props.me.user?.id || !r.name) continue;
+      const last = [...messages].reverse().find((m) => m.seq <= r.seq);
+      if (last) byMessage.set(last.id, [...(byMessage.get(last.id) ?? []), r.name]);
+    }
+    return byMessage;
+  }, [reads, messages, props.me.user?.id]);
+  const others = viewers.filter((v) => v.userId !== props.me.user?.id);
   const unsent = pending.filter((p) => !p.id || !byId.has(p.id));
 
   // Keep the newest in view, and tell the room what this agent has read.
@@ -276,8 +356,28 @@ export function Thread(props: {
               {contact?.phone} · from {conv?.from}
             </span>
           </div>
+          {conv && (
+            <Workflow
+              conv={conv}
+              me={props.me}
+              members={members}
+              onChanged={(c) => {
+                setConv(c);
+                props.onConversation(c);
+              }}
+              onError={setError}
+            />
+          )}
         </header>
-        <ol class="messages" ref={listRef} aria-live="polite" aria-relevant="additions">
+        <ol
+          class="messages"
+          ref={listRef}
+          aria-live="polite"
+          aria-relevant="additions"
+          aria-label="Conversation history"
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable from the keyboard (axe: scrollable-region-focusable)
+          tabIndex={0}
+        >
           {older && (
             <li class="center">
               <button type="button" class="link" onClick={loadOlder}>
@@ -285,10 +385,13 @@ export function Thread(props: {
               </button>
             </li>
           )}
-          {messages.map((m) => {
+          {timeline.map((item) => {
+            if (item.kind === "note") return <NoteItem key={item.n.id} note={item.n} />;
+            const m = item.m;
             const day = dayLabel(m.createdAt);
             const separator = day !== lastDay;
             lastDay = day;
+            const seen = seenBy.get(m.id);
             return (
               <>
                 {separator && (
@@ -297,6 +400,11 @@ export function Thread(props: {
                   </li>
                 )}
                 <MessageItem key={m.id} m={m} onChange={(msg) => upsert([msg])} onError={setError} />
+                {seen && (
+                  <li class="seen muted small" key={`seen-${m.id}`}>
+                    Seen by {seen.join(", ")}
+                  </li>
+                )}
               </>
             );
           })}
@@ -319,7 +427,11 @@ export function Thread(props: {
           ))}
         </ol>
         <p class="typing muted small" aria-live="polite">
-          {typingNames.length > 0 ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…` : ""}
+          {typingNames.length > 0
+            ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…`
+            : others.length > 0
+              ? `${others.map((v) => v.name).join(", ")} ${others.length > 1 ? "are" : "is"} viewing`
+              : ""}
         </p>
         {error && (
           <p class="error" role="alert">
@@ -343,6 +455,12 @@ export function Thread(props: {
         <Composer
           conversationId={id}
           contact={contact ?? null}
+          members={members}
+          readOnly={props.me.role === "viewer"}
+          onNote={async (body) => {
+            const note = await api<NoteJson>("POST", `/api/conversations/${id}/notes`, { body });
+            setNotes((map) => new Map(map).set(note.id, note));
+          }}
           onSend={send}
           onTyping={(active) => socket.current?.send({ type: "typing", active })}
         />
@@ -381,6 +499,12 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
       </div>
       <div class="meta">
         <time dateTime={m.createdAt}>{time(m.createdAt)}</time>
+        {m.sentBy && (
+          <span class="by">
+            by {m.sentBy.name ?? m.sentBy.type}
+            {m.sentBy.type === "api_key" ? " (API)" : ""}
+          </span>
+        )}
         {m.direction === "outbound" && (
           <span
             class={`status ${statusTone(m.status)}`}
@@ -410,10 +534,15 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
 function Composer(props: {
   conversationId: string;
   contact: Contact | null;
+  members: Member[];
+  readOnly: boolean;
+  onNote: (body: string) => Promise<void>;
   onSend: (body: string, sendAt: string | null) => void;
   onTyping: (active: boolean) => void;
 }) {
   const { conversationId: id, contact } = props;
+  const [mode, setMode] = useState<"reply" | "note">("reply");
+  const [mentionIndex, setMentionIndex] = useState(0);
   const [text, setText] = useState(() => localStorage.getItem(draftKey(id)) ?? "");
   const [later, setLater] = useState(false);
   const [when, setWhen] = useState("");
@@ -442,9 +571,41 @@ function Composer(props: {
 
   const info = analyzeSegments(text);
   const tooLong = text.length > MAX_BODY_CHARS;
-  const optedOut = contact?.optedOut ?? false;
+  const optedOut = mode === "reply" && (contact?.optedOut ?? false);
+
+  // @autocomplete in note mode: the word being typed after "@" at the end of the text.
+  const mentionQuery = mode === "note" ? (/(^|\s)@([\w.@-]*)$/.exec(text)?.[2] ?? null) : null;
+  const suggestions =
+    mentionQuery === null
+      ? []
+      : props.members
+          .filter(
+            (m) =>
+              m.name.toLowerCase().includes(mentionQuery.toLowerCase()) ||
+              m.email.toLowerCase().startsWith(mentionQuery.toLowerCase()),
+          )
+          .slice(0, 6);
+  const pickMention = (m: Member) => {
+    update(text.replace(/@([\w.@-]*)$/, `@${m.name} `));
+    setMentionIndex(0);
+    ref.current?.focus();
+  };
+
+  const submitNote = async () => {
+    if (!text.trim()) return setProblem("Type a note first.");
+    try {
+      await props.onNote(text.trim());
+      update("");
+    } catch (err) {
+      setProblem(err instanceof Error ? err.message : String(err));
+    }
+  };
 
   const submit = () => {
+    if (mode === "note") {
+      submitNote();
+      return;
+    }
     if (optedOut) return;
     if (!text.trim()) return setProblem("Type a message first.");
     if (tooLong) return setProblem(`Messages are limited to ${MAX_BODY_CHARS.toLocaleString("en-US")} characters.`);
@@ -464,14 +625,31 @@ function Composer(props: {
     ref.current?.focus();
   };
 
+  if (props.readOnly) {
+    return (
+      <p class="notice composer" role="status">
+        You have read-only access (viewer): you can follow this conversation but not reply or add notes.
+      </p>
+    );
+  }
+
   return (
     <form
-      class="composer"
+      class={`composer ${mode === "note" ? "note-mode" : ""}`}
       onSubmit={(e) => {
         e.preventDefault();
         submit();
       }}
     >
+      <fieldset class="segmented small">
+        <legend class="sr-only">Compose</legend>
+        <button type="button" aria-pressed={mode === "reply"} onClick={() => setMode("reply")}>
+          Reply
+        </button>
+        <button type="button" aria-pressed={mode === "note"} onClick={() => setMode("note")}>
+          Internal note
+        </button>
+      </fieldset>
       {optedOut ? (
         <p class="notice" role="status">
           {contact ? contactName(contact) : "This contact"} opted out (replied STOP). You can't text them until they
@@ -479,7 +657,7 @@ function Composer(props: {
         </p>
       ) : null}
       <label class="sr-only" for="composer-text">
-        Message
+        {mode === "note" ? "Internal note" : "Message"}
       </label>
       <textarea
         id="composer-text"
@@ -488,13 +666,29 @@ function Composer(props: {
         value={text}
         disabled={optedOut}
         placeholder={
-          optedOut
-            ? "Sending is disabled: the contact opted out."
-            : "Write a message. Enter sends, Shift+Enter adds a line."
+          mode === "note"
+            ? "Write a note for your team (the customer never sees it). @name mentions a teammate."
+            : optedOut
+              ? "Sending is disabled: the contact opted out."
+              : "Write a message. Enter sends, Shift+Enter adds a line."
         }
         onInput={(e) => update((e.target as HTMLTextAreaElement).value)}
         onBlur={() => props.onTyping(false)}
         onKeyDown={(e) => {
+          if (suggestions.length > 0) {
+            if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+              e.preventDefault();
+              const step = e.key === "ArrowDown" ? 1 : -1;
+              setMentionIndex((i) => (i + step + suggestions.length) % suggestions.length);
+              return;
+            }
+            if (e.key === "Enter" || e.key === "Tab") {
+              e.preventDefault();
+              const pick = suggestions[Math.min(mentionIndex, suggestions.length - 1)];
+              if (pick) pickMention(pick);
+              return;
+            }
+          }
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             submit();
@@ -502,6 +696,24 @@ function Composer(props: {
         }}
         aria-describedby="composer-counter composer-problem"
       />
+      {suggestions.length > 0 && (
+        <ul id="mention-list" class="mentions" aria-label="Mention a teammate (arrows to move, Enter or Tab to pick)">
+          {suggestions.map((m, i) => (
+            <li key={m.userId} class={i === mentionIndex ? "active" : ""}>
+              <button
+                type="button"
+                aria-current={i === mentionIndex ? "true" : undefined}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  pickMention(m);
+                }}
+              >
+                {m.name} <span class="muted small">{m.email}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <div class="composer-bar">
         <span id="composer-counter" class={`small ${tooLong ? "error" : "muted"}`} aria-live="polite">
           {text.length} / {MAX_BODY_CHARS} characters · {info.segments} segment{info.segments === 1 ? "" : "s"} ·{" "}
@@ -534,7 +746,7 @@ function Composer(props: {
           </label>
         )}
         <button type="submit" class="primary" disabled={optedOut}>
-          {later ? "Schedule" : "Send"}
+          {mode === "note" ? "Add note" : later ? "Schedule" : "Send"}
         </button>
       </div>
       <p id="composer-problem" class="error small" role="alert">
@@ -575,7 +787,7 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
   const toggle = async () => {
     props.onChanged(
       await api<Conversation>("PATCH", `/api/conversations/${conv.id}`, {
-        status: conv.status === "open" ? "closed" : "open",
+        status: conv.status === "resolved" ? "open" : "resolved",
       }),
     );
   };
@@ -608,7 +820,7 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
         </p>
       </form>
       <button type="button" onClick={toggle}>
-        {conv.status === "open" ? "Close conversation" : "Reopen conversation"}
+        {conv.status === "resolved" ? "Reopen conversation" : "Resolve conversation"}
       </button>
     </aside>
   );
@@ -655,5 +867,167 @@ function MoveSender(props: { conversationId: string; onMoved: (c: Conversation) 
       </button>
       {problem && <span class="error small">{problem}</span>}
     </form>
+  );
+}
+
+function NoteItem(props: { note: NoteJson }) {
+  const { note } = props;
+  return (
+    <li class="note" data-id={note.id}>
+      <div class="note-body">
+        <span class="note-tag">Internal note</span> {highlightMentions(note.body)}
+      </div>
+      <div class="meta">
+        <time dateTime={note.createdAt}>{time(note.createdAt)}</time>{" "}
+        <span class="by">by {note.author?.name ?? "someone"}</span>
+      </div>
+    </li>
+  );
+}
+
+function highlightMentions(body: string) {
+  return body.split(/(@[\w.-]+(?: [A-Z][\w-]*)?)/).map((part, i) =>
+    part.startsWith("@") ? (
+      <strong key={i} class="mention">
+        {part}
+      </strong>
+    ) : (
+      part
+    ),
+  );
+}
+
+/** Assignee, status (with snooze) and labels of the open conversation. */
+function Workflow(props: {
+  conv: Conversation;
+  me: Me;
+  members: Member[];
+  onChanged: (c: Conversation) => void;
+  onError: (e: string) => void;
+}) {
+  const { conv } = props;
+  const [labels, reloadLabels] = useLabels();
+  const [snoozing, setSnoozing] = useState(false);
+  const [until, setUntil] = useState("");
+  const readOnly = props.me.role === "viewer";
+  const patch = async (body: Record<string, unknown>) => {
+    try {
+      props.onChanged(await api<Conversation>("PATCH", `/api/conversations/${conv.id}`, body));
+      return true;
+    } catch (err) {
+      props.onError(err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  };
+  const tomorrowNine = () => {
+    const d = new Date();
+    d.setDate(d.getDate() + 1);
+    d.setHours(9, 0, 0, 0);
+    return d.toISOString();
+  };
+  return (
+    <div class="workflow">
+      <label>
+        <span class="sr-only">Assignee</span>
+        <select
+          name="assignee"
+          disabled={readOnly}
+          value={conv.assignee?.id ?? ""}
+          onChange={(e) => patch({ assignee: (e.target as HTMLSelectElement).value || null })}
+        >
+          <option value="">Unassigned</option>
+          {props.members
+            .filter((m) => m.role !== "viewer")
+            .map((m) => (
+              <option key={m.userId} value={m.userId}>
+                {m.userId === props.me.user?.id ? `${m.name} (me)` : m.name}
+              </option>
+            ))}
+        </select>
+      </label>
+      <label>
+        <span class="sr-only">Status</span>
+        <select
+          name="conversation-status"
+          disabled={readOnly}
+          value={snoozing ? "snoozed" : conv.status}
+          onChange={(e) => {
+            const status = (e.target as HTMLSelectElement).value;
+            if (status === "snoozed") setSnoozing(true);
+            else {
+              setSnoozing(false);
+              patch({ status });
+            }
+          }}
+        >
+          <option value="open">Open</option>
+          <option value="pending">Pending</option>
+          <option value="snoozed">Snoozed</option>
+          <option value="resolved">Resolved</option>
+        </select>
+      </label>
+      {conv.status === "snoozed" && conv.snoozedUntil && !snoozing && (
+        <span class="muted small">until {new Date(conv.snoozedUntil).toLocaleString()}</span>
+      )}
+      {snoozing && (
+        <span class="row">
+          <button
+            type="button"
+            onClick={async () => {
+              if (await patch({ status: "snoozed", snoozedUntil: tomorrowNine() })) setSnoozing(false);
+            }}
+          >
+            Tomorrow 9:00
+          </button>
+          <label>
+            <span class="sr-only">Snooze until</span>
+            <input
+              type="datetime-local"
+              value={until}
+              onInput={(e) => setUntil((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button
+            type="button"
+            class="primary"
+            disabled={!until}
+            onClick={async () => {
+              if (await patch({ status: "snoozed", snoozedUntil: new Date(until).toISOString() })) setSnoozing(false);
+            }}
+          >
+            Snooze
+          </button>
+          <button type="button" class="link" onClick={() => setSnoozing(false)}>
+            Cancel
+          </button>
+        </span>
+      )}
+      <details class="label-picker" onToggle={(e) => (e.target as HTMLDetailsElement).open && reloadLabels()}>
+        <summary>
+          Labels{" "}
+          {conv.labels.map((l) => (
+            <LabelChip key={l.id} label={l} />
+          ))}
+        </summary>
+        <fieldset disabled={readOnly}>
+          <legend class="sr-only">Labels</legend>
+          {labels.map((l) => (
+            <label key={l.id} class="check">
+              <input
+                type="checkbox"
+                checked={conv.labels.some((x) => x.id === l.id)}
+                onChange={(e) => {
+                  const on = (e.target as HTMLInputElement).checked;
+                  const ids = conv.labels.map((x) => x.id).filter((x) => x !== l.id);
+                  patch({ labels: on ? [...ids, l.id] : ids });
+                }}
+              />{" "}
+              <LabelChip label={l} />
+            </label>
+          ))}
+          {labels.length === 0 && <p class="muted small">No labels yet: add them in Settings.</p>}
+        </fieldset>
+      </details>
+    </div>
   );
 }

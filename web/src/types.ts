@@ -9,7 +9,8 @@ export type Conversation = ConversationJson;
 export interface Me {
   user: { id: string; email: string; name: string } | null;
   workspace: { id: string; name: string; helpText: string; retentionDays: number | null };
-  role: "owner" | "admin" | "agent";
+  role: "owner" | "admin" | "agent" | "viewer";
+  workspaces?: { id: string; name: string; role: string }[];
 }
 
 export interface Page<T> {

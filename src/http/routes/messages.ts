@@ -5,6 +5,8 @@
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { createDb } from "../../db/client";
+import { audit } from "../../db/queries/audit";
 import { credentialSql } from "../../db/queries/auth";
 import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
@@ -207,6 +209,21 @@ const readRoute = createRoute({
   },
 });
 
+/**
+ * An integration's send is an audit event (who sent which SMS through the API). Written after the 202,
+ * outside the request's counted budget: the message row itself already names its sender.
+ */
+function auditKeySend(c: Context<AppEnv>, message: { id: string; to: string; conversationId: string }) {
+  const principal = c.get("principal");
+  if (principal.kind !== "api_key") return;
+  c.executionCtx.waitUntil(
+    audit(createDb(c.env.DB), principal, "message.sent_by_api_key", "message", message.id, {
+      to: message.to,
+      conversationId: message.conversationId,
+    }).catch(() => undefined),
+  );
+}
+
 /** The send steps' plain-data context for this request. */
 function messaging(c: Context<AppEnv>): MessagingContext {
   return { env: c.env, db: c.get("db"), principal: c.get("principal"), count: c.get("d1Count") };
@@ -216,11 +233,15 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(sendInConversationRoute, async (c) => {
     const { id } = c.req.valid("param");
     const key = c.req.valid("header")["idempotency-key"];
-    return c.json(await sendInConversation(messaging(c), id, c.req.valid("json"), key), 202);
+    const message = await sendInConversation(messaging(c), id, c.req.valid("json"), key);
+    auditKeySend(c, message);
+    return c.json(message, 202);
   })
   .openapi(sendDirectRoute, async (c) => {
     const key = c.req.valid("header")["idempotency-key"];
-    return c.json(await sendToNumber(messaging(c), c.req.valid("json"), key), 202);
+    const message = await sendToNumber(messaging(c), c.req.valid("json"), key);
+    auditKeySend(c, message);
+    return c.json(message, 202);
   })
   .openapi(threadRoute, async (c) => {
     const { id } = c.req.valid("param");
