@@ -23,6 +23,7 @@ export const PERMISSIONS: Rule[] = [
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
   ["PATCH", /^\/api\/workspace$/, "admin"],
+  ["DELETE", /^\/api\/workspace$/, "admin"],
   ["*", /^\/api\/invitations(\/.*)?$/, "admin"],
   ["PATCH", new RegExp(`^/api/members/${ID}$`), "admin"],
   ["POST", /^\/api\/numbers$/, "admin"],

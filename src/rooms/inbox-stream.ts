@@ -97,6 +97,13 @@ export class InboxStream extends DurableObject<Env> {
     return next.id;
   }
 
+  /** Closes every socket (the workspace was deleted). */
+  async closeAll(why: string): Promise<number> {
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) closeForCredentials(ws, why);
+    return sockets.length;
+  }
+
   /** Closes a user's sockets now (they were removed from the workspace). */
   async closeUser(userId: string): Promise<number> {
     const sockets = this.ctx.getWebSockets(`user:${userId}`);

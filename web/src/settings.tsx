@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
-import { AssignmentSettings, LabelSettings, PasswordSettings, TeamSettings } from "./team";
+import { AssignmentSettings, DeleteWorkspace, LabelSettings, PasswordSettings, TeamSettings } from "./team";
 import type { Me, Page } from "./types";
 
 interface NumberRow {
@@ -35,6 +35,7 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
       {admin && props.me.user && <Keys />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
       {props.me.user && <PasswordSettings />}
+      <DeleteWorkspace me={props.me} />
     </main>
   );
 }

@@ -628,3 +628,43 @@ export function WorkspaceSwitcher(props: { me: Me }) {
     </label>
   );
 }
+
+/** Owners only: delete the workspace, typing its name to confirm. */
+export function DeleteWorkspace(props: { me: Me }) {
+  const [confirm, setConfirm] = useState("");
+  const [status, setStatus] = useState<string | null>(null);
+  if (props.me.role !== "owner" || !props.me.user) return null;
+  const name = props.me.workspace.name;
+  return (
+    <section aria-labelledby="delete-title" class="card danger-zone">
+      <h2 id="delete-title">Delete this workspace</h2>
+      <p class="small">
+        Deletes every conversation, message, contact, number, key and member of {name}, for good. Type its name to
+        confirm.
+      </p>
+      <form
+        class="row wrap"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            await api("DELETE", "/api/workspace", { confirm });
+            location.assign("/signin");
+          } catch (err) {
+            setStatus(errorText(err));
+          }
+        }}
+      >
+        <label>
+          Workspace name
+          <input value={confirm} onInput={(e) => setConfirm((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit" class="danger" disabled={confirm !== name}>
+          Delete workspace
+        </button>
+      </form>
+      <p class="muted small" role="status">
+        {status}
+      </p>
+    </section>
+  );
+}

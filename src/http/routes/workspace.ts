@@ -3,9 +3,11 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { audit } from "../../db/queries/audit";
 import { workspaces } from "../../db/schema";
-import { notFound } from "../../domain/errors";
+import { forbidden, notFound, validationFailed } from "../../domain/errors";
+import { log } from "../../log";
+import { inboxFor } from "../../rooms/inbox-stream";
 import type { AppEnv } from "../context";
-import { requireAdmin } from "../middleware/auth";
+import { requireAdmin, requireRole } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
@@ -58,6 +60,19 @@ const patchRoute = createRoute({
   responses: { 200: jsonContent(WorkspaceSettingsSchema, "Updated"), ...errorResponses },
 });
 
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/",
+  tags: ["workspace"],
+  summary: "Delete the workspace and everything in it (owners only; confirm with its name)",
+  security,
+  request: { body: jsonBody(z.object({ confirm: z.string().min(1).max(100) }).strict()) },
+  responses: {
+    204: { description: "Deleted: members, conversations, messages, contacts, numbers, keys, all of it" },
+    ...errorResponses,
+  },
+});
+
 function present(row: typeof workspaces.$inferSelect) {
   return {
     id: row.id,
@@ -89,4 +104,24 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
       after: input,
     });
     return c.json(present(row), 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    const principal = requireRole(c, "owner");
+    if (principal.kind !== "session") throw forbidden("Only a signed-in owner can delete the workspace.");
+    const db = c.get("db");
+    const row = await db.query.workspaces.findFirst({ where: eq(workspaces.id, principal.workspaceId) });
+    if (!row) throw notFound("Workspace");
+    if (c.req.valid("json").confirm !== row.name) {
+      throw validationFailed([{ path: "confirm", message: `type the workspace's name (${row.name}) to confirm` }]);
+    }
+    // Everything else cascades from the workspace row (foreign keys), sessions included; the audit log
+    // goes with it, so the deletion is logged here instead.
+    await db.delete(workspaces).where(eq(workspaces.id, principal.workspaceId));
+    log("warn", "workspace deleted", { workspaceId: row.id, by: principal.userId });
+    c.executionCtx.waitUntil(
+      inboxFor(c.env, row.id)
+        .closeAll("workspace deleted")
+        .catch(() => 0),
+    );
+    return c.body(null, 204);
   });

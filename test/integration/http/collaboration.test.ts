@@ -11,7 +11,7 @@ import { call, createKey, signup } from "../../helpers/api";
 import { addMember, countRows } from "../../helpers/db";
 import { type TextingWorkspace, textingWorkspace } from "../../helpers/pipeline";
 import { openSocket } from "../../helpers/sockets";
-import { deliver, inboundText } from "../../helpers/twilio";
+import { deliver, eventually, inboundText } from "../../helpers/twilio";
 
 async function textIn(ws: TextingWorkspace, body: string) {
   const { held } = await inboundText({ from: ws.customer, to: ws.from, body });
@@ -226,6 +226,16 @@ describe("who did it", () => {
       { body: { body: "yo" } },
     );
     expect(byKey.json.sentBy).toMatchObject({ type: "api_key", name: "test" });
+    // A send through an API key is an audit event too (written after the 202).
+    await eventually(
+      async () =>
+        (await countRows("audit_log", "action = 'message.sent_by_api_key' AND target_id = ?", byKey.json.id)) === 1,
+      5_000,
+      "the API-key send's audit row",
+    );
+    expect(await countRows("audit_log", "action = 'message.sent_by_api_key' AND target_id = ?", byUser.json.id)).toBe(
+      0,
+    );
     const thread = await call("GET", `/api/conversations/${conv.json.id}/messages`, ws.account);
     expect(thread.json.items.map((m: { sentBy: unknown }) => m.sentBy)).toEqual([
       byUser.json.sentBy,
@@ -311,5 +321,31 @@ describe("auto-assignment", () => {
     expect(new Set(assignees)).toEqual(new Set([a1.userId, a2.userId]));
     expect(assignees[0]).not.toBe(assignees[1]);
     expect(assignees[2]).toBe(assignees[0]);
+  });
+});
+
+describe("presence and read markers", () => {
+  it("the room says who is viewing, and GET /reads gives each member's marker for Seen by", async () => {
+    const ws = await textingWorkspace();
+    const sam = await addMember(ws.account.workspaceId, "agent");
+    await textIn(ws, "anyone there?");
+    const conv = await conversationOf(ws);
+    const mine = await openSocket(`/api/conversations/${conv.id}/ws`, ws.account);
+    await mine.next((f) => f.type === "hello");
+    const theirs = await openSocket(`/api/conversations/${conv.id}/ws`, sam);
+    const hello = await theirs.next((f) => f.type === "hello");
+    const both = await mine.next((f) => f.type === "presence" && f.viewers.length === 2, 5_000);
+    expect(both.viewers.map((v: { userId: string }) => v.userId).sort()).toEqual(
+      [ws.account.userId, sam.userId].sort(),
+    );
+    theirs.send({ type: "read", seq: hello.lastSeq });
+    await mine.next((f) => f.type === "read" && f.userId === sam.userId);
+    const reads = await call("GET", `/api/conversations/${conv.id}/reads`, ws.account);
+    expect(reads.json.items).toEqual([{ userId: sam.userId, name: "Member agent", seq: hello.lastSeq }]);
+    theirs.ws.close(1000, "bye");
+    const one = await mine.next((f) => f.type === "presence" && f.viewers.length === 1);
+    expect(one.viewers[0].userId).toBe(ws.account.userId);
+    const other = await signup();
+    expect((await call("GET", `/api/conversations/${conv.id}/reads`, other)).status).toBe(404);
   });
 });

@@ -301,3 +301,36 @@ describe("passwords", () => {
     expect(await countRows("password_resets", "user_id = ?", user.userId)).toBe(2);
   });
 });
+
+describe("deleting the workspace", () => {
+  it("only a signed-in owner, confirming with its name; everything in it goes, other workspaces stay", async () => {
+    const { textingWorkspace } = await import("../../helpers/pipeline");
+    const ws = await textingWorkspace();
+    const owner = ws.account;
+    const admin = await addMember(owner.workspaceId, "admin");
+    const conv = await call("POST", "/api/conversations", owner, { body: { phone: ws.customer } });
+    await call("POST", `/api/conversations/${conv.json.id}/messages`, owner, { body: { body: "hello" } });
+    await call("POST", `/api/conversations/${conv.json.id}/notes`, owner, { body: { body: "a note" } });
+    await call("POST", "/api/labels", owner, { body: { name: "L" } });
+    await call("POST", "/api/invitations", owner, { body: { email: "someone@example.com" } });
+    const bystander = await signup();
+    const name = (await call("GET", "/api/me", owner)).json.workspace.name;
+
+    expect((await call("DELETE", "/api/workspace", admin, { body: { confirm: name } })).status).toBe(403);
+    expect((await call("DELETE", "/api/workspace", { key: ws.key }, { body: { confirm: name } })).status).toBe(403);
+    const wrong = await call("DELETE", "/api/workspace", owner, { body: { confirm: "nope" } });
+    expect(wrong.status).toBe(422);
+    expect(await countRows("workspaces", "id = ?", owner.workspaceId)).toBe(1);
+
+    expect((await call("DELETE", "/api/workspace", owner, { body: { confirm: name } })).status).toBe(204);
+    const tables = await env.DB.prepare(
+      "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND sql LIKE '%`workspace_id`%' AND substr(name, 1, 4) <> '_cf_'",
+    ).all<{ t: string }>();
+    expect(tables.results.length).toBeGreaterThan(10);
+    for (const { t } of tables.results) {
+      expect(await countRows(t, "workspace_id = ?", owner.workspaceId), t).toBe(0);
+    }
+    expect((await call("GET", "/api/me", owner)).status).toBe(401);
+    expect((await call("GET", "/api/me", bystander)).status).toBe(200);
+  });
+});
