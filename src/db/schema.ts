@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { BusinessHours, QuietHours } from "../shared/policies";
 import { CONVERSATION_STATUSES, MESSAGE_STATUSES, type MessageStatus, ROLES, type Role } from "../shared/status";
 
 const timestamp = (name: string) => integer(name).notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
@@ -20,6 +21,17 @@ export const workspaces = sqliteTable("workspaces", {
   retentionDays: integer("retention_days"),
   /** Round-robin new inbound conversations among the agents online in the inbox. */
   autoAssign: integer("auto_assign", { mode: "boolean" }).notNull().default(false),
+  /** IANA zone: the fallback for recipients' local time, and the zone of business hours. */
+  timezone: text("timezone").notNull().default("America/New_York"),
+  /** `{start: "21:00", end: "08:00", mode: "defer"|"refuse", exemptRepliesWithinHours}`; null: off. */
+  quietHours: text("quiet_hours", { mode: "json" }).$type<QuietHours | null>(),
+  /** Weekly opening hours (`{mon: [["09:00","17:00"]], …}`) and the away reply; null: always open. */
+  businessHours: text("business_hours", { mode: "json" }).$type<BusinessHours | null>(),
+  awayMessage: text("away_message"),
+  /** Send limits (null: the defaults in src/shared/limits.ts). */
+  userSendsPerMinute: integer("user_sends_per_minute"),
+  workspaceSendsPerSecond: integer("workspace_sends_per_second"),
+  workspaceSendBurst: integer("workspace_send_burst"),
   createdAt: timestamp("created_at"),
 });
 
@@ -119,6 +131,10 @@ export const contacts = sqliteTable(
     /** E.164 */
     phone: text("phone").notNull(),
     email: text("email"),
+    /** Free-form custom fields (`{key: value}`), for templates and the contact panel. */
+    fields: text("fields", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+    /** IANA zone of the contact, when known (quiet hours use it first). */
+    timezone: text("timezone"),
     optedOut: integer("opted_out", { mode: "boolean" }).notNull().default(false),
     optedOutAt: integer("opted_out_at"),
     createdAt: timestamp("created_at"),
@@ -149,6 +165,10 @@ export const conversations = sqliteTable(
     assignedUserId: text("assigned_user_id").references(() => users.id, { onDelete: "set null" }),
     /** A snoozed conversation wakes (back to open) at this time, or when the customer writes. */
     snoozedUntil: integer("snoozed_until"),
+    /** The customer's latest text (quiet hours exempt replies within a window after it). */
+    lastInboundAt: integer("last_inbound_at"),
+    /** When the away reply last went out (at most once per 12 h per conversation). */
+    awaySentAt: integer("away_sent_at"),
     /** Highest seq the room has assigned and D1 has recorded. */
     lastSeq: integer("last_seq").notNull().default(0),
     lastMessageId: text("last_message_id"),
@@ -198,6 +218,8 @@ export const messages = sqliteTable(
     sendAt: integer("send_at"),
     /** Times a consumer took this message (each claim counts, also one that adopted or was paced). */
     attempts: integer("attempts").notNull().default(0),
+    /** Why a message is scheduled though nobody scheduled it (e.g. `quiet_hours`). */
+    deferredReason: text("deferred_reason"),
     /** Start of the latest attempt whose outcome we do not know (timeout, crash); null when none. */
     attemptStartedAt: integer("attempt_started_at"),
     /** A consumer holds this message until then (two deliveries of one queue message never both send). */
@@ -347,9 +369,15 @@ export const templates = sqliteTable(
       .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     body: text("body").notNull(),
+    /** Typed after `/` in the composer to pick it (unique per workspace when set). */
+    shortcut: text("shortcut"),
     createdAt: timestamp("created_at"),
+    updatedAt: integer("updated_at"),
   },
-  (t) => [uniqueIndex("templates_workspace_name_uq").on(t.workspaceId, t.name)],
+  (t) => [
+    uniqueIndex("templates_workspace_name_uq").on(t.workspaceId, t.name),
+    uniqueIndex("templates_workspace_shortcut_uq").on(t.workspaceId, t.shortcut),
+  ],
 );
 
 export const auditLog = sqliteTable(

@@ -19,3 +19,8 @@ export function maskPhone(phone: string | null | undefined): string {
   const digits = phone.replace(/\D/g, "");
   return digits.length <= 6 ? "•••" : `•••${digits.slice(-4)}`;
 }
+
+/** The ISO region (e.g. "US", "FR") a number belongs to, when its metadata says. */
+export function regionOf(e164: string): string | null {
+  return parsePhoneNumberFromString(e164)?.country ?? null;
+}

@@ -24,8 +24,10 @@ import { noteRoutes } from "./routes/notes";
 import { notificationRoutes } from "./routes/notifications";
 import { numberRoutes } from "./routes/numbers";
 import { opsRoutes } from "./routes/ops";
+import { searchRoutes } from "./routes/search";
 import { socketRoutes } from "./routes/sockets";
 import { teamRoutes } from "./routes/team";
+import { templateRoutes } from "./routes/templates";
 import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
 
@@ -95,6 +97,8 @@ export function createApp() {
   app.route("/api", teamRoutes);
   app.route("/api/labels", labelRoutes);
   app.route("/api/audit", auditRoutes);
+  app.route("/api/templates", templateRoutes);
+  app.route("/api/search", searchRoutes);
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);

@@ -22,6 +22,11 @@ export const PERMISSIONS: Rule[] = [
   ["*", /^\/api\/api-keys(\/.*)?$/, "admin"],
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
+  // Templates: admins write them; previewing is reading.
+  ["POST", new RegExp(`^/api/templates/${ID}/preview$`), "messages:read"],
+  ["POST", /^\/api\/templates$/, "admin"],
+  ["PATCH", new RegExp(`^/api/templates/${ID}$`), "admin"],
+  ["DELETE", new RegExp(`^/api/templates/${ID}$`), "admin"],
   ["PATCH", /^\/api\/workspace$/, "admin"],
   ["DELETE", /^\/api\/workspace$/, "admin"],
   ["*", /^\/api\/invitations(\/.*)?$/, "admin"],

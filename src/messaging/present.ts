@@ -17,6 +17,8 @@ export function presentContact(row: ContactRow) {
     email: row.email,
     optedOut: row.optedOut,
     createdAt: iso(row.createdAt),
+    fields: row.fields ?? {},
+    timezone: row.timezone ?? null,
   };
 }
 
@@ -48,6 +50,7 @@ export function presentMessage(row: MessageRow) {
     encoding: row.encoding,
     providerSid: row.providerSid,
     sendAt: iso(row.sendAt),
+    deferredReason: row.deferredReason ?? null,
     createdAt: iso(row.createdAt),
     sentAt: iso(row.sentAt),
     deliveredAt: iso(row.deliveredAt),
@@ -77,7 +80,7 @@ export function presentConversationState(row: ConversationStateRow): Conversatio
 function parseLabels(json: string | null): LabelJson[] {
   try {
     const parsed = JSON.parse(json ?? "[]") as LabelJson[];
-    return Array.isArray(parsed) ? parsed : [];
+    return Array.isArray(parsed) ? parsed.sort((a, b) => a.name.localeCompare(b.name)) : [];
   } catch {
     return [];
   }

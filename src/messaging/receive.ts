@@ -80,22 +80,26 @@ export async function receiveText(
 
   const media = input.media;
   const { encoding, segments } = analyzeSegments(input.Body);
-  const result = await roomFor(ctx.env, conversationId).appendMessage({
-    id: newId("msg"),
-    workspaceId,
-    conversationId,
-    direction: "inbound",
-    channel: from.startsWith("whatsapp:") ? "whatsapp" : media.length > 0 ? "mms" : "sms",
-    fromNumber: from,
-    toNumber: to,
-    body: input.Body,
-    media,
-    status: "received",
-    segments,
-    encoding,
-    providerSid: input.MessageSid,
-    createdAt: now,
-  });
+  const asleep = route.conversationStatus === "snoozed" || route.conversationStatus === "resolved";
+  const result = await roomFor(ctx.env, conversationId).appendMessage(
+    {
+      id: newId("msg"),
+      workspaceId,
+      conversationId,
+      direction: "inbound",
+      channel: from.startsWith("whatsapp:") ? "whatsapp" : media.length > 0 ? "mms" : "sms",
+      fromNumber: from,
+      toNumber: to,
+      body: input.Body,
+      media,
+      status: "received",
+      segments,
+      encoding,
+      providerSid: input.MessageSid,
+      createdAt: now,
+    },
+    { reopen: asleep },
+  );
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
 

@@ -8,20 +8,28 @@
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { isSuppressed } from "../db/queries/contacts";
-import { ensureThread, findWorkspaceNumber, getConversationWithContact } from "../db/queries/conversations";
+import {
+  ensureThread,
+  findWorkspaceNumber,
+  getConversationWithContact,
+  workspacePolicy,
+} from "../db/queries/conversations";
 import { findByIdempotencyKey, getMessage } from "../db/queries/messages";
 import type { contacts } from "../db/schema";
 import { ApiError, conflict, notFound, unprocessable } from "../domain/errors";
 import { newId } from "../domain/ids";
 import type { Principal } from "../domain/principal";
+import { quietHoursDecision, recipientZone } from "../domain/quiet-hours";
 import { analyzeSegments } from "../domain/segments";
 import { roomFor } from "../rooms/conversation-room";
 import { sha256Hex } from "../security/crypto";
 import type { MessageJson } from "../shared/frames";
-import { MAX_SCHEDULE_MS, MIN_SCHEDULE_MS } from "../shared/limits";
+import { MAX_BODY_CHARS, MAX_SCHEDULE_MS, MIN_SCHEDULE_MS } from "../shared/limits";
+import { parseQuietHours, type QuietHours } from "../shared/policies";
 import { isRetryableFailure } from "../shared/retry";
 import { enqueueOutbound } from "./outbox";
 import { presentMessage } from "./present";
+import { renderForContact } from "./templates";
 
 export interface MessagingContext {
   env: Env;
@@ -32,9 +40,36 @@ export interface MessagingContext {
 }
 
 export interface SendInput {
-  body: string;
+  /** The text; or give `templateId` (and `variables`) to render a template for the contact instead. */
+  body?: string;
+  templateId?: string;
+  variables?: Record<string, string>;
   mediaUrls?: string[];
   sendAt?: string;
+}
+
+/** The input with its final text (a template rendered for this contact). */
+async function resolveBody(
+  ctx: MessagingContext,
+  input: SendInput,
+  contact: ContactRow,
+): Promise<SendInput & { body: string }> {
+  if (input.templateId === undefined) {
+    if (input.body === undefined) throw unprocessable("validation_failed", "Give a body, or a templateId.");
+    return { ...input, body: input.body };
+  }
+  const body = await renderForContact(ctx.db, ctx.principal, input.templateId, contact, input.variables);
+  if (body.length > MAX_BODY_CHARS) {
+    throw unprocessable("validation_failed", `The rendered template is over ${MAX_BODY_CHARS} characters.`);
+  }
+  return { ...input, body };
+}
+
+/** What the quiet-hours rule needs about the recipient and the workspace. */
+export interface SendPolicy {
+  quietHours: QuietHours | null;
+  workspaceZone: string;
+  lastInboundAt: number | null;
 }
 
 /** Statuses of an attempt that has not ended yet: a retry now could send the message twice. */
@@ -83,13 +118,36 @@ async function createOutbound(
   ctx: MessagingContext,
   conversation: { id: string; fromNumber: string },
   contact: ContactRow,
-  input: SendInput,
+  unresolved: SendInput,
   idempotencyKey: string | undefined,
   hash: string,
+  policy: SendPolicy,
 ): Promise<MessageJson> {
   const { principal } = ctx;
+  const input = await resolveBody(ctx, unresolved, contact);
   const now = Date.now();
-  const sendAt = parseSendAt(input.sendAt, now);
+  let sendAt = parseSendAt(input.sendAt, now);
+  // Quiet hours, by the recipient's local time when the message would go out.
+  let deferredReason: string | null = null;
+  const { zone } = recipientZone(contact, policy.workspaceZone, now);
+  const decision = quietHoursDecision({
+    quiet: policy.quietHours,
+    at: sendAt ?? now,
+    zone,
+    lastInboundAt: policy.lastInboundAt,
+    now,
+  });
+  if (decision.action === "refuse") {
+    throw unprocessable(
+      "quiet_hours",
+      `It is quiet hours for this recipient (${decision.zone}); you can send from ${new Date(decision.until).toISOString()}.`,
+      { nextAllowedAt: new Date(decision.until).toISOString(), zone: decision.zone },
+    );
+  }
+  if (decision.action === "defer") {
+    sendAt = decision.until;
+    deferredReason = "quiet_hours";
+  }
   const media = (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
   const { encoding, segments } = analyzeSegments(input.body);
   const id = newId("msg");
@@ -109,6 +167,7 @@ async function createOutbound(
     idempotencyKey: idempotencyKey ?? null,
     idempotencyHash: idempotencyKey ? hash : null,
     sendAt,
+    deferredReason,
     createdBy: principal.userId ?? principal.credentialId,
     // The room fills in the sender's current name from D1 (in the insert itself, no extra read).
     sentByType: principal.kind === "session" ? "user" : "api_key",
@@ -150,7 +209,11 @@ export async function sendInConversation(
     );
   }
   if (thread.suppressed) throw optedOut(thread.contact.name ?? thread.contact.phone, thread.contact.id);
-  return createOutbound(ctx, thread.conversation, thread.contact, input, idempotencyKey, hash);
+  return createOutbound(ctx, thread.conversation, thread.contact, input, idempotencyKey, hash, {
+    quietHours: parseQuietHours(thread.quietHours),
+    workspaceZone: thread.workspaceZone,
+    lastInboundAt: thread.conversation.lastInboundAt,
+  });
 }
 
 /** A message to a number: finds or creates the contact and the conversation from the sender. */
@@ -175,7 +238,12 @@ export async function sendToNumber(
     contact: newId("ct"),
     conversation: newId("cv"),
   }));
-  return createOutbound(ctx, conversation, contact, input, idempotencyKey, hash);
+  const workspace = await workspacePolicy(db, principal.workspaceId);
+  return createOutbound(ctx, conversation, contact, input, idempotencyKey, hash, {
+    quietHours: parseQuietHours(workspace?.quietHours ?? null),
+    workspaceZone: workspace?.timezone ?? "UTC",
+    lastInboundAt: conversation.lastInboundAt,
+  });
 }
 
 /** Changes a scheduled message's body or send time before it is due (re-broadcast under a new seq). */

@@ -212,7 +212,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** Stores a new message (inbound or outbound) at the next seq. Duplicates (same sid or idempotency key) store nothing. */
-  async appendMessage(row: NewMessage): Promise<AppendMessageResult> {
+  async appendMessage(row: NewMessage, opts: { reopen?: boolean } = {}): Promise<AppendMessageResult> {
     return this.serialize(async () => {
       const count = newCount();
       const d1 = countingD1(this.env.DB, count);
@@ -220,7 +220,7 @@ export class ConversationRoom extends DurableObject<Env> {
       // room adopts what D1 returns.
       this.remember(row.workspaceId);
       for (let attempt = 1; ; attempt++) {
-        const result = await this.insertMessage(row, d1);
+        const result = await this.insertMessage(row, d1, opts.reopen ?? false);
         if (result !== "seq_taken") return { ...result, d1: count };
         if (attempt === 2) throw new Error(`seq conflict in conversation ${row.conversationId} after a resync`);
         await this.resync(d1);
@@ -231,6 +231,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private async insertMessage(
     row: NewMessage,
     d1: D1Database,
+    reopenIfClosed: boolean,
   ): Promise<
     | { outcome: "created"; message: MessageJson }
     | { outcome: "duplicate"; constraint: "provider_sid" | "idempotency_key" }
@@ -249,7 +250,9 @@ export class ConversationRoom extends DurableObject<Env> {
     let reopened: ConversationStateRow | undefined;
     let reopenSeq: number | undefined;
     // A customer's text reopens a snoozed or resolved conversation: its own event, in the same batch.
-    const reopen = row.direction === "inbound" ? reopenQueries(db, row.conversationId, this.lastSeq + 2) : [];
+    // (Only asked for when the caller saw the conversation snoozed or resolved: the common case costs nothing.)
+    const reopen =
+      row.direction === "inbound" && reopenIfClosed ? reopenQueries(db, row.conversationId, this.lastSeq + 2) : [];
     try {
       const [inserted, , , ...rest] = await db.batch([
         db.insert(messages).values(full).returning(),
@@ -266,6 +269,7 @@ export class ConversationRoom extends DurableObject<Env> {
             lastSeq: seqOfMessageSql(row.id),
             lastMessageId: row.id,
             lastMessageAt: now,
+            ...(row.direction === "inbound" ? { lastInboundAt: now } : {}),
           })
           .where(eq(conversations.id, row.conversationId)),
         ...reopen,
@@ -374,7 +378,13 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   async editScheduled(
     messageId: string,
-    edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
+    edit: {
+      body: string;
+      segments: number;
+      encoding: "GSM-7" | "UCS-2";
+      sendAt: number;
+      deferredReason?: string | null;
+    },
   ): Promise<MessageJson | null> {
     return this.serialize(async () => {
       this.remember(null);

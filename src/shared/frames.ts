@@ -27,6 +27,8 @@ export const MessageJsonSchema = z.object({
   encoding: z.enum(["GSM-7", "UCS-2"]),
   providerSid: z.string().nullable(),
   sendAt: z.string().nullable(),
+  /** Why a message waits though nobody scheduled it (`quiet_hours`), else null. */
+  deferredReason: z.string().nullable(),
   createdAt: z.string(),
   sentAt: z.string().nullable(),
   deliveredAt: z.string().nullable(),
@@ -49,6 +51,10 @@ export const ContactJsonSchema = z.object({
   email: z.string().nullable(),
   optedOut: z.boolean(),
   createdAt: z.string(),
+  /** Custom fields (`{key: value}`). */
+  fields: z.record(z.string(), z.string()),
+  /** IANA zone, when known. */
+  timezone: z.string().nullable(),
 });
 export type ContactJson = z.infer<typeof ContactJsonSchema>;
 

@@ -90,6 +90,14 @@ export async function listConversations(
     .limit(opts.limit + 1);
 }
 
+/** Several conversations' list entries at once (search results), by id. */
+export async function getConversationViews(db: Db, workspaceId: string, userId: string | null, ids: string[]) {
+  if (ids.length === 0) return [];
+  return selectConversation(db, userId).where(
+    and(eq(conversations.workspaceId, workspaceId), inArray(conversations.id, ids)),
+  );
+}
+
 export async function getConversationView(db: Db, workspaceId: string, userId: string | null, id: string) {
   const rows = await selectConversation(db, userId)
     .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
@@ -216,6 +224,7 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
       contactId: contacts.id,
       optedOut: contacts.optedOut,
       conversationId: conversations.id,
+      conversationStatus: conversations.status,
       assigneeId: conversations.assignedUserId,
       contactName: contacts.name,
       autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
@@ -257,6 +266,9 @@ export async function getConversationWithContact(db: Db, workspaceId: string, id
         sql<boolean>`exists (select 1 from numbers n where n.workspace_id = ${workspaceId} and n.phone_number = ${conversations.fromNumber})`.mapWith(
           Boolean,
         ),
+      /** The workspace's sending policy, read in the same statement. */
+      quietHours: sql<string | null>`(select w.quiet_hours from workspaces w where w.id = ${workspaceId})`,
+      workspaceZone: sql<string>`(select w.timezone from workspaces w where w.id = ${workspaceId})`,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
@@ -282,10 +294,10 @@ export async function ensureThread(
 
 /** SQL: a conversation's labels as a JSON array of `{id, name, color}`, by name. */
 export function labelsJsonSql(conversationId: typeof conversations.id | string) {
-  return sql<string>`(select coalesce(json_group_array(json(x.j)), '[]') from (
-      select json_object('id', l.id, 'name', l.name, 'color', l.color) as j
+  // Unordered (the presenter sorts by name): one index range per conversation, no temporary b-tree.
+  return sql<string>`(select json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color))
       from conversation_labels cl join labels l on l.id = cl.label_id
-      where cl.conversation_id = ${conversationId} order by l.name) x)`;
+      where cl.conversation_id = ${conversationId})`;
 }
 
 /** SQL: the name of the conversation's assignee. */
@@ -370,10 +382,9 @@ export function conversationStateStatement(d1: D1Database, conversationId: strin
     .prepare(
       `SELECT c.id, c.status, c.snoozed_until AS snoozedUntil, c.assigned_user_id AS assigneeId,
          (SELECT u.name FROM users u WHERE u.id = c.assigned_user_id) AS assigneeName,
-         (SELECT coalesce(json_group_array(json(x.j)), '[]') FROM (
-            SELECT json_object('id', l.id, 'name', l.name, 'color', l.color) AS j
+         (SELECT json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color))
             FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
-            WHERE cl.conversation_id = c.id ORDER BY l.name) x) AS labels
+            WHERE cl.conversation_id = c.id) AS labels
        FROM conversations c WHERE c.id = ?1`,
     )
     .bind(conversationId);
@@ -437,4 +448,12 @@ export async function readMarkers(db: Db, workspaceId: string, conversationId: s
     .from(conversationReads)
     .innerJoin(users, eq(users.id, conversationReads.userId))
     .where(and(eq(conversationReads.workspaceId, workspaceId), eq(conversationReads.conversationId, conversationId)));
+}
+
+/** A workspace's sending policy settings. */
+export async function workspacePolicy(db: Db, workspaceId: string) {
+  return db.query.workspaces.findFirst({
+    where: (w, { eq }) => eq(w.id, workspaceId),
+    columns: { quietHours: true, timezone: true, businessHours: true, awayMessage: true },
+  });
 }

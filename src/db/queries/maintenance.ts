@@ -26,13 +26,32 @@ export async function touchMessages(d1: D1Database, ids: string[], at: number): 
 }
 
 /** Scheduled messages whose send time has come. */
+/** Due scheduled messages, with what the quiet-hours rule needs to decide whether they go now. */
 export async function listDueScheduled(d1: D1Database, now: number, limit: number) {
   const { results } = await d1
     .prepare(
-      "SELECT id, conversation_id AS conversationId FROM messages WHERE status = 'scheduled' AND send_at <= ? ORDER BY send_at LIMIT ?",
+      `SELECT m.id, m.conversation_id AS conversationId, m.body, m.segments, m.encoding, m.to_number AS phone,
+         w.quiet_hours AS quietHours, w.timezone AS workspaceZone, ct.timezone AS contactZone,
+         c.last_inbound_at AS lastInboundAt
+       FROM messages m
+         JOIN workspaces w ON w.id = m.workspace_id
+         JOIN conversations c ON c.id = m.conversation_id
+         LEFT JOIN contacts ct ON ct.id = c.contact_id
+       WHERE m.status = 'scheduled' AND m.send_at <= ? ORDER BY m.send_at LIMIT ?`,
     )
     .bind(now, limit)
-    .all<{ id: string; conversationId: string }>();
+    .all<{
+      id: string;
+      conversationId: string;
+      body: string;
+      segments: number;
+      encoding: "GSM-7" | "UCS-2";
+      phone: string;
+      quietHours: string | null;
+      workspaceZone: string;
+      contactZone: string | null;
+      lastInboundAt: number | null;
+    }>();
   return results;
 }
 

@@ -316,23 +316,31 @@ export async function recordUnappliedEvent(
 export function editScheduledStatements(
   d1: D1Database,
   messageId: string,
-  edit: { body: string; segments: number; encoding: "GSM-7" | "UCS-2"; sendAt: number },
+  edit: {
+    body: string;
+    segments: number;
+    encoding: "GSM-7" | "UCS-2";
+    sendAt: number;
+    /** Why it now waits (`quiet_hours` when a policy moved it); null when a person set the time. */
+    deferredReason?: string | null;
+  },
   at: number,
 ): D1PreparedStatement[] {
+  const why = edit.deferredReason ? `deferred: ${edit.deferredReason}` : "edited before sending";
   return [
     d1
       .prepare(
         `INSERT INTO message_events (workspace_id, message_id, status, error_message, source, applied, at)
-         SELECT workspace_id, id, 'scheduled', 'edited before sending', 'api', 1, ?1 FROM messages WHERE id = ?2 AND status = 'scheduled'`,
+         SELECT workspace_id, id, 'scheduled', ?3, ?4, 1, ?1 FROM messages WHERE id = ?2 AND status = 'scheduled'`,
       )
-      .bind(at, messageId),
+      .bind(at, messageId, why, edit.deferredReason ? "cron" : "api"),
     d1
       .prepare(
-        `UPDATE messages SET body = ?1, segments = ?2, encoding = ?3, send_at = ?4, updated_at = ?5
+        `UPDATE messages SET body = ?1, segments = ?2, encoding = ?3, send_at = ?4, updated_at = ?5, deferred_reason = ?7
          WHERE id = ?6 AND status = 'scheduled'
          RETURNING id`,
       )
-      .bind(edit.body, edit.segments, edit.encoding, edit.sendAt, at, messageId),
+      .bind(edit.body, edit.segments, edit.encoding, edit.sendAt, at, messageId, edit.deferredReason ?? null),
   ];
 }
 

@@ -7,6 +7,7 @@ import { contacts } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
 import { conflict, notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { isTimeZone } from "../../domain/zones";
 import { presentContact } from "../../messaging/present";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
@@ -25,6 +26,21 @@ import { validationHook } from "../validation";
 
 const Name = z.string().trim().min(1).max(200);
 const EmailField = z.string().trim().toLowerCase().email().max(254);
+const Fields = z
+  .record(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "keys are letters, digits and _ (up to 40), starting with a letter"),
+    z.string().max(500),
+  )
+  .refine((f) => Object.keys(f).length <= 50, "at most 50 fields")
+  .openapi({ description: "Custom fields for templates ({{contact.fields.<key>}}); replaces the whole set" });
+const Timezone = z
+  .string()
+  .max(64)
+  .refine(isTimeZone, "an IANA time zone like America/Chicago")
+  .openapi({ example: "America/Chicago", description: "The contact's zone (quiet hours use it first)" });
 
 const listRoute = createRoute({
   method: "get",
@@ -49,7 +65,17 @@ const createContactRoute = createRoute({
   summary: "Create a contact",
   security,
   request: {
-    body: jsonBody(z.object({ name: Name.optional(), phone: PhoneInput, email: EmailField.optional() }).strict()),
+    body: jsonBody(
+      z
+        .object({
+          name: Name.optional(),
+          phone: PhoneInput,
+          email: EmailField.optional(),
+          fields: Fields.optional(),
+          timezone: Timezone.nullable().optional(),
+        })
+        .strict(),
+    ),
   },
   responses: {
     201: jsonContent(ContactSchema, "Created"),
@@ -72,7 +98,7 @@ const patchRoute = createRoute({
   method: "patch",
   path: "/{id}",
   tags: ["contacts"],
-  summary: "Change a contact's name, phone or email",
+  summary: "Change a contact's name, phone, email, custom fields or time zone",
   security,
   request: {
     params: IdParam,
@@ -82,6 +108,8 @@ const patchRoute = createRoute({
           name: Name.nullable().optional(),
           phone: PhoneInput.optional(),
           email: EmailField.nullable().optional(),
+          fields: Fields.optional(),
+          timezone: Timezone.nullable().optional(),
         })
         .strict(),
     ),
@@ -126,6 +154,8 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
         name: input.name ?? null,
         phone: input.phone,
         email: input.email ?? null,
+        fields: input.fields ?? {},
+        timezone: input.timezone ?? null,
         // Consent belongs to the number: a new contact for a number that opted out starts opted out.
         optedOut: suppressedSql(workspaceId, input.phone),
       })

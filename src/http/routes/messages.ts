@@ -55,10 +55,36 @@ const MediaUrls = z
   .optional();
 const SendAt = z.iso.datetime({ offset: true, message: "must be an ISO-8601 date-time" }).optional();
 
-const SendInConversation = z.object({ body: Body, mediaUrls: MediaUrls, sendAt: SendAt }).strict();
+const TemplateFields = {
+  templateId: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .openapi({ description: "Send this template, rendered for the contact, instead of a body" }),
+  variables: z
+    .record(z.string().max(64), z.string().max(MAX_BODY_CHARS))
+    .optional()
+    .openapi({ description: "Values for the template's placeholders (over the contact's own)" }),
+};
+const oneOfBodyOrTemplate = (v: { body?: string; templateId?: string }) =>
+  (v.body === undefined) !== (v.templateId === undefined);
+const bodyOrTemplate = { message: "give either body or templateId", path: ["body"] };
+const SendInConversation = z
+  .object({ body: Body.optional(), ...TemplateFields, mediaUrls: MediaUrls, sendAt: SendAt })
+  .strict()
+  .refine(oneOfBodyOrTemplate, bodyOrTemplate);
 const SendDirect = z
-  .object({ to: PhoneInput, from: PhoneInput.optional(), body: Body, mediaUrls: MediaUrls, sendAt: SendAt })
-  .strict();
+  .object({
+    to: PhoneInput,
+    from: PhoneInput.optional(),
+    body: Body.optional(),
+    ...TemplateFields,
+    mediaUrls: MediaUrls,
+    sendAt: SendAt,
+  })
+  .strict()
+  .refine(oneOfBodyOrTemplate, bodyOrTemplate);
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z

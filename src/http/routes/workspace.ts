@@ -4,8 +4,10 @@ import { eq } from "drizzle-orm";
 import { audit } from "../../db/queries/audit";
 import { workspaces } from "../../db/schema";
 import { forbidden, notFound, validationFailed } from "../../domain/errors";
+import { isTimeZone } from "../../domain/zones";
 import { log } from "../../log";
 import { inboxFor } from "../../rooms/inbox-stream";
+import { BusinessHoursSchema, QuietHoursSchema, SEND_LIMITS } from "../../shared/policies";
 import type { AppEnv } from "../context";
 import { requireAdmin, requireRole } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
@@ -18,6 +20,15 @@ const WorkspaceSettingsSchema = z
     helpText: z.string(),
     retentionDays: z.number().int().nullable(),
     autoAssign: z.boolean(),
+    timezone: z.string(),
+    quietHours: QuietHoursSchema.nullable(),
+    businessHours: BusinessHoursSchema.nullable(),
+    awayMessage: z.string().nullable(),
+    limits: z.object({
+      userSendsPerMinute: z.number().int(),
+      workspaceSendsPerSecond: z.number().int(),
+      workspaceSendBurst: z.number().int(),
+    }),
   })
   .openapi("WorkspaceSettings");
 
@@ -53,6 +64,25 @@ const patchRoute = createRoute({
             .boolean()
             .optional()
             .openapi({ description: "Assign new inbound conversations round-robin to the agents online" }),
+          timezone: z.string().max(64).refine(isTimeZone, "an IANA time zone like America/Chicago").optional().openapi({
+            description: "The workspace's zone: business hours, and quiet hours when a recipient's zone is unknown",
+          }),
+          quietHours: QuietHoursSchema.nullable().optional().openapi({
+            description:
+              "No texts to a recipient between start and end of their local time (null: off). defer holds them until the end; refuse answers 422 quiet_hours. Replies within exemptRepliesWithinHours of the customer's last text go.",
+          }),
+          businessHours: BusinessHoursSchema.nullable().optional().openapi({
+            description:
+              'Weekly opening hours in the workspace zone, e.g. {"mon": [["09:00","17:00"]]} (null: always open)',
+          }),
+          awayMessage: z
+            .string()
+            .trim()
+            .min(1)
+            .max(320)
+            .nullable()
+            .optional()
+            .openapi({ description: "Sent (once per conversation per 12 h) to texts outside business hours" }),
         })
         .strict(),
     ),
@@ -80,6 +110,15 @@ function present(row: typeof workspaces.$inferSelect) {
     helpText: row.helpText,
     retentionDays: row.retentionDays,
     autoAssign: row.autoAssign,
+    timezone: row.timezone,
+    quietHours: row.quietHours ?? null,
+    businessHours: row.businessHours ?? null,
+    awayMessage: row.awayMessage ?? null,
+    limits: {
+      userSendsPerMinute: row.userSendsPerMinute ?? SEND_LIMITS.userPerMinute,
+      workspaceSendsPerSecond: row.workspaceSendsPerSecond ?? SEND_LIMITS.workspacePerSecond,
+      workspaceSendBurst: row.workspaceSendBurst ?? SEND_LIMITS.workspaceBurst,
+    },
   };
 }
 

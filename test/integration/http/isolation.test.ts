@@ -16,6 +16,7 @@ describe("workspace isolation", () => {
     b = await signup();
     bKey = await createKey(b);
     ids.bNumber = (await addNumber(b)).phoneNumber;
+    ids.bContact = (await addContact(b)).id;
     const number = await addNumber(a);
     const contact = await addContact(a, { name: "Secret Customer" });
     const conv = await call("POST", "/api/conversations", a, { body: { contactId: contact.id } });
@@ -29,6 +30,9 @@ describe("workspace isolation", () => {
     const invitation = await call("POST", "/api/invitations", a, { body: { email: "invitee@example.com" } });
     ids.invitation = invitation.json.id;
     ids.member = (await call("GET", "/api/members", a)).json.items[0].id;
+    ids.template = (
+      await call("POST", "/api/templates", a, { body: { name: "t", body: "Hi {{contact.name}}" } })
+    ).json.id;
   });
 
   const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
@@ -56,6 +60,14 @@ describe("workspace isolation", () => {
     ["DELETE", "invitation", (i) => `/api/invitations/${i.invitation}`],
     ["PATCH", "member", (i) => `/api/members/${i.member}`, { role: "viewer" }],
     ["DELETE", "member", (i) => `/api/members/${i.member}`],
+    ["PATCH", "template", (i) => `/api/templates/${i.template}`, { name: "pwned" }],
+    ["DELETE", "template", (i) => `/api/templates/${i.template}`],
+    [
+      "POST",
+      "template's preview",
+      (i) => `/api/templates/${i.template}/preview`,
+      (i: Record<string, string>) => ({ contactId: i.bContact }),
+    ],
   ];
 
   for (const [method, what, path, bodyOf] of byId) {

@@ -159,6 +159,8 @@ describe("contacts", () => {
       email: "ada@example.com",
       optedOut: false,
       createdAt: expect.stringMatching(/Z$/),
+      fields: {},
+      timezone: null,
     });
     const id = created.json.id;
     expect((await call("GET", `/api/contacts/${id}`, a)).json.name).toBe("Ada Lovelace");

@@ -1,0 +1,117 @@
+/** Search: words in message bodies and contacts' names, phones and emails, with marked snippets. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { getConversationViews } from "../../db/queries/conversations";
+import { ftsQuery, MARK_END, MARK_START, searchContacts, searchMessages } from "../../db/queries/search";
+import { presentConversation } from "../../messaging/present";
+import { ConversationJsonSchema } from "../../shared/frames";
+import { CONVERSATION_STATUSES } from "../../shared/status";
+import type { AppEnv } from "../context";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { errorResponses, jsonContent, security } from "../schemas";
+import { validationHook } from "../validation";
+
+const SnippetSchema = z
+  .object({
+    text: z.string(),
+    highlights: z
+      .array(z.tuple([z.number().int(), z.number().int()]))
+      .openapi({ description: "[start, end) character ranges of `text` that matched; render them marked" }),
+  })
+  .openapi("Snippet");
+
+const SearchHitSchema = z
+  .object({
+    conversation: z.object(ConversationJsonSchema.shape).openapi("SearchConversation"),
+    message: z
+      .object({ id: z.string(), seq: z.number().int(), snippet: SnippetSchema })
+      .nullable()
+      .openapi({ description: "The matching message; null when the contact matched (first page only)" }),
+  })
+  .openapi("SearchHit");
+
+const searchRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["search"],
+  summary: "Search message bodies (full text, word prefixes) and contacts; newest first",
+  security,
+  request: {
+    query: z.object({
+      q: z.string().trim().min(1).max(200),
+      status: z.enum(CONVERSATION_STATUSES).optional(),
+      assignee: z.string().max(64).optional().openapi({ description: "`me`, `none` or a user id" }),
+      label: z.string().max(64).optional(),
+      direction: z.enum(["inbound", "outbound"]).optional(),
+      from: z.string().datetime({ offset: true }).optional(),
+      to: z.string().datetime({ offset: true }).optional(),
+      limit: z.coerce.number().int().min(1).max(50).default(20),
+      cursor: z.string().max(200).optional(),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({ items: z.array(SearchHitSchema), nextCursor: z.string().nullable() }).openapi("SearchResults"),
+      "Hits",
+    ),
+    ...errorResponses,
+  },
+});
+
+/** A snippet with marks → its plain text and the ranges that were marked. */
+export function unmark(marked: string): { text: string; highlights: [number, number][] } {
+  let text = "";
+  const highlights: [number, number][] = [];
+  let start = -1;
+  for (const ch of marked) {
+    if (ch === MARK_START) start = text.length;
+    else if (ch === MARK_END) {
+      if (start >= 0) highlights.push([start, text.length]);
+      start = -1;
+    } else text += ch;
+  }
+  return { text, highlights };
+}
+
+export const searchRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(searchRoute, async (c) => {
+  const { workspaceId, userId } = c.get("principal");
+  const q = c.req.valid("query");
+  const db = c.get("db");
+  const match = ftsQuery(q.q);
+  const digits = q.q.replace(/\D/g, "");
+  const filters = {
+    status: q.status,
+    assignee: q.assignee,
+    label: q.label,
+    direction: q.direction,
+    from: q.from ? Date.parse(q.from) : undefined,
+    to: q.to ? Date.parse(q.to) : undefined,
+  };
+  const before = decodeCursor(q.cursor);
+  const [hits, people] = await Promise.all([
+    match ? searchMessages(db, workspaceId, userId, match, filters, { limit: q.limit, before }) : [],
+    // Contacts on the first page only (they are few; messages page on).
+    before || q.direction ? [] : searchContacts(db, workspaceId, userId, match, digits, filters, 5),
+  ]);
+  const page = hits.slice(0, q.limit);
+  const ids = [...new Set([...people.map((p) => p.conversationId), ...page.map((h) => h.conversationId)])];
+  const views = new Map((await getConversationViews(db, workspaceId, userId, ids)).map((v) => [v.conversation.id, v]));
+  const items: z.infer<typeof SearchHitSchema>[] = [];
+  for (const p of people) {
+    const view = views.get(p.conversationId);
+    if (view) items.push({ conversation: presentConversation(view), message: null });
+  }
+  for (const h of page) {
+    const view = views.get(h.conversationId);
+    if (view) {
+      items.push({
+        conversation: presentConversation(view),
+        message: { id: h.id, seq: h.seq, snippet: unmark(h.snippet) },
+      });
+    }
+  }
+  const last = page.at(-1);
+  return c.json(
+    { items, nextCursor: hits.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null },
+    200,
+  );
+});

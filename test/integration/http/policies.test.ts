@@ -1,0 +1,317 @@
+/**
+ * Sending policies and findability: templates with variables and fallbacks, custom contact fields, and
+ * full-text search over messages and contacts (kept in step with writes and purges, per workspace).
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runJob } from "../../../src/cron";
+import { renderTemplate } from "../../../src/domain/templates";
+import { purgeExpired } from "../../../src/messaging/retention";
+import { call, signup } from "../../helpers/api";
+import { addMember, countRows } from "../../helpers/db";
+import { type TextingWorkspace, textingWorkspace } from "../../helpers/pipeline";
+import { deliver, inboundText } from "../../helpers/twilio";
+
+async function textIn(ws: TextingWorkspace, body: string) {
+  const { held } = await inboundText({ from: ws.customer, to: ws.from, body });
+  for (const req of held) expect((await deliver(req)).status).toBe(200);
+}
+
+describe("templates", () => {
+  const ctx = {
+    contact: { name: "Casey Jones", phone: "+14155552671", email: null, fields: { order: "A-17" } },
+    agent: { name: "Sam" },
+    workspace: { name: "Olive's" },
+  };
+
+  it("renders variables, fallbacks and request values; reports what is missing", () => {
+    expect(
+      renderTemplate(
+        "Hi {{contact.firstName}}, order {{contact.fields.order}} — {{agent.name}} at {{workspace.name}}",
+        ctx,
+      ),
+    ).toEqual({
+      ok: true,
+      body: "Hi Casey, order A-17 — Sam at Olive's",
+    });
+    expect(
+      renderTemplate("Hi {{ contact.firstName | there }}", { ...ctx, contact: { ...ctx.contact, name: null } }),
+    ).toEqual({
+      ok: true,
+      body: "Hi there",
+    });
+    expect(renderTemplate("Code {{code}}", ctx, { code: "1234" })).toEqual({ ok: true, body: "Code 1234" });
+    expect(renderTemplate("{{code}} {{contact.fields.size}} {{code}}", ctx)).toEqual({
+      ok: false,
+      missing: ["code", "contact.fields.size"],
+    });
+  });
+
+  it("admins write templates, everyone uses them; a send renders one for the contact, or 422 names the missing variable", async () => {
+    const ws = await textingWorkspace();
+    const agent = await addMember(ws.account.workspaceId, "agent");
+    const created = await call("POST", "/api/templates", ws.account, {
+      body: {
+        name: "Order ready",
+        body: "Hi {{contact.firstName|there}}, order {{contact.fields.order}} is ready. {{agent.name}}",
+        shortcut: "ready",
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json.variables).toEqual(["contact.firstName", "contact.fields.order", "agent.name"]);
+    expect((await call("POST", "/api/templates", agent, { body: { name: "x", body: "y" } })).status).toBe(403);
+    expect(
+      (await call("POST", "/api/templates", ws.account, { body: { name: "Order ready", body: "dup" } })).status,
+    ).toBe(409);
+    expect((await call("GET", "/api/templates", agent)).json.items).toHaveLength(1);
+
+    const contact = await call("POST", "/api/contacts", ws.account, {
+      body: { phone: ws.customer, name: "Casey Jones", fields: { order: "A-17" }, timezone: "America/Chicago" },
+    });
+    expect(contact.status, contact.text).toBe(201);
+    expect(contact.json).toMatchObject({ fields: { order: "A-17" }, timezone: "America/Chicago" });
+    const preview = await call("POST", `/api/templates/${created.json.id}/preview`, agent, {
+      body: { contactId: contact.json.id },
+    });
+    expect(preview.json).toEqual({
+      body: "Hi Casey, order A-17 is ready. Member agent",
+      segments: 1,
+      encoding: "GSM-7",
+    });
+
+    const conv = await call("POST", "/api/conversations", agent, { body: { contactId: contact.json.id } });
+    const sent = await call("POST", `/api/conversations/${conv.json.id}/messages`, agent, {
+      body: { templateId: created.json.id },
+    });
+    expect(sent.status, sent.text).toBe(202);
+    expect(sent.json.body).toBe("Hi Casey, order A-17 is ready. Member agent");
+
+    // Without the field and without a fallback: 422 naming it, and nothing stored.
+    await call("PATCH", `/api/contacts/${contact.json.id}`, ws.account, { body: { fields: {} } });
+    const before = await countRows("messages", "conversation_id = ?", conv.json.id);
+    const missing = await call("POST", `/api/conversations/${conv.json.id}/messages`, agent, {
+      body: { templateId: created.json.id },
+    });
+    expect(missing.status).toBe(422);
+    expect(missing.json.error).toMatchObject({
+      code: "template_variable_missing",
+      details: { missing: ["contact.fields.order"] },
+    });
+    expect(await countRows("messages", "conversation_id = ?", conv.json.id)).toBe(before);
+    // Values in the request fill it; an API key is nobody's name, so {{agent.name}} needs one too.
+    const keyed = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      {
+        body: { to: ws.customer, templateId: created.json.id, variables: { "contact.fields.order": "B-2" } },
+      },
+    );
+    expect(keyed.json.error.details.missing).toEqual(["agent.name"]);
+    const filled = await call(
+      "POST",
+      "/api/messages",
+      { key: ws.key },
+      {
+        body: {
+          to: ws.customer,
+          templateId: created.json.id,
+          variables: { "contact.fields.order": "B-2", "agent.name": "The Shop" },
+        },
+      },
+    );
+    expect(filled.status, filled.text).toBe(202);
+    expect(filled.json.body).toBe("Hi Casey, order B-2 is ready. The Shop");
+    // Body and template together, or neither: 422.
+    expect((await call("POST", `/api/conversations/${conv.json.id}/messages`, agent, { body: {} })).status).toBe(422);
+    expect(
+      (
+        await call("POST", `/api/conversations/${conv.json.id}/messages`, agent, {
+          body: { body: "x", templateId: created.json.id },
+        })
+      ).status,
+    ).toBe(422);
+    // Another workspace's template is a 404, for sends and previews alike.
+    const other = await signup();
+    expect((await call("GET", "/api/templates", other)).json.items).toEqual([]);
+    expect((await call("PATCH", `/api/templates/${created.json.id}`, other, { body: { name: "x" } })).status).toBe(404);
+    expect((await call("DELETE", `/api/templates/${created.json.id}`, other)).status).toBe(404);
+    const otherContact = await call("POST", "/api/contacts", other, { body: { phone: "+14155550199" } });
+    expect(
+      (
+        await call("POST", `/api/templates/${created.json.id}/preview`, other, {
+          body: { contactId: otherContact.json.id },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await call("POST", "/api/templates", ws.account, { body: { name: "bad", body: "x", shortcut: "Has Space" } }))
+        .status,
+    ).toBe(422);
+  });
+
+  it("contact fields and time zones are validated", async () => {
+    const a = await signup();
+    expect(
+      (await call("POST", "/api/contacts", a, { body: { phone: "+14155550101", timezone: "Mars/Olympus" } })).status,
+    ).toBe(422);
+    expect(
+      (await call("POST", "/api/contacts", a, { body: { phone: "+14155550101", fields: { "bad key": "x" } } })).status,
+    ).toBe(422);
+    expect(await countRows("contacts", "workspace_id = ?", a.workspaceId)).toBe(0);
+  });
+});
+
+describe("full-text search", () => {
+  let ws: TextingWorkspace;
+  beforeAll(async () => {
+    ws = await textingWorkspace();
+    await textIn(ws, "Is the walnut desk still available in oak?");
+    await textIn(ws, "Also, what about shipping to Zürich?");
+  });
+
+  it("finds words (and prefixes, accents folded) in message bodies, with marked ranges, newest first", async () => {
+    const res = await call("GET", "/api/search?q=walnut", ws.account);
+    expect(res.status, res.text).toBe(200);
+    const hit = res.json.items.find((i: { message: unknown }) => i.message);
+    expect(hit.conversation.contact.phone).toBe(ws.customer);
+    const { text, highlights } = hit.message.snippet;
+    expect(highlights).toHaveLength(1);
+    const [start, end] = highlights[0];
+    expect(text.slice(start, end).toLowerCase()).toBe("walnut");
+    expect(
+      (await call("GET", "/api/search?q=zuri", ws.account)).json.items.filter((i: { message: unknown }) => i.message),
+    ).toHaveLength(1);
+    expect(
+      (await call("GET", "/api/search?q=walnut%20oak", ws.account)).json.items.filter(
+        (i: { message: unknown }) => i.message,
+      ),
+    ).toHaveLength(1);
+    expect(
+      (await call("GET", "/api/search?q=walnut%20pine", ws.account)).json.items.filter(
+        (i: { message: unknown }) => i.message,
+      ),
+    ).toHaveLength(0);
+    // FTS syntax in the query is just text.
+    expect((await call("GET", `/api/search?q=${encodeURIComponent('walnut" OR "x')}`, ws.account)).status).toBe(200);
+    expect((await call("GET", "/api/search?q=walnut&direction=outbound", ws.account)).json.items).toEqual([]);
+  });
+
+  it("finds contacts by name or phone digits; pages by cursor", async () => {
+    const conv = (await call("GET", "/api/conversations", ws.account)).json.items[0];
+    await call("PATCH", `/api/contacts/${conv.contact.id}`, ws.account, { body: { name: "Ingrid Bergman" } });
+    const byName = await call("GET", "/api/search?q=ingr", ws.account);
+    expect(byName.json.items[0]).toMatchObject({ message: null, conversation: { id: conv.id } });
+    const byPhone = await call("GET", `/api/search?q=${ws.customer.slice(-6)}`, ws.account);
+    expect(byPhone.json.items.some((i: { conversation: { id: string } }) => i.conversation.id === conv.id)).toBe(true);
+    for (let i = 0; i < 3; i++) await textIn(ws, `pagination probe ${i}`);
+    const first = await call("GET", "/api/search?q=probe&limit=2", ws.account);
+    expect(first.json.items).toHaveLength(2);
+    const second = await call("GET", `/api/search?q=probe&limit=2&cursor=${first.json.nextCursor}`, ws.account);
+    expect(second.json.items).toHaveLength(1);
+    expect(second.json.nextCursor).toBeNull();
+  });
+
+  it("never finds another workspace's messages, and a retention purge removes text from the index", async () => {
+    const other = await textingWorkspace();
+    const mine = await call("GET", "/api/search?q=walnut", other.account);
+    expect(mine.json.items).toEqual([]);
+    expect((await call("GET", "/api/search?q=walnut", { key: other.key })).json.items).toEqual([]);
+
+    await env.DB.prepare("UPDATE messages SET created_at = created_at - 40 * 86400000 WHERE workspace_id = ?")
+      .bind(ws.account.workspaceId)
+      .run();
+    await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 30 } });
+    await runJob(env, "retention", () => purgeExpired(env, Date.now()));
+    expect(
+      (await call("GET", "/api/search?q=walnut", ws.account)).json.items.filter((i: { message: unknown }) => i.message),
+    ).toEqual([]);
+  });
+});
+
+describe("quiet hours", () => {
+  /** A window around now in UTC: start an hour ago, end in an hour (so now is quiet). */
+  function windowAroundNow() {
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const now = Date.now();
+    return { start: hhmm(now - 3_600_000), end: hhmm(now + 3_600_000) };
+  }
+
+  it("is off until an admin turns it on; defer stores the text scheduled for the window's end with its reason", async () => {
+    const ws = await textingWorkspace();
+    const contact = await call("POST", "/api/contacts", ws.account, { body: { phone: ws.customer, timezone: "UTC" } });
+    const conv = await call("POST", "/api/conversations", ws.account, { body: { contactId: contact.json.id } });
+    expect((await call("GET", "/api/workspace", ws.account)).json.quietHours).toBeNull();
+    const agent = await addMember(ws.account.workspaceId, "agent");
+    expect((await call("PATCH", "/api/workspace", agent, { body: { quietHours: null } })).status).toBe(403);
+    const { start, end } = windowAroundNow();
+    const set = await call("PATCH", "/api/workspace", ws.account, {
+      body: { quietHours: { start, end, mode: "defer", exemptRepliesWithinHours: 24 } },
+    });
+    expect(set.status, set.text).toBe(200);
+    expect(set.json.quietHours).toEqual({ start, end, mode: "defer", exemptRepliesWithinHours: 24 });
+
+    const sent = await call("POST", `/api/conversations/${conv.json.id}/messages`, ws.account, {
+      body: { body: "late" },
+    });
+    expect(sent.status).toBe(202);
+    expect(sent.json).toMatchObject({ status: "scheduled", deferredReason: "quiet_hours" });
+    const until = Date.parse(sent.json.sendAt);
+    expect(new Date(until).toISOString().slice(11, 16)).toBe(end);
+    expect(until).toBeGreaterThan(Date.now());
+    expect(until - Date.now()).toBeLessThan(2 * 3_600_000);
+    // It is cancellable like any scheduled message.
+    expect((await call("POST", `/api/messages/${sent.json.id}/cancel`, ws.account)).json.status).toBe("canceled");
+  });
+
+  it("refuse answers 422 quiet_hours with the next allowed time and stores nothing; a reply within the window goes", async () => {
+    const ws = await textingWorkspace();
+    const { start, end } = windowAroundNow();
+    await call("PATCH", "/api/workspace", ws.account, {
+      body: { quietHours: { start, end, mode: "refuse", exemptRepliesWithinHours: 24 }, timezone: "UTC" },
+    });
+    const refused = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "promo" } });
+    expect(refused.status).toBe(422);
+    expect(refused.json.error.code).toBe("quiet_hours");
+    expect(new Date(refused.json.error.details.nextAllowedAt).toISOString().slice(11, 16)).toBe(end);
+    expect(await countRows("messages", "workspace_id = ? AND direction = 'outbound'", ws.account.workspaceId)).toBe(0);
+
+    // The customer writes: a reply now is within the exempt window.
+    await textIn(ws, "are you open?");
+    const reply = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "Yes!" } });
+    expect(reply.status, reply.text).toBe(202);
+    expect(reply.json.status).toBe("pending");
+  });
+
+  it("a scheduled message that comes due in quiet hours waits until they end (cron), visibly", async () => {
+    const ws = await textingWorkspace();
+    const conv = await call("POST", "/api/conversations", ws.account, { body: { phone: ws.customer } });
+    const scheduled = await call("POST", `/api/conversations/${conv.json.id}/messages`, ws.account, {
+      body: { body: "reminder", sendAt: new Date(Date.now() + 120_000).toISOString() },
+    });
+    expect(scheduled.json.status).toBe("scheduled");
+    const { start, end } = windowAroundNow();
+    await call("PATCH", "/api/workspace", ws.account, {
+      body: { quietHours: { start, end, mode: "refuse", exemptRepliesWithinHours: 0 }, timezone: "UTC" },
+    });
+    const { runMinuteJobs } = await import("../../../src/cron");
+    const ran = await runMinuteJobs(env, Date.now() + 180_000);
+    expect(ran.scheduled).toMatchObject({ deferred: 1, claimed: 0 });
+    const after = (await call("GET", `/api/messages/${scheduled.json.id}`, ws.account)).json;
+    expect(after).toMatchObject({ status: "scheduled", deferredReason: "quiet_hours" });
+    expect(new Date(after.sendAt).toISOString().slice(11, 16)).toBe(end);
+  });
+
+  it("settings are validated (clock times, zones) and audited with before/after", async () => {
+    const a = await signup();
+    const bad = await call("PATCH", "/api/workspace", a, { body: { quietHours: { start: "25:00", end: "08:00" } } });
+    expect(bad.status).toBe(422);
+    expect((await call("PATCH", "/api/workspace", a, { body: { timezone: "Nowhere/Place" } })).status).toBe(422);
+    await call("PATCH", "/api/workspace", a, { body: { quietHours: { start: "21:00", end: "08:00" } } });
+    const audit = await call("GET", "/api/audit?action=workspace.updated", a);
+    expect(audit.json.items[0].data).toMatchObject({
+      before: { quietHours: null },
+      after: { quietHours: { start: "21:00", end: "08:00", mode: "defer", exemptRepliesWithinHours: 24 } },
+    });
+  });
+});
