@@ -60,6 +60,32 @@ export function seedSql(now = Date.now()) {
     );
   }
 
+  const templates = [
+    [
+      "tpl_demo_thanks",
+      "Thanks",
+      "thanks",
+      "Thanks {{contact.firstName|there}}! Anything else we can help with? – {{agent.name}}, {{workspace.name}}",
+    ],
+    [
+      "tpl_demo_shipped",
+      "Order shipped",
+      "shipped",
+      "Hi {{contact.firstName|there}}, order {{contact.fields.order}} is on its way. Tracking: {{tracking}}",
+    ],
+    [
+      "tpl_demo_hours",
+      "Opening hours",
+      "hours",
+      "We're open Mon–Fri 9am–6pm and Sat 10am–4pm. Reply here any time and we'll get back to you.",
+    ],
+  ];
+  for (const [id, name, shortcut, body] of templates) {
+    lines.push(
+      `INSERT OR IGNORE INTO templates (id, workspace_id, name, body, shortcut) VALUES (${q(id)}, 'ws_demo', ${q(name)}, ${q(body)}, ${q(shortcut)});`,
+    );
+  }
+
   // [conversation, contact name, phone, status, assignee, labels, snoozedUntil, events]
   // events: [minutesAgo, kind, body, extra]; kind: in | out | note | failed | scheduled
   const threads = [
@@ -161,7 +187,7 @@ export function seedSql(now = Date.now()) {
   let sid = 0;
   for (const [cv, ct, name, phone, status, assignee, labelIds, snoozedUntil, events] of threads) {
     lines.push(
-      `INSERT OR IGNORE INTO contacts (id, workspace_id, name, phone) VALUES (${q(ct)}, 'ws_demo', ${q(name)}, ${q(phone)});`,
+      `INSERT OR IGNORE INTO contacts (id, workspace_id, name, phone, fields) VALUES (${q(ct)}, 'ws_demo', ${q(name)}, ${q(phone)}, ${q(JSON.stringify(ct === "ct_demo" ? { order: "W-1042", plan: "Pro" } : {}))});`,
     );
     let seq = 0;
     let lastMessage = null;

@@ -505,3 +505,81 @@ describe("the team in Chromium", () => {
     expect(found).toEqual({ inbox: [], thread: [], settings: [], audit: [], signin: [] });
   }, 90_000);
 });
+
+describe("sending policies and search in Chromium", () => {
+  const line = "+14155550143";
+
+  it("a template picked with / is sent rendered for the contact", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Template name").fill("Cake ready");
+    await page.getByLabel("Shortcut (optional)").fill("ready");
+    await page
+      .getByLabel("Template text")
+      .fill("Hi {{contact.firstName|there}}, your order is ready at {{workspace.name}}!");
+    await page.getByRole("button", { name: "Add template" }).click();
+    await expect.poll(() => page.locator(".template-row").filter({ hasText: "Cake ready" }).count()).toBe(1);
+    await page.goto(`${stack.appUrl}/`);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    const composer = page.getByLabel("Message");
+    await composer.fill("/rea");
+    await expect.poll(() => page.locator(".templates").getByText("Cake ready").count()).toBe(1);
+    await shot(page, "template-picker");
+    await composer.press("Enter");
+    await expect.poll(() => composer.inputValue()).toBe("Hi Casey, your order is ready at Olive's Bakery!");
+    await composer.press("Enter");
+    const sent = page.locator(".msg.outbound").filter({ hasText: "your order is ready at Olive's Bakery" });
+    await expect.poll(() => sent.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
+  }, 60_000);
+
+  it("inside quiet hours the composer warns, and a send is held until they end", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    await page.getByLabel("Workspace time zone").fill("UTC");
+    await page.getByText("Quiet hours: no texts at night").click();
+    await page.getByLabel("From", { exact: true }).fill(hhmm(Date.now() - 3_600_000));
+    await page.getByLabel("Until", { exact: true }).fill(hhmm(Date.now() + 3_600_000));
+    await page.getByLabel(/Replies allowed within/).fill("0");
+    await page.getByRole("button", { name: "Save sending rules" }).click();
+    await expect.poll(() => page.getByText(/Quiet hours on/).count()).toBe(1);
+    await page.goto(`${stack.appUrl}/`);
+    await page.getByRole("link", { name: /Casey Customer/ }).click();
+    await expect.poll(() => page.getByTestId("quiet-hours-warning").count(), { timeout: 10_000 }).toBe(1);
+    await page.getByLabel("Message").fill("See you tomorrow");
+    await page.getByLabel("Message").press("Enter");
+    const held = page.locator(".msg.outbound").filter({ hasText: "See you tomorrow" });
+    await expect
+      .poll(() => held.locator(".status").textContent(), { timeout: 10_000 })
+      .toMatch(/^Held for quiet hours/);
+    await shot(page, "quiet-hours-held");
+    // Quiet hours off again for whatever runs next.
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByText("Quiet hours: no texts at night").click();
+    await page.getByRole("button", { name: "Save sending rules" }).click();
+    await expect.poll(() => page.getByText("Quiet hours off.").count()).toBe(1);
+  }, 60_000);
+
+  it("search (Ctrl-K) finds a word from an old message and opens the thread at it", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.keyboard.press("Control+k");
+    await expect
+      .poll(() =>
+        page.evaluate(
+          () => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id,
+        ),
+      )
+      .toBe("global-search");
+    await page.keyboard.type("pickup");
+    const hit = page.locator(".search-results .hit").first();
+    await expect.poll(() => hit.locator("mark").textContent(), { timeout: 10_000 }).toMatch(/pickup/i);
+    await shot(page, "search");
+    await page.keyboard.press("Enter");
+    const target = page.locator(".msg.focused").filter({ hasText: "Your cake is ready for pickup" });
+    await expect.poll(() => target.count(), { timeout: 10_000 }).toBe(1);
+    void line;
+  }, 60_000);
+});

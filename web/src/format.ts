@@ -43,8 +43,10 @@ const STATUS_WORDS: Record<string, string> = {
 };
 
 export function statusWords(m: Message): string {
-  if (m.status === "scheduled" && m.sendAt)
-    return `Scheduled for ${new Date(m.sendAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`;
+  if (m.status === "scheduled" && m.sendAt) {
+    const at = new Date(m.sendAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    return m.deferredReason === "quiet_hours" ? `Held for quiet hours: sends ${at}` : `Scheduled for ${at}`;
+  }
   return STATUS_WORDS[m.status] ?? m.status;
 }
 

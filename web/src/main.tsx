@@ -10,6 +10,7 @@ import type { ConversationStatus } from "../../src/shared/status";
 import { ApiError, api, onUnauthorized } from "./api";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
+import { SearchBox } from "./policies";
 import { Settings } from "./settings";
 import { AuditPage, describeNotification, LabelChip, NotificationBell, useLabels, WorkspaceSwitcher } from "./team";
 import { clearLocalData, Thread } from "./thread";
@@ -340,6 +341,7 @@ function Inbox(props: {
   const [live, setLive] = useState<LiveState>("connecting");
   const [roomLive, setRoomLive] = useState<LiveState>("open");
   const [dialog, setDialog] = useState(false);
+  const [focus, setFocus] = useState<{ conversationId: string; messageId: string; seq: number } | null>(null);
   const selected = path.startsWith("/c/") ? path.slice(3) : null;
 
   // Frames that arrive while a page is loading are newer than the page: each load collects them and
@@ -423,7 +425,7 @@ function Inbox(props: {
           if (typeof Notification !== "undefined" && Notification.permission === "granted" && document.hidden) {
             const shown = new Notification("Parley", { body: describeNotification(n), tag: n.id });
             shown.onclick = () => {
-              focus();
+              window.focus();
               if (n.conversationId) goRef.current(`/c/${n.conversationId}`);
             };
           }
@@ -488,6 +490,12 @@ function Inbox(props: {
         >
           <span class="logo" aria-hidden="true" /> Parley <span class="muted">· {me.workspace.name}</span>
         </a>
+        <SearchBox
+          onOpen={(conversationId, messageId, seq) => {
+            setFocus(messageId && seq !== null ? { conversationId, messageId, seq } : null);
+            go(`/c/${conversationId}`);
+          }}
+        />
         <nav aria-label="Account">
           <WorkspaceSwitcher me={me} />
           {me.user && (
@@ -661,6 +669,7 @@ function Inbox(props: {
               key={selected}
               conversationId={selected}
               conversation={current}
+              focus={focus?.conversationId === selected ? focus : null}
               me={me}
               onBack={() => go("/")}
               onLiveState={setRoomLive}

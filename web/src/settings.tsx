@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
+import { SendingSettings, TemplateSettings } from "./policies";
 import { AssignmentSettings, DeleteWorkspace, LabelSettings, PasswordSettings, TeamSettings } from "./team";
 import type { Me, Page } from "./types";
 
@@ -31,6 +32,8 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
       <TeamSettings me={props.me} />
       <AssignmentSettings me={props.me} />
       <LabelSettings me={props.me} />
+      <TemplateSettings me={props.me} />
+      <SendingSettings me={props.me} />
       <Numbers admin={admin} />
       {admin && props.me.user && <Keys />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />

@@ -36,6 +36,8 @@ function loadPending(id: string): PendingSend[] {
 export function Thread(props: {
   conversationId: string;
   conversation: Conversation | null;
+  /** A message to open the thread at (from search): loaded if older than the first page, then shown. */
+  focus?: { messageId: string; seq: number } | null;
   me: Me;
   onBack: () => void;
   onLiveState: (s: LiveState) => void;
@@ -301,12 +303,43 @@ export function Thread(props: {
   // Keep the newest in view, and tell the room what this agent has read.
   const newest = messages.at(-1)?.seq ?? 0;
   useEffect(() => {
-    listRef.current?.scrollTo({ top: listRef.current.scrollHeight });
+    if (!props.focus) listRef.current?.scrollTo({ top: listRef.current.scrollHeight });
     if (newest > 0 && document.visibilityState === "visible" && props.me.user) {
       const t = setTimeout(() => socket.current?.send({ type: "read", seq: lastSeq.current }), 300);
       return () => clearTimeout(t);
     }
   }, [newest, unsent.length]);
+
+  // Open at a searched message: load the page around it when it is older than what is loaded, then
+  // scroll to it and mark it for a moment.
+  const focusId = props.focus?.messageId;
+  useEffect(() => {
+    const focus = props.focus;
+    if (!focus) return;
+    let cancelled = false;
+    (async () => {
+      if (!byId.has(focus.messageId)) {
+        const page = await api<Page<Message>>(
+          "GET",
+          `/api/conversations/${id}/messages?before=${focus.seq + 25}&limit=50`,
+        ).catch(() => null);
+        if (page && !cancelled) upsert(page.items);
+      }
+      for (let i = 0; i < 20 && !cancelled; i++) {
+        const el = listRef.current?.querySelector(`[data-id="${focus.messageId}"]`);
+        if (el) {
+          el.scrollIntoView({ block: "center" });
+          el.classList.add("focused");
+          setTimeout(() => el.classList.remove("focused"), 4000);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [focusId]);
 
   const loadOlder = async () => {
     if (!older) return;
@@ -543,6 +576,9 @@ function Composer(props: {
   const { conversationId: id, contact } = props;
   const [mode, setMode] = useState<"reply" | "note">("reply");
   const [mentionIndex, setMentionIndex] = useState(0);
+  const [templateIndex, setTemplateIndex] = useState(0);
+  const templates = useTemplates();
+  const policy = useSendPolicy(id);
   const [text, setText] = useState(() => localStorage.getItem(draftKey(id)) ?? "");
   const [later, setLater] = useState(false);
   const [when, setWhen] = useState("");
@@ -585,6 +621,32 @@ function Composer(props: {
               m.email.toLowerCase().startsWith(mentionQuery.toLowerCase()),
           )
           .slice(0, 6);
+  // `/` in reply mode (at the start, or after a space) opens the template picker; typing filters it.
+  const templateQuery = mode === "reply" ? (/(^|\s)\/([\w-]*)$/.exec(text)?.[2] ?? null) : null;
+  const templateChoices =
+    templateQuery === null
+      ? []
+      : templates
+          .filter(
+            (t) =>
+              t.name.toLowerCase().includes(templateQuery.toLowerCase()) ||
+              (t.shortcut ?? "").startsWith(templateQuery.toLowerCase()),
+          )
+          .slice(0, 8);
+  const pickTemplate = async (t: TemplateJson) => {
+    setTemplateIndex(0);
+    const before = text.replace(/(^|\s)\/([\w-]*)$/, "$1");
+    try {
+      if (!contact) throw new Error("The contact is still loading.");
+      const rendered = await api<{ body: string }>("POST", `/api/templates/${t.id}/preview`, { contactId: contact.id });
+      update(`${before}${rendered.body}`);
+    } catch (err) {
+      update(before);
+      setProblem(err instanceof Error ? `Template “${t.name}”: ${err.message}` : String(err));
+    }
+    ref.current?.focus();
+  };
+
   const pickMention = (m: Member) => {
     update(text.replace(/@([\w.@-]*)$/, `@${m.name} `));
     setMentionIndex(0);
@@ -650,6 +712,19 @@ function Composer(props: {
           Internal note
         </button>
       </fieldset>
+      {mode === "reply" && policy && policy.action !== "send" && !optedOut && (
+        <p class="notice" role="status" data-testid="quiet-hours-warning">
+          Quiet hours for this contact ({policy.zone}
+          {policy.zoneSource === "workspace" ? ", the workspace's zone" : ""}) until{" "}
+          {policy.until
+            ? new Date(policy.until).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })
+            : "later"}
+          :{" "}
+          {policy.action === "defer"
+            ? "what you send now waits until then (you can cancel it)."
+            : "sending is refused until then."}
+        </p>
+      )}
       {optedOut ? (
         <p class="notice" role="status">
           {contact ? contactName(contact) : "This contact"} opted out (replied STOP). You can't text them until they
@@ -670,11 +745,30 @@ function Composer(props: {
             ? "Write a note for your team (the customer never sees it). @name mentions a teammate."
             : optedOut
               ? "Sending is disabled: the contact opted out."
-              : "Write a message. Enter sends, Shift+Enter adds a line."
+              : "Write a message. Enter sends, Shift+Enter adds a line, / picks a template."
         }
         onInput={(e) => update((e.target as HTMLTextAreaElement).value)}
         onBlur={() => props.onTyping(false)}
         onKeyDown={(e) => {
+          if (templateChoices.length > 0) {
+            if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+              e.preventDefault();
+              const step = e.key === "ArrowDown" ? 1 : -1;
+              setTemplateIndex((i) => (i + step + templateChoices.length) % templateChoices.length);
+              return;
+            }
+            if (e.key === "Enter" || e.key === "Tab") {
+              e.preventDefault();
+              const pick = templateChoices[Math.min(templateIndex, templateChoices.length - 1)];
+              if (pick) pickTemplate(pick);
+              return;
+            }
+            if (e.key === "Escape") {
+              e.preventDefault();
+              update(text.replace(/\/([\w-]*)$/, ""));
+              return;
+            }
+          }
           if (suggestions.length > 0) {
             if (e.key === "ArrowDown" || e.key === "ArrowUp") {
               e.preventDefault();
@@ -696,6 +790,31 @@ function Composer(props: {
         }}
         aria-describedby="composer-counter composer-problem"
       />
+      {templateChoices.length > 0 && (
+        <ul class="mentions templates" aria-label="Templates (arrows to move, Enter or Tab to insert, Escape to close)">
+          {templateChoices.map((t, i) => (
+            <li key={t.id} class={i === templateIndex ? "active" : ""}>
+              <button
+                type="button"
+                aria-current={i === templateIndex ? "true" : undefined}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  pickTemplate(t);
+                }}
+              >
+                <strong>{t.name}</strong>
+                {t.shortcut && <span class="muted small"> /{t.shortcut}</span>}
+                <span class="muted small template-body"> {t.body}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {mode === "reply" && templateQuery !== null && templateChoices.length === 0 && (
+        <p class="muted small">
+          {templates.length === 0 ? "No templates yet (admins add them in Settings)." : "No template matches."}
+        </p>
+      )}
       {suggestions.length > 0 && (
         <ul id="mention-list" class="mentions" aria-label="Mention a teammate (arrows to move, Enter or Tab to pick)">
           {suggestions.map((m, i) => (
@@ -760,10 +879,14 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
   const { conv } = props;
   const [name, setName] = useState(conv.contact.name ?? "");
   const [email, setEmail] = useState(conv.contact.email ?? "");
+  const [timezone, setTimezone] = useState(conv.contact.timezone ?? "");
+  const [fields, setFields] = useState<[string, string][]>(Object.entries(conv.contact.fields ?? {}));
   const [saved, setSaved] = useState<string | null>(null);
   useEffect(() => {
     setName(conv.contact.name ?? "");
     setEmail(conv.contact.email ?? "");
+    setTimezone(conv.contact.timezone ?? "");
+    setFields(Object.entries(conv.contact.fields ?? {}));
   }, [conv.contact.id]);
   const save = async (e: Event) => {
     e.preventDefault();
@@ -771,6 +894,8 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
       const contact = await api<Contact>("PATCH", `/api/contacts/${conv.contact.id}`, {
         name: name.trim() || null,
         email: email.trim() || null,
+        timezone: timezone.trim() || null,
+        fields: Object.fromEntries(fields.filter(([k]) => k.trim()).map(([k, v]) => [k.trim(), v])),
       });
       props.onChanged({ ...conv, contact });
       setSaved("Saved.");
@@ -779,7 +904,11 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
         err instanceof ApiError
           ? err.fieldMessage("email")
             ? `Email: ${err.fieldMessage("email")}`
-            : err.message
+            : err.fieldMessage("timezone")
+              ? `Time zone: ${err.fieldMessage("timezone")}`
+              : err.fieldMessage("fields")
+                ? `Fields: ${err.fieldMessage("fields")}`
+                : err.message
           : String(err),
       );
     }
@@ -803,6 +932,58 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
           Email
           <input type="email" value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} />
         </label>
+        <label>
+          Time zone
+          <input
+            value={timezone}
+            placeholder="e.g. America/Chicago"
+            list="zones"
+            onInput={(e) => setTimezone((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <datalist id="zones">
+          {ZONES.map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        <fieldset class="fields">
+          <legend>Custom fields</legend>
+          {fields.map(([k, v], i) => (
+            <div class="row" key={i}>
+              <label>
+                <span class="sr-only">Field name {i + 1}</span>
+                <input
+                  value={k}
+                  placeholder="name"
+                  onInput={(e) =>
+                    setFields(fields.map((f, j) => (j === i ? [(e.target as HTMLInputElement).value, f[1]] : f)))
+                  }
+                />
+              </label>
+              <label>
+                <span class="sr-only">Value of {k || `field ${i + 1}`}</span>
+                <input
+                  value={v}
+                  placeholder="value"
+                  onInput={(e) =>
+                    setFields(fields.map((f, j) => (j === i ? [f[0], (e.target as HTMLInputElement).value] : f)))
+                  }
+                />
+              </label>
+              <button
+                type="button"
+                class="link danger"
+                aria-label={`Remove field ${k}`}
+                onClick={() => setFields(fields.filter((_, j) => j !== i))}
+              >
+                ×
+              </button>
+            </div>
+          ))}
+          <button type="button" class="link" onClick={() => setFields([...fields, ["", ""]])}>
+            Add field
+          </button>
+        </fieldset>
         <p class="small">
           Phone <strong>{conv.contact.phone}</strong>
         </p>
@@ -1030,4 +1211,61 @@ function Workflow(props: {
       </details>
     </div>
   );
+}
+
+/** Zones offered in the contact panel (any IANA name is accepted). */
+const ZONES: string[] = (() => {
+  try {
+    return (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
+  } catch {
+    return [];
+  }
+})();
+
+interface TemplateJson {
+  id: string;
+  name: string;
+  body: string;
+  shortcut: string | null;
+}
+
+let templatesCache: Promise<TemplateJson[]> | null = null;
+function useTemplates(): TemplateJson[] {
+  const [items, setItems] = useState<TemplateJson[]>([]);
+  useEffect(() => {
+    templatesCache ??= api<{ items: TemplateJson[] }>("GET", "/api/templates").then((r) => r.items);
+    templatesCache.then(setItems, () => {
+      templatesCache = null;
+    });
+  }, []);
+  return items;
+}
+
+interface QuietPolicy {
+  active: boolean;
+  action: "send" | "defer" | "refuse";
+  exempt: boolean;
+  until: string | null;
+  zone: string;
+  zoneSource: "contact" | "number" | "workspace";
+}
+
+/** Whether a send now meets quiet hours (checked on open and every minute). */
+function useSendPolicy(conversationId: string): QuietPolicy | null {
+  const [policy, setPolicy] = useState<QuietPolicy | null>(null);
+  useEffect(() => {
+    let stop = false;
+    const load = () =>
+      api<{ quietHours: QuietPolicy }>("GET", `/api/conversations/${conversationId}/send-policy`).then(
+        (p) => !stop && setPolicy(p.quietHours),
+        () => undefined,
+      );
+    load();
+    const t = setInterval(load, 60_000);
+    return () => {
+      stop = true;
+      clearInterval(t);
+    };
+  }, [conversationId]);
+  return policy;
 }

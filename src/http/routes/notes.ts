@@ -1,15 +1,17 @@
 /** Internal notes in a conversation: the team's, in the conversation's order, with @mentions. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { getConversation, readMarkers } from "../../db/queries/conversations";
+import { getConversation, getConversationWithContact, readMarkers } from "../../db/queries/conversations";
 import { listNotes } from "../../db/queries/notes";
 import { listMembers } from "../../db/queries/team";
 import { notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { findMentions } from "../../domain/mentions";
+import { inQuietHours, quietHoursDecision, recipientZone } from "../../domain/quiet-hours";
 import { actorOf, notify } from "../../messaging/notify";
 import { presentNote } from "../../messaging/present";
 import { roomFor } from "../../rooms/conversation-room";
 import { NoteJsonSchema } from "../../shared/frames";
+import { parseQuietHours } from "../../shared/policies";
 import type { AppEnv } from "../context";
 import { errorResponses, IdParam, jsonBody, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
@@ -41,6 +43,31 @@ const readsRoute = createRoute({
     200: jsonContent(
       z.object({ items: z.array(z.object({ userId: z.string(), name: z.string(), seq: z.number().int() })) }),
       "Read markers",
+    ),
+    ...errorResponses,
+  },
+});
+
+const sendPolicyRoute = createRoute({
+  method: "get",
+  path: "/{id}/send-policy",
+  tags: ["conversations"],
+  summary: "What a send now would meet: quiet hours by the recipient's local time (for the composer's warning)",
+  security,
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(
+      z.object({
+        quietHours: z.object({
+          active: z.boolean(),
+          action: z.enum(["send", "defer", "refuse"]),
+          exempt: z.boolean(),
+          until: z.string().nullable(),
+          zone: z.string(),
+          zoneSource: z.enum(["contact", "number", "workspace"]),
+        }),
+      }),
+      "The policy now",
     ),
     ...errorResponses,
   },
@@ -101,6 +128,35 @@ export const noteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     if (!conversation) throw notFound("Conversation");
     const rows = await listNotes(db, workspaceId, id);
     return c.json({ items: rows.map((r) => presentNote({ ...r.note, authorName: r.authorName })) }, 200);
+  })
+  .openapi(sendPolicyRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const { id } = c.req.valid("param");
+    const thread = await getConversationWithContact(c.get("db"), workspaceId, id);
+    if (!thread) throw notFound("Conversation");
+    const now = Date.now();
+    const quiet = parseQuietHours(thread.quietHours);
+    const { zone, source } = recipientZone(thread.contact, thread.workspaceZone, now);
+    const decision = quietHoursDecision({
+      quiet,
+      at: now,
+      zone,
+      lastInboundAt: thread.conversation.lastInboundAt,
+      now,
+    });
+    return c.json(
+      {
+        quietHours: {
+          active: quiet !== null && inQuietHours(now, zone, quiet),
+          action: decision.action,
+          exempt: decision.action === "send" && decision.exempt === true,
+          until: decision.action === "send" ? null : new Date(decision.until).toISOString(),
+          zone,
+          zoneSource: source,
+        },
+      },
+      200,
+    );
   })
   .openapi(readsRoute, async (c) => {
     const { workspaceId } = c.get("principal");
