@@ -8,8 +8,9 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { recordConsent } from "../db/queries/contacts";
-import { ensureThread, routeInbound } from "../db/queries/conversations";
+import { claimAwayReply, ensureThread, routeInbound } from "../db/queries/conversations";
 import { workspaces } from "../db/schema";
+import { isOpen } from "../domain/business-hours";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { toE164 } from "../domain/phone";
@@ -17,7 +18,9 @@ import { analyzeSegments } from "../domain/segments";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { inboxFor } from "../rooms/inbox-stream";
+import { AWAY_REPLY_EVERY_MS, BusinessHoursSchema } from "../shared/policies";
 import { notify } from "./notify";
+import { sendSystemMessage } from "./send";
 
 export interface InboundText {
   MessageSid: string;
@@ -120,6 +123,14 @@ export async function receiveText(
     );
   }
 
+  // Outside business hours, the away reply (once per conversation per 12 h; never to a keyword, never
+  // to a number that opted out).
+  if (keyword === null && !thread.optedOut && route.away) {
+    await sendAwayReply(ctx.env, route.away, { workspaceId, conversationId, customer: from, line: to }, now).catch(
+      (err: unknown) => log("warn", "away reply failed", { conversationId, error: String(err) }),
+    );
+  }
+
   // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the
   // contact opted out (an opted-out user gets no HELP reply).
   if (keyword === "help" && input.OptOutType === undefined && !thread.optedOut) {
@@ -141,5 +152,25 @@ async function autoAssign(env: Env, db: Db, workspaceId: string, conversationId:
     type: "assigned",
     conversationId,
     actor: { type: "system", id: null, name: "Auto-assignment" },
+  });
+}
+
+async function sendAwayReply(
+  env: Env,
+  awayJson: string,
+  at: { workspaceId: string; conversationId: string; customer: string; line: string },
+  now: number,
+): Promise<void> {
+  const away = JSON.parse(awayJson) as { hours: unknown; message: string; zone: string };
+  const hours = BusinessHoursSchema.safeParse(away.hours);
+  if (!hours.success || isOpen(now, away.zone, hours.data)) return;
+  if (!(await claimAwayReply(env.DB, at.conversationId, now, AWAY_REPLY_EVERY_MS))) return;
+  await sendSystemMessage(env, {
+    workspaceId: at.workspaceId,
+    conversationId: at.conversationId,
+    fromNumber: at.line,
+    toNumber: at.customer,
+    body: away.message,
+    name: "Away reply",
   });
 }

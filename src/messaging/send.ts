@@ -358,3 +358,43 @@ export async function cancelWaitingFrom(
   }
   return canceled;
 }
+
+/**
+ * A message Parley sends on its own (the away reply): through the same room and queue as any other, so
+ * it is in the thread with its status and `sentBy: system`.
+ */
+export async function sendSystemMessage(
+  env: Env,
+  msg: {
+    workspaceId: string;
+    conversationId: string;
+    fromNumber: string;
+    toNumber: string;
+    body: string;
+    name: string;
+  },
+): Promise<MessageJson | null> {
+  const { encoding, segments } = analyzeSegments(msg.body);
+  const id = newId("msg");
+  const result = await roomFor(env, msg.conversationId).appendMessage({
+    id,
+    workspaceId: msg.workspaceId,
+    conversationId: msg.conversationId,
+    direction: "outbound",
+    channel: "sms",
+    fromNumber: msg.fromNumber,
+    toNumber: msg.toNumber,
+    body: msg.body,
+    media: [],
+    status: "pending",
+    segments,
+    encoding,
+    createdBy: null,
+    sentByType: "system",
+    sentByName: msg.name,
+    createdAt: Date.now(),
+  });
+  if (result.outcome !== "created") return null;
+  await enqueueOutbound(env, id).catch(() => undefined);
+  return result.message;
+}

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ConversationJson } from "../../src/shared/frames";
-import type { QuietHours } from "../../src/shared/policies";
+import { type BusinessHours, type QuietHours, WEEKDAYS, type Weekday } from "../../src/shared/policies";
 import { ApiError, api } from "./api";
 import { contactName, shortWhen } from "./format";
 import type { Me } from "./types";
@@ -151,7 +151,19 @@ export function TemplateSettings(props: { me: Me }) {
 interface WorkspacePolicy {
   timezone: string;
   quietHours: QuietHours | null;
+  businessHours: BusinessHours | null;
+  awayMessage: string | null;
 }
+
+const DAY_NAMES: Record<Weekday, string> = {
+  mon: "Monday",
+  tue: "Tuesday",
+  wed: "Wednesday",
+  thu: "Thursday",
+  fri: "Friday",
+  sat: "Saturday",
+  sun: "Sunday",
+};
 
 export function SendingSettings(props: { me: Me }) {
   const admin = props.me.role === "owner" || props.me.role === "admin";
@@ -164,6 +176,17 @@ export function SendingSettings(props: { me: Me }) {
   });
   const [on, setOn] = useState(false);
   const [zone, setZone] = useState("");
+  const [hoursOn, setHoursOn] = useState(false);
+  const [hours, setHours] = useState<Record<Weekday, [string, string] | null>>({
+    mon: ["09:00", "17:00"],
+    tue: ["09:00", "17:00"],
+    wed: ["09:00", "17:00"],
+    thu: ["09:00", "17:00"],
+    fri: ["09:00", "17:00"],
+    sat: null,
+    sun: null,
+  });
+  const [away, setAway] = useState("");
   const [status, setStatus] = useState<string | null>(null);
   useEffect(() => {
     api<WorkspacePolicy>("GET", "/api/workspace").then(
@@ -172,6 +195,14 @@ export function SendingSettings(props: { me: Me }) {
         setZone(w.timezone);
         setOn(w.quietHours !== null);
         if (w.quietHours) setDraft(w.quietHours);
+        setHoursOn(w.businessHours !== null);
+        if (w.businessHours) {
+          const b = w.businessHours;
+          setHours(
+            Object.fromEntries(WEEKDAYS.map((d) => [d, b[d]?.[0] ?? null])) as Record<Weekday, [string, string] | null>,
+          );
+        }
+        setAway(w.awayMessage ?? "");
       },
       (e) => setStatus(errorText(e)),
     );
@@ -183,6 +214,10 @@ export function SendingSettings(props: { me: Me }) {
       const w = await api<WorkspacePolicy>("PATCH", "/api/workspace", {
         timezone: zone,
         quietHours: on ? draft : null,
+        businessHours: hoursOn
+          ? Object.fromEntries(WEEKDAYS.flatMap((d) => (hours[d] ? [[d, [hours[d]]]] : [])))
+          : null,
+        awayMessage: away.trim() || null,
       });
       setPolicy(w);
       setStatus(on ? `Quiet hours on: ${draft.start}–${draft.end}, recipients' local time.` : "Quiet hours off.");
@@ -247,6 +282,83 @@ export function SendingSettings(props: { me: Me }) {
                 />
               </label>
             </div>
+          )}
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={hoursOn}
+              onChange={(e) => setHoursOn((e.target as HTMLInputElement).checked)}
+            />{" "}
+            Business hours (in the workspace's zone): texts outside them get the away reply
+          </label>
+          {hoursOn && (
+            <>
+              <table class="table hours">
+                <caption class="sr-only">Opening hours by day</caption>
+                <tbody>
+                  {WEEKDAYS.map((d) => {
+                    const day = hours[d];
+                    return (
+                      <tr key={d}>
+                        <th scope="row">
+                          <label class="check">
+                            <input
+                              type="checkbox"
+                              checked={day !== null}
+                              onChange={(e) =>
+                                setHours({
+                                  ...hours,
+                                  [d]: (e.target as HTMLInputElement).checked ? ["09:00", "17:00"] : null,
+                                })
+                              }
+                            />{" "}
+                            {DAY_NAMES[d]}
+                          </label>
+                        </th>
+                        <td>
+                          {day ? (
+                            <>
+                              <label>
+                                <span class="sr-only">{DAY_NAMES[d]} opens</span>
+                                <input
+                                  type="time"
+                                  value={day[0]}
+                                  onInput={(e) =>
+                                    setHours({ ...hours, [d]: [(e.target as HTMLInputElement).value, day[1]] })
+                                  }
+                                />
+                              </label>{" "}
+                              –{" "}
+                              <label>
+                                <span class="sr-only">{DAY_NAMES[d]} closes</span>
+                                <input
+                                  type="time"
+                                  value={day[1]}
+                                  onInput={(e) =>
+                                    setHours({ ...hours, [d]: [day[0], (e.target as HTMLInputElement).value] })
+                                  }
+                                />
+                              </label>
+                            </>
+                          ) : (
+                            <span class="muted">closed</span>
+                          )}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+              <label>
+                Away reply (at most once per conversation every 12 hours; never to STOP, START or HELP)
+                <textarea
+                  rows={2}
+                  maxLength={320}
+                  value={away}
+                  onInput={(e) => setAway((e.target as HTMLTextAreaElement).value)}
+                />
+              </label>
+            </>
           )}
           <button type="submit">Save sending rules</button>
         </fieldset>

@@ -226,6 +226,12 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
       conversationId: conversations.id,
       conversationStatus: conversations.status,
       assigneeId: conversations.assignedUserId,
+      awaySentAt: conversations.awaySentAt,
+      /** The workspace's away reply settings (JSON hours, message, zone), read in the same statement. */
+      away: sql<
+        string | null
+      >`(select json_object('hours', json(w.business_hours), 'message', w.away_message, 'zone', w.timezone)
+        from workspaces w where w.id = ${numbers.workspaceId} and w.business_hours is not null and w.away_message is not null)`,
       contactName: contacts.name,
       autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
         Boolean,
@@ -456,4 +462,19 @@ export async function workspacePolicy(db: Db, workspaceId: string) {
     where: (w, { eq }) => eq(w.id, workspaceId),
     columns: { quietHours: true, timezone: true, businessHours: true, awayMessage: true },
   });
+}
+
+/**
+ * Takes the conversation's away-reply slot (at most one per `everyMs`): true when this caller may send
+ * it. The condition is in the UPDATE, so two texts at once send one reply.
+ */
+export async function claimAwayReply(d1: D1Database, conversationId: string, now: number, everyMs: number) {
+  const row = await d1
+    .prepare(
+      `UPDATE conversations SET away_sent_at = ?2
+       WHERE id = ?1 AND (away_sent_at IS NULL OR away_sent_at <= ?3) RETURNING id`,
+    )
+    .bind(conversationId, now, now - everyMs)
+    .first<{ id: string }>();
+  return row !== null;
 }

@@ -315,3 +315,48 @@ describe("quiet hours", () => {
     });
   });
 });
+
+describe("business hours and the away reply", () => {
+  it("outside business hours a text gets the away reply once per 12 h, in the thread as sentBy system; never to a keyword", async () => {
+    const ws = await textingWorkspace();
+    const set = await call("PATCH", "/api/workspace", ws.account, {
+      body: { businessHours: {}, awayMessage: "We're closed now; we'll reply in the morning.", timezone: "UTC" },
+    });
+    expect(set.status, set.text).toBe(200);
+    await textIn(ws, "hello?");
+    await textIn(ws, "anyone?");
+    const conv = (await call("GET", "/api/conversations", ws.account)).json.items[0];
+    const thread = (await call("GET", `/api/conversations/${conv.id}/messages`, ws.account)).json.items;
+    const away = thread.filter((m: { direction: string }) => m.direction === "outbound");
+    expect(away).toHaveLength(1);
+    expect(away[0]).toMatchObject({
+      body: "We're closed now; we'll reply in the morning.",
+      sentBy: { type: "system", id: null, name: "Away reply" },
+    });
+    expect(["pending", "queued", "sending", "sent", "delivered"]).toContain(away[0].status);
+    // After the 12 h window a new text gets it again; a keyword never does.
+    await env.DB.prepare("UPDATE conversations SET away_sent_at = away_sent_at - 13 * 3600000 WHERE id = ?")
+      .bind(conv.id)
+      .run();
+    await textIn(ws, "HELP");
+    expect(await countRows("messages", "conversation_id = ? AND direction = 'outbound'", conv.id)).toBe(1);
+    await textIn(ws, "still there?");
+    expect(await countRows("messages", "conversation_id = ? AND direction = 'outbound'", conv.id)).toBe(2);
+  });
+
+  it("inside business hours, or with no hours set, there is no away reply", async () => {
+    const ws = await textingWorkspace();
+    const allDay = Object.fromEntries(
+      ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => [d, [["00:00", "00:00"]]]),
+    );
+    await call("PATCH", "/api/workspace", ws.account, {
+      body: { businessHours: allDay, awayMessage: "closed", timezone: "UTC" },
+    });
+    await textIn(ws, "hi");
+    expect(await countRows("messages", "workspace_id = ? AND direction = 'outbound'", ws.account.workspaceId)).toBe(0);
+    const bad = await call("PATCH", "/api/workspace", ws.account, {
+      body: { businessHours: { funday: [["09:00", "17:00"]] } },
+    });
+    expect(bad.status).toBe(422);
+  });
+});
