@@ -24,3 +24,4 @@ export { ConversationRoom } from "./rooms/conversation-room";
 export { InboxStream } from "./rooms/inbox-stream";
 export { SenderPacer } from "./rooms/sender-pacer";
 export { TwilioBreaker } from "./rooms/twilio-breaker";
+export { WorkspaceLimiter } from "./rooms/workspace-limiter";

@@ -29,6 +29,8 @@ import { markFailed, recordHandover } from "./status";
 
 /** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
 export const LEASE_MS = 45_000;
+/** Twilio 429s a message may sit out without spending retries (then they count, and the DLQ ends it). */
+export const MAX_THROTTLE_DEFERRALS = 20;
 /** The longest a consumer waits for its sender's next slot before handing the message back to the queue. */
 export const PACE_MAX_WAIT_MS = 15_000;
 
@@ -96,6 +98,8 @@ export async function handOver(
   claimed: ClaimedForHandover | undefined,
   attempt: number,
   client?: TwilioClient,
+  /** Times this message went back to the queue untaken (fair share, Twilio 429s). */
+  deferrals = 0,
 ): Promise<Decision> {
   const row = claimed?.row;
   const msg = row?.msg;
@@ -127,7 +131,10 @@ export async function handOver(
   const admission = await breaker.admit();
   if (!admission.allow) {
     await hold(env, msg, admission.reason, lease.earlierAttempt === null);
-    await enqueueOutbound(env, messageId, holdDelaySeconds(admission.retryAfterMs));
+    await enqueueOutbound(env, messageId, {
+      delaySeconds: holdDelaySeconds(admission.retryAfterMs),
+      workspaceId: msg.workspaceId,
+    });
     return { action: "ack", outcome: "held" };
   }
 
@@ -159,7 +166,10 @@ export async function handOver(
         await releaseMessage(db, messageId, lease.earlierAttempt === null);
         if (admission.probe) await breaker.abandonProbe();
         // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
-        await enqueueOutbound(env, messageId, Math.max(1, Math.ceil(paced.retryAfterMs / 1000)));
+        await enqueueOutbound(env, messageId, {
+          delaySeconds: Math.max(1, Math.ceil(paced.retryAfterMs / 1000)),
+          workspaceId: msg.workspaceId,
+        });
         return { action: "ack", outcome: "paced" };
       }
       if ("error" in paced) throw pacedError(paced.error);
@@ -174,7 +184,7 @@ export async function handOver(
     if (isTwilioError(err)) {
       const outage = isOutage(err);
       if (outage || !admission.clean) await breaker.report(outage ? "outage" : "ok").catch(() => undefined);
-      return handleTwilioError(env, db, msg, err, attempt);
+      return handleTwilioError(env, db, msg, err, attempt, deferrals);
     }
     // D1 or the room failed: the attempt's outcome is unknown, so keep attempt_started_at for a lookup.
     log("error", "outbound attempt failed on our side", { messageId, error: String(err) });
@@ -202,6 +212,7 @@ async function handleTwilioError(
   msg: MessageRow,
   err: TwilioError,
   attempt: number,
+  deferrals: number,
 ): Promise<Decision> {
   log("warn", "twilio send failed", {
     messageId: msg.id,
@@ -214,8 +225,19 @@ async function handleTwilioError(
   if (err.code === 20003) {
     // Our credentials were refused: an operator's problem, not this message's. Hold it until fixed.
     await hold(env, msg, "Twilio refused our credentials (20003); holding until they are fixed", !err.ambiguous);
-    await enqueueOutbound(env, msg.id, backoffSeconds(attempt));
+    await enqueueOutbound(env, msg.id, { delaySeconds: backoffSeconds(attempt), workspaceId: msg.workspaceId });
     return { action: "ack", outcome: "held" };
+  }
+  if ((err.httpStatus === 429 || err.code === 20429) && deferrals < MAX_THROTTLE_DEFERRALS) {
+    // Twilio throttles the account (often another workspace's burst): wait without spending this
+    // message's retries, backing off with each deferral. Twilio created nothing on a 429.
+    await releaseMessage(db, msg.id, true);
+    await enqueueOutbound(env, msg.id, {
+      delaySeconds: backoffSeconds(deferrals + 1),
+      workspaceId: msg.workspaceId,
+      deferrals: deferrals + 1,
+    });
+    return { action: "ack", outcome: "throttled" };
   }
   if (!err.retryable) {
     // Failing the message also ends the attempt and releases the lease.

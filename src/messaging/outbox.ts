@@ -4,12 +4,26 @@
  */
 import { z } from "zod";
 
-export const OutboundJobSchema = z.object({ messageId: z.string().min(1).max(64) });
+export const OutboundJobSchema = z.object({
+  messageId: z.string().min(1).max(64),
+  /** Lets the consumer share Twilio fairly between workspaces before it loads anything (optional). */
+  workspaceId: z.string().min(1).max(64).optional(),
+  /** Times the message went back to the queue untaken (fair share, Twilio 429s): not retries. */
+  deferrals: z.number().int().min(0).max(1000).optional(),
+});
 export type OutboundJob = z.infer<typeof OutboundJobSchema>;
 
-export async function enqueueOutbound(env: Env, messageId: string, delaySeconds?: number): Promise<void> {
-  const job: OutboundJob = OutboundJobSchema.parse({ messageId });
-  await env.OUTBOUND.send(job, delaySeconds ? { delaySeconds } : undefined);
+export async function enqueueOutbound(
+  env: Env,
+  messageId: string,
+  opts: { delaySeconds?: number; workspaceId?: string; deferrals?: number } = {},
+): Promise<void> {
+  const job: OutboundJob = OutboundJobSchema.parse({
+    messageId,
+    ...(opts.workspaceId ? { workspaceId: opts.workspaceId } : {}),
+    ...(opts.deferrals ? { deferrals: opts.deferrals } : {}),
+  });
+  await env.OUTBOUND.send(job, opts.delaySeconds ? { delaySeconds: opts.delaySeconds } : undefined);
 }
 
 export async function enqueueOutboundMany(env: Env, messageIds: string[]): Promise<void> {

@@ -182,7 +182,7 @@ async function createOutbound(
   }
   if (sendAt === null) {
     // If this enqueue is lost the message stays pending and the outbox recovery cron sends it.
-    await enqueueOutbound(ctx.env, id).catch(() => undefined);
+    await enqueueOutbound(ctx.env, id, { workspaceId: principal.workspaceId }).catch(() => undefined);
   }
   return result.message;
 }
@@ -328,7 +328,7 @@ export async function retryFailed(ctx: MessagingContext, messageId: string): Pro
   if (!result.applied) {
     throw new ApiError(409, "attempt_in_flight", "Another attempt of this message started meanwhile; reload it.");
   }
-  await enqueueOutbound(ctx.env, msg.id).catch(() => undefined);
+  await enqueueOutbound(ctx.env, msg.id, { workspaceId: msg.workspaceId }).catch(() => undefined);
   const updated = await getMessage(db, principal.workspaceId, msg.id);
   if (!updated) throw notFound("Message");
   return presentMessage(updated);
@@ -395,6 +395,6 @@ export async function sendSystemMessage(
     createdAt: Date.now(),
   });
   if (result.outcome !== "created") return null;
-  await enqueueOutbound(env, id).catch(() => undefined);
+  await enqueueOutbound(env, id, { workspaceId: msg.workspaceId }).catch(() => undefined);
   return result.message;
 }

@@ -9,7 +9,8 @@ import { type ClaimedForHandover, claimForHandover } from "../db/queries/message
 import { log } from "../log";
 import type { Decision } from "../messaging/handover";
 import { handOver, LEASE_MS } from "../messaging/handover";
-import { backoffSeconds, OutboundJobSchema } from "../messaging/outbox";
+import { backoffSeconds, type OutboundJob, OutboundJobSchema } from "../messaging/outbox";
+import { limiterFor } from "../rooms/workspace-limiter";
 import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 
 /**
@@ -19,15 +20,20 @@ import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
  */
 export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const client = new TwilioClient(twilioConfigFromEnv(env));
-  const jobs: { message: Message<unknown>; messageId: string }[] = [];
+  const parsed: { message: Message<unknown>; job: OutboundJob }[] = [];
   for (const message of batch.messages) {
     const job = OutboundJobSchema.safeParse(message.body);
-    if (job.success) jobs.push({ message, messageId: job.data.messageId });
+    if (job.success) parsed.push({ message, job: job.data });
     else {
       log("error", "dropping a malformed outbound job", { id: message.id });
       message.ack();
     }
   }
+  const jobs = (await fairShare(env, parsed)).map(({ message, job }) => ({
+    message,
+    messageId: job.messageId,
+    deferrals: job.deferrals ?? 0,
+  }));
   if (jobs.length === 0) return;
   const db = createDb(env.DB);
   let claimed: Map<string, ClaimedForHandover>;
@@ -40,14 +46,14 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
   }
   const seen = new Set<string>();
   await Promise.all(
-    jobs.map(async ({ message, messageId }) => {
+    jobs.map(async ({ message, messageId, deferrals }) => {
       let decision: Decision;
       if (seen.has(messageId)) {
         decision = { action: "ack", outcome: "duplicate_in_batch" };
       } else {
         seen.add(messageId);
         try {
-          decision = await handOver(env, db, messageId, claimed.get(messageId), message.attempts, client);
+          decision = await handOver(env, db, messageId, claimed.get(messageId), message.attempts, client, deferrals);
         } catch (err) {
           log("error", "outbound job crashed", { messageId, error: String(err) });
           decision = { action: "retry", delaySeconds: backoffSeconds(message.attempts), outcome: "crashed" };
@@ -57,4 +63,50 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
       else message.retry({ delaySeconds: decision.delaySeconds });
     }),
   );
+}
+
+/**
+ * Fair share between workspaces: each workspace's limiter says how many of its messages in this batch
+ * may go to Twilio now; the rest go back to the queue untaken (a fresh message with a delay, not a
+ * retry), so a workspace's flood drains through the consumer quickly instead of holding another
+ * workspace's message behind it. A limiter that cannot be reached lets everything through.
+ */
+async function fairShare(
+  env: Env,
+  parsed: { message: Message<unknown>; job: OutboundJob }[],
+): Promise<{ message: Message<unknown>; job: OutboundJob }[]> {
+  const byWorkspace = new Map<string, { message: Message<unknown>; job: OutboundJob }[]>();
+  const go: { message: Message<unknown>; job: OutboundJob }[] = [];
+  for (const item of parsed) {
+    const ws = item.job.workspaceId;
+    if (!ws) go.push(item);
+    else byWorkspace.set(ws, [...(byWorkspace.get(ws) ?? []), item]);
+  }
+  await Promise.all(
+    [...byWorkspace].map(async ([workspaceId, items]) => {
+      let allowed = items.length;
+      let retryAfterMs = 1000;
+      try {
+        ({ allowed, retryAfterMs } = await limiterFor(env, workspaceId).dispatch(items.length));
+      } catch (err) {
+        log("warn", "workspace limiter unavailable; not limiting", { workspaceId, error: String(err) });
+      }
+      go.push(...items.slice(0, allowed));
+      const later = items.slice(allowed);
+      if (later.length === 0) return;
+      try {
+        // One send for the rest, spread over the time their tokens come back (at least a second).
+        await env.OUTBOUND.sendBatch(
+          later.map(({ job }) => ({
+            body: { ...job, workspaceId, deferrals: (job.deferrals ?? 0) + 1 } satisfies OutboundJob,
+            delaySeconds: Math.max(1, Math.ceil(retryAfterMs / 1000) + Math.floor(Math.random() * 2)),
+          })),
+        );
+        for (const { message } of later) message.ack();
+      } catch {
+        for (const { message } of later) message.retry({ delaySeconds: 1 });
+      }
+    }),
+  );
+  return go;
 }

@@ -153,6 +153,7 @@ interface WorkspacePolicy {
   quietHours: QuietHours | null;
   businessHours: BusinessHours | null;
   awayMessage: string | null;
+  limits: { userSendsPerMinute: number; workspaceSendsPerSecond: number; workspaceSendBurst: number };
 }
 
 const DAY_NAMES: Record<Weekday, string> = {
@@ -187,6 +188,7 @@ export function SendingSettings(props: { me: Me }) {
     sun: null,
   });
   const [away, setAway] = useState("");
+  const [limits, setLimits] = useState({ userSendsPerMinute: 30, workspaceSendsPerSecond: 10, workspaceSendBurst: 50 });
   const [status, setStatus] = useState<string | null>(null);
   useEffect(() => {
     api<WorkspacePolicy>("GET", "/api/workspace").then(
@@ -203,6 +205,7 @@ export function SendingSettings(props: { me: Me }) {
           );
         }
         setAway(w.awayMessage ?? "");
+        setLimits(w.limits);
       },
       (e) => setStatus(errorText(e)),
     );
@@ -218,6 +221,7 @@ export function SendingSettings(props: { me: Me }) {
           ? Object.fromEntries(WEEKDAYS.flatMap((d) => (hours[d] ? [[d, [hours[d]]]] : [])))
           : null,
         awayMessage: away.trim() || null,
+        ...limits,
       });
       setPolicy(w);
       setStatus(on ? `Quiet hours on: ${draft.start}–${draft.end}, recipients' local time.` : "Quiet hours off.");
@@ -360,6 +364,44 @@ export function SendingSettings(props: { me: Me }) {
               </label>
             </>
           )}
+          <div class="row wrap">
+            <label>
+              Messages a member may send per minute
+              <input
+                type="number"
+                min={1}
+                max={600}
+                value={limits.userSendsPerMinute}
+                onInput={(e) =>
+                  setLimits({ ...limits, userSendsPerMinute: Number((e.target as HTMLInputElement).value) })
+                }
+              />
+            </label>
+            <label>
+              Workspace messages per second
+              <input
+                type="number"
+                min={1}
+                max={100}
+                value={limits.workspaceSendsPerSecond}
+                onInput={(e) =>
+                  setLimits({ ...limits, workspaceSendsPerSecond: Number((e.target as HTMLInputElement).value) })
+                }
+              />
+            </label>
+            <label>
+              Burst (messages at once)
+              <input
+                type="number"
+                min={1}
+                max={1000}
+                value={limits.workspaceSendBurst}
+                onInput={(e) =>
+                  setLimits({ ...limits, workspaceSendBurst: Number((e.target as HTMLInputElement).value) })
+                }
+              />
+            </label>
+          </div>
           <button type="submit">Save sending rules</button>
         </fieldset>
       </form>

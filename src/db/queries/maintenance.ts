@@ -30,7 +30,7 @@ export async function touchMessages(d1: D1Database, ids: string[], at: number): 
 export async function listDueScheduled(d1: D1Database, now: number, limit: number) {
   const { results } = await d1
     .prepare(
-      `SELECT m.id, m.conversation_id AS conversationId, m.body, m.segments, m.encoding, m.to_number AS phone,
+      `SELECT m.id, m.conversation_id AS conversationId, m.workspace_id AS workspaceId, m.body, m.segments, m.encoding, m.to_number AS phone,
          w.quiet_hours AS quietHours, w.timezone AS workspaceZone, ct.timezone AS contactZone,
          c.last_inbound_at AS lastInboundAt
        FROM messages m
@@ -43,6 +43,7 @@ export async function listDueScheduled(d1: D1Database, now: number, limit: numbe
     .all<{
       id: string;
       conversationId: string;
+      workspaceId: string;
       body: string;
       segments: number;
       encoding: "GSM-7" | "UCS-2";

@@ -10,7 +10,7 @@ import { audit } from "../../db/queries/audit";
 import { credentialSql } from "../../db/queries/auth";
 import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
-import { notFound, unprocessable } from "../../domain/errors";
+import { ApiError, notFound, unprocessable } from "../../domain/errors";
 import { iso } from "../../domain/time";
 import { presentMessage } from "../../messaging/present";
 import {
@@ -22,6 +22,7 @@ import {
   sendToNumber,
 } from "../../messaging/send";
 import { roomFor } from "../../rooms/conversation-room";
+import { limiterFor } from "../../rooms/workspace-limiter";
 import { MAX_BODY_CHARS, MAX_MEDIA } from "../../shared/limits";
 import type { AppEnv } from "../context";
 import { principalNow } from "../middleware/auth";
@@ -250,6 +251,39 @@ function auditKeySend(c: Context<AppEnv>, message: { id: string; to: string; con
   );
 }
 
+/**
+ * The send limits (per user or API key per minute, and the workspace's rate and burst): 429 with
+ * Retry-After and RateLimit-* when over, RateLimit-* on every admitted send. A limiter that cannot be
+ * reached does not stop sending.
+ */
+async function admitSend(c: Context<AppEnv>): Promise<void> {
+  const principal = c.get("principal");
+  const sender = principal.userId ? `user:${principal.userId}` : `key:${principal.credentialId}`;
+  let admission: Awaited<ReturnType<ReturnType<typeof limiterFor>["admit"]>>;
+  try {
+    admission = await limiterFor(c.env, principal.workspaceId).admit(sender);
+  } catch {
+    return;
+  }
+  const headers = {
+    "RateLimit-Limit": String(admission.limit),
+    "RateLimit-Remaining": String(admission.remaining),
+    "RateLimit-Reset": String(admission.resetSeconds),
+  };
+  if (!admission.allowed) {
+    throw new ApiError(
+      429,
+      "rate_limited",
+      admission.which === "user"
+        ? `You can send ${admission.limit} messages a minute; try again in ${admission.retryAfterSeconds} s.`
+        : `This workspace is sending faster than its limit; try again in ${admission.retryAfterSeconds} s.`,
+      { retryAfterSeconds: admission.retryAfterSeconds, limit: admission.limit, scope: admission.which },
+      { ...headers, "Retry-After": String(admission.retryAfterSeconds) },
+    );
+  }
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+}
+
 /** The send steps' plain-data context for this request. */
 function messaging(c: Context<AppEnv>): MessagingContext {
   return { env: c.env, db: c.get("db"), principal: c.get("principal"), count: c.get("d1Count") };
@@ -259,12 +293,14 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(sendInConversationRoute, async (c) => {
     const { id } = c.req.valid("param");
     const key = c.req.valid("header")["idempotency-key"];
+    await admitSend(c);
     const message = await sendInConversation(messaging(c), id, c.req.valid("json"), key);
     auditKeySend(c, message);
     return c.json(message, 202);
   })
   .openapi(sendDirectRoute, async (c) => {
     const key = c.req.valid("header")["idempotency-key"];
+    await admitSend(c);
     const message = await sendToNumber(messaging(c), c.req.valid("json"), key);
     auditKeySend(c, message);
     return c.json(message, 202);

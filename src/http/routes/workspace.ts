@@ -7,6 +7,7 @@ import { forbidden, notFound, validationFailed } from "../../domain/errors";
 import { isTimeZone } from "../../domain/zones";
 import { log } from "../../log";
 import { inboxFor } from "../../rooms/inbox-stream";
+import { limiterFor } from "../../rooms/workspace-limiter";
 import { BusinessHoursSchema, QuietHoursSchema, SEND_LIMITS } from "../../shared/policies";
 import type { AppEnv } from "../context";
 import { requireAdmin, requireRole } from "../middleware/auth";
@@ -75,6 +76,34 @@ const patchRoute = createRoute({
             description:
               'Weekly opening hours in the workspace zone, e.g. {"mon": [["09:00","17:00"]]} (null: always open)',
           }),
+          userSendsPerMinute: z
+            .number()
+            .int()
+            .min(1)
+            .max(SEND_LIMITS.maxUserPerMinute)
+            .nullable()
+            .optional()
+            .openapi({
+              description: `Messages a member (or API key) may send per minute; default ${SEND_LIMITS.userPerMinute}`,
+            }),
+          workspaceSendsPerSecond: z
+            .number()
+            .int()
+            .min(1)
+            .max(SEND_LIMITS.maxWorkspacePerSecond)
+            .nullable()
+            .optional()
+            .openapi({
+              description: `The workspace's send rate (messages/s); default ${SEND_LIMITS.workspacePerSecond}; a deployment may cap it lower (SEND_LIMIT_MAX_PER_SECOND)`,
+            }),
+          workspaceSendBurst: z
+            .number()
+            .int()
+            .min(1)
+            .max(SEND_LIMITS.maxWorkspaceBurst)
+            .nullable()
+            .optional()
+            .openapi({ description: `Messages the workspace may send at once; default ${SEND_LIMITS.workspaceBurst}` }),
           awayMessage: z
             .string()
             .trim()
@@ -134,10 +163,19 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
     const principal = requireAdmin(c);
     const input = c.req.valid("json");
     const db = c.get("db");
+    const cap = Number(c.env.SEND_LIMIT_MAX_PER_SECOND ?? SEND_LIMITS.maxWorkspacePerSecond);
+    if (input.workspaceSendsPerSecond && input.workspaceSendsPerSecond > cap) {
+      throw validationFailed([{ path: "workspaceSendsPerSecond", message: `at most ${cap} on this deployment` }]);
+    }
     const before = await db.query.workspaces.findFirst({ where: eq(workspaces.id, principal.workspaceId) });
     const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();
     if (!row || !before) throw notFound("Workspace");
-    const was = present(before) as Record<string, unknown>;
+    const was = { ...present(before), ...before } as Record<string, unknown>;
+    if ("userSendsPerMinute" in input || "workspaceSendsPerSecond" in input || "workspaceSendBurst" in input) {
+      await limiterFor(c.env, principal.workspaceId)
+        .refresh()
+        .catch(() => undefined);
+    }
     await audit(db, principal, "workspace.updated", "workspace", principal.workspaceId, {
       before: Object.fromEntries(Object.keys(input).map((k) => [k, was[k]])),
       after: input,

@@ -10,7 +10,7 @@ import { purgeExpired } from "../../../src/messaging/retention";
 import { call, signup } from "../../helpers/api";
 import { addMember, countRows } from "../../helpers/db";
 import { type TextingWorkspace, textingWorkspace } from "../../helpers/pipeline";
-import { deliver, inboundText } from "../../helpers/twilio";
+import { deliver, emulatorMessages, eventually, inboundText } from "../../helpers/twilio";
 
 async function textIn(ws: TextingWorkspace, body: string) {
   const { held } = await inboundText({ from: ws.customer, to: ws.from, body });
@@ -358,5 +358,104 @@ describe("business hours and the away reply", () => {
       body: { businessHours: { funday: [["09:00", "17:00"]] } },
     });
     expect(bad.status).toBe(422);
+  });
+});
+
+describe("send limits and fairness", () => {
+  it("a member may send 30 a minute: the 31st is 429 with Retry-After and RateLimit-* headers; an admin can raise it", async () => {
+    const ws = await textingWorkspace();
+    const conv = await call("POST", "/api/conversations", ws.account, { body: { phone: ws.customer } });
+    const send = () =>
+      call("POST", `/api/conversations/${conv.json.id}/messages`, ws.account, {
+        body: { body: "hi", sendAt: new Date(Date.now() + 3_600_000).toISOString() },
+      });
+    let last = await send();
+    expect(last.headers.get("RateLimit-Limit")).toBe("30");
+    expect(last.headers.get("RateLimit-Remaining")).toBe("29");
+    for (let i = 1; i < 30; i++) last = await send();
+    expect(last.status).toBe(202);
+    const over = await send();
+    expect(over.status).toBe(429);
+    expect(over.json.error).toMatchObject({ code: "rate_limited", details: { scope: "user", limit: 30 } });
+    expect(Number(over.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(over.headers.get("RateLimit-Remaining")).toBe("0");
+    // Another sender in the workspace (an API key) has its own minute.
+    const viaKey = await call(
+      "POST",
+      `/api/conversations/${conv.json.id}/messages`,
+      { key: ws.key },
+      { body: { body: "from the key" } },
+    );
+    expect(viaKey.status).toBe(202);
+    // An admin raises the member limit (up to the schema's maximum); the limiter takes it at once.
+    const raised = await call("PATCH", "/api/workspace", ws.account, { body: { userSendsPerMinute: 100 } });
+    expect(raised.json.limits.userSendsPerMinute).toBe(100);
+    expect((await send()).status).toBe(202);
+    expect((await call("PATCH", "/api/workspace", ws.account, { body: { userSendsPerMinute: 100000 } })).status).toBe(
+      422,
+    );
+    expect((await call("PATCH", "/api/workspace", ws.account, { body: { workspaceSendsPerSecond: 101 } })).status).toBe(
+      422,
+    );
+  });
+
+  it("the workspace's burst caps all its senders together", async () => {
+    const ws = await textingWorkspace();
+    await call("PATCH", "/api/workspace", ws.account, { body: { workspaceSendBurst: 3, workspaceSendsPerSecond: 1 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call(
+        "POST",
+        "/api/messages",
+        { key: ws.key },
+        { body: { to: ws.customer, body: `burst ${i}` } },
+      );
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(statuses.at(-1)).toBe(429);
+  });
+
+  it("one workspace's flood of 500 queued sends does not hold another workspace's send: it reaches Twilio within 2 s", async () => {
+    const a = await textingWorkspace();
+    const b = await textingWorkspace();
+    // A sends at 10/s with a burst of 10 (the fair share a workspace gets); B at the defaults.
+    await call("PATCH", "/api/workspace", a.account, { body: { workspaceSendsPerSecond: 10, workspaceSendBurst: 10 } });
+    // 500 pending messages in A, stored directly (one thread) and enqueued the way sends enqueue them.
+    const conv = await call("POST", "/api/conversations", { key: a.key }, { body: { phone: a.customer } });
+    const ids = Array.from(
+      { length: 500 },
+      (_, i) => `msg_flood${String(i).padStart(4, "0")}${crypto.randomUUID().slice(0, 8)}`,
+    );
+    const now = Date.now();
+    for (let i = 0; i < ids.length; i += 100) {
+      await env.DB.batch(
+        ids.slice(i, i + 100).map((id, j) =>
+          env.DB.prepare(
+            `INSERT INTO messages (id, workspace_id, conversation_id, seq, direction, channel, from_number, to_number, body, status, segments, encoding, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'outbound', 'sms', ?, ?, 'flood', 'pending', 1, 'GSM-7', ?, ?)`,
+          ).bind(id, a.account.workspaceId, conv.json.id, i + j + 1, a.from, a.customer, now, now),
+        ),
+      );
+    }
+    await env.DB.prepare("UPDATE conversations SET last_seq = 500 WHERE id = ?").bind(conv.json.id).run();
+    for (let i = 0; i < ids.length; i += 100) {
+      await env.OUTBOUND.sendBatch(
+        ids.slice(i, i + 100).map((messageId) => ({ body: { messageId, workspaceId: a.account.workspaceId } })),
+      );
+    }
+    const started = Date.now();
+    const sent = await call(
+      "POST",
+      "/api/messages",
+      { key: b.key },
+      { body: { to: b.customer, body: "B's one text" } },
+    );
+    expect(sent.status).toBe(202);
+    await eventually(async () => (await emulatorMessages(b.customer)).length === 1, 10_000, "B's text at Twilio");
+    const waited = Date.now() - started;
+    expect(waited).toBeLessThan(2_000);
+    // A's flood is paced at its workspace rate, not dropped: it keeps going out.
+    expect((await emulatorMessages(a.customer)).length).toBeGreaterThan(0);
   });
 });

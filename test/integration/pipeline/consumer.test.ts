@@ -254,17 +254,34 @@ describe("per-number send rate", () => {
     expect((await emulatorMessages(ws.customer)).map((m) => m.body)).toEqual(["long one"]);
   });
 
-  it("a paced send keeps Twilio's error semantics: a 429 retries, then it is sent once", async () => {
+  it("a paced send keeps Twilio's error semantics: a 500 after create is adopted, and it is sent once", async () => {
     const ws = await textingWorkspace();
     const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
     await call("PATCH", `/api/numbers/${numbers[0].id}`, ws.account, { body: { ratePerSecond: 10 } });
-    const id = await pendingMessage(ws, "paced through a 429");
-    await scriptFaults(ws.customer, ["error429", "error500AfterCreate"]);
-    expect(await processOutbound(env, id, 1)).toMatchObject({ action: "retry", outcome: "retry" });
+    const id = await pendingMessage(ws, "paced through a 500");
+    await scriptFaults(ws.customer, ["error500AfterCreate"]);
     // 500 after Twilio created it: ambiguous, so the next attempt looks it up and adopts it.
-    expect(await processOutbound(env, id, 2)).toMatchObject({ action: "retry", outcome: "ambiguous" });
+    expect(await processOutbound(env, id, 1)).toMatchObject({ action: "retry", outcome: "ambiguous" });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(await processOutbound(env, id, 3)).toEqual({ action: "ack", outcome: "adopted" });
+    expect(await processOutbound(env, id, 2)).toEqual({ action: "ack", outcome: "adopted" });
+    expect(await emulatorMessages(ws.customer)).toHaveLength(1);
+  });
+
+  it("a Twilio 429 sends the message back to the queue without spending a retry, and it goes out once", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "through a 429");
+    await scriptFaults(ws.customer, ["error429", "error429"]);
+    // Not a retry (the queue message is acked and a fresh one, with a deferral count, takes its place).
+    expect(await processOutbound(env, id, 1)).toEqual({ action: "ack", outcome: "throttled" });
+    const msg = await eventually(
+      async () => {
+        const m = await getMessage(ws.key, id);
+        return m.providerSid ? m : undefined;
+      },
+      20_000,
+      "the throttled message to be sent",
+    );
+    expect(msg.errorCode).toBeNull();
     expect(await emulatorMessages(ws.customer)).toHaveLength(1);
   });
 
