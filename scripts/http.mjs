@@ -60,5 +60,11 @@ export async function signupWorkspace(base, label, from) {
   const key = (await api(base, "POST", "/api/api-keys", { cookie, body: { name: label, scopes } })).json.key;
   const number = await api(base, "POST", "/api/numbers", { key, body: { phoneNumber: from } });
   if (number.status !== 201) throw new Error(`number failed: ${number.status} ${JSON.stringify(number.json)}`);
+  // Load runs send far faster than a team does: the workspace's send limits go to the schema's maximum.
+  const limits = await api(base, "PATCH", "/api/workspace", {
+    key,
+    body: { workspaceSendsPerSecond: 100, workspaceSendBurst: 1000 },
+  });
+  if (limits.status !== 200) throw new Error(`limits failed: ${limits.status} ${JSON.stringify(limits.json)}`);
   return { cookie, key, from };
 }

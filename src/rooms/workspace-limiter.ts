@@ -1,7 +1,7 @@
 /**
  * WorkspaceLimiter: one Durable Object per workspace that holds its send limits.
- * - `admit(sender)`: an API or browser send — the sender's per-minute window (per user, or per API key)
- *   and the workspace's token bucket (rate per second, burst). A refusal says when to come back.
+ * - `admit(sender)`: an API or browser send — a member's per-minute window, and the workspace's token
+ *   bucket (rate per second, burst) for everyone, API keys included. A refusal says when to come back.
  * - `dispatch(n)`: the queue consumer asking how many of this workspace's messages may go to Twilio
  *   now; the rest go back to the queue untaken, so one workspace's backlog cannot hold the consumer
  *   while another workspace's message waits behind it.
@@ -58,10 +58,16 @@ export class WorkspaceLimiter extends DurableObject<Env> {
     this.limits = null;
   }
 
+  /** `sender`: `user:<id>` (held to the per-member minute) or `key:<id>` (integrations: the workspace limit only). */
   async admit(sender: string): Promise<Admission> {
     const now = Date.now();
     const limits = await this.current(now);
-    const user = count(this.windows.get(sender) ?? { start: now, count: 0 }, limits.userPerMinute, now);
+    const perMember = sender.startsWith("user:");
+    const user = count(
+      this.windows.get(sender) ?? { start: now, count: 0 },
+      perMember ? limits.userPerMinute : Number.MAX_SAFE_INTEGER,
+      now,
+    );
     if (!user.allowed) {
       return {
         allowed: false,
@@ -82,6 +88,16 @@ export class WorkspaceLimiter extends DurableObject<Env> {
         remaining: 0,
         resetSeconds: Math.max(1, Math.ceil(ws.retryAfterMs / 1000)),
         retryAfterSeconds: Math.max(1, Math.ceil(ws.retryAfterMs / 1000)),
+        which: "workspace",
+      };
+    }
+    if (!perMember) {
+      return {
+        allowed: true,
+        limit: limits.workspaceBurst,
+        remaining: Math.floor(ws.bucket.tokens),
+        resetSeconds: Math.max(1, Math.ceil((limits.workspaceBurst - ws.bucket.tokens) / limits.workspacePerSecond)),
+        retryAfterSeconds: 0,
         which: "workspace",
       };
     }

@@ -379,7 +379,7 @@ describe("send limits and fairness", () => {
     expect(over.json.error).toMatchObject({ code: "rate_limited", details: { scope: "user", limit: 30 } });
     expect(Number(over.headers.get("Retry-After"))).toBeGreaterThan(0);
     expect(over.headers.get("RateLimit-Remaining")).toBe("0");
-    // Another sender in the workspace (an API key) has its own minute.
+    // An integration's key is held to the workspace's limit, not a member's minute.
     const viaKey = await call(
       "POST",
       `/api/conversations/${conv.json.id}/messages`,
