@@ -605,7 +605,7 @@ async function main() {
   }
 
   if (want("reads")) {
-    console.log("\nConversation list and thread page over a seeded 100,000-message database");
+    console.log("\nConversation list, thread page and search over a seeded 100,000-message database");
     const key = `pk_bench_${randomBytes(12).toString("hex")}`;
     const keyHash = createHash("sha256").update(key).digest("hex");
     const seeded = await startStack({ port: 8797, emulatorPort: 8798, seedSql: seedSql(keyHash) });
@@ -615,6 +615,8 @@ async function main() {
       const floor = [];
       const list = [];
       const thread = [];
+      const search = [];
+      const searchCommon = [];
       let cursor = null;
       for (let i = 0; i < N.reads; i++) {
         floor.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
@@ -628,6 +630,9 @@ async function main() {
         );
         const conv = `cv_seed_${i % 2000}`;
         thread.push(await timed(() => api(base, "GET", `/api/conversations/${conv}/messages?limit=50`, { key })));
+        // A word in 100 of the 100,000 messages, and a word in every one of them.
+        search.push(await timed(() => api(base, "GET", `/api/search?q=ref${(i * 37) % 1000}`, { key })));
+        searchCommon.push(await timed(() => api(base, "GET", "/api/search?q=realistic", { key })));
       }
       const f95 = pct(floor, 95);
       results.figures.reads = {
@@ -635,11 +640,19 @@ async function main() {
         floorP95: f95,
         listP95: pct(list, 95),
         threadP95: pct(thread, 95),
+        searchP95: pct(search, 95),
+        searchCommonP95: pct(searchCommon, 95),
         messages: 100_000,
       };
       row("trivial route (floor) p95", ms(f95));
       row("conversation list page (30) p95", ms(pct(list, 95)), `+${ms(pct(list, 95) - f95)} over floor`);
       row("thread page (50 messages) p95", ms(pct(thread, 95)), `+${ms(pct(thread, 95) - f95)} over floor`);
+      row("search, a word in 100 messages, p95", ms(pct(search, 95)), `+${ms(pct(search, 95) - f95)} over floor`);
+      row(
+        "search, a word in all 100,000, p95",
+        ms(pct(searchCommon, 95)),
+        `+${ms(pct(searchCommon, 95) - f95)} over floor`,
+      );
     } finally {
       await seeded.stop();
     }
@@ -666,7 +679,7 @@ INSERT INTO messages (id, workspace_id, conversation_id, seq, direction, from_nu
   SELECT 'msg_seed_' || i, 'ws_bench', 'cv_seed_' || (i / 50), (i % 50) + 1,
     CASE WHEN i % 2 = 0 THEN 'inbound' ELSE 'outbound' END,
     '+15005550006', '+1415' || (2000000 + i / 50),
-    'Seeded message number ' || i || ' with a realistic length of text for an SMS thread.',
+    'Seeded message number ' || i || ' about ref' || (i % 1000) || ' with a realistic length of text for an SMS thread.',
     CASE WHEN i % 2 = 0 THEN 'received' ELSE 'delivered' END, 1, 'GSM-7',
     'SM' || printf('%032x', i), 1700000000000 + i * 1000, 1700000000000 + i * 1000 FROM m;
 `;

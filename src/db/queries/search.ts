@@ -3,7 +3,7 @@
  * (contacts_fts), both kept in step with every write by triggers (migration 0005). Every query filters
  * on the workspace, in the FTS table and in the joined row.
  */
-import { and, desc, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
 import { contacts, conversations, messages } from "../schema";
@@ -54,7 +54,8 @@ export async function searchMessages(
   userId: string | null,
   query: string,
   filters: SearchFilters,
-  page: { limit: number; before?: { key: number; id: string } | null },
+  /** `before`: the rowid of the last hit on the previous page. */
+  page: { limit: number; before?: number | null },
 ) {
   const conditions: (SQL | undefined)[] = [
     sql`messages_fts match ${query}`,
@@ -65,29 +66,27 @@ export async function searchMessages(
   if (filters.direction) conditions.push(eq(messages.direction, filters.direction));
   if (filters.from !== undefined) conditions.push(sql`${messages.createdAt} >= ${filters.from}`);
   if (filters.to !== undefined) conditions.push(sql`${messages.createdAt} < ${filters.to}`);
-  if (page.before) {
-    conditions.push(
-      or(
-        lt(messages.createdAt, page.before.key),
-        and(eq(messages.createdAt, page.before.key), lt(messages.id, page.before.id)),
-      ),
-    );
-  }
-  return db
-    .select({
-      id: messages.id,
-      seq: messages.seq,
-      conversationId: messages.conversationId,
-      direction: messages.direction,
-      createdAt: messages.createdAt,
-      snippet: sql<string>`snippet(messages_fts, 0, ${MARK_START}, ${MARK_END}, '…', 16)`,
-    })
-    .from(sql`messages_fts`)
-    .innerJoin(messages, sql`${messages}.rowid = messages_fts.rowid`)
-    .innerJoin(conversations, eq(conversations.id, messages.conversationId))
-    .where(and(...conditions))
-    .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(page.limit + 1);
+  if (page.before) conditions.push(sql`messages_fts.rowid < ${page.before}`);
+  return (
+    db
+      .select({
+        id: messages.id,
+        seq: messages.seq,
+        conversationId: messages.conversationId,
+        direction: messages.direction,
+        createdAt: messages.createdAt,
+        rowid: sql<number>`messages_fts.rowid`,
+        snippet: sql<string>`snippet(messages_fts, 0, ${MARK_START}, ${MARK_END}, '…', 16)`,
+      })
+      .from(sql`messages_fts`)
+      .innerJoin(messages, sql`${messages}.rowid = messages_fts.rowid`)
+      .innerJoin(conversations, eq(conversations.id, messages.conversationId))
+      .where(and(...conditions))
+      // Newest first by rowid (messages are inserted in time order): FTS5 walks its index backwards and
+      // stops at the page's end, instead of sorting every match of a common word.
+      .orderBy(sql`messages_fts.rowid desc`)
+      .limit(page.limit + 1)
+  );
 }
 
 /** Conversations whose contact matches by name or email (FTS) or phone digits, most recent first. */

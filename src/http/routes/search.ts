@@ -2,11 +2,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getConversationViews } from "../../db/queries/conversations";
 import { ftsQuery, MARK_END, MARK_START, searchContacts, searchMessages } from "../../db/queries/search";
+import { badRequest } from "../../domain/errors";
 import { presentConversation } from "../../messaging/present";
 import { ConversationJsonSchema } from "../../shared/frames";
 import { CONVERSATION_STATUSES } from "../../shared/status";
 import type { AppEnv } from "../context";
-import { decodeCursor, encodeCursor } from "../cursor";
 import { errorResponses, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
@@ -86,7 +86,8 @@ export const searchRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     from: q.from ? Date.parse(q.from) : undefined,
     to: q.to ? Date.parse(q.to) : undefined,
   };
-  const before = decodeCursor(q.cursor);
+  const before = q.cursor === undefined ? null : Number(q.cursor);
+  if (before !== null && !Number.isSafeInteger(before)) throw badRequest("The cursor is not valid.");
   const [hits, people] = await Promise.all([
     match ? searchMessages(db, workspaceId, userId, match, filters, { limit: q.limit, before }) : [],
     // Contacts on the first page only (they are few; messages page on).
@@ -110,8 +111,5 @@ export const searchRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     }
   }
   const last = page.at(-1);
-  return c.json(
-    { items, nextCursor: hits.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null },
-    200,
-  );
+  return c.json({ items, nextCursor: hits.length > q.limit && last ? String(last.rowid) : null }, 200);
 });
