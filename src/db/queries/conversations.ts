@@ -91,7 +91,7 @@ export async function listConversations(
 }
 
 /** Several conversations' list entries at once (search results), by id. */
-export async function getConversationViews(db: Db, workspaceId: string, userId: string | null, ids: string[]) {
+export async function getConversationViews(db: Db, workspaceId: string, userId: string | SQL | null, ids: string[]) {
   if (ids.length === 0) return [];
   return selectConversation(db, userId).where(
     and(eq(conversations.workspaceId, workspaceId), inArray(conversations.id, ids)),

@@ -34,7 +34,7 @@ export interface SearchFilters {
   to?: number;
 }
 
-function conversationFilters(filters: SearchFilters, userId: string | null): SQL[] {
+function conversationFilters(filters: SearchFilters, userId: string | SQL | null): SQL[] {
   const out: SQL[] = [];
   if (filters.status) out.push(eq(conversations.status, filters.status));
   if (filters.assignee === "none") out.push(isNull(conversations.assignedUserId));
@@ -47,11 +47,14 @@ function conversationFilters(filters: SearchFilters, userId: string | null): SQL
   return out;
 }
 
-/** Message hits, newest first, each with a marked snippet. */
-export async function searchMessages(
+/**
+ * Message hits, newest first, each with a marked snippet. `workspaceId`/`userId` may be SQL (the
+ * credential folded into the query, as the list does): a credential that does not hold finds nothing.
+ */
+export function searchMessages(
   db: Db,
-  workspaceId: string,
-  userId: string | null,
+  workspaceId: string | SQL,
+  userId: string | SQL | null,
   query: string,
   filters: SearchFilters,
   /** `before`: the rowid of the last hit on the previous page. */
@@ -72,6 +75,7 @@ export async function searchMessages(
       .select({
         id: messages.id,
         seq: messages.seq,
+        workspaceId: messages.workspaceId,
         conversationId: messages.conversationId,
         direction: messages.direction,
         createdAt: messages.createdAt,
@@ -90,10 +94,10 @@ export async function searchMessages(
 }
 
 /** Conversations whose contact matches by name or email (FTS) or phone digits, most recent first. */
-export async function searchContacts(
+export function searchContacts(
   db: Db,
-  workspaceId: string,
-  userId: string | null,
+  workspaceId: string | SQL,
+  userId: string | SQL | null,
   query: string,
   digits: string,
   filters: SearchFilters,
@@ -103,10 +107,9 @@ export async function searchContacts(
     ? sql`${contacts}.rowid in (select rowid from contacts_fts where contacts_fts match ${query} and workspace_id = ${workspaceId})`
     : undefined;
   const byPhone = digits.length >= 3 ? sql`${contacts.phone} like ${`%${digits}%`}` : undefined;
-  const match = or(byText, byPhone);
-  if (!match) return [];
+  const match = or(byText, byPhone) ?? sql`0`;
   return db
-    .select({ conversationId: conversations.id, contactName: contacts.name })
+    .select({ conversationId: conversations.id, workspaceId: conversations.workspaceId, contactName: contacts.name })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(and(eq(conversations.workspaceId, workspaceId), match, ...conversationFilters(filters, userId)))

@@ -31,7 +31,11 @@ export async function presentedCredential(c: Context<AppEnv>): Promise<Presented
  * query (see credentialSql) instead of a lookup first: one round trip. They ask for the full
  * principal only when that query finds nothing, to tell "empty" from 401/403/404.
  */
-const FOLDED_CREDENTIAL_READS = [/^\/api\/conversations$/, /^\/api\/conversations\/[^/]+\/messages$/];
+const FOLDED_CREDENTIAL_READS = [
+  /^\/api\/conversations$/,
+  /^\/api\/conversations\/[^/]+\/messages$/,
+  /^\/api\/search$/,
+];
 
 export function foldsCredential(method: string, path: string): boolean {
   return method === "GET" && FOLDED_CREDENTIAL_READS.some((re) => re.test(path));

@@ -93,11 +93,22 @@ describe("D1 budget per operation", () => {
     }
   });
 
+  it("a search costs 2 round trips (both indexes in one batch, credential folded in; then the conversations)", async () => {
+    const ws = await textingWorkspace();
+    const conv = await thread(ws);
+    await call("POST", `/api/conversations/${conv.id}/messages`, ws.account, { body: { body: "budgeted words" } });
+    for (const who of [ws.account, { key: ws.key }]) {
+      const res = await call("GET", "/api/search?q=budgeted", who);
+      expect(res.json.items.length).toBeGreaterThan(0);
+      expect(d1(res)).toEqual({ roundTrips: 2, statements: 3 });
+    }
+  });
+
   it("a folded credential check is as strict as the lookup: revoked, expired, unscoped and foreign callers get 401/403/404 at once", async () => {
     const ws = await textingWorkspace();
     const conv = await thread(ws);
     await call("POST", `/api/conversations/${conv.id}/messages`, ws.account, { body: { body: "x" } });
-    const reads = ["/api/conversations", `/api/conversations/${conv.id}/messages`];
+    const reads = ["/api/conversations", `/api/conversations/${conv.id}/messages`, "/api/search?q=x"];
     // A key without messages:read.
     const sender = (await call("POST", "/api/api-keys", ws.account, { body: { name: "s", scopes: ["messages:send"] } }))
       .json.key;
