@@ -132,3 +132,25 @@ export function presentNote(row: {
     seq: row.seq,
   };
 }
+
+/** A conversation as a search hit shows it: its state and contact, without the list's counts. */
+export function presentConversationSummary(row: {
+  conversation: typeof conversations.$inferSelect;
+  contact: ContactRow;
+  assigneeName: string | null;
+  labels: string | null;
+}) {
+  return {
+    ...presentConversationState({
+      id: row.conversation.id,
+      status: row.conversation.status,
+      snoozedUntil: row.conversation.snoozedUntil,
+      assigneeId: row.conversation.assignedUserId,
+      assigneeName: row.assigneeName,
+      labels: row.labels ?? "[]",
+    }),
+    contact: presentContact(row.contact),
+    from: row.conversation.fromNumber,
+    lastMessageAt: iso(row.conversation.lastMessageAt),
+  };
+}

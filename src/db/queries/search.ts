@@ -7,6 +7,7 @@ import { and, desc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
 import { contacts, conversations, messages } from "../schema";
+import { assigneeNameSql, labelsJsonSql } from "./conversations";
 
 /** Marks around each match in a snippet (control characters no message body contains). */
 export const MARK_START = "\u0002";
@@ -47,6 +48,14 @@ function conversationFilters(filters: SearchFilters, userId: string | SQL | null
   return out;
 }
 
+/** What a hit shows of its conversation, read in the same statement (no second query). */
+const conversationSummary = {
+  conversation: conversations,
+  contact: contacts,
+  assigneeName: assigneeNameSql,
+  labels: labelsJsonSql(conversations.id),
+};
+
 /**
  * Message hits, newest first, each with a marked snippet. `workspaceId`/`userId` may be SQL (the
  * credential folded into the query, as the list does): a credential that does not hold finds nothing.
@@ -81,10 +90,12 @@ export function searchMessages(
         createdAt: messages.createdAt,
         rowid: sql<number>`messages_fts.rowid`,
         snippet: sql<string>`snippet(messages_fts, 0, ${MARK_START}, ${MARK_END}, '…', 16)`,
+        ...conversationSummary,
       })
       .from(sql`messages_fts`)
       .innerJoin(messages, sql`${messages}.rowid = messages_fts.rowid`)
       .innerJoin(conversations, eq(conversations.id, messages.conversationId))
+      .innerJoin(contacts, eq(contacts.id, conversations.contactId))
       .where(and(...conditions))
       // Newest first by rowid (messages are inserted in time order): FTS5 walks its index backwards and
       // stops at the page's end, instead of sorting every match of a common word.
@@ -109,7 +120,7 @@ export function searchContacts(
   const byPhone = digits.length >= 3 ? sql`${contacts.phone} like ${`%${digits}%`}` : undefined;
   const match = or(byText, byPhone) ?? sql`0`;
   return db
-    .select({ conversationId: conversations.id, workspaceId: conversations.workspaceId, contactName: contacts.name })
+    .select({ conversationId: conversations.id, workspaceId: conversations.workspaceId, ...conversationSummary })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(and(eq(conversations.workspaceId, workspaceId), match, ...conversationFilters(filters, userId)))

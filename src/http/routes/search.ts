@@ -1,11 +1,10 @@
 /** Search: words in message bodies and contacts' names, phones and emails, with marked snippets. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { credentialSql } from "../../db/queries/auth";
-import { getConversationViews } from "../../db/queries/conversations";
 import { ftsQuery, MARK_END, MARK_START, searchContacts, searchMessages } from "../../db/queries/search";
 import { badRequest } from "../../domain/errors";
-import { presentConversation } from "../../messaging/present";
-import { ConversationJsonSchema } from "../../shared/frames";
+import { presentConversationSummary } from "../../messaging/present";
+import { ContactJsonSchema, ConversationStateJsonSchema } from "../../shared/frames";
 import { CONVERSATION_STATUSES } from "../../shared/status";
 import type { AppEnv } from "../context";
 import { principalNow } from "../middleware/auth";
@@ -23,7 +22,14 @@ const SnippetSchema = z
 
 const SearchHitSchema = z
   .object({
-    conversation: z.object(ConversationJsonSchema.shape).openapi("SearchConversation"),
+    conversation: z
+      .object({
+        ...ConversationStateJsonSchema.shape,
+        contact: ContactJsonSchema,
+        from: z.string(),
+        lastMessageAt: z.string().nullable(),
+      })
+      .openapi("SearchConversation"),
     message: z
       .object({ id: z.string(), seq: z.number().int(), snippet: SnippetSchema })
       .nullable()
@@ -110,24 +116,15 @@ export const searchRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   );
   const [found, people] = await db.batch([messagesQuery, contactsQuery]);
   const hits = match ? found : [];
-  const workspaceId = hits[0]?.workspaceId ?? people[0]?.workspaceId ?? (await principalNow(c)).workspaceId;
+  if (hits.length === 0 && people.length === 0) await principalNow(c);
   const page = hits.slice(0, q.limit);
-  const ids = [...new Set([...people.map((p) => p.conversationId), ...page.map((h) => h.conversationId)])];
-  const views = new Map((await getConversationViews(db, workspaceId, userSql, ids)).map((v) => [v.conversation.id, v]));
-  const items: z.infer<typeof SearchHitSchema>[] = [];
-  for (const p of people) {
-    const view = views.get(p.conversationId);
-    if (view) items.push({ conversation: presentConversation(view), message: null });
-  }
-  for (const h of page) {
-    const view = views.get(h.conversationId);
-    if (view) {
-      items.push({
-        conversation: presentConversation(view),
-        message: { id: h.id, seq: h.seq, snippet: unmark(h.snippet) },
-      });
-    }
-  }
+  const items: z.infer<typeof SearchHitSchema>[] = [
+    ...people.map((p) => ({ conversation: presentConversationSummary(p), message: null })),
+    ...page.map((h) => ({
+      conversation: presentConversationSummary(h),
+      message: { id: h.id, seq: h.seq, snippet: unmark(h.snippet) },
+    })),
+  ];
   const last = page.at(-1);
   return c.json({ items, nextCursor: hits.length > q.limit && last ? String(last.rowid) : null }, 200);
 });
