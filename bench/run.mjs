@@ -631,8 +631,8 @@ async function main() {
         const conv = `cv_seed_${i % 2000}`;
         thread.push(await timed(() => api(base, "GET", `/api/conversations/${conv}/messages?limit=50`, { key })));
         // A word in 100 of the 100,000 messages, and a word in every one of them.
-        search.push(await timed(() => api(base, "GET", `/api/search?q=ref${(i * 37) % 1000}`, { key })));
-        searchCommon.push(await timed(() => api(base, "GET", "/api/search?q=realistic", { key })));
+        search.push(await timed(() => expectHits(api(base, "GET", `/api/search?q=ref${(i * 37) % 1000}`, { key }))));
+        searchCommon.push(await timed(() => expectHits(api(base, "GET", "/api/search?q=realistic", { key }))));
       }
       const f95 = pct(floor, 95);
       results.figures.reads = {
@@ -661,6 +661,15 @@ async function main() {
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
   console.log("\nfigures written to bench/results/latest.json");
+}
+
+/** A search that did not answer 200 with hits is a broken bench, not a fast one. */
+async function expectHits(request) {
+  const res = await request;
+  if (res.status !== 200 || !(res.json?.items?.length > 0)) {
+    throw new Error(`search answered ${res.status} with ${res.json?.items?.length ?? 0} hits`);
+  }
+  return res;
 }
 
 /** 1 workspace, 2,000 contacts and conversations, 100,000 messages, built inside SQLite. */
