@@ -562,6 +562,32 @@ describe("sending policies and search in Chromium", () => {
     await expect.poll(() => page.getByText("Quiet hours off.").count()).toBe(1);
   }, 60_000);
 
+  it("the contacts page: search, edit a custom field, filter by it, see the history; no serious axe violation", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Contacts" }).click();
+    await page.getByLabel("Search contacts").fill("Casey");
+    await page.getByRole("button", { name: "Casey Customer" }).click();
+    await expect
+      .poll(
+        () =>
+          page
+            .locator(".contact-detail")
+            .getByText(/received/)
+            .count(),
+        { timeout: 10_000 },
+      )
+      .toBe(1);
+    await page.getByLabel("Custom fields (one key=value per line)").fill("tier=gold");
+    await page.locator(".contact-detail").getByRole("button", { name: "Save contact" }).click();
+    await expect.poll(() => page.locator(".contact-detail").getByText("Saved.").count()).toBe(1);
+    await page.getByLabel("Search contacts").fill("");
+    await page.getByLabel("Custom field (key:value)").fill("tier:gold");
+    await expect.poll(() => page.locator(".contacts-page tbody tr").count()).toBe(1);
+    await shot(page, "contacts");
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
   it("search (Ctrl-K) finds a word from an old message and opens the thread at it", async () => {
     const page = await browser();
     await signIn(page, email);

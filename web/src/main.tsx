@@ -8,6 +8,7 @@ import type { NotificationJson } from "../../src/shared/frames";
 import { InboxFrameSchema } from "../../src/shared/frames";
 import type { ConversationStatus } from "../../src/shared/status";
 import { ApiError, api, onUnauthorized } from "./api";
+import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
 import { SearchBox } from "./policies";
@@ -506,6 +507,15 @@ function Inbox(props: {
               onReadAll={readAllNotifications}
             />
           )}
+          <a
+            href="/contacts"
+            onClick={(e) => {
+              e.preventDefault();
+              go("/contacts");
+            }}
+          >
+            Contacts
+          </a>
           {(me.role === "owner" || me.role === "admin") && (
             <a
               href="/audit"
@@ -536,6 +546,8 @@ function Inbox(props: {
         <Settings me={me} onChanged={props.onMeChanged} onBack={() => go("/")} />
       ) : path === "/audit" ? (
         <AuditPage onBack={() => go("/")} />
+      ) : path === "/contacts" ? (
+        <ContactsPage me={me} go={go} />
       ) : (
         <main class="inbox">
           <h1 class="sr-only">Inbox</h1>

@@ -12,9 +12,25 @@ export function containsPattern(text: string): string {
 export async function listContacts(
   db: Db,
   workspaceId: string,
-  opts: { q?: string; limit: number; before?: { key: number; id: string } | null },
+  opts: {
+    q?: string;
+    /** A label (id or name) on any of the contact's conversations. */
+    label?: string;
+    /** A custom field's key and value (exact). */
+    field?: { key: string; value: string };
+    limit: number;
+    before?: { key: number; id: string } | null;
+  },
 ) {
   const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId)];
+  if (opts.label) {
+    conditions.push(sql`exists (select 1 from conversations c
+      join conversation_labels cl on cl.conversation_id = c.id join labels l on l.id = cl.label_id
+      where c.contact_id = ${contacts.id} and (l.id = ${opts.label} or l.name = ${opts.label}))`);
+  }
+  if (opts.field) {
+    conditions.push(sql`json_extract(${contacts.fields}, ${`$."${opts.field.key}"`}) = ${opts.field.value}`);
+  }
   if (opts.q) {
     const pattern = containsPattern(opts.q);
     const phone = toE164(opts.q);
@@ -146,4 +162,41 @@ export async function optOutRecipient(
     keyword: "21610",
     reference: msg.id,
   });
+}
+
+/** A contact's history: its threads, message counts and first/last message, and its consent changes. */
+export async function contactHistory(d1: D1Database, workspaceId: string, contactId: string) {
+  const [threads, totals, consent] = await d1.batch<Record<string, unknown>>([
+    d1
+      .prepare(
+        `SELECT c.id, c.from_number AS "from", c.status, c.last_message_at AS lastMessageAt
+         FROM conversations c WHERE c.workspace_id = ?1 AND c.contact_id = ?2 ORDER BY c.last_message_at DESC`,
+      )
+      .bind(workspaceId, contactId),
+    d1
+      .prepare(
+        `SELECT min(m.created_at) AS firstAt, max(m.created_at) AS lastAt,
+           sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE c.workspace_id = ?1 AND c.contact_id = ?2`,
+      )
+      .bind(workspaceId, contactId),
+    d1
+      .prepare(
+        `SELECT a.action, a.at, a.data FROM audit_log a JOIN contacts ct ON ct.phone = a.target_id
+         WHERE a.workspace_id = ?1 AND ct.id = ?2 AND a.action IN ('contact.opted_out', 'contact.opted_in')
+         ORDER BY a.at DESC LIMIT 50`,
+      )
+      .bind(workspaceId, contactId),
+  ]);
+  return {
+    threads: (threads?.results ?? []) as { id: string; from: string; status: string; lastMessageAt: number | null }[],
+    totals: (totals?.results[0] ?? {}) as {
+      firstAt: number | null;
+      lastAt: number | null;
+      inbound: number | null;
+      outbound: number | null;
+    },
+    consent: (consent?.results ?? []) as { action: string; at: number; data: string | null }[],
+  };
 }

@@ -2,11 +2,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/queries/audit";
-import { getContact, listContacts, suppressedSql } from "../../db/queries/contacts";
+import { contactHistory, getContact, listContacts, suppressedSql } from "../../db/queries/contacts";
 import { contacts } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
 import { conflict, notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { iso } from "../../domain/time";
 import { isTimeZone } from "../../domain/zones";
 import { presentContact } from "../../messaging/present";
 import type { AppEnv } from "../context";
@@ -51,6 +52,18 @@ const listRoute = createRoute({
   request: {
     query: z.object({
       q: z.string().trim().max(100).optional(),
+      label: z
+        .string()
+        .trim()
+        .max(64)
+        .optional()
+        .openapi({ description: "A label (id or name) on any of their conversations" }),
+      field: z
+        .string()
+        .max(200)
+        .regex(/^[A-Za-z][A-Za-z0-9_]{0,39}:.*$/, "key:value")
+        .optional()
+        .openapi({ description: "A custom field, as key:value (exact)" }),
       limit: z.coerce.number().int().min(1).max(200).default(50),
       cursor: z.string().max(200).optional(),
     }),
@@ -121,6 +134,41 @@ const patchRoute = createRoute({
   },
 });
 
+const historyRoute = createRoute({
+  method: "get",
+  path: "/{id}/history",
+  tags: ["contacts"],
+  summary: "A contact's history: conversations, message counts, first and last message, consent changes",
+  security,
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(
+      z
+        .object({
+          contactId: z.string(),
+          conversations: z.array(
+            z.object({ id: z.string(), from: z.string(), status: z.string(), lastMessageAt: z.string().nullable() }),
+          ),
+          firstMessageAt: z.string().nullable(),
+          lastMessageAt: z.string().nullable(),
+          inbound: z.number().int(),
+          outbound: z.number().int(),
+          consent: z.array(
+            z.object({
+              optedOut: z.boolean(),
+              at: z.string(),
+              source: z.string().nullable(),
+              keyword: z.string().nullable(),
+            }),
+          ),
+        })
+        .openapi("ContactHistory"),
+      "History",
+    ),
+    ...errorResponses,
+  },
+});
+
 const deleteRoute = createRoute({
   method: "delete",
   path: "/{id}",
@@ -134,8 +182,15 @@ const deleteRoute = createRoute({
 export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRoute, async (c) => {
     const { workspaceId } = c.get("principal");
-    const { q, limit, cursor } = c.req.valid("query");
-    const rows = await listContacts(c.get("db"), workspaceId, { q, limit, before: decodeCursor(cursor) });
+    const { q, label, field, limit, cursor } = c.req.valid("query");
+    const [key, ...rest] = field?.split(":") ?? [];
+    const rows = await listContacts(c.get("db"), workspaceId, {
+      q,
+      label,
+      field: key ? { key, value: rest.join(":") } : undefined,
+      limit,
+      before: decodeCursor(cursor),
+    });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor = rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null;
@@ -194,6 +249,32 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       if (isUniqueViolation(err)) throw conflict("Another contact already has this phone.", { field: "phone" });
       throw err;
     }
+  })
+  .openapi(historyRoute, async (c) => {
+    const { workspaceId } = c.get("principal");
+    const { id } = c.req.valid("param");
+    if (!(await getContact(c.get("db"), workspaceId, id))) throw notFound("Contact");
+    const h = await contactHistory(c.get("d1"), workspaceId, id);
+    return c.json(
+      {
+        contactId: id,
+        conversations: h.threads.map((t) => ({ ...t, lastMessageAt: iso(t.lastMessageAt) })),
+        firstMessageAt: iso(h.totals.firstAt),
+        lastMessageAt: iso(h.totals.lastAt),
+        inbound: Number(h.totals.inbound ?? 0),
+        outbound: Number(h.totals.outbound ?? 0),
+        consent: h.consent.map((e) => {
+          const data = e.data ? (JSON.parse(e.data) as { source?: string; keyword?: string }) : {};
+          return {
+            optedOut: e.action === "contact.opted_out",
+            at: iso(e.at),
+            source: data.source ?? null,
+            keyword: data.keyword ?? null,
+          };
+        }),
+      },
+      200,
+    );
   })
   .openapi(deleteRoute, async (c) => {
     const principal = c.get("principal");

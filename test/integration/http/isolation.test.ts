@@ -37,6 +37,7 @@ describe("workspace isolation", () => {
 
   const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
     ["GET", "contact", (i) => `/api/contacts/${i.contact}`],
+    ["GET", "contact's history", (i) => `/api/contacts/${i.contact}/history`],
     ["PATCH", "contact", (i) => `/api/contacts/${i.contact}`, { name: "pwned" }],
     ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],

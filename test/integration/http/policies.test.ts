@@ -459,3 +459,41 @@ describe("send limits and fairness", () => {
     expect((await emulatorMessages(a.customer)).length).toBeGreaterThan(0);
   });
 });
+
+describe("contacts at scale: filters and history", () => {
+  it("filters contacts by a conversation label and by a custom field, and gives a contact's history with consent changes", async () => {
+    const ws = await textingWorkspace();
+    const contact = await call("POST", "/api/contacts", ws.account, {
+      body: { phone: ws.customer, name: "Vera Vip", fields: { tier: "gold" } },
+    });
+    await call("POST", "/api/contacts", ws.account, {
+      body: { phone: "+14155550177", name: "Other", fields: { tier: "silver" } },
+    });
+    await textIn(ws, "hello");
+    await textIn(ws, "STOP");
+    await textIn(ws, "START");
+    const conv = (await call("GET", "/api/conversations", ws.account)).json.items[0];
+    await call("POST", "/api/labels", ws.account, { body: { name: "VIP" } });
+    await call("PATCH", `/api/conversations/${conv.id}`, ws.account, { body: { labels: ["VIP"] } });
+    await call("POST", `/api/conversations/${conv.id}/messages`, ws.account, { body: { body: "welcome back" } });
+
+    const byLabel = await call("GET", "/api/contacts?label=VIP", ws.account);
+    expect(byLabel.json.items.map((c: { id: string }) => c.id)).toEqual([contact.json.id]);
+    const byField = await call("GET", "/api/contacts?field=tier:gold", ws.account);
+    expect(byField.json.items.map((c: { id: string }) => c.id)).toEqual([contact.json.id]);
+    expect((await call("GET", "/api/contacts?field=nokey", ws.account)).status).toBe(422);
+
+    const history = await call("GET", `/api/contacts/${contact.json.id}/history`, ws.account);
+    expect(history.status, history.text).toBe(200);
+    expect(history.json).toMatchObject({
+      contactId: contact.json.id,
+      conversations: [{ id: conv.id, status: "open" }],
+      inbound: 3,
+      outbound: 1,
+    });
+    expect(history.json.consent.map((e: { optedOut: boolean }) => e.optedOut)).toEqual([false, true]);
+    expect(history.json.consent[1]).toMatchObject({ source: "keyword", keyword: "STOP" });
+    const other = await signup();
+    expect((await call("GET", `/api/contacts/${contact.json.id}/history`, other)).status).toBe(404);
+  });
+});
