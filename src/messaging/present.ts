@@ -86,14 +86,16 @@ function parseLabels(json: string | null): LabelJson[] {
   }
 }
 
-export function presentConversation(row: {
+/** A conversation row with what a read joined to it: its contact, assignee's name and labels (JSON). */
+interface ConversationWithContact {
   conversation: typeof conversations.$inferSelect;
   contact: ContactRow;
-  lastMessage: MessageRow | null;
-  unread: number;
   assigneeName: string | null;
   labels: string | null;
-}) {
+}
+
+/** The parts every conversation JSON shares: workflow state, contact, sender. */
+function presentConversationBase(row: ConversationWithContact) {
   return {
     ...presentConversationState({
       id: row.conversation.id,
@@ -105,6 +107,12 @@ export function presentConversation(row: {
     }),
     contact: presentContact(row.contact),
     from: row.conversation.fromNumber,
+  };
+}
+
+export function presentConversation(row: ConversationWithContact & { lastMessage: MessageRow | null; unread: number }) {
+  return {
+    ...presentConversationBase(row),
     lastMessage: row.lastMessage ? presentMessage(row.lastMessage) : null,
     unreadCount: row.unread,
     lastMessageAt: row.lastMessage ? iso(row.lastMessage.createdAt) : null,
@@ -134,23 +142,6 @@ export function presentNote(row: {
 }
 
 /** A conversation as a search hit shows it: its state and contact, without the list's counts. */
-export function presentConversationSummary(row: {
-  conversation: typeof conversations.$inferSelect;
-  contact: ContactRow;
-  assigneeName: string | null;
-  labels: string | null;
-}) {
-  return {
-    ...presentConversationState({
-      id: row.conversation.id,
-      status: row.conversation.status,
-      snoozedUntil: row.conversation.snoozedUntil,
-      assigneeId: row.conversation.assignedUserId,
-      assigneeName: row.assigneeName,
-      labels: row.labels ?? "[]",
-    }),
-    contact: presentContact(row.contact),
-    from: row.conversation.fromNumber,
-    lastMessageAt: iso(row.conversation.lastMessageAt),
-  };
+export function presentConversationSummary(row: ConversationWithContact) {
+  return { ...presentConversationBase(row), lastMessageAt: iso(row.conversation.lastMessageAt) };
 }

@@ -67,3 +67,9 @@ export async function api<T>(
   }
   return json as T;
 }
+
+/** An error in words for the page: a field's own message when `field` is named and has one. */
+export function errorText(err: unknown, field?: string): string {
+  if (err instanceof ApiError) return (field && err.fieldMessage(field)) || err.message;
+  return err instanceof Error ? err.message : String(err);
+}

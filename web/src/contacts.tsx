@@ -1,6 +1,6 @@
 /** The contacts page: search, filter by label or custom field, edit, and each contact's history. */
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, api } from "./api";
+import { api, errorText } from "./api";
 import { contactName, shortWhen } from "./format";
 import { useLabels } from "./team";
 import type { Contact, Me, Page } from "./types";
@@ -12,10 +12,6 @@ interface History {
   inbound: number;
   outbound: number;
   consent: { optedOut: boolean; at: string; source: string | null; keyword: string | null }[];
-}
-
-function errorText(err: unknown): string {
-  return err instanceof ApiError ? err.message : String(err);
 }
 
 export function ContactsPage(props: { me: Me; go: (to: string) => void }) {

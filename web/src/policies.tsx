@@ -5,14 +5,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ConversationJson } from "../../src/shared/frames";
 import { type BusinessHours, type QuietHours, WEEKDAYS, type Weekday } from "../../src/shared/policies";
-import { ApiError, api } from "./api";
+import { api, errorText } from "./api";
 import { contactName, shortWhen } from "./format";
 import type { Me } from "./types";
-
-function errorText(err: unknown, field?: string): string {
-  if (err instanceof ApiError) return (field && err.fieldMessage(field)) || err.message;
-  return String(err);
-}
 
 interface Template {
   id: string;

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LabelJson, NotificationJson } from "../../src/shared/frames";
-import { ApiError, api } from "./api";
+import { api, errorText } from "./api";
 import { shortWhen } from "./format";
 import type { Me, Page } from "./types";
 
@@ -33,32 +33,23 @@ const ROLE_WORDS: Record<Member["role"], string> = {
   viewer: "Viewer — reads only",
 };
 
-function errorText(err: unknown): string {
-  return err instanceof ApiError ? err.message : String(err);
+/** A list read once per page load and shared (the thread, the composer and settings all ask); `fresh` reads again. */
+function cachedList<T>(path: string): (fresh?: boolean) => Promise<T[]> {
+  let cache: Promise<T[]> | null = null;
+  return (fresh = false) => {
+    if (fresh || !cache) {
+      const next = api<{ items: T[] }>("GET", path).then((r) => r.items);
+      next.catch(() => {
+        if (cache === next) cache = null;
+      });
+      cache = next;
+    }
+    return cache;
+  };
 }
 
-/** Members of the workspace (cached per page load: the thread and the composer ask for them too). */
-let membersCache: Promise<Member[]> | null = null;
-export function loadMembers(fresh = false): Promise<Member[]> {
-  if (fresh || !membersCache) {
-    membersCache = api<{ items: Member[] }>("GET", "/api/members").then((r) => r.items);
-    membersCache.catch(() => {
-      membersCache = null;
-    });
-  }
-  return membersCache;
-}
-
-let labelsCache: Promise<LabelJson[]> | null = null;
-export function loadLabels(fresh = false): Promise<LabelJson[]> {
-  if (fresh || !labelsCache) {
-    labelsCache = api<{ items: LabelJson[] }>("GET", "/api/labels").then((r) => r.items);
-    labelsCache.catch(() => {
-      labelsCache = null;
-    });
-  }
-  return labelsCache;
-}
+export const loadMembers = cachedList<Member>("/api/members");
+export const loadLabels = cachedList<LabelJson>("/api/labels");
 
 export function useMembers(): Member[] {
   const [members, setMembers] = useState<Member[]>([]);
@@ -395,7 +386,7 @@ export function PasswordSettings() {
             setNext("");
             setStatus("Password changed. Your other sessions were signed out.");
           } catch (err) {
-            setStatus(err instanceof ApiError ? (err.fieldMessage("newPassword") ?? err.message) : String(err));
+            setStatus(errorText(err, "newPassword"));
           }
         }}
       >
