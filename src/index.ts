@@ -4,6 +4,7 @@
  */
 import { handleScheduled } from "./cron";
 import { createApp } from "./http/app";
+import { handleJobsBatch } from "./jobs/imports";
 import { handleOutboundBatch } from "./queue/consumer";
 import { handleDeadLetterBatch } from "./queue/dead-letters";
 
@@ -13,6 +14,7 @@ export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
     if (batch.queue.endsWith("-dlq")) await handleDeadLetterBatch(batch, env);
+    else if (batch.queue.endsWith("-jobs")) await handleJobsBatch(batch, env);
     else await handleOutboundBatch(batch, env);
   },
   async scheduled(controller, env, _ctx) {

@@ -298,7 +298,7 @@ export const messageAttempts = sqliteTable(
   (t) => [uniqueIndex("message_attempts_message_uq").on(t.messageId, t.attempt)],
 );
 
-export const SUPPRESSION_SOURCES = ["keyword", "twilio", "manual"] as const;
+export const SUPPRESSION_SOURCES = ["keyword", "twilio", "manual", "import"] as const;
 
 /**
  * Consent is about a phone number, not a contact row: a workspace's suppression list keyed by E.164.
@@ -511,4 +511,39 @@ export const notifications = sqliteTable(
     readAt: integer("read_at"),
   },
   (t) => [index("notifications_user_idx").on(t.userId, t.workspaceId, t.createdAt)],
+);
+
+export const IMPORT_STATUSES = ["queued", "running", "done", "failed"] as const;
+
+/** A CSV contact import: the file in R2, parsed chunk by chunk by the jobs queue. */
+export const imports = sqliteTable(
+  "imports",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    status: text("status", { enum: IMPORT_STATUSES }).notNull(),
+    /** The object key in FILES. */
+    fileKey: text("file_key").notNull(),
+    fileBytes: integer("file_bytes").notNull(),
+    /** `{target: "Column header"}`: name, phone, email, consent, timezone, fields.<key>. */
+    mapping: text("mapping", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    defaultCountry: text("default_country").notNull().default("US"),
+    /** The header row's columns (read with the first chunk). */
+    columns: text("columns", { mode: "json" }).$type<string[]>(),
+    /** Bytes of the file done (the next chunk starts here) and rows done. */
+    byteOffset: integer("byte_offset").notNull().default(0),
+    total: integer("total").notNull().default(0),
+    imported: integer("imported").notNull().default(0),
+    updated: integer("updated").notNull().default(0),
+    skipped: integer("skipped").notNull().default(0),
+    errors: text("errors", { mode: "json" }).$type<{ row: number; reason: string }[]>().notNull().default([]),
+    failure: text("failure"),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at"),
+    updatedAt: integer("updated_at"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("imports_workspace_idx").on(t.workspaceId, t.createdAt)],
 );

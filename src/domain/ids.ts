@@ -17,7 +17,8 @@ export type IdPrefix =
   | "mem"
   | "inv"
   | "lbl"
-  | "ntf";
+  | "ntf"
+  | "imp";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

@@ -2,13 +2,13 @@
  * Phone numbers: everything we store or send is E.164. Parsing and validation come from
  * libphonenumber-js (its "min" metadata keeps the Worker small).
  */
-import { parsePhoneNumberFromString } from "libphonenumber-js/min";
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/min";
 
 /** Returns the E.164 form of `input`, or null when it is not a valid number. */
-export function toE164(input: string, defaultCountry: "US" = "US"): string | null {
+export function toE164(input: string, defaultCountry: string = "US"): string | null {
   const trimmed = input.trim();
   if (trimmed.length === 0 || trimmed.length > 32) return null;
-  const parsed = parsePhoneNumberFromString(trimmed, defaultCountry);
+  const parsed = parsePhoneNumberFromString(trimmed, defaultCountry as CountryCode);
   if (!parsed?.isValid()) return null;
   return parsed.number;
 }

@@ -18,6 +18,7 @@ import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
 import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
+import { importRoutes } from "./routes/imports";
 import { labelRoutes } from "./routes/labels";
 import { messageRoutes } from "./routes/messages";
 import { noteRoutes } from "./routes/notes";
@@ -65,13 +66,12 @@ export function createApp() {
     await next();
     if (c.res.status !== 101) c.res.headers.set("Server-Timing", serverTiming(count));
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody("payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`), 413),
-    }),
-  );
+  // CSV imports stream their body to R2 with their own limit (10 MB); everything else is JSON ≤ 64 KB.
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json(errorBody("payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`), 413),
+  });
+  app.use("*", (c, next) => (c.req.method === "POST" && c.req.path === "/api/imports" ? next() : jsonLimit(c, next)));
   app.use("/api/*", originCheck);
   app.use("/api/*", async (c, next) => {
     if (PUBLIC_API_PATHS.has(c.req.path)) return next();
@@ -99,6 +99,7 @@ export function createApp() {
   app.route("/api/audit", auditRoutes);
   app.route("/api/templates", templateRoutes);
   app.route("/api/search", searchRoutes);
+  app.route("/api/imports", importRoutes);
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);

@@ -38,6 +38,7 @@ export const PERMISSIONS: Rule[] = [
   ["POST", /^\/api\/contacts$/, "contacts:write"],
   ["PATCH", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
   ["DELETE", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
+  ["POST", /^\/api\/imports$/, "contacts:write"],
   // Labels and notes are the agents' work.
   ["POST", /^\/api\/labels$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/labels/${ID}$`), "messages:send"],

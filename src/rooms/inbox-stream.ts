@@ -97,6 +97,20 @@ export class InboxStream extends DurableObject<Env> {
     return next.id;
   }
 
+  /** Sends a frame to every socket of the workspace (import progress). */
+  async broadcast(frame: InboxFrame): Promise<number> {
+    const text = JSON.stringify(frame);
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) {
+      try {
+        ws.send(text);
+      } catch {
+        // closing
+      }
+    }
+    return sockets.length;
+  }
+
   /** Closes every socket (the workspace was deleted). */
   async closeAll(why: string): Promise<number> {
     const sockets = this.ctx.getWebSockets();

@@ -156,10 +156,29 @@ export const NotificationJsonSchema = z.object({
 });
 export type NotificationJson = z.infer<typeof NotificationJsonSchema>;
 
+/** A contact import's progress (GET /api/imports/:id, and `import` frames on /api/ws). */
+export const ImportJsonSchema = z.object({
+  id: z.string(),
+  status: z.enum(["queued", "running", "done", "failed"]),
+  total: z.number().int(),
+  imported: z.number().int(),
+  updated: z.number().int(),
+  skipped: z.number().int(),
+  errors: z.array(z.object({ row: z.number().int(), reason: z.string() })),
+  errorCount: z.number().int(),
+  failure: z.string().nullable(),
+  /** 0…1, by bytes of the file done. */
+  progress: z.number(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type ImportJson = z.infer<typeof ImportJsonSchema>;
+
 /** Inbox stream → browser (GET /api/ws). */
 export const InboxFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("conversation"), conversation: ConversationJsonSchema }),
   z.object({ type: z.literal("notification"), notification: NotificationJsonSchema }),
+  z.object({ type: z.literal("import"), import: ImportJsonSchema }),
   ErrorFrameSchema,
 ]);
 export type InboxFrame = z.infer<typeof InboxFrameSchema>;

@@ -1,5 +1,6 @@
 /** The contacts page: search, filter by label or custom field, edit, and each contact's history. */
 import { useEffect, useState } from "preact/hooks";
+import type { ImportJson } from "../../src/shared/frames";
 import { api, errorText } from "./api";
 import { contactName, shortWhen } from "./format";
 import { useLabels } from "./team";
@@ -74,6 +75,7 @@ export function ContactsPage(props: { me: Me; go: (to: string) => void }) {
           <input value={field} placeholder="plan:Pro" onInput={(e) => setField((e.target as HTMLInputElement).value)} />
         </label>
       </div>
+      {props.me.role !== "viewer" && <ImportCsv onDone={() => load()} />}
       {error && (
         <p class="error" role="alert">
           {error}
@@ -249,6 +251,187 @@ function ContactDetail(props: {
             {history.consent.length === 0 && <li class="muted">No changes: subscribed since the first text.</li>}
           </ul>
         </>
+      )}
+    </section>
+  );
+}
+
+const TARGETS = [
+  ["phone", "Phone (required)"],
+  ["name", "Name"],
+  ["email", "Email"],
+  ["timezone", "Time zone"],
+  ["consent", "Consent (no / unsubscribed = opted out)"],
+] as const;
+
+/** Upload a CSV: pick which column fills what (with a preview of the first rows), then watch it import. */
+function ImportCsv(props: { onDone: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [columns, setColumns] = useState<string[]>([]);
+  const [preview, setPreview] = useState<string[][]>([]);
+  const [mapping, setMapping] = useState<Record<string, string>>({});
+  const [country, setCountry] = useState("US");
+  const [job, setJob] = useState<ImportJson | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const onFrame = (e: Event) => {
+      const next = (e as CustomEvent<ImportJson>).detail;
+      setJob((current) => (current && current.id === next.id ? next : current));
+    };
+    addEventListener("parley:import", onFrame);
+    return () => removeEventListener("parley:import", onFrame);
+  }, []);
+  // Frames are the fast path; a poll every two seconds covers a dropped socket.
+  useEffect(() => {
+    if (!job || job.status === "done" || job.status === "failed") {
+      if (job?.status === "done") props.onDone();
+      return;
+    }
+    const t = setTimeout(async () => {
+      setJob(await api<ImportJson>("GET", `/api/imports/${job.id}`).catch(() => job));
+    }, 2000);
+    return () => clearTimeout(t);
+  }, [job]);
+
+  const pick = async (f: File | null) => {
+    setFile(f);
+    setJob(null);
+    setError(null);
+    if (!f) return;
+    const head = await f.slice(0, 16 * 1024).text();
+    const lines = head
+      .replace(/^\uFEFF/, "")
+      .split(/\r?\n/)
+      .slice(0, 6)
+      .filter(Boolean);
+    const rows = lines.map((l) => l.split(",").map((c) => c.replace(/^"|"$/g, "").trim()));
+    const header = rows[0] ?? [];
+    setColumns(header);
+    setPreview(rows.slice(1, 6));
+    const guess = (words: string[]) => header.find((h) => words.some((w) => h.toLowerCase().includes(w))) ?? "";
+    setMapping({
+      phone: guess(["phone", "mobile", "cell", "number"]),
+      name: guess(["name"]),
+      email: guess(["mail"]),
+      timezone: guess(["zone"]),
+      consent: guess(["consent", "opt", "subscri"]),
+    });
+  };
+
+  const start = async () => {
+    if (!file) return;
+    setError(null);
+    const map = Object.entries(mapping)
+      .filter(([, column]) => column)
+      .map(([target, column]) => `${target}:${column}`)
+      .join(",");
+    try {
+      const res = await fetch(`/api/imports?map=${encodeURIComponent(map)}&country=${country}`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "text/csv" },
+        body: file,
+      });
+      const json = await res.json();
+      if (!res.ok) throw new Error(json?.error?.message ?? `Upload failed (${res.status}).`);
+      setJob(json as ImportJson);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <section class="card" aria-labelledby="import-title">
+      <h2 id="import-title">Import contacts from CSV</h2>
+      <label>
+        CSV file (up to 10 MB, 50,000 rows)
+        <input
+          type="file"
+          accept=".csv,text/csv"
+          onChange={(e) => pick((e.target as HTMLInputElement).files?.[0] ?? null)}
+        />
+      </label>
+      {columns.length > 0 && !job && (
+        <>
+          <div class="row wrap">
+            {TARGETS.map(([target, label]) => (
+              <label key={target}>
+                {label}
+                <select
+                  value={mapping[target] ?? ""}
+                  onChange={(e) => setMapping({ ...mapping, [target]: (e.target as HTMLSelectElement).value })}
+                >
+                  <option value="">(none)</option>
+                  {columns.map((c) => (
+                    <option key={c} value={c}>
+                      {c}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            ))}
+            <label>
+              Country for numbers without a code
+              <input
+                value={country}
+                maxLength={2}
+                onInput={(e) => setCountry((e.target as HTMLInputElement).value.toUpperCase())}
+              />
+            </label>
+          </div>
+          <table class="table small">
+            <caption>First rows of the file</caption>
+            <thead>
+              <tr>
+                {columns.map((c) => (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {preview.map((r, i) => (
+                <tr key={i}>
+                  {r.map((cell, j) => (
+                    <td key={j}>{cell}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <button type="button" class="primary" disabled={!mapping.phone} onClick={start}>
+            Import
+          </button>
+        </>
+      )}
+      {job && (
+        <div role="status" aria-live="polite" class="import-progress">
+          <progress max={1} value={job.progress} aria-label="Import progress" />{" "}
+          {job.status === "failed"
+            ? `Import failed: ${job.failure}`
+            : `${job.status === "done" ? "Done" : "Importing"}: ${job.total} rows · ${job.imported} new · ${job.updated} updated · ${job.skipped} unchanged or skipped`}
+          {job.errorCount > 0 && (
+            <>
+              <ul class="plain small import-errors">
+                {job.errors.slice(0, 10).map((e) => (
+                  <li key={e.row}>
+                    Row {e.row}: {e.reason}
+                  </li>
+                ))}
+              </ul>
+              <a href={`/api/imports/${job.id}/errors.csv`} download>
+                Download all {job.errorCount} errors (CSV)
+              </a>
+            </>
+          )}
+        </div>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
       )}
     </section>
   );

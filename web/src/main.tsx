@@ -432,6 +432,11 @@ function Inbox(props: {
           }
           return;
         }
+        if (frame.type === "import") {
+          // The contacts page shows import progress; it listens for these.
+          dispatchEvent(new CustomEvent("parley:import", { detail: frame.import }));
+          return;
+        }
         if (frame.type !== "conversation") return;
         const conv: Conversation = frame.conversation;
         for (const newer of loadsInFlight.current) newer.set(conv.id, conv);

@@ -80,7 +80,7 @@ export async function findOrCreateContact(db: Db, workspaceId: string, phone: st
 }
 
 export interface ConsentReason {
-  source: "keyword" | "twilio" | "manual";
+  source: "keyword" | "twilio" | "manual" | "import";
   /** The keyword sent (STOP, START, …), or Twilio's error code as text. */
   keyword?: string | null;
   /** The message (sid or our id) that carried it. */
@@ -199,4 +199,73 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
     },
     consent: (consent?.results ?? []) as { action: string; at: number; data: string | null }[],
   };
+}
+
+export type ImportedContact = {
+  phone: string;
+  name: string | null;
+  email: string | null;
+  timezone: string | null;
+  fields: Record<string, string>;
+};
+
+/** The workspace's contacts among these phones (what an import chunk compares against). */
+export async function contactsByPhone(d1: D1Database, workspaceId: string, phones: string[]) {
+  const { results } = await d1
+    .prepare(
+      `SELECT id, phone, name, email, timezone, fields FROM contacts
+       WHERE workspace_id = ?1 AND phone IN (SELECT value FROM json_each(?2))`,
+    )
+    .bind(workspaceId, JSON.stringify(phones))
+    .all<{
+      id: string;
+      phone: string;
+      name: string | null;
+      email: string | null;
+      timezone: string | null;
+      fields: string;
+    }>();
+  return results;
+}
+
+/**
+ * An import chunk's writes in one batch, however many rows (each list is one JSON parameter): new
+ * contacts (a number on the suppression list starts opted out), and changed ones.
+ */
+export function importStatements(
+  d1: D1Database,
+  workspaceId: string,
+  inserts: (ImportedContact & { id: string })[],
+  updates: (ImportedContact & { id: string })[],
+  now: number,
+): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  if (inserts.length > 0) {
+    statements.push(
+      d1
+        .prepare(
+          `INSERT INTO contacts (id, workspace_id, name, phone, email, timezone, fields, opted_out, created_at, updated_at)
+           SELECT json_extract(j.value, '$.id'), ?1, json_extract(j.value, '$.name'), json_extract(j.value, '$.phone'),
+             json_extract(j.value, '$.email'), json_extract(j.value, '$.timezone'), json(json_extract(j.value, '$.fields')),
+             EXISTS (SELECT 1 FROM suppressions s WHERE s.workspace_id = ?1 AND s.phone = json_extract(j.value, '$.phone')),
+             ?3, ?3
+           FROM json_each(?2) j
+           WHERE true ON CONFLICT DO NOTHING`,
+        )
+        .bind(workspaceId, JSON.stringify(inserts), now),
+    );
+  }
+  if (updates.length > 0) {
+    statements.push(
+      d1
+        .prepare(
+          `UPDATE contacts SET name = json_extract(j.value, '$.name'), email = json_extract(j.value, '$.email'),
+             timezone = json_extract(j.value, '$.timezone'), fields = json(json_extract(j.value, '$.fields')), updated_at = ?3
+           FROM json_each(?2) j
+           WHERE contacts.workspace_id = ?1 AND contacts.id = json_extract(j.value, '$.id')`,
+        )
+        .bind(workspaceId, JSON.stringify(updates), now),
+    );
+  }
+  return statements;
 }

@@ -38,6 +38,8 @@ describe("workspace isolation", () => {
   const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
     ["GET", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "contact's history", (i) => `/api/contacts/${i.contact}/history`],
+    ["GET", "import", (i) => `/api/imports/${i.import}`],
+    ["GET", "import's errors", (i) => `/api/imports/${i.import}/errors.csv`],
     ["PATCH", "contact", (i) => `/api/contacts/${i.contact}`, { name: "pwned" }],
     ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "conversation", (i) => `/api/conversations/${i.conversation}`],
