@@ -547,3 +547,29 @@ export const imports = sqliteTable(
   },
   (t) => [index("imports_workspace_idx").on(t.workspaceId, t.createdAt)],
 );
+
+/** An export (contacts, or conversation transcripts over a date range), written to R2 by the jobs queue. */
+export const exportsTable = sqliteTable(
+  "exports",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["contacts", "transcripts"] }).notNull(),
+    format: text("format", { enum: ["csv", "json"] }).notNull(),
+    rangeFrom: integer("range_from"),
+    rangeTo: integer("range_to"),
+    status: text("status", { enum: IMPORT_STATUSES }).notNull(),
+    fileKey: text("file_key").notNull(),
+    rows: integer("rows").notNull().default(0),
+    /** SHA-256 of the download token (the link works without a session until expiresAt). */
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    failure: text("failure"),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("exports_workspace_idx").on(t.workspaceId, t.createdAt)],
+);

@@ -5,7 +5,7 @@
  * a generic message and never a stack.
  */
 /** The statuses an error can carry (hono's ContentfulStatusCode accepts each of these). */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 426 | 429 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 426 | 429 | 500 | 502 | 503;
 
 export class ApiError extends Error {
   constructor(

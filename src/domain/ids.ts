@@ -18,7 +18,8 @@ export type IdPrefix =
   | "inv"
   | "lbl"
   | "ntf"
-  | "imp";
+  | "imp"
+  | "exp";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

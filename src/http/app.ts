@@ -18,6 +18,7 @@ import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
 import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
+import { exportRoutes } from "./routes/exports";
 import { importRoutes } from "./routes/imports";
 import { labelRoutes } from "./routes/labels";
 import { messageRoutes } from "./routes/messages";
@@ -45,6 +46,9 @@ const PUBLIC_API_PATHS = new Set([
   "/api/openapi.json",
   "/api/docs",
 ]);
+
+/** Export downloads authenticate by the link's own token (they open in a browser tab, or a script). */
+const TOKEN_LINK = /^\/api\/exports\/[^/]+\/download$/;
 
 /** Scalar's bundle, served from our own assets (copied there by web/vite.config.ts). */
 export const DOCS_SCRIPT = "/vendor/scalar-api-reference.js";
@@ -74,7 +78,7 @@ export function createApp() {
   app.use("*", (c, next) => (c.req.method === "POST" && c.req.path === "/api/imports" ? next() : jsonLimit(c, next)));
   app.use("/api/*", originCheck);
   app.use("/api/*", async (c, next) => {
-    if (PUBLIC_API_PATHS.has(c.req.path)) return next();
+    if (PUBLIC_API_PATHS.has(c.req.path) || TOKEN_LINK.test(c.req.path)) return next();
     if (foldsCredential(c.req.method, c.req.path)) {
       const credential = await presentedCredential(c);
       if (!credential) throw unauthorized();
@@ -100,6 +104,7 @@ export function createApp() {
   app.route("/api/templates", templateRoutes);
   app.route("/api/search", searchRoutes);
   app.route("/api/imports", importRoutes);
+  app.route("/api/exports", exportRoutes);
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);

@@ -39,6 +39,11 @@ export const PERMISSIONS: Rule[] = [
   ["PATCH", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
   ["DELETE", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
   ["POST", /^\/api\/imports$/, "contacts:write"],
+  // Exports carry every contact or message: administrators only.
+  ["POST", /^\/api\/exports$/, "admin"],
+  ["GET", new RegExp(`^/api/exports/${ID}$`), "admin"],
+  // The download link carries its own token (checked in the route).
+  ["GET", new RegExp(`^/api/exports/${ID}/download$`), null],
   // Labels and notes are the agents' work.
   ["POST", /^\/api\/labels$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/labels/${ID}$`), "messages:send"],

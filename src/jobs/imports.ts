@@ -18,6 +18,7 @@ import { isTimeZone } from "../domain/zones";
 import { log } from "../log";
 import { inboxFor } from "../rooms/inbox-stream";
 import type { ImportJson } from "../shared/frames";
+import { ExportJobSchema, processExport } from "./exports";
 
 export const CHUNK_BYTES = 64 * 1024;
 export const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
@@ -211,9 +212,15 @@ async function publish(env: Env, row: ImportRow): Promise<void> {
     .catch(() => undefined);
 }
 
-/** The jobs queue: one import chunk per message; the next chunk is a new message. */
+/** The jobs queue: one import chunk per message (the next chunk is a new message), or one export. */
 export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
+    const exportJob = ExportJobSchema.safeParse(message.body);
+    if (exportJob.success) {
+      await processExport(env, exportJob.data.exportId);
+      message.ack();
+      continue;
+    }
     const job = ImportJobSchema.safeParse(message.body);
     if (!job.success) {
       log("error", "dropping a malformed job", { id: message.id });

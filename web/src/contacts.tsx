@@ -76,6 +76,7 @@ export function ContactsPage(props: { me: Me; go: (to: string) => void }) {
         </label>
       </div>
       {props.me.role !== "viewer" && <ImportCsv onDone={() => load()} />}
+      {(props.me.role === "owner" || props.me.role === "admin") && <Exports />}
       {error && (
         <p class="error" role="alert">
           {error}
@@ -428,6 +429,111 @@ function ImportCsv(props: { onDone: () => void }) {
           )}
         </div>
       )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface ExportJson {
+  id: string;
+  kind: "contacts" | "transcripts";
+  status: "queued" | "running" | "done" | "failed";
+  rows: number;
+  failure: string | null;
+  expiresAt: string;
+  url: string | null;
+}
+
+/** Exports (owners and admins): contacts as CSV, transcripts over a date range as CSV or JSON. */
+function Exports() {
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [format, setFormat] = useState<"csv" | "json">("csv");
+  const [jobs, setJobs] = useState<(ExportJson & { link: string })[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const waiting = jobs.filter((j) => j.status === "queued" || j.status === "running");
+    if (waiting.length === 0) return;
+    const t = setTimeout(async () => {
+      const fresh = await Promise.all(
+        jobs.map(async (j) =>
+          j.status === "queued" || j.status === "running"
+            ? { ...(await api<ExportJson>("GET", `/api/exports/${j.id}`).catch(() => j)), link: j.link }
+            : j,
+        ),
+      );
+      setJobs(fresh);
+    }, 1000);
+    return () => clearTimeout(t);
+  }, [jobs]);
+  const start = async (body: Record<string, unknown>) => {
+    setError(null);
+    try {
+      const job = await api<ExportJson>("POST", "/api/exports", body);
+      setJobs((list) => [{ ...job, link: job.url ?? "" }, ...list]);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="export-title">
+      <h2 id="export-title">Export</h2>
+      <div class="row wrap">
+        <button type="button" onClick={() => start({ kind: "contacts" })}>
+          Export contacts (CSV)
+        </button>
+      </div>
+      <div class="row wrap">
+        <label>
+          Transcripts from
+          <input type="date" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          to
+          <input type="date" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Format
+          <select value={format} onChange={(e) => setFormat((e.target as HTMLSelectElement).value as "csv" | "json")}>
+            <option value="csv">CSV</option>
+            <option value="json">JSON</option>
+          </select>
+        </label>
+        <button
+          type="button"
+          onClick={() =>
+            start({
+              kind: "transcripts",
+              format,
+              ...(from ? { from: new Date(`${from}T00:00:00`).toISOString() } : {}),
+              ...(to ? { to: new Date(`${to}T23:59:59`).toISOString() } : {}),
+            })
+          }
+        >
+          Export transcripts
+        </button>
+      </div>
+      <ul class="plain small" aria-live="polite">
+        {jobs.map((j) => (
+          <li key={j.id}>
+            {j.kind === "contacts" ? "Contacts" : "Transcripts"}:{" "}
+            {j.status === "done" ? (
+              <>
+                {j.rows} rows · <a href={j.link}>Download</a> (link valid until {new Date(j.expiresAt).toLocaleString()}
+                )
+              </>
+            ) : j.status === "failed" ? (
+              `failed: ${j.failure}`
+            ) : (
+              "preparing…"
+            )}
+          </li>
+        ))}
+      </ul>
       {error && (
         <p class="error" role="alert">
           {error}

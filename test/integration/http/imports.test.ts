@@ -102,3 +102,56 @@ describe("CSV imports", () => {
     void env;
   });
 });
+
+describe("exports", () => {
+  it("exports contacts (CSV) and transcripts in a date range (CSV, JSON) with a token link that expires; admins only; audited", async () => {
+    const a = await signup();
+    const imported = await upload(
+      a,
+      'name,phone,plan\n"Lee, Ana",+14155550101,=SUM(A1)\nBo,+14155550102,\n',
+      "?map=fields.plan:plan",
+    );
+    await finished(a, imported.json.id);
+    const started = await call("POST", "/api/exports", a, { body: { kind: "contacts" } });
+    expect(started.status, started.text).toBe(202);
+    expect(started.json.url).toMatch(/^\/api\/exports\/exp_[a-z0-9]+\/download\?token=/);
+    const done = await eventually(async () => {
+      const res = await call("GET", `/api/exports/${started.json.id}`, a);
+      return res.json.status === "done" ? res.json : undefined;
+    }, 15_000);
+    expect(done).toMatchObject({ rows: 2, url: null });
+    // The link works without a session; the file is CSV with formulas neutralised.
+    const file = await call("GET", started.json.url, {});
+    expect(file.status).toBe(200);
+    expect(file.headers.get("Content-Type")).toContain("text/csv");
+    const lines = file.text.trim().split("\r\n");
+    expect(lines[0]).toBe("id,name,phone,email,timezone,opted_out,created_at,fields");
+    expect(lines).toHaveLength(3);
+    expect(file.text).toContain('"Lee, Ana"');
+    // Fields are one JSON cell (it starts with {, so no spreadsheet reads it as a formula).
+    expect(file.text).toContain('"{""plan"":""=SUM(A1)""}"');
+    // A wrong token is a 404; an expired link a 410.
+    expect((await call("GET", `/api/exports/${started.json.id}/download?token=wrongwrongwrong`, {})).status).toBe(404);
+    await env.DB.prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, started.json.id)
+      .run();
+    expect((await call("GET", started.json.url, {})).status).toBe(410);
+
+    const transcripts = await call("POST", "/api/exports", a, {
+      body: { kind: "transcripts", format: "json", from: new Date(Date.now() - 3_600_000).toISOString() },
+    });
+    await eventually(
+      async () => (await call("GET", `/api/exports/${transcripts.json.id}`, a)).json.status === "done",
+      15_000,
+    );
+    const json = await call("GET", transcripts.json.url, {});
+    expect(json.json).toEqual([]);
+    expect(await countRows("audit_log", "workspace_id = ? AND action = 'export.created'", a.workspaceId)).toBe(2);
+    // Agents cannot export; another workspace cannot see it.
+    const agent = await addMember(a.workspaceId, "agent");
+    expect((await call("POST", "/api/exports", agent, { body: { kind: "contacts" } })).status).toBe(403);
+    const other = await signup();
+    expect((await call("GET", `/api/exports/${started.json.id}`, other)).status).toBe(404);
+    expect((await call("POST", "/api/exports", a, { body: { kind: "contacts", format: "json" } })).status).toBe(422);
+  });
+});

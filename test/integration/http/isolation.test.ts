@@ -39,6 +39,7 @@ describe("workspace isolation", () => {
     ["GET", "contact", (i) => `/api/contacts/${i.contact}`],
     ["GET", "contact's history", (i) => `/api/contacts/${i.contact}/history`],
     ["GET", "import", (i) => `/api/imports/${i.import}`],
+    ["GET", "export", (i) => `/api/exports/${i.export}`],
     ["GET", "import's errors", (i) => `/api/imports/${i.import}/errors.csv`],
     ["PATCH", "contact", (i) => `/api/contacts/${i.contact}`, { name: "pwned" }],
     ["DELETE", "contact", (i) => `/api/contacts/${i.contact}`],
