@@ -90,14 +90,6 @@ export async function listConversations(
     .limit(opts.limit + 1);
 }
 
-/** Several conversations' list entries at once (search results), by id. */
-export async function getConversationViews(db: Db, workspaceId: string, userId: string | SQL | null, ids: string[]) {
-  if (ids.length === 0) return [];
-  return selectConversation(db, userId).where(
-    and(eq(conversations.workspaceId, workspaceId), inArray(conversations.id, ids)),
-  );
-}
-
 export async function getConversationView(db: Db, workspaceId: string, userId: string | null, id: string) {
   const rows = await selectConversation(db, userId)
     .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
@@ -460,7 +452,7 @@ export async function readMarkers(db: Db, workspaceId: string, conversationId: s
 export async function workspacePolicy(db: Db, workspaceId: string) {
   return db.query.workspaces.findFirst({
     where: (w, { eq }) => eq(w.id, workspaceId),
-    columns: { quietHours: true, timezone: true, businessHours: true, awayMessage: true },
+    columns: { quietHours: true, timezone: true },
   });
 }
 

@@ -33,17 +33,6 @@ export async function listNotifications(
     .limit(opts.limit + 1);
 }
 
-export async function unreadNotificationCount(db: Db, workspaceId: string, userId: string): Promise<number> {
-  const row = await db
-    .select({ n: sql<number>`count(*)`.mapWith(Number) })
-    .from(notifications)
-    .where(
-      and(eq(notifications.workspaceId, workspaceId), eq(notifications.userId, userId), isNull(notifications.readAt)),
-    )
-    .get();
-  return row?.n ?? 0;
-}
-
 /** Marks the user's notifications read (these ids, or all); returns how many changed. */
 export async function markNotificationsRead(
   db: Db,

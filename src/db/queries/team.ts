@@ -4,16 +4,19 @@ import type { Role } from "../../shared/status";
 import type { Db } from "../client";
 import { conversations, invitations, memberships, passwordResets, sessions, users, workspaces } from "../schema";
 
+/** A member as the API shows them. */
+const memberColumns = {
+  id: memberships.id,
+  userId: users.id,
+  name: users.name,
+  email: users.email,
+  role: memberships.role,
+  joinedAt: memberships.createdAt,
+};
+
 export async function listMembers(db: Db, workspaceId: string) {
   return db
-    .select({
-      id: memberships.id,
-      userId: users.id,
-      name: users.name,
-      email: users.email,
-      role: memberships.role,
-      joinedAt: memberships.createdAt,
-    })
+    .select(memberColumns)
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(eq(memberships.workspaceId, workspaceId))
@@ -23,12 +26,7 @@ export async function listMembers(db: Db, workspaceId: string) {
 export async function getMember(db: Db, workspaceId: string, memberId: string) {
   return db
     .select({
-      id: memberships.id,
-      userId: users.id,
-      name: users.name,
-      email: users.email,
-      role: memberships.role,
-      joinedAt: memberships.createdAt,
+      ...memberColumns,
       owners: sql<number>`(select count(*) from memberships o where o.workspace_id = ${workspaceId} and o.role = 'owner')`,
     })
     .from(memberships)
@@ -96,19 +94,6 @@ export async function removeMember(db: Db, workspaceId: string, memberId: string
       .returning({ id: conversations.id }),
   ]);
   return removed.length > 0 ? { unassigned: unassigned.map((r) => r.id) } : null;
-}
-
-/** The sessions a user holds in a workspace (their token hashes), to close their sockets. */
-export async function sessionsOf(db: Db, userId: string, workspaceId?: string) {
-  const rows = await db
-    .select({ tokenHash: sessions.tokenHash, workspaceId: sessions.workspaceId })
-    .from(sessions)
-    .where(
-      workspaceId
-        ? and(eq(sessions.userId, userId), eq(sessions.workspaceId, workspaceId))
-        : eq(sessions.userId, userId),
-    );
-  return rows;
 }
 
 export async function workspacesOf(db: Db, userId: string) {

@@ -344,6 +344,16 @@ describe("business hours and the away reply", () => {
     expect(await countRows("messages", "conversation_id = ? AND direction = 'outbound'", conv.id)).toBe(2);
   });
 
+  it("a number that opted out gets no away reply (compliance), even outside business hours", async () => {
+    const ws = await textingWorkspace();
+    await call("PATCH", "/api/workspace", ws.account, {
+      body: { businessHours: {}, awayMessage: "closed", timezone: "UTC" },
+    });
+    await textIn(ws, "STOP");
+    await textIn(ws, "actually one question");
+    expect(await countRows("messages", "workspace_id = ? AND direction = 'outbound'", ws.account.workspaceId)).toBe(0);
+  });
+
   it("inside business hours, or with no hours set, there is no away reply", async () => {
     const ws = await textingWorkspace();
     const allDay = Object.fromEntries(
