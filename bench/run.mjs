@@ -4,7 +4,7 @@
 // Prints a table and writes bench/results/latest.json. Bounded in count and time.
 //
 //   node bench/run.mjs [--quick] [--only=phase,phase]
-// Phases: latency, throughput, cpu, fanout, resume, outbound, faults, import, rate, reads
+// Phases: latency, throughput, cpu, fanout, resume, outbound, faults, import, rate, campaign, reads
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { api, signupWorkspace } from "../scripts/http.mjs";
@@ -646,6 +646,7 @@ async function main() {
         `${sent.length} sent, all terminal after ${seconds.toFixed(1)} s`,
       );
     }
+    if (want("campaign")) await campaignPhase(stack);
   } finally {
     await stack.stop();
   }
@@ -707,6 +708,158 @@ async function main() {
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
   console.log("\nfigures written to bench/results/latest.json");
+}
+
+/**
+ * A campaign to 2,000 contacts (imported with a label) over 4 numbers at 5 segments/s each: paced
+ * ideal 100 s. Mid-way an agent replies from one of the numbers (how many campaign sends reach the
+ * emulator from that number before the reply does), then the campaign is paused (nothing may reach the
+ * emulator 2 s after) and resumed. Then: duplicates, lost, each number's busiest second, and the time
+ * against the ideal (the pause not counted).
+ */
+async function campaignPhase(stack) {
+  const total = QUICK ? 400 : 2000;
+  const rate = 5;
+  const numberCount = 4;
+  const ideal = total / (rate * numberCount);
+  console.log(
+    `\nA campaign to ${total.toLocaleString("en-US")} contacts over ${numberCount} numbers at ${rate}/s each (ideal ${ideal} s)`,
+  );
+  const ws = await workspace(stack.appUrl);
+  const who = { key: ws.key };
+  const numbers = (await api(stack.appUrl, "GET", "/api/numbers", who)).json.items;
+  for (let i = numbers.length; i < numberCount; i++) {
+    numbers.push((await api(stack.appUrl, "POST", "/api/numbers", { ...who, body: { phoneNumber: randomUs() } })).json);
+  }
+  for (const n of numbers)
+    await api(stack.appUrl, "PATCH", `/api/numbers/${n.id}`, { ...who, body: { ratePerSecond: rate } });
+  const lines = ["name,phone"];
+  for (let i = 0; i < total; i++) lines.push(`Customer ${i},+1729${String(2000000 + i)}`);
+  const upload = await fetch(`${stack.appUrl}/api/imports?labels=Bench%20campaign`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ws.key}`, "Content-Type": "text/csv", Origin: stack.appUrl },
+    body: `${lines.join("\n")}\n`,
+  });
+  let imported = await upload.json();
+  while (!["done", "failed"].includes(imported.status)) {
+    await sleep(200);
+    imported = (await api(stack.appUrl, "GET", `/api/imports/${imported.id}`, who)).json;
+  }
+  const body = "Bench campaign: our opening hours change on Monday. Reply STOP to opt out.";
+  const created = await api(stack.appUrl, "POST", "/api/campaigns", {
+    ...who,
+    body: { name: "Bench", audience: { labels: ["Bench campaign"] }, body, from: numbers.map((n) => n.id) },
+  });
+  if (created.status !== 201 || created.json.counts.audience !== total) {
+    throw new Error(`campaign not created: ${created.status} ${JSON.stringify(created.json)}`);
+  }
+  const id = created.json.id;
+  const emulatorSends = async () =>
+    (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages.filter(
+      (m) => m.direction === "outbound-api" && numbers.some((n) => n.phoneNumber === m.from),
+    );
+  const t0 = Date.now();
+  await api(stack.appUrl, "POST", `/api/campaigns/${id}/start`, who);
+
+  // An agent's reply from a busy number, a third of the way in.
+  await sleep((ideal / 3) * 1000);
+  const customer = randomUs();
+  const busy = numbers[1].phoneNumber;
+  const tReply = Date.now();
+  await api(stack.appUrl, "POST", "/api/messages", {
+    cookie: ws.cookie,
+    body: { to: customer, from: busy, body: "An agent's reply" },
+  });
+  let replyAt = null;
+  while (replyAt === null && Date.now() - tReply < 10_000) {
+    await sleep(20);
+    replyAt = (await emulatorSends()).find((m) => m.to === customer)?.created_ms ?? null;
+  }
+  const ahead = (await emulatorSends()).filter(
+    (m) =>
+      m.from === busy &&
+      m.body === body &&
+      m.created_ms > tReply &&
+      m.created_ms < (replyAt ?? Number.POSITIVE_INFINITY),
+  ).length;
+
+  // Pause half way, hold 5 s, resume.
+  await sleep(Math.max(0, t0 + (ideal / 2) * 1000 - Date.now()));
+  const tPause = Date.now();
+  await api(stack.appUrl, "POST", `/api/campaigns/${id}/pause`, who);
+  await sleep(5000);
+  const afterPause = (await emulatorSends()).filter((m) => m.body === body && m.created_ms > tPause + 2000).length;
+  const lastBeforeResume = Math.max(...(await emulatorSends()).filter((m) => m.body === body).map((m) => m.created_ms));
+  const tResume = Date.now();
+  await api(stack.appUrl, "POST", `/api/campaigns/${id}/resume`, who);
+
+  let campaign = null;
+  while (Date.now() - t0 < ideal * 3000 + 60_000) {
+    await sleep(500);
+    campaign = (await api(stack.appUrl, "GET", `/api/campaigns/${id}`, who)).json;
+    if (campaign.status === "completed") break;
+  }
+  const sends = (await emulatorSends()).filter((m) => m.body === body);
+  const perRecipient = new Map();
+  for (const m of sends) perRecipient.set(m.to, (perRecipient.get(m.to) ?? 0) + 1);
+  const duplicates = [...perRecipient.values()].filter((n) => n > 1).length;
+  const lost = total - perRecipient.size;
+  let busiest = 0;
+  for (const n of numbers) {
+    const at = sends
+      .filter((m) => m.from === n.phoneNumber)
+      .map((m) => m.created_ms)
+      .sort((a, b) => a - b);
+    for (let i = 0, j = 0; i < at.length; i++) {
+      while (at[i] - at[j] >= 1000) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+  }
+  const times = sends.map((m) => m.created_ms);
+  const firstSend = Math.min(...times);
+  const lastSend = Math.max(...times);
+  const paused = Math.max(0, Math.min(...times.filter((t) => t >= tResume)) - lastBeforeResume);
+  const sendingSeconds = (lastSend - firstSend - paused) / 1000;
+  const wallSeconds = (lastSend - t0 - paused) / 1000;
+  results.figures.campaign = {
+    recipients: total,
+    numbers: numberCount,
+    ratePerNumber: rate,
+    idealSeconds: ideal,
+    status: campaign?.status,
+    duplicates,
+    lost,
+    busiestSecondPerNumber: busiest,
+    sendingSeconds,
+    startToLastSendSeconds: wallSeconds,
+    replySlotsBehind: ahead,
+    replyMs: replyAt === null ? null : replyAt - tReply,
+    sendsMoreThan2sAfterPause: afterPause,
+    counts: campaign?.counts,
+  };
+  row(
+    "campaign: duplicates / lost",
+    `${duplicates} / ${lost}`,
+    `${perRecipient.size} recipients texted, ${campaign?.status}`,
+  );
+  row(
+    "campaign: busiest second at any number",
+    `${busiest} sends`,
+    busiest <= rate ? `limit ${rate}/s honoured` : `over the ${rate}/s limit`,
+  );
+  row(
+    "campaign: first to last send (pause excluded)",
+    `${sendingSeconds.toFixed(1)} s`,
+    `${((sendingSeconds / ideal - 1) * 100).toFixed(1)} % over the ${ideal} s ideal; start → last ${wallSeconds.toFixed(1)} s`,
+  );
+  row(
+    "campaign: an agent's reply from a busy number",
+    `${ahead} slots`,
+    `${ahead <= 2 ? "within 2 slots" : "behind the campaign"}; reached the emulator ${replyAt === null ? "never" : `${replyAt - tReply} ms`} after the POST`,
+  );
+  row("campaign: sends more than 2 s after pause", `${afterPause}`, afterPause === 0 ? "held" : "not held");
+  if (duplicates > 0 || lost > 0 || campaign?.status !== "completed")
+    throw new Error("campaign bench: messages lost or doubled");
 }
 
 /** A search that did not answer 200 with hits is a broken bench, not a fast one. */

@@ -5,6 +5,7 @@
  */
 import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/jobs";
 import { log } from "../log";
+import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
 import { reconcile } from "../messaging/reconcile";
@@ -16,7 +17,14 @@ export const EVERY_MINUTE = "* * * * *";
 export const EVERY_15_MINUTES = "*/15 * * * *";
 export const DAILY = "30 3 * * *";
 
-export const JOB_NAMES = ["scheduled-sends", "outbox-recovery", "snoozes", "reconcile", "retention"] as const;
+export const JOB_NAMES = [
+  "scheduled-sends",
+  "outbox-recovery",
+  "snoozes",
+  "campaigns",
+  "reconcile",
+  "retention",
+] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export async function runJob<T>(env: Env, name: JobName, job: () => Promise<T>): Promise<T | undefined> {
@@ -39,7 +47,8 @@ export async function runMinuteJobs(env: Env, now = Date.now()) {
   const scheduled = await runJob(env, "scheduled-sends", () => sendDueScheduled(env, now));
   const outbox = await runJob(env, "outbox-recovery", () => recoverOutbox(env, now, config.outboxGraceMs));
   const snoozes = await runJob(env, "snoozes", () => wakeSnoozed(env, now));
-  return { scheduled, outbox, snoozes };
+  const campaigns = await runJob(env, "campaigns", () => startDueCampaigns(env, now));
+  return { scheduled, outbox, snoozes, campaigns };
 }
 
 export async function handleScheduled(controller: ScheduledController, env: Env): Promise<void> {

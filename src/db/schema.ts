@@ -32,6 +32,8 @@ export const workspaces = sqliteTable("workspaces", {
   userSendsPerMinute: integer("user_sends_per_minute"),
   workspaceSendsPerSecond: integer("workspace_sends_per_second"),
   workspaceSendBurst: integer("workspace_send_burst"),
+  /** A running campaign pauses when more than this share of its recipients opt out (percent; null: 2). */
+  campaignOptOutPausePct: integer("campaign_opt_out_pause_pct"),
   createdAt: timestamp("created_at"),
 });
 
@@ -169,6 +171,8 @@ export const conversations = sqliteTable(
     lastInboundAt: integer("last_inbound_at"),
     /** When the away reply last went out (at most once per 12 h per conversation). */
     awaySentAt: integer("away_sent_at"),
+    /** The latest campaign that texted this thread (its replies are tagged with it). */
+    campaignId: text("campaign_id"),
     /** Highest seq the room has assigned and D1 has recorded. */
     lastSeq: integer("last_seq").notNull().default(0),
     lastMessageId: text("last_message_id"),
@@ -232,6 +236,8 @@ export const messages = sqliteTable(
     sentByType: text("sent_by_type"),
     /** The sender's name when it was sent (kept, as the audit trail of "who sent which SMS"). */
     sentByName: text("sent_by_name"),
+    /** The campaign that sent it (outbound), or whose message this is a reply to (inbound). */
+    campaignId: text("campaign_id"),
     createdAt: timestamp("created_at"),
     updatedAt: timestamp("updated_at"),
     sentAt: integer("sent_at"),
@@ -243,6 +249,7 @@ export const messages = sqliteTable(
     uniqueIndex("messages_workspace_idempotency_uq").on(t.workspaceId, t.idempotencyKey),
     index("messages_status_updated_idx").on(t.status, t.updatedAt),
     index("messages_send_at_idx").on(t.status, t.sendAt),
+    index("messages_campaign_idx").on(t.campaignId, t.status),
   ],
 );
 
@@ -488,7 +495,7 @@ export const conversationLabels = sqliteTable(
   (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index("conversation_labels_label_idx").on(t.labelId)],
 );
 
-export const NOTIFICATION_TYPES = ["mention", "assigned", "inbound_on_mine"] as const;
+export const NOTIFICATION_TYPES = ["mention", "assigned", "inbound_on_mine", "campaign_paused"] as const;
 
 /** A user's notification feed, per workspace. */
 export const notifications = sqliteTable(
@@ -530,6 +537,8 @@ export const imports = sqliteTable(
     /** `{target: "Column header"}`: name, phone, email, consent, timezone, fields.<key>. */
     mapping: text("mapping", { mode: "json" }).$type<Record<string, string>>().notNull(),
     defaultCountry: text("default_country").notNull().default("US"),
+    /** Label names put on every imported contact (created when missing), besides a `labels` column's. */
+    labels: text("labels", { mode: "json" }).$type<string[]>().notNull().default([]),
     /** The header row's columns (read with the first chunk). */
     columns: text("columns", { mode: "json" }).$type<string[]>(),
     /** Bytes of the file done (the next chunk starts here) and rows done. */
@@ -572,4 +581,88 @@ export const exportsTable = sqliteTable(
     finishedAt: integer("finished_at"),
   },
   (t) => [index("exports_workspace_idx").on(t.workspaceId, t.createdAt)],
+);
+
+/** Labels on a contact itself (imports apply them; audiences and the contacts page filter by them). */
+export const contactLabels = sqliteTable(
+  "contact_labels",
+  {
+    contactId: text("contact_id")
+      .notNull()
+      .references(() => contacts.id, { onDelete: "cascade" }),
+    labelId: text("label_id")
+      .notNull()
+      .references(() => labels.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.contactId, t.labelId] }), index("contact_labels_label_idx").on(t.labelId)],
+);
+
+export const CAMPAIGN_STATUSES = ["draft", "scheduled", "running", "paused", "completed", "canceled"] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+/** Who a campaign texts: contacts with any of the labels, or listed, narrowed by the filter. */
+export interface CampaignAudience {
+  labels?: string[];
+  contactIds?: string[];
+  filter?: { q?: string; fields?: Record<string, string> };
+}
+
+/** A bulk send to an audience, fanned out chunk by chunk by the jobs queue (src/messaging/campaigns.ts). */
+export const campaigns = sqliteTable(
+  "campaigns",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    status: text("status", { enum: CAMPAIGN_STATUSES }).notNull(),
+    audience: text("audience", { mode: "json" }).$type<CampaignAudience>().notNull(),
+    templateId: text("template_id"),
+    body: text("body"),
+    /** The sender numbers' ids (recipients are spread over them). */
+    numberIds: text("number_ids", { mode: "json" }).$type<string[]>().notNull(),
+    sendAt: integer("send_at"),
+    /** Why it paused (`opt_out_rate`, or null when a person paused it). */
+    pausedReason: text("paused_reason"),
+    /** Contacts in the audience when it started (and, for a draft, when it was last saved). */
+    audienceCount: integer("audience_count").notNull().default(0),
+    /** Fan-out position: the last contact id done, and how many recipients so far. */
+    cursor: text("cursor"),
+    fannedOut: integer("fanned_out").notNull().default(0),
+    fanoutDone: integer("fanout_done", { mode: "boolean" }).notNull().default(false),
+    /** Bumped by start, pause, resume and cancel: a fan-out tick of an older generation stops. */
+    generation: integer("generation").notNull().default(0),
+    tickedAt: integer("ticked_at"),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at"),
+    updatedAt: integer("updated_at"),
+    startedAt: integer("started_at"),
+    completedAt: integer("completed_at"),
+  },
+  (t) => [index("campaigns_workspace_idx").on(t.workspaceId, t.createdAt), index("campaigns_status_idx").on(t.status)],
+);
+
+export const RECIPIENT_OUTCOMES = ["message", "skipped_opt_out"] as const;
+
+/** One row per campaign and contact: the primary key is what makes a recipient's message happen at most once. */
+export const campaignRecipients = sqliteTable(
+  "campaign_recipients",
+  {
+    campaignId: text("campaign_id")
+      .notNull()
+      .references(() => campaigns.id, { onDelete: "cascade" }),
+    contactId: text("contact_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    phone: text("phone").notNull(),
+    fromNumber: text("from_number"),
+    /** The recipient's message (its id is chosen with the row, before the message is created). */
+    messageId: text("message_id"),
+    outcome: text("outcome", { enum: RECIPIENT_OUTCOMES }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.contactId] })],
 );

@@ -17,6 +17,7 @@ export type IdPrefix =
   | "mem"
   | "inv"
   | "lbl"
+  | "cmp"
   | "ntf"
   | "imp"
   | "exp";

@@ -16,6 +16,7 @@ import { originCheck, securityHeaders } from "./middleware/security";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
+import { campaignRoutes } from "./routes/campaigns";
 import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
 import { exportRoutes } from "./routes/exports";
@@ -105,6 +106,7 @@ export function createApp() {
   app.route("/api/search", searchRoutes);
   app.route("/api/imports", importRoutes);
   app.route("/api/exports", exportRoutes);
+  app.route("/api/campaigns", campaignRoutes);
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);

@@ -44,6 +44,10 @@ export const PERMISSIONS: Rule[] = [
   ["GET", new RegExp(`^/api/exports/${ID}$`), "admin"],
   // The download link carries its own token (checked in the route).
   ["GET", new RegExp(`^/api/exports/${ID}/download$`), null],
+  // Campaigns text many people at once: owners and admins create and control them; everyone watches.
+  ["POST", /^\/api\/campaigns$/, "admin"],
+  ["DELETE", new RegExp(`^/api/campaigns/${ID}$`), "admin"],
+  ["POST", new RegExp(`^/api/campaigns/${ID}/(start|pause|resume|cancel)$`), "admin"],
   // Labels and notes are the agents' work.
   ["POST", /^\/api\/labels$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/labels/${ID}$`), "messages:send"],

@@ -9,13 +9,20 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { createDb } from "../db/client";
-import { contactsByPhone, type ImportedContact, importStatements, recordConsent } from "../db/queries/contacts";
+import {
+  contactLabelStatements,
+  contactsByPhone,
+  type ImportedContact,
+  importStatements,
+  recordConsent,
+} from "../db/queries/contacts";
 import { imports } from "../db/schema";
 import { parseCsvChunk } from "../domain/csv";
 import { newId } from "../domain/ids";
 import { toE164 } from "../domain/phone";
 import { isTimeZone } from "../domain/zones";
 import { log } from "../log";
+import { CampaignTickSchema, enqueueTick, runCampaignTick } from "../messaging/campaigns";
 import { inboxFor } from "../rooms/inbox-stream";
 import type { ImportJson } from "../shared/frames";
 import { ExportJobSchema, processExport } from "./exports";
@@ -89,6 +96,7 @@ export async function processImportChunk(env: Env, importId: string): Promise<"m
   const firstRow = row.total + 2; // the header is row 1
   const errors: { row: number; reason: string }[] = [];
   const byPhone = new Map<string, ImportedContact & { optedOut: boolean }>();
+  const labelled: { phone: string; label: string }[] = [];
   data.forEach((record, i) => {
     const rowNumber = firstRow + i;
     if (row.total + i >= MAX_IMPORT_ROWS) {
@@ -118,6 +126,11 @@ export async function processImportChunk(env: Env, importId: string): Promise<"m
     }
     const consent = at(record, "consent");
     const earlier = byPhone.get(phone);
+    const rowLabels = (at(record, "labels") ?? "")
+      .split(/[;|]/)
+      .map((l) => l.trim().slice(0, 40))
+      .filter(Boolean);
+    for (const label of [...row.labels, ...rowLabels]) labelled.push({ phone, label });
     byPhone.set(phone, {
       phone,
       name: at(record, "name") ?? earlier?.name ?? null,
@@ -164,6 +177,7 @@ export async function processImportChunk(env: Env, importId: string): Promise<"m
   const nextErrors = [...row.errors, ...errors].slice(0, MAX_REPORTED_ERRORS);
   await env.DB.batch([
     ...importStatements(env.DB, row.workspaceId, inserts, updates, now),
+    ...contactLabelStatements(env.DB, row.workspaceId, labelled, now),
     env.DB.prepare(
       `UPDATE imports SET status = ?2, columns = ?3, byte_offset = ?4, total = ?5, imported = imported + ?6,
          updated = updated + ?7, skipped = skipped + ?8, errors = ?9, updated_at = ?10, finished_at = ?11
@@ -212,13 +226,25 @@ async function publish(env: Env, row: ImportRow): Promise<void> {
     .catch(() => undefined);
 }
 
-/** The jobs queue: one import chunk per message (the next chunk is a new message), or one export. */
+/** The jobs queue: one import chunk per message (the next chunk is a new message), one export, or one campaign tick. */
 export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     const exportJob = ExportJobSchema.safeParse(message.body);
     if (exportJob.success) {
       await processExport(env, exportJob.data.exportId);
       message.ack();
+      continue;
+    }
+    const tick = CampaignTickSchema.safeParse(message.body);
+    if (tick.success) {
+      try {
+        const delay = await runCampaignTick(env, tick.data);
+        if (delay !== null) await enqueueTick(env, tick.data.campaignId, tick.data.generation, delay);
+        message.ack();
+      } catch (err) {
+        log("error", "campaign tick failed; retrying", { campaignId: tick.data.campaignId, error: String(err) });
+        message.retry({ delaySeconds: Math.min(30, 2 ** message.attempts) });
+      }
       continue;
     }
     const job = ImportJobSchema.safeParse(message.body);

@@ -18,6 +18,7 @@ import {
 } from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
+import { roomFor } from "../rooms/conversation-room";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
@@ -33,6 +34,8 @@ export const LEASE_MS = 45_000;
 export const MAX_THROTTLE_DEFERRALS = 20;
 /** The longest a consumer waits for its sender's next slot before handing the message back to the queue. */
 export const PACE_MAX_WAIT_MS = 15_000;
+/** A campaign's batch (up to 100 messages over its numbers) may wait longer: it is bulk, and nobody waits on it. */
+export const BULK_PACE_MAX_WAIT_MS = 30_000;
 
 export type Decision = { action: "ack"; outcome: string } | { action: "retry"; delaySeconds: number; outcome: string };
 
@@ -123,8 +126,24 @@ export async function handOver(
     );
     return { action: "ack", outcome: "sender_removed" };
   }
+  if (msg.campaignId && row?.campaignStatus !== "running") {
+    // A paused campaign's message waits (pending) for resume, which enqueues it again; a canceled one's ends.
+    if (row?.campaignStatus === "canceled" || row?.campaignStatus === null) {
+      await roomFor(env, msg.conversationId).applyStatus({
+        messageId: msg.id,
+        status: "canceled",
+        errorMessage: "Canceled with its campaign.",
+        source: "queue",
+        at: Date.now(),
+        requireStatus: ["pending"],
+      });
+      return { action: "ack", outcome: "campaign_canceled" };
+    }
+    return { action: "ack", outcome: "campaign_paused" };
+  }
   const lease = claimed?.lease;
   if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
+  const bulk = msg.campaignId !== null;
 
   // An outage holds the message instead of spending its retries (see TwilioBreaker).
   const breaker = breakerFor(env);
@@ -134,6 +153,7 @@ export async function handOver(
     await enqueueOutbound(env, messageId, {
       delaySeconds: holdDelaySeconds(admission.retryAfterMs),
       workspaceId: msg.workspaceId,
+      bulk,
     });
     return { action: "ack", outcome: "held" };
   }
@@ -160,15 +180,25 @@ export async function handOver(
     let tw: TwilioMessage;
     if (row.ratePerSecond) {
       // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
+      // Campaign messages take the slots conversations leave free (see SenderPacer).
       const pacer = pacerFor(env, msg.fromNumber);
-      const paced = await pacer.send(params, msg.segments, row.ratePerSecond, PACE_MAX_WAIT_MS);
+      const paced = await pacer.send(
+        params,
+        msg.segments,
+        row.ratePerSecond,
+        bulk ? BULK_PACE_MAX_WAIT_MS : PACE_MAX_WAIT_MS,
+        { priority: bulk ? "bulk" : "conversation", campaignId: msg.campaignId },
+      );
       if (!paced.sent) {
         await releaseMessage(db, messageId, lease.earlierAttempt === null);
         if (admission.probe) await breaker.abandonProbe();
+        // Its campaign paused while it waited: it stays pending, and resume enqueues it again.
+        if (paced.held) return { action: "ack", outcome: "campaign_paused" };
         // A fresh queue message, not retry(): waiting for a busy sender must not use up retries.
         await enqueueOutbound(env, messageId, {
           delaySeconds: Math.max(1, Math.ceil(paced.retryAfterMs / 1000)),
           workspaceId: msg.workspaceId,
+          bulk,
         });
         return { action: "ack", outcome: "paced" };
       }
@@ -225,7 +255,11 @@ async function handleTwilioError(
   if (err.code === 20003) {
     // Our credentials were refused: an operator's problem, not this message's. Hold it until fixed.
     await hold(env, msg, "Twilio refused our credentials (20003); holding until they are fixed", !err.ambiguous);
-    await enqueueOutbound(env, msg.id, { delaySeconds: backoffSeconds(attempt), workspaceId: msg.workspaceId });
+    await enqueueOutbound(env, msg.id, {
+      delaySeconds: backoffSeconds(attempt),
+      workspaceId: msg.workspaceId,
+      bulk: msg.campaignId !== null,
+    });
     return { action: "ack", outcome: "held" };
   }
   if ((err.httpStatus === 429 || err.code === 20429) && deferrals < MAX_THROTTLE_DEFERRALS) {
@@ -236,6 +270,7 @@ async function handleTwilioError(
       delaySeconds: backoffSeconds(deferrals + 1),
       workspaceId: msg.workspaceId,
       deferrals: deferrals + 1,
+      bulk: msg.campaignId !== null,
     });
     return { action: "ack", outcome: "throttled" };
   }

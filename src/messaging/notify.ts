@@ -21,8 +21,9 @@ export interface Actor {
 export interface NewNotification {
   workspaceId: string;
   userId: string;
-  type: "mention" | "assigned" | "inbound_on_mine";
-  conversationId: string;
+  type: "mention" | "assigned" | "inbound_on_mine" | "campaign_paused";
+  /** null for a notice about the workspace (a campaign paused: the actor is the campaign). */
+  conversationId: string | null;
   actor: Actor;
 }
 

@@ -10,11 +10,18 @@ import { enqueueOutboundMany } from "./outbox";
 const BATCH = 1000;
 
 export async function recoverOutbox(env: Env, now: number, graceMs: number): Promise<{ requeued: number }> {
-  const ids = await listStrandedPending(env.DB, now - graceMs, now, BATCH);
-  if (ids.length === 0) return { requeued: 0 };
+  const stranded = await listStrandedPending(env.DB, now - graceMs, now, BATCH);
+  if (stranded.length === 0) return { requeued: 0 };
   // Touch them so the next tick waits another grace period for the consumer.
-  await touchMessages(env.DB, ids, now);
-  await enqueueOutboundMany(env, ids);
-  log("warn", "outbox recovery re-enqueued pending messages", { count: ids.length });
-  return { requeued: ids.length };
+  await touchMessages(
+    env.DB,
+    stranded.map((m) => m.id),
+    now,
+  );
+  await enqueueOutboundMany(
+    env,
+    stranded.map((m) => ({ id: m.id, bulk: m.campaignId !== null })),
+  );
+  log("warn", "outbox recovery re-enqueued pending messages", { count: stranded.length });
+  return { requeued: stranded.length };
 }

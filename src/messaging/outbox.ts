@@ -16,21 +16,36 @@ export type OutboundJob = z.infer<typeof OutboundJobSchema>;
 export async function enqueueOutbound(
   env: Env,
   messageId: string,
-  opts: { delaySeconds?: number; workspaceId?: string; deferrals?: number } = {},
+  opts: { delaySeconds?: number; workspaceId?: string; deferrals?: number; bulk?: boolean } = {},
 ): Promise<void> {
   const job: OutboundJob = OutboundJobSchema.parse({
     messageId,
     ...(opts.workspaceId ? { workspaceId: opts.workspaceId } : {}),
     ...(opts.deferrals ? { deferrals: opts.deferrals } : {}),
   });
-  await env.OUTBOUND.send(job, opts.delaySeconds ? { delaySeconds: opts.delaySeconds } : undefined);
+  const queue = opts.bulk ? env.BULK : env.OUTBOUND;
+  await queue.send(job, opts.delaySeconds ? { delaySeconds: opts.delaySeconds } : undefined);
 }
 
-export async function enqueueOutboundMany(env: Env, messageIds: string[]): Promise<void> {
-  for (let i = 0; i < messageIds.length; i += 100) {
-    await env.OUTBOUND.sendBatch(
-      messageIds.slice(i, i + 100).map((messageId) => ({ body: OutboundJobSchema.parse({ messageId }) })),
-    );
+/**
+ * Enqueues many messages, 100 per send: campaign messages (`bulk`) on the bulk queue, the rest on the
+ * outbound queue, so a campaign's backlog never stands in front of a conversation's message.
+ */
+export async function enqueueOutboundMany(
+  env: Env,
+  items: (string | { id: string; bulk?: boolean; workspaceId?: string })[],
+): Promise<void> {
+  const list = items.map((item) => (typeof item === "string" ? { id: item } : item));
+  for (const bulk of [false, true]) {
+    const ids = list.filter((m) => Boolean(m.bulk) === bulk);
+    const queue = bulk ? env.BULK : env.OUTBOUND;
+    for (let i = 0; i < ids.length; i += 100) {
+      await queue.sendBatch(
+        ids.slice(i, i + 100).map((m) => ({
+          body: OutboundJobSchema.parse({ messageId: m.id, ...(m.workspaceId ? { workspaceId: m.workspaceId } : {}) }),
+        })),
+      );
+    }
   }
 }
 

@@ -55,6 +55,7 @@ export function presentMessage(row: MessageRow) {
     sentAt: iso(row.sentAt),
     deliveredAt: iso(row.deliveredAt),
     failedAt: iso(row.failedAt),
+    campaignId: row.campaignId ?? null,
     sentBy:
       row.direction === "outbound"
         ? {
@@ -107,6 +108,7 @@ function presentConversationBase(row: ConversationWithContact) {
     }),
     contact: presentContact(row.contact),
     from: row.conversation.fromNumber,
+    campaignId: row.conversation.campaignId ?? null,
   };
 }
 

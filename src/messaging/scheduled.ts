@@ -51,7 +51,7 @@ export async function sendDueScheduled(
       });
       if (!result.applied) continue;
       claimed++;
-      await enqueueOutbound(env, row.id, { workspaceId: row.workspaceId });
+      await enqueueOutbound(env, row.id, { workspaceId: row.workspaceId, bulk: row.campaignId !== null });
     } catch (err) {
       // One bad row must not stop the batch.
       log("error", "scheduled send failed to start", { messageId: row.id, error: String(err) });

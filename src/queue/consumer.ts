@@ -19,6 +19,8 @@ import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
  * over once.
  */
 export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  // The bulk queue carries campaign messages; both queues are handled alike (each message knows its lane).
+  const queue = batch.queue.endsWith("-bulk") ? env.BULK : env.OUTBOUND;
   const client = new TwilioClient(twilioConfigFromEnv(env));
   const parsed: { message: Message<unknown>; job: OutboundJob }[] = [];
   for (const message of batch.messages) {
@@ -29,7 +31,7 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
       message.ack();
     }
   }
-  const jobs = (await fairShare(env, parsed)).map(({ message, job }) => ({
+  const jobs = (await fairShare(env, queue, parsed)).map(({ message, job }) => ({
     message,
     messageId: job.messageId,
     deferrals: job.deferrals ?? 0,
@@ -73,6 +75,7 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
  */
 async function fairShare(
   env: Env,
+  queue: Queue,
   parsed: { message: Message<unknown>; job: OutboundJob }[],
 ): Promise<{ message: Message<unknown>; job: OutboundJob }[]> {
   const byWorkspace = new Map<string, { message: Message<unknown>; job: OutboundJob }[]>();
@@ -96,7 +99,7 @@ async function fairShare(
       if (later.length === 0) return;
       try {
         // One send for the rest, spread over the time their tokens come back (at least a second).
-        await env.OUTBOUND.sendBatch(
+        await queue.sendBatch(
           later.map(({ job }) => ({
             body: { ...job, workspaceId, deferrals: (job.deferrals ?? 0) + 1 } satisfies OutboundJob,
             delaySeconds: Math.max(1, Math.ceil(retryAfterMs / 1000) + Math.floor(Math.random() * 2)),

@@ -7,7 +7,7 @@
  * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import {
@@ -243,6 +243,11 @@ export class ConversationRoom extends DurableObject<Env> {
       ...row,
       seq: nextSeqSql(row.conversationId, this.lastSeq + 1),
       sentByName: row.sentByName ?? senderNameSql(row.sentByType, row.createdBy),
+      // A reply is tagged with the campaign whose message was the thread's latest outbound.
+      campaignId:
+        row.direction === "inbound"
+          ? sql<string | null>`(select c.campaign_id from conversations c where c.id = ${row.conversationId})`
+          : (row.campaignId ?? null),
       createdAt: now,
       updatedAt: now,
     };
@@ -269,7 +274,7 @@ export class ConversationRoom extends DurableObject<Env> {
             lastSeq: seqOfMessageSql(row.id),
             lastMessageId: row.id,
             lastMessageAt: now,
-            ...(row.direction === "inbound" ? { lastInboundAt: now } : {}),
+            ...(row.direction === "inbound" ? { lastInboundAt: now } : { campaignId: row.campaignId ?? null }),
           })
           .where(eq(conversations.id, row.conversationId)),
         ...reopen,

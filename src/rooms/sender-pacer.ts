@@ -10,6 +10,10 @@
  *   (it arrived somewhere in between), so however long a request takes to get there, no second at
  *   Twilio sees more than the rate. (A single message longer than the rate goes alone.)
  *
+ * Two lanes: a conversation send (an agent's reply, an API send) takes the next free slot ahead of every
+ * bulk (campaign) send waiting, so a campaign never delays a conversation by more than the slot in
+ * progress; a campaign's waiting sends can be handed back at once when it pauses (`hold`).
+ *
  * A send whose turn is further off than `maxWaitMs` is refused without taking a turn, and its consumer
  * hands the message back to the queue, so no capacity is wasted on messages that are not sent; one that
  * was admitted but is still waiting after `maxWaitMs` (Twilio slow to answer) is handed back the same
@@ -31,11 +35,13 @@ export interface TwilioErrorFields {
 }
 
 export type PacedSend =
-  | { sent: false; retryAfterMs: number }
+  | { sent: false; retryAfterMs: number; held?: boolean }
   | { sent: true; message: TwilioMessage }
   | { sent: true; error: TwilioErrorFields };
 
 const WINDOW_MS = 1000;
+/** After a campaign's hold, its sends that were already on their way are refused for this long. */
+const HOLD_MS = 10_000;
 
 /** A send in the window: its segments, and when it leaves the window (unknown until Twilio answers). */
 interface InWindow {
@@ -43,38 +49,84 @@ interface InWindow {
   until: number;
 }
 
+/**
+ * `conversation`: a person's or an integration's send (takes the next free slot, ahead of bulk);
+ * `bulk`: a campaign's, which waits for slots nobody else wants.
+ */
+export type SendPriority = "conversation" | "bulk";
+
+export interface PaceOptions {
+  priority?: SendPriority;
+  /** The campaign a bulk send belongs to (a hold of the campaign drops it from the line). */
+  campaignId?: string | null;
+}
+
+/** A send waiting for its turn. */
+interface Waiter {
+  priority: SendPriority;
+  campaignId: string | null;
+  segments: number;
+  rate: number;
+  costMs: number;
+  giveUpAt: number;
+  /** null: not sent (gave up, or its campaign was held). */
+  resolve: (entry: InWindow | null) => void;
+}
+
 export class SenderPacer extends DurableObject<Env> {
-  /** When the last admitted send is planned to end (for admission; starts follow the rules above). */
-  private plannedEnd = 0;
+  /** When the admitted sends are planned to be done: all of them, and the conversation lane alone. */
+  private plannedAll = 0;
+  private plannedConversation = 0;
   /** The earliest start for the next send under the spacing rule. */
   private nextStart = 0;
   private window: InWindow[] = [];
-  private turns: Promise<void> = Promise.resolve();
-  /** Wakes a turn waiting on the window when a send in it is answered. */
-  private answered: (() => void) | null = null;
+  private line: Waiter[] = [];
+  private pumping = false;
+  /** Wakes the pump: a send in the window was answered, or a send joined the line. */
+  private wake: (() => void) | null = null;
+  private held = new Map<string, number>();
   private client: TwilioClient | null = null;
 
-  /** Sends one message through Twilio in its turn (see the rules above). */
+  /**
+   * Sends one message through Twilio in its turn (see the rules above). A conversation send takes the
+   * next free slot ahead of any bulk send waiting; bulk sends go in the slots left over.
+   */
   async send(
     params: CreateMessageParams,
     segments: number,
     ratePerSecond: number,
     maxWaitMs: number,
+    opts: PaceOptions = {},
   ): Promise<PacedSend> {
+    const priority = opts.priority ?? "conversation";
+    const campaignId = opts.campaignId ?? null;
     const costMs = Math.ceil((segments * 1000) / ratePerSecond);
     const admitted = Date.now();
-    const planned = Math.max(admitted, this.plannedEnd);
+    if (campaignId && (this.held.get(campaignId) ?? 0) > admitted)
+      return { sent: false, retryAfterMs: HOLD_MS, held: true };
+    // A conversation send only waits behind other conversation sends (and the one in progress).
+    const planned = Math.max(admitted, priority === "bulk" ? this.plannedAll : this.plannedConversation);
     if (planned - admitted > maxWaitMs) return { sent: false, retryAfterMs: planned - admitted - maxWaitMs / 2 };
-    this.plannedEnd = planned + costMs;
+    this.plannedAll = Math.max(this.plannedAll, admitted) + costMs;
+    if (priority === "conversation") this.plannedConversation = planned + costMs;
 
-    let entry: InWindow | null = null;
-    const turn = this.turns.then(async () => {
-      entry = await this.takeTurn(segments, ratePerSecond, costMs, admitted + maxWaitMs);
+    const entry = await new Promise<InWindow | null>((resolve) => {
+      this.line.push({
+        priority,
+        campaignId,
+        segments,
+        rate: ratePerSecond,
+        costMs,
+        giveUpAt: admitted + maxWaitMs,
+        resolve,
+      });
+      this.wake?.();
+      if (!this.pumping) void this.pump();
     });
-    this.turns = turn;
-    await turn;
-    if (!entry) return { sent: false, retryAfterMs: costMs };
-    const taken: InWindow = entry;
+    if (!entry) {
+      const held = campaignId !== null && (this.held.get(campaignId) ?? 0) > Date.now();
+      return held ? { sent: false, retryAfterMs: HOLD_MS, held: true } : { sent: false, retryAfterMs: costMs };
+    }
     try {
       this.client ??= new TwilioClient(twilioConfigFromEnv(this.env));
       return { sent: true, message: await this.client.createMessage(params) };
@@ -83,36 +135,74 @@ export class SenderPacer extends DurableObject<Env> {
       const { kind, message, httpStatus, code, retryable, ambiguous } = err;
       return { sent: true, error: { kind, message, httpStatus, code, retryable, ambiguous } };
     } finally {
-      taken.until = Date.now() + WINDOW_MS;
-      this.answered?.();
+      entry.until = Date.now() + WINDOW_MS;
+      this.wake?.();
     }
   }
 
-  /** Waits until both rules allow the send, then records it; null when that is later than `giveUpAt`. */
-  private async takeTurn(segments: number, rate: number, costMs: number, giveUpAt: number): Promise<InWindow | null> {
-    for (;;) {
-      const now = Date.now();
-      this.window = this.window.filter((s) => s.until > now);
-      const used = this.window.reduce((sum, s) => sum + s.segments, 0);
-      const windowFree = used === 0 || used + segments <= rate;
-      if (windowFree && now >= this.nextStart) {
-        const entry = { segments, until: Number.POSITIVE_INFINITY };
-        this.window.push(entry);
-        this.nextStart = now + costMs;
-        return entry;
+  /**
+   * Stops a campaign's sends: those waiting in line are handed back unsent (`held`), and any still on
+   * their way here are refused for a while. `release` lifts it (the campaign resumed).
+   */
+  async hold(campaignId: string): Promise<number> {
+    this.held.set(campaignId, Date.now() + HOLD_MS);
+    const dropped = this.line.filter((w) => w.campaignId === campaignId);
+    this.line = this.line.filter((w) => w.campaignId !== campaignId);
+    for (const w of dropped) w.resolve(null);
+    return dropped.length;
+  }
+
+  async release(campaignId: string): Promise<void> {
+    this.held.delete(campaignId);
+  }
+
+  /** The next waiter: the first conversation send, else the first bulk send. */
+  private next(): Waiter | undefined {
+    return this.line.find((w) => w.priority === "conversation") ?? this.line[0];
+  }
+
+  /** Gives turns, one at a time, while sends wait: each when both rules allow it. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      for (;;) {
+        const now = Date.now();
+        const waiter = this.next();
+        if (!waiter) return;
+        this.window = this.window.filter((s) => s.until > now);
+        const used = this.window.reduce((sum, s) => sum + s.segments, 0);
+        const windowFree = used === 0 || used + waiter.segments <= waiter.rate;
+        if (windowFree && now >= this.nextStart) {
+          const entry = { segments: waiter.segments, until: Number.POSITIVE_INFINITY };
+          this.window.push(entry);
+          this.nextStart = now + waiter.costMs;
+          this.line.splice(this.line.indexOf(waiter), 1);
+          waiter.resolve(entry);
+          continue;
+        }
+        // Sends that waited past their limit (and cannot go now) go back to their consumers.
+        const expired = this.line.filter((w) => w.giveUpAt <= now);
+        if (expired.length > 0) {
+          for (const w of expired) w.resolve(null);
+          this.line = this.line.filter((w) => w.giveUpAt > now);
+          continue;
+        }
+        // Sleep until the spacing allows it, a send leaves the window or someone gives up; an answer
+        // or a new send in line wakes us earlier.
+        const leaves = windowFree ? this.nextStart : Math.min(...this.window.map((s) => s.until));
+        const giveUp = Math.min(...this.line.map((w) => w.giveUpAt));
+        const until = Math.min(Math.max(this.nextStart, leaves), giveUp);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, until - now));
+          this.wake = () => {
+            clearTimeout(timer);
+            this.wake = null;
+            resolve();
+          };
+        });
       }
-      if (now >= giveUpAt) return null;
-      // Sleep until the spacing allows it or a send leaves the window; an answer wakes us earlier.
-      const leaves = windowFree ? this.nextStart : Math.min(...this.window.map((s) => s.until));
-      const until = Math.min(Math.max(this.nextStart, leaves), giveUpAt);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, until - now));
-        this.answered = () => {
-          clearTimeout(timer);
-          this.answered = null;
-          resolve();
-        };
-      });
+    } finally {
+      this.pumping = false;
     }
   }
 }

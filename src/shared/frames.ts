@@ -33,6 +33,8 @@ export const MessageJsonSchema = z.object({
   sentAt: z.string().nullable(),
   deliveredAt: z.string().nullable(),
   failedAt: z.string().nullable(),
+  /** The campaign that sent it, or (inbound) the campaign it replies to; else null. */
+  campaignId: z.string().nullable(),
   /** Who sent an outbound message (null for inbound). */
   sentBy: z
     .object({
@@ -78,6 +80,8 @@ export const ConversationJsonSchema = z.object({
   ...ConversationStateJsonSchema.shape,
   contact: ContactJsonSchema,
   from: z.string(),
+  /** The campaign whose message is the thread's latest outbound (its replies count for it), or null. */
+  campaignId: z.string().nullable(),
   lastMessage: MessageJsonSchema.nullable(),
   unreadCount: z.number().int(),
   lastMessageAt: z.string().nullable(),
@@ -144,7 +148,7 @@ export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 /** A member's notification (their feed, and `notification` frames on /api/ws). */
 export const NotificationJsonSchema = z.object({
   id: z.string(),
-  type: z.enum(["mention", "assigned", "inbound_on_mine"]),
+  type: z.enum(["mention", "assigned", "inbound_on_mine", "campaign_paused"]),
   conversationId: z.string().nullable(),
   actor: z.object({
     type: z.enum(["user", "api_key", "system", "customer"]),
@@ -174,11 +178,60 @@ export const ImportJsonSchema = z.object({
 });
 export type ImportJson = z.infer<typeof ImportJsonSchema>;
 
+export const CAMPAIGN_STATUS_VALUES = ["draft", "scheduled", "running", "paused", "completed", "canceled"] as const;
+
+/** A campaign's counts (GET /api/campaigns/:id, and `campaign` frames on /api/ws). */
+export const CampaignCountsSchema = z.object({
+  /** Contacts in the audience (at start; for a draft, when it was saved). */
+  audience: z.number().int(),
+  /** Messages made and waiting to go to Twilio (including those held until quiet hours end). */
+  queued: z.number().int(),
+  /** Handed to Twilio (whatever happened next). */
+  sent: z.number().int(),
+  delivered: z.number().int(),
+  /** Failed or undelivered. */
+  failed: z.number().int(),
+  /** Recipients on the suppression list: no message made. */
+  skippedOptOut: z.number().int(),
+  /** Recipients whose message waits for their quiet hours to end (it goes then). */
+  skippedQuietHours: z.number().int(),
+  replied: z.number().int(),
+  /** Recipients who opted out after the campaign started. */
+  optedOut: z.number().int(),
+  canceled: z.number().int(),
+});
+export type CampaignCounts = z.infer<typeof CampaignCountsSchema>;
+
+export const CampaignJsonSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(CAMPAIGN_STATUS_VALUES),
+  audience: z.object({
+    labels: z.array(z.string()).optional(),
+    contactIds: z.array(z.string()).optional(),
+    filter: z.object({ q: z.string().optional(), fields: z.record(z.string(), z.string()).optional() }).optional(),
+  }),
+  templateId: z.string().nullable(),
+  body: z.string().nullable(),
+  numberIds: z.array(z.string()),
+  sendAt: z.string().nullable(),
+  /** `opt_out_rate` when Parley paused it; null when a person did (or it is not paused). */
+  pausedReason: z.string().nullable(),
+  counts: CampaignCountsSchema,
+  /** 0…1: recipients done (messaged or skipped) of the audience. */
+  progress: z.number(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+export type CampaignJson = z.infer<typeof CampaignJsonSchema>;
+
 /** Inbox stream → browser (GET /api/ws). */
 export const InboxFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("conversation"), conversation: ConversationJsonSchema }),
   z.object({ type: z.literal("notification"), notification: NotificationJsonSchema }),
   z.object({ type: z.literal("import"), import: ImportJsonSchema }),
+  z.object({ type: z.literal("campaign"), campaign: CampaignJsonSchema }),
   ErrorFrameSchema,
 ]);
 export type InboxFrame = z.infer<typeof InboxFrameSchema>;

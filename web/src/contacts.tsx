@@ -263,6 +263,7 @@ const TARGETS = [
   ["email", "Email"],
   ["timezone", "Time zone"],
   ["consent", "Consent (no / unsubscribed = opted out)"],
+  ["labels", "Labels (names separated by ;)"],
 ] as const;
 
 /** Upload a CSV: pick which column fills what (with a preview of the first rows), then watch it import. */
@@ -272,6 +273,7 @@ function ImportCsv(props: { onDone: () => void }) {
   const [preview, setPreview] = useState<string[][]>([]);
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [country, setCountry] = useState("US");
+  const [labelAll, setLabelAll] = useState("");
   const [job, setJob] = useState<ImportJson | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -317,6 +319,7 @@ function ImportCsv(props: { onDone: () => void }) {
       email: guess(["mail"]),
       timezone: guess(["zone"]),
       consent: guess(["consent", "opt", "subscri"]),
+      labels: guess(["label", "tag"]),
     });
   };
 
@@ -328,7 +331,8 @@ function ImportCsv(props: { onDone: () => void }) {
       .map(([target, column]) => `${target}:${column}`)
       .join(",");
     try {
-      const res = await fetch(`/api/imports?map=${encodeURIComponent(map)}&country=${country}`, {
+      const labels = labelAll.trim() ? `&labels=${encodeURIComponent(labelAll.trim())}` : "";
+      const res = await fetch(`/api/imports?map=${encodeURIComponent(map)}&country=${country}${labels}`, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "text/csv" },
@@ -372,6 +376,14 @@ function ImportCsv(props: { onDone: () => void }) {
                 </select>
               </label>
             ))}
+            <label>
+              Label every imported contact
+              <input
+                value={labelAll}
+                placeholder="Newsletter, 2026 fair"
+                onInput={(e) => setLabelAll((e.target as HTMLInputElement).value)}
+              />
+            </label>
             <label>
               Country for numbers without a code
               <input

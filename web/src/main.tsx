@@ -8,6 +8,7 @@ import type { NotificationJson } from "../../src/shared/frames";
 import { InboxFrameSchema } from "../../src/shared/frames";
 import type { ConversationStatus } from "../../src/shared/status";
 import { ApiError, api, onUnauthorized } from "./api";
+import { CampaignsPage } from "./campaigns";
 import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
@@ -397,6 +398,7 @@ function Inbox(props: {
       setUnreadNotifications((u) => Math.max(0, u - 1));
     }
     if (n.conversationId) go(`/c/${n.conversationId}`);
+    else if (n.type === "campaign_paused") go("/campaigns");
   };
   const readAllNotifications = async () => {
     await api("POST", "/api/notifications/read", { all: true }).catch(() => undefined);
@@ -430,6 +432,10 @@ function Inbox(props: {
               if (n.conversationId) goRef.current(`/c/${n.conversationId}`);
             };
           }
+          return;
+        }
+        if (frame.type === "campaign") {
+          dispatchEvent(new CustomEvent("parley:campaign", { detail: frame.campaign }));
           return;
         }
         if (frame.type === "import") {
@@ -521,6 +527,15 @@ function Inbox(props: {
           >
             Contacts
           </a>
+          <a
+            href="/campaigns"
+            onClick={(e) => {
+              e.preventDefault();
+              go("/campaigns");
+            }}
+          >
+            Campaigns
+          </a>
           {(me.role === "owner" || me.role === "admin") && (
             <a
               href="/audit"
@@ -553,6 +568,8 @@ function Inbox(props: {
         <AuditPage onBack={() => go("/")} />
       ) : path === "/contacts" ? (
         <ContactsPage me={me} go={go} />
+      ) : path === "/campaigns" ? (
+        <CampaignsPage me={me} go={go} />
       ) : (
         <main class="inbox">
           <h1 class="sr-only">Inbox</h1>

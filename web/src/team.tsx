@@ -519,9 +519,11 @@ const NOTIFICATION_WORDS: Record<NotificationJson["type"], string> = {
   mention: "mentioned you",
   assigned: "assigned you a conversation",
   inbound_on_mine: "replied in your conversation",
+  campaign_paused: "paused: too many recipients opted out",
 };
 
 export function describeNotification(n: NotificationJson): string {
+  if (n.type === "campaign_paused") return `Campaign “${n.actor.name ?? ""}” ${NOTIFICATION_WORDS[n.type]}`;
   return `${n.actor.name ?? "Someone"} ${NOTIFICATION_WORDS[n.type]}`;
 }
 

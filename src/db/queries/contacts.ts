@@ -1,8 +1,10 @@
 /** Contacts of a workspace. Every function takes the workspace id and filters on it. */
 import { type AnyColumn, and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { newId } from "../../domain/ids";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
 import { auditLog, contacts, suppressions } from "../schema";
+import { hasAnyLabelSql } from "./campaigns";
 
 /** A LIKE pattern matching `text` anywhere, with %, _ and \ taken literally (paired with ESCAPE '\'). */
 export function containsPattern(text: string): string {
@@ -14,7 +16,7 @@ export async function listContacts(
   workspaceId: string,
   opts: {
     q?: string;
-    /** A label (id or name) on any of the contact's conversations. */
+    /** A label (id or name) on the contact or on any of its conversations. */
     label?: string;
     /** A custom field's key and value (exact). */
     field?: { key: string; value: string };
@@ -23,11 +25,7 @@ export async function listContacts(
   },
 ) {
   const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId)];
-  if (opts.label) {
-    conditions.push(sql`exists (select 1 from conversations c
-      join conversation_labels cl on cl.conversation_id = c.id join labels l on l.id = cl.label_id
-      where c.contact_id = ${contacts.id} and (l.id = ${opts.label} or l.name = ${opts.label}))`);
-  }
+  if (opts.label) conditions.push(hasAnyLabelSql([opts.label]));
   if (opts.field) {
     conditions.push(sql`json_extract(${contacts.fields}, ${`$."${opts.field.key}"`}) = ${opts.field.value}`);
   }
@@ -268,4 +266,35 @@ export function importStatements(
     );
   }
   return statements;
+}
+
+/**
+ * Labels on contacts by phone (an import's): missing labels are created (unique by name), then each
+ * pair is added once. Running it again changes nothing.
+ */
+export function contactLabelStatements(
+  d1: D1Database,
+  workspaceId: string,
+  pairs: { phone: string; label: string }[],
+  now: number,
+): D1PreparedStatement[] {
+  if (pairs.length === 0) return [];
+  const names = [...new Set(pairs.map((p) => p.label))].map((name) => ({ id: newId("lbl"), name }));
+  return [
+    d1
+      .prepare(
+        `INSERT INTO labels (id, workspace_id, name, color, created_at)
+         SELECT json_extract(value, '$.id'), ?1, json_extract(value, '$.name'), '#6b7280', ?3 FROM json_each(?2)
+         WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(workspaceId, JSON.stringify(names), now),
+    d1
+      .prepare(
+        `INSERT OR IGNORE INTO contact_labels (contact_id, label_id, workspace_id)
+         SELECT c.id, l.id, ?1 FROM json_each(?2) p
+           JOIN contacts c ON c.workspace_id = ?1 AND c.phone = json_extract(p.value, '$.phone')
+           JOIN labels l ON l.workspace_id = ?1 AND l.name = json_extract(p.value, '$.label')`,
+      )
+      .bind(workspaceId, JSON.stringify(pairs)),
+  ];
 }

@@ -292,16 +292,19 @@ export async function ensureThread(
 
 /** SQL: a conversation's labels as a JSON array of `{id, name, color}`, by name. */
 export function labelsJsonSql(conversationId: typeof conversations.id | string) {
+  // The column is written out qualified: drizzle drops the table name of columns in a one-table
+  // select's fields, and a bare "id" here would mean labels.id.
+  const id = typeof conversationId === "string" ? sql`${conversationId}` : sql.raw("conversations.id");
   // Unordered (the presenter sorts by name): one index range per conversation, no temporary b-tree.
   return sql<string>`(select json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color))
       from conversation_labels cl join labels l on l.id = cl.label_id
-      where cl.conversation_id = ${conversationId})`;
+      where cl.conversation_id = ${id})`;
 }
 
-/** SQL: the name of the conversation's assignee. */
+/** SQL: the name of the conversation's assignee (qualified, as above). */
 export const assigneeNameSql = sql<
   string | null
->`(select u.name from users u where u.id = ${conversations.assignedUserId})`;
+>`(select u.name from users u where u.id = conversations.assigned_user_id)`;
 
 /** A change to a conversation's workflow state (undefined fields stay as they are). */
 export interface ConversationChange {

@@ -7,14 +7,14 @@
 export async function listStrandedPending(d1: D1Database, before: number, now: number, limit: number) {
   const { results } = await d1
     .prepare(
-      `SELECT id FROM messages
+      `SELECT id, campaign_id AS campaignId FROM messages
        WHERE status = 'pending' AND direction = 'outbound' AND updated_at < ?1
          AND (lease_until IS NULL OR lease_until < ?2)
        ORDER BY updated_at LIMIT ?3`,
     )
     .bind(before, now, limit)
-    .all<{ id: string }>();
-  return results.map((r) => r.id);
+    .all<{ id: string; campaignId: string | null }>();
+  return results;
 }
 
 /** Marks messages as just handled (the next outbox tick waits another grace period for them). */
@@ -30,7 +30,7 @@ export async function touchMessages(d1: D1Database, ids: string[], at: number): 
 export async function listDueScheduled(d1: D1Database, now: number, limit: number) {
   const { results } = await d1
     .prepare(
-      `SELECT m.id, m.conversation_id AS conversationId, m.workspace_id AS workspaceId, m.body, m.segments, m.encoding, m.to_number AS phone,
+      `SELECT m.id, m.conversation_id AS conversationId, m.workspace_id AS workspaceId, m.campaign_id AS campaignId, m.body, m.segments, m.encoding, m.to_number AS phone,
          w.quiet_hours AS quietHours, w.timezone AS workspaceZone, ct.timezone AS contactZone,
          c.last_inbound_at AS lastInboundAt
        FROM messages m
@@ -44,6 +44,7 @@ export async function listDueScheduled(d1: D1Database, now: number, limit: numbe
       id: string;
       conversationId: string;
       workspaceId: string;
+      campaignId: string | null;
       body: string;
       segments: number;
       encoding: "GSM-7" | "UCS-2";

@@ -418,6 +418,9 @@ function selectForHandover(db: Db) {
           .as("handover_suppressed"),
       senderId: sql<string | null>`${numbers.id}`.as("handover_sender_id"),
       ratePerSecond: sql<number | null>`${numbers.ratePerSecond}`.as("handover_rate"),
+      campaignStatus: sql<string | null>`(select cp.status from campaigns cp where cp.id = ${messages.campaignId})`.as(
+        "handover_campaign_status",
+      ),
     })
     .from(messages)
     .leftJoin(
@@ -461,6 +464,8 @@ export async function claimForHandover(
           or(isNull(messages.leaseUntil), lt(messages.leaseUntil, now)),
           sql`not exists (select 1 from suppressions s where s.workspace_id = ${messages.workspaceId} and s.phone = ${messages.toNumber})`,
           sql`exists (select 1 from numbers n where n.workspace_id = ${messages.workspaceId} and n.phone_number = ${messages.fromNumber})`,
+          // A campaign's message goes only while its campaign runs.
+          sql`(${messages.campaignId} is null or exists (select 1 from campaigns cp where cp.id = ${messages.campaignId} and cp.status = 'running'))`,
         ),
       )
       .returning({ id: messages.id, attemptStartedAt: messages.attemptStartedAt }),

@@ -13,7 +13,7 @@ import { errorResponses, IdParam, jsonContent, security } from "../schemas";
 import { validationHook } from "../validation";
 
 const ImportSchema = z.object(ImportJsonSchema.shape).openapi("Import");
-const TARGETS = /^(name|phone|email|consent|timezone|fields\.[A-Za-z][A-Za-z0-9_]{0,39})$/;
+const TARGETS = /^(name|phone|email|consent|timezone|labels|fields\.[A-Za-z][A-Za-z0-9_]{0,39})$/;
 
 /** `?map=phone:Mobile,name:Full name,fields.plan:Plan` → {target: header}; defaults to same-named columns. */
 export function parseMapping(map: string | undefined): Record<string, string> {
@@ -23,6 +23,7 @@ export function parseMapping(map: string | undefined): Record<string, string> {
     email: "email",
     consent: "consent",
     timezone: "timezone",
+    labels: "labels",
   };
   if (!map) return mapping;
   for (const pair of map.split(",")) {
@@ -50,8 +51,12 @@ const createImportRoute = createRoute({
     query: z.object({
       map: z.string().max(2000).optional().openapi({
         description:
-          "Which column fills what: target:Column pairs, comma-separated. Targets: name, phone, email, consent (no/false/unsubscribed/stop = opted out), timezone, fields.<key>. Default: columns of those names.",
+          "Which column fills what: target:Column pairs, comma-separated. Targets: name, phone, email, consent (no/false/unsubscribed/stop = opted out), timezone, labels (names separated by ; or |), fields.<key>. Default: columns of those names.",
         example: "phone:Mobile,name:Full name,fields.plan:Plan",
+      }),
+      labels: z.string().max(500).optional().openapi({
+        description: "Label names put on every imported contact (comma-separated; created when missing)",
+        example: "Newsletter,2026 fair",
       }),
       country: z
         .string()
@@ -100,7 +105,20 @@ const errorsRoute = createRoute({
 export const importRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createImportRoute, async (c) => {
     const principal = c.get("principal");
-    const { map, country } = c.req.valid("query");
+    const { map, country, labels: labelList } = c.req.valid("query");
+    const labels = [
+      ...new Set(
+        (labelList ?? "")
+          .split(",")
+          .map((l) => l.trim())
+          .filter(Boolean),
+      ),
+    ];
+    if (labels.some((l) => l.length > 40) || labels.length > 20) {
+      throw unprocessable("validation_failed", "Up to 20 labels of at most 40 characters each.", {
+        fields: [{ path: "labels", message: "up to 20 labels, 40 characters each" }],
+      });
+    }
     const type = c.req.header("Content-Type") ?? "";
     if (!/^text\/(csv|plain)/i.test(type)) {
       throw new ApiError(415, "unsupported_media_type", "Send the file as text/csv.");
@@ -131,11 +149,12 @@ export const importRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
       fileBytes: length,
       mapping,
       defaultCountry: country,
+      labels,
       createdBy: principal.userId ?? principal.credentialId,
       createdAt: now,
     };
     await c.get("db").insert(imports).values(row);
-    await audit(c.get("db"), principal, "contacts.import_started", "import", id, { bytes: length, mapping });
+    await audit(c.get("db"), principal, "contacts.import_started", "import", id, { bytes: length, mapping, labels });
     await c.env.JOBS.send({ kind: "import", importId: id });
     const created = await c.get("db").query.imports.findFirst({ where: eq(imports.id, id) });
     if (!created) throw notFound("Import");

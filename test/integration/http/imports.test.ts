@@ -26,6 +26,31 @@ async function finished(who: { cookie?: string }, id: string) {
 }
 
 describe("CSV imports", () => {
+  it("applies labels from a column and to every row (creating missing labels); the same file again adds none", async () => {
+    const a = await signup();
+    const csv = ["phone,tags", "+14155550201,VIP;Fair", "+14155550202,", "+14155550203,Fair"].join("\n");
+    const first = await upload(a, csv, "?map=phone:phone,labels:tags&labels=Newsletter");
+    expect(first.status, first.text).toBe(202);
+    expect(await finished(a, first.json.id)).toMatchObject({ status: "done", imported: 3 });
+    const names = (await call("GET", "/api/labels", a)).json.items.map((l: { name: string }) => l.name);
+    expect(names).toEqual(["Fair", "Newsletter", "VIP"]);
+    expect(await countRows("contact_labels", "workspace_id = ?", a.workspaceId)).toBe(6);
+    const fair = (await call("GET", "/api/contacts?label=Fair&limit=10", a)).json.items.map(
+      (c: { phone: string }) => c.phone,
+    );
+    expect(fair.sort()).toEqual(["+14155550201", "+14155550203"]);
+    const again = await upload(a, csv, "?map=phone:phone,labels:tags&labels=Newsletter");
+    expect(await finished(a, again.json.id)).toMatchObject({ status: "done", imported: 0, updated: 0 });
+    expect(await countRows("contact_labels", "workspace_id = ?", a.workspaceId)).toBe(6);
+    expect(await countRows("labels", "workspace_id = ?", a.workspaceId)).toBe(3);
+    // A campaign's audience sees contact labels.
+    const number = (await call("POST", "/api/numbers", a, { body: { phoneNumber: "+14155550299" } })).json;
+    const draft = await call("POST", "/api/campaigns", a, {
+      body: { name: "Fair", audience: { labels: ["Fair"] }, body: "See you there", from: number.id },
+    });
+    expect(draft.json.counts.audience).toBe(2);
+  });
+
   it("imports, normalises, merges duplicates, suppresses opt-outs, reports bad rows; the same file again changes nothing", async () => {
     const a = await signup();
     const inbox = await openSocket("/api/ws", a);
