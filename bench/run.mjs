@@ -734,7 +734,7 @@ async function campaignPhase(stack) {
   for (const n of numbers)
     await api(stack.appUrl, "PATCH", `/api/numbers/${n.id}`, { ...who, body: { ratePerSecond: rate } });
   const lines = ["name,phone"];
-  for (let i = 0; i < total; i++) lines.push(`Customer ${i},+1729${String(2000000 + i)}`);
+  for (let i = 0; i < total; i++) lines.push(`Customer ${i},+1628${String(3000000 + i)}`);
   const upload = await fetch(`${stack.appUrl}/api/imports?labels=Bench%20campaign`, {
     method: "POST",
     headers: { Authorization: `Bearer ${ws.key}`, "Content-Type": "text/csv", Origin: stack.appUrl },
@@ -744,6 +744,11 @@ async function campaignPhase(stack) {
   while (!["done", "failed"].includes(imported.status)) {
     await sleep(200);
     imported = (await api(stack.appUrl, "GET", `/api/imports/${imported.id}`, who)).json;
+  }
+  if (imported.status !== "done" || imported.imported !== total) {
+    throw new Error(
+      `campaign bench: the import ended ${imported.status}, ${imported.imported} in, ${imported.errorCount} errors (${imported.errors?.[0]?.reason})`,
+    );
   }
   const body = "Bench campaign: our opening hours change on Monday. Reply STOP to opt out.";
   const created = await api(stack.appUrl, "POST", "/api/campaigns", {
@@ -758,6 +763,8 @@ async function campaignPhase(stack) {
     (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages.filter(
       (m) => m.direction === "outbound-api" && numbers.some((n) => n.phoneNumber === m.from),
     );
+  const workerd = stack.pids().filter((pid) => isWorkerd(pid));
+  const cpuBefore = cpuSeconds(workerd);
   const t0 = Date.now();
   await api(stack.appUrl, "POST", `/api/campaigns/${id}/start`, who);
 
@@ -799,6 +806,8 @@ async function campaignPhase(stack) {
     campaign = (await api(stack.appUrl, "GET", `/api/campaigns/${id}`, who)).json;
     if (campaign.status === "completed") break;
   }
+  // The dev runtime runs the Worker and every Durable Object on one thread: how busy it was.
+  const cpuBusy = (cpuSeconds(workerd) - cpuBefore) / ((Date.now() - t0) / 1000);
   const sends = (await emulatorSends()).filter((m) => m.body === body);
   const perRecipient = new Map();
   for (const m of sends) perRecipient.set(m.to, (perRecipient.get(m.to) ?? 0) + 1);
@@ -835,6 +844,7 @@ async function campaignPhase(stack) {
     replySlotsBehind: ahead,
     replyMs: replyAt === null ? null : replyAt - tReply,
     sendsMoreThan2sAfterPause: afterPause,
+    workerdCpuBusy: cpuBusy,
     counts: campaign?.counts,
   };
   row(
@@ -858,6 +868,11 @@ async function campaignPhase(stack) {
     `${ahead <= 2 ? "within 2 slots" : "behind the campaign"}; reached the emulator ${replyAt === null ? "never" : `${replyAt - tReply} ms`} after the POST`,
   );
   row("campaign: sends more than 2 s after pause", `${afterPause}`, afterPause === 0 ? "held" : "not held");
+  row(
+    "campaign: workerd CPU busy during the campaign",
+    `${(cpuBusy * 100).toFixed(0)} %`,
+    "of one core (wrangler dev runs the Worker and all Durable Objects on one thread)",
+  );
   if (duplicates > 0 || lost > 0 || campaign?.status !== "completed")
     throw new Error("campaign bench: messages lost or doubled");
 }

@@ -139,11 +139,17 @@ export const contacts = sqliteTable(
     timezone: text("timezone"),
     optedOut: integer("opted_out", { mode: "boolean" }).notNull().default(false),
     optedOutAt: integer("opted_out_at"),
+    /**
+     * Set when this contact was merged into another: the row stays (its number still routes texts to its
+     * threads) but it is the other contact everywhere people look (lists, audiences, the contact panel).
+     */
+    mergedInto: text("merged_into"),
     createdAt: timestamp("created_at"),
     updatedAt: timestamp("updated_at"),
   },
   (t) => [
     uniqueIndex("contacts_workspace_phone_uq").on(t.workspaceId, t.phone),
+    index("contacts_merged_into_idx").on(t.mergedInto),
     index("contacts_workspace_name_idx").on(t.workspaceId, t.name),
     index("contacts_workspace_email_idx").on(t.workspaceId, t.email),
   ],

@@ -38,6 +38,7 @@ export const PERMISSIONS: Rule[] = [
   ["POST", /^\/api\/contacts$/, "contacts:write"],
   ["PATCH", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
   ["DELETE", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
+  ["POST", new RegExp(`^/api/contacts/${ID}/merge$`), "contacts:write"],
   ["POST", /^\/api\/imports$/, "contacts:write"],
   // Exports carry every contact or message: administrators only.
   ["POST", /^\/api\/exports$/, "admin"],

@@ -54,7 +54,7 @@ async function write(env: Env, row: ExportRow): Promise<number> {
   let after = 0;
   try {
     if (row.kind === "contacts") {
-      buffer += "id,name,phone,email,timezone,opted_out,created_at,fields\r\n";
+      buffer += "id,name,phone,email,timezone,opted_out,created_at,fields,merged_into\r\n";
       for (;;) {
         const page = await contactsPage(env.DB, row.workspaceId, after, PAGE);
         for (const c of page) {
@@ -67,6 +67,7 @@ async function write(env: Env, row: ExportRow): Promise<number> {
             c.optedOut ? "yes" : "no",
             new Date(c.createdAt).toISOString(),
             c.fields,
+            c.mergedInto,
           ]
             .map(csvCell)
             .join(",")}\r\n`;

@@ -224,10 +224,22 @@ export async function holdPacers(env: Env, row: CampaignRow, hold: boolean): Pro
 /** Resume: the messages made before the pause go back on the bulk queue, and the fan-out continues. */
 export async function afterResume(env: Env, row: CampaignRow): Promise<void> {
   await holdPacers(env, row, false);
-  const waiting = await waitingCampaignMessages(env.DB, row.id, 1000);
+  const [waiting, senders] = await Promise.all([
+    waitingCampaignMessages(env.DB, row.id, 1000),
+    campaignSenders(env.DB, row),
+  ]);
+  const rates = new Map(senders.map((s) => [s.phone, s.rate]));
   await enqueueOutboundMany(
     env,
-    waiting.filter((m) => m.status === "pending").map((m) => ({ id: m.id, bulk: true, workspaceId: m.workspaceId })),
+    waiting
+      .filter((m) => m.status === "pending")
+      .map((m) => ({
+        id: m.id,
+        bulk: true,
+        workspaceId: m.workspaceId,
+        from: m.fromNumber,
+        rate: rates.get(m.fromNumber),
+      })),
   );
   await enqueueTick(env, row.id, row.generation);
 }
@@ -504,7 +516,7 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
         conversationId: string | null;
       }[]
     ).filter((r) => r.outcome === "message" && r.messageId && r.conversationId);
-    const enqueue: string[] = [];
+    const enqueue: { id: string; from: string }[] = [];
     // Each message through its own room (different threads: side by side, a few at a time).
     for (let i = 0; i < toSend.length; i += 20) {
       await Promise.all(
@@ -537,13 +549,14 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
           });
           // A duplicate is this recipient's message from an earlier try of this chunk: enqueue it again
           // (the handover sends a message once, whatever the queue repeats).
-          if (plan.sendAt === null) enqueue.push(r.messageId);
+          if (plan.sendAt === null) enqueue.push({ id: r.messageId, from: r.fromNumber });
         }),
       );
     }
+    const rates = new Map(senders.map((s) => [s.phone, s.rate]));
     await enqueueOutboundMany(
       env,
-      enqueue.map((id) => ({ id, bulk: true, workspaceId: row.workspaceId })),
+      enqueue.map((m) => ({ ...m, bulk: true, workspaceId: row.workspaceId, rate: rates.get(m.from) ?? null })),
     );
   }
   const last = members.at(-1)?.id ?? row.cursor;

@@ -10,6 +10,9 @@ export const OutboundJobSchema = z.object({
   workspaceId: z.string().min(1).max(64).optional(),
   /** Times the message went back to the queue untaken (fair share, Twilio 429s): not retries. */
   deferrals: z.number().int().min(0).max(1000).optional(),
+  /** A campaign message's sender and its rate: the bulk consumer takes only what the sender can send soon. */
+  from: z.string().min(1).max(32).optional(),
+  rate: z.number().int().min(1).max(1000).optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJobSchema>;
 
@@ -33,7 +36,7 @@ export async function enqueueOutbound(
  */
 export async function enqueueOutboundMany(
   env: Env,
-  items: (string | { id: string; bulk?: boolean; workspaceId?: string })[],
+  items: (string | { id: string; bulk?: boolean; workspaceId?: string; from?: string; rate?: number | null })[],
 ): Promise<void> {
   const list = items.map((item) => (typeof item === "string" ? { id: item } : item));
   for (const bulk of [false, true]) {
@@ -42,7 +45,11 @@ export async function enqueueOutboundMany(
     for (let i = 0; i < ids.length; i += 100) {
       await queue.sendBatch(
         ids.slice(i, i + 100).map((m) => ({
-          body: OutboundJobSchema.parse({ messageId: m.id, ...(m.workspaceId ? { workspaceId: m.workspaceId } : {}) }),
+          body: OutboundJobSchema.parse({
+            messageId: m.id,
+            ...(m.workspaceId ? { workspaceId: m.workspaceId } : {}),
+            ...(m.from && m.rate ? { from: m.from, rate: m.rate } : {}),
+          }),
         })),
       );
     }

@@ -10,6 +10,7 @@ import { log } from "../log";
 import type { Decision } from "../messaging/handover";
 import { handOver, LEASE_MS } from "../messaging/handover";
 import { backoffSeconds, type OutboundJob, OutboundJobSchema } from "../messaging/outbox";
+import { pacerFor } from "../rooms/sender-pacer";
 import { limiterFor } from "../rooms/workspace-limiter";
 import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 
@@ -31,7 +32,8 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
       message.ack();
     }
   }
-  const jobs = (await fairShare(env, queue, parsed)).map(({ message, job }) => ({
+  const shared = await fairShare(env, queue, parsed);
+  const jobs = (queue === env.BULK ? await senderShare(env, queue, shared) : shared).map(({ message, job }) => ({
     message,
     messageId: job.messageId,
     deferrals: job.deferrals ?? 0,
@@ -104,6 +106,49 @@ async function fairShare(
             body: { ...job, workspaceId, deferrals: (job.deferrals ?? 0) + 1 } satisfies OutboundJob,
             delaySeconds: Math.max(1, Math.ceil(retryAfterMs / 1000) + Math.floor(Math.random() * 2)),
           })),
+        );
+        for (const { message } of later) message.ack();
+      } catch {
+        for (const { message } of later) message.retry({ delaySeconds: 1 });
+      }
+    }),
+  );
+  return go;
+}
+
+/** How far ahead a bulk batch books each sender (its batch ends when the slowest sender's share is sent). */
+export const BULK_HORIZON_MS = 4000;
+
+/**
+ * Campaign batches: each sender's pacer says how many of its messages it can start within the horizon;
+ * those go now and the rest back to the bulk queue (untaken, after about a horizon), so the batch
+ * keeps every sender busy and none waits behind another's backlog.
+ */
+async function senderShare(
+  env: Env,
+  queue: Queue,
+  items: { message: Message<unknown>; job: OutboundJob }[],
+): Promise<{ message: Message<unknown>; job: OutboundJob }[]> {
+  const bySender = new Map<string, { message: Message<unknown>; job: OutboundJob }[]>();
+  const go: { message: Message<unknown>; job: OutboundJob }[] = [];
+  for (const item of items) {
+    if (!item.job.from || !item.job.rate) go.push(item);
+    else bySender.set(item.job.from, [...(bySender.get(item.job.from) ?? []), item]);
+  }
+  await Promise.all(
+    [...bySender].map(async ([from, list]) => {
+      let room = list.length;
+      try {
+        room = await pacerFor(env, from).bulkCapacity(list[0]?.job.rate ?? 1, BULK_HORIZON_MS);
+      } catch (err) {
+        log("warn", "sender pacer unavailable; not sharing", { from, error: String(err) });
+      }
+      go.push(...list.slice(0, room));
+      const later = list.slice(room);
+      if (later.length === 0) return;
+      try {
+        await queue.sendBatch(
+          later.map(({ job }) => ({ body: job, delaySeconds: Math.max(1, Math.ceil(BULK_HORIZON_MS / 1000) - 1) })),
         );
         for (const { message } of later) message.ack();
       } catch {

@@ -141,6 +141,16 @@ export class SenderPacer extends DurableObject<Env> {
   }
 
   /**
+   * How many more one-segment bulk sends at `ratePerSecond` would start within `horizonMs` (what is
+   * planned already counts): the bulk consumer takes that many of a batch for this sender and puts the
+   * rest back in the queue, so a batch never waits long on one busy sender while the others idle.
+   */
+  async bulkCapacity(ratePerSecond: number, horizonMs: number): Promise<number> {
+    const backlog = Math.max(0, this.plannedAll - Date.now());
+    return Math.max(0, Math.floor(((horizonMs - backlog) * ratePerSecond) / 1000));
+  }
+
+  /**
    * Stops a campaign's sends: those waiting in line are handed back unsent (`held`), and any still on
    * their way here are refused for a while. `release` lifts it (the campaign resumed).
    */

@@ -250,7 +250,8 @@ function CampaignView(props: { campaign: CampaignJson; admin: boolean; onChanged
 
 /** The builder: who, what, from which numbers, when. Creates a draft showing how many it will reach. */
 function CampaignBuilder(props: { onCreated: (c: CampaignJson) => void; onCancel: () => void }) {
-  const [labels] = useLabels();
+  // Fresh: an import may have just created labels.
+  const [labels, reloadLabels] = useLabels();
   const [numbers, setNumbers] = useState<NumberItem[]>([]);
   const [templates, setTemplates] = useState<TemplateItem[]>([]);
   const [name, setName] = useState("");
@@ -265,6 +266,7 @@ function CampaignBuilder(props: { onCreated: (c: CampaignJson) => void; onCancel
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
+    reloadLabels();
     api<{ items: NumberItem[] }>("GET", "/api/numbers").then(
       (r) => {
         setNumbers(r.items);

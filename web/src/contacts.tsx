@@ -12,7 +12,8 @@ interface History {
   lastMessageAt: string | null;
   inbound: number;
   outbound: number;
-  consent: { optedOut: boolean; at: string; source: string | null; keyword: string | null }[];
+  consent: { optedOut: boolean; at: string; source: string | null; keyword: string | null; phone: string }[];
+  numbers: { phone: string; optedOut: boolean }[];
 }
 
 export function ContactsPage(props: { me: Me; go: (to: string) => void }) {
@@ -124,6 +125,10 @@ export function ContactsPage(props: { me: Me; go: (to: string) => void }) {
               setSelected(c);
               setItems((list) => list.map((x) => (x.id === c.id ? c : x)));
             }}
+            onMerged={(c, goneId) => {
+              setSelected(c);
+              setItems((list) => list.filter((x) => x.id !== goneId).map((x) => (x.id === c.id ? c : x)));
+            }}
           />
         )}
       </div>
@@ -142,8 +147,10 @@ function ContactDetail(props: {
   canEdit: boolean;
   go: (to: string) => void;
   onSaved: (c: Contact) => void;
+  onMerged: (c: Contact, goneId: string) => void;
 }) {
   const { contact } = props;
+  const [reload, setReload] = useState(0);
   const [name, setName] = useState(contact.name ?? "");
   const [email, setEmail] = useState(contact.email ?? "");
   const [timezone, setTimezone] = useState(contact.timezone ?? "");
@@ -156,7 +163,7 @@ function ContactDetail(props: {
   const [status, setStatus] = useState<string | null>(null);
   useEffect(() => {
     api<History>("GET", `/api/contacts/${contact.id}/history`).then(setHistory, (e) => setStatus(errorText(e)));
-  }, [contact.id]);
+  }, [contact.id, reload]);
   const save = async (e: Event) => {
     e.preventDefault();
     try {
@@ -241,11 +248,20 @@ function ContactDetail(props: {
               </li>
             ))}
           </ul>
+          <h3>Numbers</h3>
+          <ul class="plain small contact-numbers">
+            {history.numbers.map((n) => (
+              <li key={n.phone}>
+                {n.phone} {n.optedOut ? <span class="bad">opted out</span> : <span class="muted">subscribed</span>}
+              </li>
+            ))}
+          </ul>
           <h3>Consent</h3>
           <ul class="plain small">
             {history.consent.map((e) => (
-              <li key={e.at}>
-                {new Date(e.at).toLocaleString()}: {e.optedOut ? "opted out" : "opted back in"}
+              <li key={`${e.at}-${e.phone}`}>
+                {new Date(e.at).toLocaleString()}: {history.numbers.length > 1 ? `${e.phone} ` : ""}
+                {e.optedOut ? "opted out" : "opted back in"}
                 {e.keyword ? ` (${e.keyword})` : e.source ? ` (${e.source})` : ""}
               </li>
             ))}
@@ -253,7 +269,74 @@ function ContactDetail(props: {
           </ul>
         </>
       )}
+      {props.canEdit && (
+        <MergeInto
+          contact={contact}
+          onMerged={(c, goneId) => {
+            props.onMerged(c, goneId);
+            setReload((n) => n + 1);
+          }}
+        />
+      )}
     </section>
+  );
+}
+
+/** Pick a duplicate of this contact and merge it in (its threads, number, consent and fields come along). */
+function MergeInto(props: { contact: Contact; onMerged: (c: Contact, goneId: string) => void }) {
+  const [q, setQ] = useState("");
+  const [matches, setMatches] = useState<Contact[]>([]);
+  const [status, setStatus] = useState<string | null>(null);
+  useEffect(() => {
+    if (q.trim().length < 2) {
+      setMatches([]);
+      return;
+    }
+    const t = setTimeout(async () => {
+      const page = await api<Page<Contact>>("GET", `/api/contacts?limit=8&q=${encodeURIComponent(q.trim())}`).catch(
+        () => null,
+      );
+      setMatches((page?.items ?? []).filter((c) => c.id !== props.contact.id));
+    }, 200);
+    return () => clearTimeout(t);
+  }, [q]);
+  const merge = async (other: Contact) => {
+    if (
+      !confirm(
+        `Merge ${contactName(other)} (${other.phone}) into ${contactName(props.contact)}? Its conversations, custom fields and labels move here; its number and that number's consent are kept.`,
+      )
+    )
+      return;
+    try {
+      const merged = await api<Contact>("POST", `/api/contacts/${props.contact.id}/merge`, { contactId: other.id });
+      setQ("");
+      setMatches([]);
+      setStatus(`Merged ${contactName(other)} into this contact.`);
+      props.onMerged(merged, other.id);
+    } catch (err) {
+      setStatus(errorText(err));
+    }
+  };
+  return (
+    <details class="merge">
+      <summary>Merge a duplicate into this contact</summary>
+      <label>
+        Find the duplicate (name, phone or email)
+        <input type="search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+      </label>
+      <ul class="plain">
+        {matches.map((m) => (
+          <li key={m.id}>
+            <button type="button" class="link" onClick={() => merge(m)}>
+              Merge {contactName(m)} · {m.phone}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <p class="small muted" role="status">
+        {status}
+      </p>
+    </details>
   );
 }
 

@@ -37,6 +37,33 @@ export function auditValues(
   };
 }
 
+/** The audit row as a raw statement, for a D1 batch that must record it in the same write. */
+export function auditStatement(
+  d1: D1Database,
+  actor: Actor,
+  action: string,
+  targetType: string,
+  targetId: string,
+  data?: Record<string, unknown>,
+): D1PreparedStatement {
+  const v = auditValues(actor, action, targetType, targetId, data);
+  return d1
+    .prepare(
+      `INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, target_type, target_id, data, client_ip)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(
+      v.workspaceId,
+      v.actorType,
+      v.actorId,
+      v.action,
+      v.targetType,
+      v.targetId,
+      JSON.stringify(v.data),
+      v.clientIp,
+    );
+}
+
 export async function audit(
   db: Db,
   actor: Actor,

@@ -3,7 +3,7 @@
  * listed ids, a filter), evaluated as SQL: counted when a campaign is saved and started, and walked in
  * contact-id order, a chunk at a time, by the fan-out.
  */
-import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
 import { type CampaignAudience, campaigns, contacts } from "../schema";
@@ -40,7 +40,7 @@ export function contactSearchSql(q: string): SQL {
 
 /** The audience's condition: (any label, or listed) and the filter. */
 export function audienceSql(workspaceId: string, audience: CampaignAudience): SQL {
-  const conditions: SQL[] = [eq(contacts.workspaceId, workspaceId)];
+  const conditions: SQL[] = [eq(contacts.workspaceId, workspaceId), isNull(contacts.mergedInto)];
   const picks: SQL[] = [];
   if (audience.labels?.length) picks.push(hasAnyLabelSql(audience.labels));
   if (audience.contactIds?.length) {
@@ -183,11 +183,11 @@ export async function campaignCounts(d1: D1Database, campaignId: string): Promis
 export async function waitingCampaignMessages(d1: D1Database, campaignId: string, limit: number) {
   const { results } = await d1
     .prepare(
-      `SELECT id, conversation_id AS conversationId, workspace_id AS workspaceId, status FROM messages
-       WHERE campaign_id = ?1 AND status IN ('pending', 'scheduled') LIMIT ?2`,
+      `SELECT id, conversation_id AS conversationId, workspace_id AS workspaceId, from_number AS fromNumber, status
+       FROM messages WHERE campaign_id = ?1 AND status IN ('pending', 'scheduled') LIMIT ?2`,
     )
     .bind(campaignId, limit)
-    .all<{ id: string; conversationId: string; workspaceId: string; status: string }>();
+    .all<{ id: string; conversationId: string; workspaceId: string; fromNumber: string; status: string }>();
   return results;
 }
 

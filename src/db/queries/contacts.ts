@@ -1,5 +1,5 @@
 /** Contacts of a workspace. Every function takes the workspace id and filters on it. */
-import { type AnyColumn, and, desc, eq, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, desc, eq, isNull, like, lt, or, type SQL, sql } from "drizzle-orm";
 import { newId } from "../../domain/ids";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
@@ -24,7 +24,7 @@ export async function listContacts(
     before?: { key: number; id: string } | null;
   },
 ) {
-  const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId)];
+  const conditions: (SQL | undefined)[] = [eq(contacts.workspaceId, workspaceId), isNull(contacts.mergedInto)];
   if (opts.label) conditions.push(hasAnyLabelSql([opts.label]));
   if (opts.field) {
     conditions.push(sql`json_extract(${contacts.fields}, ${`$."${opts.field.key}"`}) = ${opts.field.value}`);
@@ -58,8 +58,65 @@ export async function listContacts(
     .limit(opts.limit + 1);
 }
 
+/** A contact by id; a merged contact's id gives the contact it was merged into. */
 export async function getContact(db: Db, workspaceId: string, id: string) {
-  return db.query.contacts.findFirst({ where: and(eq(contacts.id, id), eq(contacts.workspaceId, workspaceId)) });
+  return db.query.contacts.findFirst({
+    where: and(
+      eq(contacts.workspaceId, workspaceId),
+      isNull(contacts.mergedInto),
+      sql`${contacts.id} = coalesce((select m.merged_into from contacts m where m.id = ${id} and m.workspace_id = ${workspaceId}), ${id})`,
+    ),
+  });
+}
+
+/**
+ * Merges `mergedId` into `keptId` in one batch: the kept contact fills its blanks (name, email, zone)
+ * and missing custom fields from the other and takes its labels; the other keeps its number (texts to
+ * and from it stay in its threads) but becomes the kept one wherever people look, with its name;
+ * contacts merged into it before follow. Consent stays with each number (the suppression list).
+ */
+export function mergeStatements(
+  d1: D1Database,
+  workspaceId: string,
+  keptId: string,
+  mergedId: string,
+  now: number,
+): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        `UPDATE contacts SET
+           name = coalesce(contacts.name, m.name), email = coalesce(contacts.email, m.email),
+           timezone = coalesce(contacts.timezone, m.timezone), fields = json_patch(m.fields, contacts.fields), updated_at = ?4
+         FROM (SELECT name, email, timezone, fields FROM contacts WHERE id = ?3 AND workspace_id = ?1) m
+         WHERE contacts.id = ?2 AND contacts.workspace_id = ?1`,
+      )
+      .bind(workspaceId, keptId, mergedId, now),
+    d1
+      .prepare(
+        `UPDATE contacts SET merged_into = ?2, updated_at = ?4,
+           name = (SELECT k.name FROM contacts k WHERE k.id = ?2), email = (SELECT k.email FROM contacts k WHERE k.id = ?2)
+         WHERE workspace_id = ?1 AND (id = ?3 OR merged_into = ?3)`,
+      )
+      .bind(workspaceId, keptId, mergedId, now),
+    d1
+      .prepare(
+        `INSERT OR IGNORE INTO contact_labels (contact_id, label_id, workspace_id)
+         SELECT ?2, label_id, workspace_id FROM contact_labels WHERE contact_id = ?3 AND workspace_id = ?1`,
+      )
+      .bind(workspaceId, keptId, mergedId),
+  ];
+}
+
+/** Keeps the name and email of contacts merged into this one the same as its own (they show in threads). */
+export function syncMergedStatement(d1: D1Database, workspaceId: string, keptId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE contacts SET name = (SELECT k.name FROM contacts k WHERE k.id = ?2),
+         email = (SELECT k.email FROM contacts k WHERE k.id = ?2)
+       WHERE workspace_id = ?1 AND merged_into = ?2`,
+    )
+    .bind(workspaceId, keptId);
 }
 
 export async function findContactByPhone(db: Db, workspaceId: string, phone: string) {
@@ -164,11 +221,13 @@ export async function optOutRecipient(
 
 /** A contact's history: its threads, message counts and first/last message, and its consent changes. */
 export async function contactHistory(d1: D1Database, workspaceId: string, contactId: string) {
-  const [threads, totals, consent] = await d1.batch<Record<string, unknown>>([
+  const [threads, totals, consent, numbers] = await d1.batch<Record<string, unknown>>([
     d1
       .prepare(
         `SELECT c.id, c.from_number AS "from", c.status, c.last_message_at AS lastMessageAt
-         FROM conversations c WHERE c.workspace_id = ?1 AND c.contact_id = ?2 ORDER BY c.last_message_at DESC`,
+         FROM conversations c WHERE c.workspace_id = ?1
+           AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))
+         ORDER BY c.last_message_at DESC`,
       )
       .bind(workspaceId, contactId),
     d1
@@ -176,14 +235,22 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
         `SELECT min(m.created_at) AS firstAt, max(m.created_at) AS lastAt,
            sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
          FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE c.workspace_id = ?1 AND c.contact_id = ?2`,
+         WHERE c.workspace_id = ?1
+           AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))`,
       )
       .bind(workspaceId, contactId),
     d1
       .prepare(
-        `SELECT a.action, a.at, a.data FROM audit_log a JOIN contacts ct ON ct.phone = a.target_id
-         WHERE a.workspace_id = ?1 AND ct.id = ?2 AND a.action IN ('contact.opted_out', 'contact.opted_in')
+        `SELECT a.action, a.at, a.data, a.target_id AS phone FROM audit_log a JOIN contacts ct ON ct.phone = a.target_id
+         WHERE a.workspace_id = ?1 AND ct.workspace_id = ?1 AND (ct.id = ?2 OR ct.merged_into = ?2)
+           AND a.action IN ('contact.opted_out', 'contact.opted_in')
          ORDER BY a.at DESC LIMIT 50`,
+      )
+      .bind(workspaceId, contactId),
+    d1
+      .prepare(
+        `SELECT ct.id, ct.phone, EXISTS (SELECT 1 FROM suppressions s WHERE s.workspace_id = ?1 AND s.phone = ct.phone) AS optedOut
+         FROM contacts ct WHERE ct.workspace_id = ?1 AND (ct.id = ?2 OR ct.merged_into = ?2) ORDER BY ct.id = ?2 DESC, ct.created_at`,
       )
       .bind(workspaceId, contactId),
   ]);
@@ -195,7 +262,9 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
       inbound: number | null;
       outbound: number | null;
     },
-    consent: (consent?.results ?? []) as { action: string; at: number; data: string | null }[],
+    consent: (consent?.results ?? []) as { action: string; at: number; data: string | null; phone: string }[],
+    /** The contact's number first, then those of contacts merged into it. */
+    numbers: (numbers?.results ?? []) as { id: string; phone: string; optedOut: number }[],
   };
 }
 
@@ -211,8 +280,10 @@ export type ImportedContact = {
 export async function contactsByPhone(d1: D1Database, workspaceId: string, phones: string[]) {
   const { results } = await d1
     .prepare(
-      `SELECT id, phone, name, email, timezone, fields FROM contacts
-       WHERE workspace_id = ?1 AND phone IN (SELECT value FROM json_each(?2))`,
+      `SELECT coalesce(k.id, c.id) AS id, c.phone, coalesce(k.name, c.name) AS name, coalesce(k.email, c.email) AS email,
+         coalesce(k.timezone, c.timezone) AS timezone, coalesce(k.fields, c.fields) AS fields
+       FROM contacts c LEFT JOIN contacts k ON k.id = c.merged_into
+       WHERE c.workspace_id = ?1 AND c.phone IN (SELECT value FROM json_each(?2))`,
     )
     .bind(workspaceId, JSON.stringify(phones))
     .all<{
@@ -291,7 +362,7 @@ export function contactLabelStatements(
     d1
       .prepare(
         `INSERT OR IGNORE INTO contact_labels (contact_id, label_id, workspace_id)
-         SELECT c.id, l.id, ?1 FROM json_each(?2) p
+         SELECT coalesce(c.merged_into, c.id), l.id, ?1 FROM json_each(?2) p
            JOIN contacts c ON c.workspace_id = ?1 AND c.phone = json_extract(p.value, '$.phone')
            JOIN labels l ON l.workspace_id = ?1 AND l.name = json_extract(p.value, '$.label')`,
       )

@@ -3,7 +3,8 @@
 export async function contactsPage(d1: D1Database, workspaceId: string, afterRowid: number, limit: number) {
   const { results } = await d1
     .prepare(
-      `SELECT rowid AS r, id, name, phone, email, timezone, fields, opted_out AS optedOut, created_at AS createdAt
+      `SELECT rowid AS r, id, name, phone, email, timezone, fields, opted_out AS optedOut, created_at AS createdAt,
+         merged_into AS mergedInto
        FROM contacts WHERE workspace_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3`,
     )
     .bind(workspaceId, afterRowid, limit)
@@ -17,6 +18,7 @@ export async function contactsPage(d1: D1Database, workspaceId: string, afterRow
       fields: string;
       optedOut: number;
       createdAt: number;
+      mergedInto: string | null;
     }>();
   return results;
 }

@@ -1,11 +1,18 @@
 /** Contacts: the people a workspace texts. Phone numbers are E.164 and unique per workspace. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
-import { audit } from "../../db/queries/audit";
-import { contactHistory, getContact, listContacts, suppressedSql } from "../../db/queries/contacts";
+import { and, eq, sql } from "drizzle-orm";
+import { audit, auditStatement } from "../../db/queries/audit";
+import {
+  contactHistory,
+  getContact,
+  listContacts,
+  mergeStatements,
+  suppressedSql,
+  syncMergedStatement,
+} from "../../db/queries/contacts";
 import { contacts } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
-import { conflict, notFound } from "../../domain/errors";
+import { conflict, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { iso } from "../../domain/time";
 import { isTimeZone } from "../../domain/zones";
@@ -159,14 +166,35 @@ const historyRoute = createRoute({
               at: z.string(),
               source: z.string().nullable(),
               keyword: z.string().nullable(),
+              /** The number the change was about (a merged contact has several). */
+              phone: z.string(),
             }),
           ),
+          /** The contact's number first, then those of contacts merged into it, each with its consent. */
+          numbers: z.array(z.object({ phone: z.string(), optedOut: z.boolean() })),
         })
         .openapi("ContactHistory"),
       "History",
     ),
     ...errorResponses,
   },
+});
+
+const mergeRoute = createRoute({
+  method: "post",
+  path: "/{id}/merge",
+  tags: ["contacts"],
+  summary: "Merge another contact into this one (its threads, labels, fields and number's consent come along)",
+  description:
+    "The other contact's conversations show under this one, its custom fields and labels are added (this contact's values win), and its blanks are filled. Its number stays its own: texts to and from it stay in its threads, and its consent (opted out or not) is unchanged. Audited as contact.merged.",
+  security,
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z.object({ contactId: z.string().min(1).max(64).openapi({ description: "The contact to merge in" }) }).strict(),
+    ),
+  },
+  responses: { 200: jsonContent(ContactSchema, "The contact, merged"), ...errorResponses },
 });
 
 const deleteRoute = createRoute({
@@ -236,14 +264,19 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       ...(input.phone ? { optedOut: suppressedSql(workspaceId, input.phone) } : {}),
       updatedAt: Date.now(),
     };
+    // A merged contact's id edits the contact it was merged into.
+    const target = await getContact(db, workspaceId, id);
+    if (!target) throw notFound("Contact");
     try {
       const [row] = await db
         .update(contacts)
         .set(set)
-        .where(and(eq(contacts.id, id), eq(contacts.workspaceId, workspaceId)))
+        .where(and(eq(contacts.id, target.id), eq(contacts.workspaceId, workspaceId)))
         .returning();
       if (!row) throw notFound("Contact");
-      await audit(db, principal, "contact.updated", "contact", id, { fields: Object.keys(input) });
+      if (input.name !== undefined || input.email !== undefined)
+        await syncMergedStatement(c.get("d1"), workspaceId, row.id).run();
+      await audit(db, principal, "contact.updated", "contact", row.id, { fields: Object.keys(input) });
       return c.json(presentContact(row), 200);
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict("Another contact already has this phone.", { field: "phone" });
@@ -253,11 +286,12 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(historyRoute, async (c) => {
     const { workspaceId } = c.get("principal");
     const { id } = c.req.valid("param");
-    if (!(await getContact(c.get("db"), workspaceId, id))) throw notFound("Contact");
-    const h = await contactHistory(c.get("d1"), workspaceId, id);
+    const contact = await getContact(c.get("db"), workspaceId, id);
+    if (!contact) throw notFound("Contact");
+    const h = await contactHistory(c.get("d1"), workspaceId, contact.id);
     return c.json(
       {
-        contactId: id,
+        contactId: contact.id,
         conversations: h.threads.map((t) => ({ ...t, lastMessageAt: iso(t.lastMessageAt) })),
         firstMessageAt: iso(h.totals.firstAt),
         lastMessageAt: iso(h.totals.lastAt),
@@ -270,21 +304,58 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
             at: iso(e.at),
             source: data.source ?? null,
             keyword: data.keyword ?? null,
+            phone: e.phone,
           };
         }),
+        numbers: h.numbers.map((n) => ({ phone: n.phone, optedOut: Boolean(n.optedOut) })),
       },
       200,
     );
   })
+  .openapi(mergeRoute, async (c) => {
+    const principal = c.get("principal");
+    const { workspaceId } = principal;
+    const db = c.get("db");
+    const [kept, merged] = await Promise.all([
+      getContact(db, workspaceId, c.req.valid("param").id),
+      getContact(db, workspaceId, c.req.valid("json").contactId),
+    ]);
+    if (!kept || !merged) throw notFound("Contact");
+    if (kept.id === merged.id) {
+      throw unprocessable("same_contact", "These are already the same contact.", { contactId: merged.id });
+    }
+    const d1 = c.get("d1");
+    const now = Date.now();
+    await d1.batch([
+      ...mergeStatements(d1, workspaceId, kept.id, merged.id, now),
+      auditStatement(d1, principal, "contact.merged", "contact", kept.id, {
+        mergedId: merged.id,
+        mergedPhone: merged.phone,
+        keptPhone: kept.phone,
+        mergedName: merged.name,
+      }),
+    ]);
+    const row = await getContact(db, workspaceId, kept.id);
+    if (!row) throw notFound("Contact");
+    return c.json(presentContact(row), 200);
+  })
   .openapi(deleteRoute, async (c) => {
     const principal = c.get("principal");
     const db = c.get("db");
+    const target = await getContact(db, principal.workspaceId, c.req.valid("param").id);
+    if (!target) throw notFound("Contact");
+    // The contact and any merged into it (their threads go with them).
     const [gone] = await db
       .delete(contacts)
-      .where(and(eq(contacts.id, c.req.valid("param").id), eq(contacts.workspaceId, principal.workspaceId)))
+      .where(
+        and(
+          eq(contacts.workspaceId, principal.workspaceId),
+          sql`(${contacts.id} = ${target.id} or ${contacts.mergedInto} = ${target.id})`,
+        ),
+      )
       .returning({ id: contacts.id });
     if (!gone) throw notFound("Contact");
     // The suppression list keeps the number's consent: deleting the contact does not lift an opt-out.
-    await audit(db, principal, "contact.deleted", "contact", gone.id);
+    await audit(db, principal, "contact.deleted", "contact", target.id);
     return c.body(null, 204);
   });

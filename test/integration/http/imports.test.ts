@@ -150,7 +150,7 @@ describe("exports", () => {
     expect(file.status).toBe(200);
     expect(file.headers.get("Content-Type")).toContain("text/csv");
     const lines = file.text.trim().split("\r\n");
-    expect(lines[0]).toBe("id,name,phone,email,timezone,opted_out,created_at,fields");
+    expect(lines[0]).toBe("id,name,phone,email,timezone,opted_out,created_at,fields,merged_into");
     expect(lines).toHaveLength(3);
     expect(file.text).toContain('"Lee, Ana"');
     // Fields are one JSON cell (it starts with {, so no spreadsheet reads it as a formula).
