@@ -266,6 +266,12 @@ export function seedSql(now = Date.now()) {
       (900003, 'ws_demo', 'user', 'usr_demo', 'member.role_changed', 'member', 'mem_morgan', '{"email":"morgan@parley.local","before":"agent","after":"admin"}', '127.0.0.1', ${now - 20 * DAY}),
       (900004, 'ws_demo', 'user', 'usr_morgan', 'label.created', 'label', 'lbl_vip', '{"name":"VIP","color":"#b45309"}', '127.0.0.1', ${now - 10 * DAY});`,
     `INSERT OR IGNORE INTO notifications (id, workspace_id, user_id, type, conversation_id, actor_type, actor_id, actor_name, created_at) VALUES ('ntf_demo_1', 'ws_demo', 'usr_ana', 'mention', 'cv_demo', 'user', 'usr_sam', 'Sam Rivera', ${now - 15 * MINUTE});`,
+    // A draft campaign to the VIP customers, ready to start from the Campaigns page.
+    `INSERT OR IGNORE INTO campaigns (id, workspace_id, name, status, audience, body, number_ids, audience_count, created_by, created_at, updated_at)
+      SELECT 'cmp_demo', 'ws_demo', 'Holiday opening hours', 'draft', '{"labels":["lbl_vip"]}',
+        ${q("Hi {{contact.firstName|there}}! Over the holidays we open 10:00-16:00. Reply STOP to opt out.")}, '["num_demo"]',
+        (SELECT count(DISTINCT c.contact_id) FROM conversations c JOIN conversation_labels cl ON cl.conversation_id = c.id WHERE cl.label_id = 'lbl_vip'),
+        'usr_demo', ${now - 2 * HOUR}, ${now - 2 * HOUR};`,
   );
   return lines.join("\n");
 }

@@ -380,19 +380,28 @@ type Renderer = (contact: {
   fields: Record<string, string>;
 }) => string | null;
 
-async function rendererFor(db: Db, row: CampaignRow): Promise<Renderer> {
-  if (!row.templateId) {
-    const body = row.body ?? "";
-    return () => body;
+async function rendererFor(db: Db, d1: D1Database, row: CampaignRow): Promise<Renderer> {
+  // A template's text, or the campaign's own (placeholders work in both).
+  let body = row.body ?? "";
+  let workspaceName = "";
+  let agentName: string | null = null;
+  if (row.templateId) {
+    const found = await templateWithNames(db, row.workspaceId, row.templateId, row.createdBy);
+    if (!found) return () => null;
+    ({ workspaceName, agentName } = found);
+    body = found.template.body;
+  } else {
+    const names = await d1
+      .prepare(
+        "SELECT (SELECT name FROM workspaces WHERE id = ?1) AS workspaceName, (SELECT name FROM users WHERE id = ?2) AS agentName",
+      )
+      .bind(row.workspaceId, row.createdBy)
+      .first<{ workspaceName: string; agentName: string | null }>();
+    workspaceName = names?.workspaceName ?? "";
+    agentName = names?.agentName ?? null;
   }
-  const found = await templateWithNames(db, row.workspaceId, row.templateId, row.createdBy);
-  if (!found) return () => null;
   return (contact) => {
-    const result = renderTemplate(found.template.body, {
-      contact,
-      agent: { name: found.agentName },
-      workspace: { name: found.workspaceName },
-    });
+    const result = renderTemplate(body, { contact, agent: { name: agentName }, workspace: { name: workspaceName } });
     return result.ok && result.body.trim() && result.body.length <= MAX_BODY_CHARS ? result.body : null;
   };
 }
@@ -411,7 +420,7 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
     senders.map((s) => s.phone),
   );
   const now = Date.now();
-  const render = await rendererFor(db, row);
+  const render = await rendererFor(db, env.DB, row);
   const policy = await env.DB.prepare("SELECT quiet_hours AS quietHours, timezone FROM workspaces WHERE id = ?")
     .bind(row.workspaceId)
     .first<{ quietHours: string | null; timezone: string }>();

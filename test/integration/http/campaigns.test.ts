@@ -144,7 +144,12 @@ describe("campaigns", () => {
     await seedContacts(a.workspaceId, 30, { plan: "basic" });
     const created = (
       await call("POST", "/api/campaigns", a, {
-        body: { name: "Twice?", audience: { filter: { fields: { plan: "basic" } } }, body: "Once only", from: n1.id },
+        body: {
+          name: "Twice?",
+          audience: { filter: { fields: { plan: "basic" } } },
+          body: "Once only, {{contact.firstName}}",
+          from: n1.id,
+        },
       })
     ).json;
     expect(created.counts.audience).toBe(30);
@@ -162,7 +167,10 @@ describe("campaigns", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(await countRows("messages", "campaign_id = ?", created.id)).toBe(30);
     expect(await countRows("campaign_recipients", "campaign_id = ?", created.id)).toBe(30);
-    const phones = (await campaignMessages(created.id)).map((m) => m.phone);
+    const stored = await campaignMessages(created.id);
+    // Placeholders work in a campaign's own text too.
+    expect(stored.every((m) => m.body === "Once only, Person")).toBe(true);
+    const phones = stored.map((m) => m.phone);
     for (const phone of phones) expect(await emulatorMessages(phone)).toHaveLength(1);
   });
 
