@@ -814,6 +814,7 @@ async function campaignPhase(stack) {
   const duplicates = [...perRecipient.values()].filter((n) => n > 1).length;
   const lost = total - perRecipient.size;
   let busiest = 0;
+  const gaps = [];
   for (const n of numbers) {
     const at = sends
       .filter((m) => m.from === n.phoneNumber)
@@ -822,8 +823,12 @@ async function campaignPhase(stack) {
     for (let i = 0, j = 0; i < at.length; i++) {
       while (at[i] - at[j] >= 1000) j++;
       busiest = Math.max(busiest, i - j + 1);
+      if (i > 0 && !(at[i - 1] < tResume && at[i] >= tResume)) gaps.push(at[i] - at[i - 1]);
     }
   }
+  // Where the time went at each number: the spacing itself, and stalls (gaps of more than two slots).
+  const slotMs = 1000 / rate;
+  const stallMs = gaps.filter((g) => g > 2 * slotMs).reduce((sum, g) => sum + g - slotMs, 0) / numberCount;
   const times = sends.map((m) => m.created_ms);
   const firstSend = Math.min(...times);
   const lastSend = Math.max(...times);
@@ -845,6 +850,9 @@ async function campaignPhase(stack) {
     replyMs: replyAt === null ? null : replyAt - tReply,
     sendsMoreThan2sAfterPause: afterPause,
     workerdCpuBusy: cpuBusy,
+    gapP50Ms: pct(gaps, 50),
+    gapP90Ms: pct(gaps, 90),
+    stallSecondsPerNumber: stallMs / 1000,
     counts: campaign?.counts,
   };
   row(
@@ -866,6 +874,11 @@ async function campaignPhase(stack) {
     "campaign: an agent's reply from a busy number",
     `${ahead} slots`,
     `${ahead <= 2 ? "within 2 slots" : "behind the campaign"}; reached the emulator ${replyAt === null ? "never" : `${replyAt - tReply} ms`} after the POST`,
+  );
+  row(
+    "campaign: gap between a number's sends, p50 / p90",
+    `${pct(gaps, 50)} / ${pct(gaps, 90)} ms`,
+    `slots are ${slotMs} ms; stalls (gaps over ${2 * slotMs} ms) ${(stallMs / 1000).toFixed(1)} s per number`,
   );
   row("campaign: sends more than 2 s after pause", `${afterPause}`, afterPause === 0 ? "held" : "not held");
   row(

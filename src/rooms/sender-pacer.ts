@@ -3,8 +3,8 @@
  * rate (segments per second, as carriers count them) and makes the Twilio call itself, in turn.
  *
  * Two rules decide when a send may start:
- * - spacing: at least `segments × 1000 / rate` ms after the previous send really started, so sends
- *   flow evenly instead of in bursts;
+ * - spacing: each send gets the slot `segments × 1000 / rate` ms after the previous one's, so sends flow
+ *   evenly instead of in bursts (a turn taken a little late keeps the timeline rather than shifting it);
  * - the window: the segments of sends that Twilio may have received in the last second, plus this
  *   one, stay within the rate. A send counts from its start until one second after Twilio answered
  *   (it arrived somewhere in between), so however long a request takes to get there, no second at
@@ -185,7 +185,11 @@ export class SenderPacer extends DurableObject<Env> {
         if (windowFree && now >= this.nextStart) {
           const entry = { segments: waiter.segments, until: Number.POSITIVE_INFINITY };
           this.window.push(entry);
-          this.nextStart = now + waiter.costMs;
+          // Keep to the timeline when woken a little late (a busy event loop), so lateness does not add
+          // up send after send; after a pause, start a new one. The window rule above still holds every
+          // second at the receiver to the rate.
+          const slot = now - this.nextStart < waiter.costMs ? this.nextStart : now;
+          this.nextStart = slot + waiter.costMs;
           this.line.splice(this.line.indexOf(waiter), 1);
           waiter.resolve(entry);
           continue;
