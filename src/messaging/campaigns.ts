@@ -27,6 +27,7 @@ import {
   type CampaignRow,
   campaignBacklog,
   campaignCounts,
+  emptyCounts,
   waitingCampaignMessages,
 } from "../db/queries/campaigns";
 import { templateWithNames } from "../db/queries/templates";
@@ -64,21 +65,6 @@ export const OPT_OUT_MIN_SAMPLE = 50;
 export const DEFAULT_OPT_OUT_PAUSE_PCT = 2;
 /** A running campaign whose chain has not ticked for this long gets a new one (the cron checks). */
 export const STALLED_TICK_MS = 60_000;
-
-export function emptyCounts(): CampaignCountRow {
-  return {
-    recipients: 0,
-    queued: 0,
-    sent: 0,
-    delivered: 0,
-    failed: 0,
-    skippedOptOut: 0,
-    skippedQuietHours: 0,
-    replied: 0,
-    optedOut: 0,
-    canceled: 0,
-  };
-}
 
 export function presentCampaign(row: CampaignRow, counts: CampaignCountRow): CampaignJson {
   const audience = Math.max(row.audienceCount, counts.recipients);

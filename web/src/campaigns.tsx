@@ -4,6 +4,7 @@
  * counts with pause, resume and cancel. Progress arrives as `campaign` frames on /api/ws (a poll
  * covers a dropped socket).
  */
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { CampaignJson } from "../../src/shared/frames";
 import { api, errorText } from "./api";
@@ -338,20 +339,16 @@ function CampaignBuilder(props: { onCreated: (c: CampaignJson) => void; onCancel
         {who === "labels" && (
           <div class="row wrap">
             {labels.map((l) => (
-              <label key={l.id} class="inline">
-                <input
-                  type="checkbox"
-                  name="campaign-label"
-                  value={l.name}
-                  checked={chosenLabels.includes(l.id)}
-                  onChange={(e) =>
-                    setChosenLabels((list) =>
-                      (e.target as HTMLInputElement).checked ? [...list, l.id] : list.filter((x) => x !== l.id),
-                    )
-                  }
-                />{" "}
+              <Check
+                key={l.id}
+                name="campaign-label"
+                value={l.name}
+                id={l.id}
+                chosen={chosenLabels}
+                onChange={setChosenLabels}
+              >
                 {l.name}
-              </label>
+              </Check>
             ))}
             {labels.length === 0 && <span class="muted">No labels yet.</span>}
           </div>
@@ -399,21 +396,10 @@ function CampaignBuilder(props: { onCreated: (c: CampaignJson) => void; onCancel
         <legend>From</legend>
         <div class="row wrap">
           {numbers.map((n) => (
-            <label key={n.id} class="inline">
-              <input
-                type="checkbox"
-                name="campaign-number"
-                value={n.phoneNumber}
-                checked={from.includes(n.id)}
-                onChange={(e) =>
-                  setFrom((list) =>
-                    (e.target as HTMLInputElement).checked ? [...list, n.id] : list.filter((x) => x !== n.id),
-                  )
-                }
-              />{" "}
+            <Check key={n.id} name="campaign-number" value={n.phoneNumber} id={n.id} chosen={from} onChange={setFrom}>
               {n.label ? `${n.label} (${n.phoneNumber})` : n.phoneNumber}
               {n.ratePerSecond ? <span class="muted small"> · {n.ratePerSecond}/s</span> : null}
-            </label>
+            </Check>
           ))}
         </div>
       </fieldset>
@@ -435,5 +421,31 @@ function CampaignBuilder(props: { onCreated: (c: CampaignJson) => void; onCancel
         </p>
       )}
     </form>
+  );
+}
+
+/** A checkbox that adds its id to, or takes it from, a chosen list. */
+function Check(props: {
+  name: string;
+  value: string;
+  id: string;
+  chosen: string[];
+  onChange: (update: (list: string[]) => string[]) => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <label class="inline">
+      <input
+        type="checkbox"
+        name={props.name}
+        value={props.value}
+        checked={props.chosen.includes(props.id)}
+        onChange={(e) => {
+          const on = (e.target as HTMLInputElement).checked;
+          props.onChange((list) => (on ? [...list, props.id] : list.filter((x) => x !== props.id)));
+        }}
+      />{" "}
+      {props.children}
+    </label>
   );
 }

@@ -163,20 +163,23 @@ export async function campaignCounts(d1: D1Database, campaignId: string): Promis
     )
     .bind(campaignId)
     .first<CampaignCountRow>();
-  return (
-    row ?? {
-      recipients: 0,
-      queued: 0,
-      sent: 0,
-      delivered: 0,
-      failed: 0,
-      skippedOptOut: 0,
-      skippedQuietHours: 0,
-      replied: 0,
-      optedOut: 0,
-      canceled: 0,
-    }
-  );
+  return row ?? emptyCounts();
+}
+
+/** A campaign's counts before anything happened (a draft). */
+export function emptyCounts(): CampaignCountRow {
+  return {
+    recipients: 0,
+    queued: 0,
+    sent: 0,
+    delivered: 0,
+    failed: 0,
+    skippedOptOut: 0,
+    skippedQuietHours: 0,
+    replied: 0,
+    optedOut: 0,
+    canceled: 0,
+  };
 }
 
 /** A campaign's messages still waiting to go (pending, or held for quiet hours), a page at a time. */

@@ -93,6 +93,21 @@ describe("D1 budget per operation", () => {
     }
   });
 
+  it("a campaign's progress (GET /api/campaigns/:id) costs 3 round trips: the credential, the row, one aggregate over its recipients", async () => {
+    const ws = await textingWorkspace();
+    const numbers = (await call("GET", "/api/numbers", { key: ws.key })).json.items;
+    await call("POST", "/api/contacts", ws.account, { body: { phone: ws.customer, name: "Budget" } });
+    const created = (
+      await call("POST", "/api/campaigns", ws.account, {
+        body: { name: "Budget", audience: { filter: {} }, body: "Hello", from: numbers[0].id },
+      })
+    ).json;
+    await call("POST", `/api/campaigns/${created.id}/start`, ws.account);
+    for (const who of [ws.account, { key: ws.key }]) {
+      expect(d1(await call("GET", `/api/campaigns/${created.id}`, who)).roundTrips).toBeLessThanOrEqual(3);
+    }
+  });
+
   it("a search costs 2 parallel round trips (messages and contacts, the credential and the conversations folded into each)", async () => {
     const ws = await textingWorkspace();
     const conv = await thread(ws);
