@@ -481,11 +481,11 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
       messageId: p.messageId,
       outcome: p.outcome,
     }));
-    const [, , stored] = await env.DB.batch([
+    const [created, , stored] = await env.DB.batch([
       env.DB.prepare(
         `INSERT OR IGNORE INTO conversations (id, workspace_id, contact_id, from_number, status, last_message_at, created_at)
          SELECT json_extract(value, '$.id'), ?1, json_extract(value, '$.contactId'), json_extract(value, '$.fromNumber'), 'resolved', ?2, ?2
-         FROM json_each(?3)`,
+         FROM json_each(?3) WHERE true RETURNING id`,
       ).bind(row.workspaceId, now, JSON.stringify(threads)),
       env.DB.prepare(
         `INSERT OR IGNORE INTO campaign_recipients (campaign_id, contact_id, workspace_id, phone, from_number, message_id, outcome, created_at)
@@ -512,10 +512,67 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
       }[]
     ).filter((r) => r.outcome === "message" && r.messageId && r.conversationId);
     const enqueue: { id: string; from: string }[] = [];
-    // Each message through its own room (different threads: side by side, a few at a time).
-    for (let i = 0; i < toSend.length; i += 20) {
+    // A thread this chunk just created has nothing to order its first message against and nobody
+    // watching it: its messages are written in one batch for the whole chunk (seq 1, as D1 takes it),
+    // and its room comes to life with the first status change, reading its seq from D1 as any room does.
+    // (Making 100 rooms at once would stall every sender's turns on the dev runtime's one thread.)
+    const fresh = new Set(((created?.results ?? []) as { id: string }[]).map((c) => c.id));
+    const firsts = toSend.filter((r) => r.conversationId && fresh.has(r.conversationId));
+    if (firsts.length > 0) {
+      const rows = firsts.flatMap((r) => {
+        const plan = byContact.get(r.contactId);
+        if (!plan?.body || !r.messageId) return [];
+        const { encoding, segments } = analyzeSegments(plan.body);
+        return [
+          {
+            id: r.messageId,
+            cv: r.conversationId,
+            from: r.fromNumber,
+            to: plan.phone,
+            body: plan.body,
+            status: plan.sendAt === null ? "pending" : "scheduled",
+            sendAt: plan.sendAt,
+            deferred: plan.sendAt === null ? null : "quiet_hours",
+            segments,
+            encoding,
+            key: `campaign:${row.id}:${r.contactId}`,
+          },
+        ];
+      });
+      const json = JSON.stringify(rows);
+      const at = Date.now();
+      await env.DB.batch([
+        env.DB.prepare(
+          `INSERT OR IGNORE INTO messages (id, workspace_id, conversation_id, seq, direction, channel, from_number, to_number,
+             body, status, segments, encoding, idempotency_key, send_at, deferred_reason, campaign_id, created_by,
+             sent_by_type, sent_by_name, created_at, updated_at)
+           SELECT json_extract(j.value, '$.id'), ?1, json_extract(j.value, '$.cv'),
+             1 + coalesce((SELECT max(m.seq) FROM messages m WHERE m.conversation_id = json_extract(j.value, '$.cv')), 0),
+             'outbound', 'sms', json_extract(j.value, '$.from'), json_extract(j.value, '$.to'), json_extract(j.value, '$.body'),
+             json_extract(j.value, '$.status'), json_extract(j.value, '$.segments'), json_extract(j.value, '$.encoding'),
+             json_extract(j.value, '$.key'), json_extract(j.value, '$.sendAt'), json_extract(j.value, '$.deferred'),
+             ?2, ?2, 'campaign', ?3, ?4, ?4
+           FROM json_each(?5) j`,
+        ).bind(row.workspaceId, row.id, row.name, at, json),
+        env.DB.prepare(
+          `INSERT INTO message_events (workspace_id, message_id, status, source, at)
+           SELECT ?1, m.id, m.status, 'api', ?2 FROM messages m
+           WHERE m.id IN (SELECT json_extract(value, '$.id') FROM json_each(?3))
+             AND NOT EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id)`,
+        ).bind(row.workspaceId, at, json),
+        env.DB.prepare(
+          `UPDATE conversations SET last_seq = m.seq, last_message_id = m.id, last_message_at = m.created_at, campaign_id = ?1
+           FROM messages m
+           WHERE m.id IN (SELECT json_extract(value, '$.id') FROM json_each(?2)) AND m.conversation_id = conversations.id`,
+        ).bind(row.id, json),
+      ]);
+      for (const r of rows) if (r.status === "pending") enqueue.push({ id: r.id, from: r.from });
+    }
+    const others = toSend.filter((r) => !(r.conversationId && fresh.has(r.conversationId)));
+    // The rest through each thread's room (different threads: side by side, a few at a time).
+    for (let i = 0; i < others.length; i += 20) {
       await Promise.all(
-        toSend.slice(i, i + 20).map(async (r) => {
+        others.slice(i, i + 20).map(async (r) => {
           const plan = byContact.get(r.contactId);
           if (!plan?.body || !r.messageId || !r.conversationId) return;
           const { encoding, segments } = analyzeSegments(plan.body);

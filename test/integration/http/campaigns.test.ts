@@ -134,6 +134,15 @@ describe("campaigns", () => {
       return page.items.find((m: { direction: string }) => m.direction === "inbound");
     });
     expect(reply.campaignId).toBe(created.json.id);
+    // The campaign wrote the new thread's first message without its room; the room took over in order:
+    // the campaign text is seq 1, its status changes and the reply follow with no gap or clash.
+    const page = (await call("GET", `/api/conversations/${msg.conversationId}/messages`, a)).json.items;
+    expect(page.map((m: { seq: number; direction: string }) => [m.seq, m.direction])).toEqual([
+      [1, "outbound"],
+      [reply.seq, "inbound"],
+    ]);
+    expect(reply.seq).toBeGreaterThan(1);
+    expect(await countRows("message_events", "message_id = ?", sent[0]!.id)).toBeGreaterThanOrEqual(2);
     expect((await call("GET", `/api/conversations/${msg.conversationId}`, a)).json.status).toBe("open");
     expect((await call("GET", `/api/campaigns/${created.json.id}`, a)).json.counts.replied).toBe(1);
   });
