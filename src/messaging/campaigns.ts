@@ -19,6 +19,7 @@
  * once and the claim skips the rest; an opt-out rate above the workspace's threshold pauses it and
  * tells the admins. Each tick pushes a `campaign` frame with the counts to the workspace's inboxes.
  */
+import { and, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { createDb, type Db } from "../db/client";
 import {
@@ -31,7 +32,7 @@ import {
   waitingCampaignMessages,
 } from "../db/queries/campaigns";
 import { templateWithNames } from "../db/queries/templates";
-import type { CampaignAudience } from "../db/schema";
+import { campaigns } from "../db/schema";
 import { newId } from "../domain/ids";
 import { quietHoursDecision, recipientZone } from "../domain/quiet-hours";
 import { analyzeSegments } from "../domain/segments";
@@ -130,57 +131,21 @@ export async function transition(
   set: { pausedReason?: string | null; startedAt?: number; completedAt?: number; audienceCount?: number } = {},
 ): Promise<CampaignRow | null> {
   const now = Date.now();
-  const row = await d1
-    .prepare(
-      `UPDATE campaigns SET status = ?3, generation = generation + 1, updated_at = ?4,
-         paused_reason = ?5,
-         started_at = coalesce(started_at, ?6),
-         completed_at = coalesce(?7, completed_at),
-         audience_count = coalesce(?8, audience_count),
-         ticked_at = ?4
-       WHERE workspace_id = ?1 AND id = ?2 AND status IN (SELECT value FROM json_each(?9))
-       RETURNING *`,
-    )
-    .bind(
-      workspaceId,
-      id,
-      to,
-      now,
-      set.pausedReason ?? null,
-      set.startedAt ?? null,
-      set.completedAt ?? null,
-      set.audienceCount ?? null,
-      JSON.stringify(from),
-    )
-    .first<Record<string, unknown>>();
-  return row ? campaignFromRaw(row) : null;
-}
-
-/** A campaigns row read with raw D1 (snake_case, JSON as text) as drizzle's row. */
-export function campaignFromRaw(r: Record<string, unknown>): CampaignRow {
-  return {
-    id: String(r.id),
-    workspaceId: String(r.workspace_id),
-    name: String(r.name),
-    status: r.status as CampaignRow["status"],
-    audience: JSON.parse(String(r.audience)) as CampaignAudience,
-    templateId: (r.template_id as string | null) ?? null,
-    body: (r.body as string | null) ?? null,
-    numberIds: JSON.parse(String(r.number_ids)) as string[],
-    sendAt: (r.send_at as number | null) ?? null,
-    pausedReason: (r.paused_reason as string | null) ?? null,
-    audienceCount: Number(r.audience_count ?? 0),
-    cursor: (r.cursor as string | null) ?? null,
-    fannedOut: Number(r.fanned_out ?? 0),
-    fanoutDone: Boolean(r.fanout_done),
-    generation: Number(r.generation ?? 0),
-    tickedAt: (r.ticked_at as number | null) ?? null,
-    createdBy: (r.created_by as string | null) ?? null,
-    createdAt: Number(r.created_at),
-    updatedAt: (r.updated_at as number | null) ?? null,
-    startedAt: (r.started_at as number | null) ?? null,
-    completedAt: (r.completed_at as number | null) ?? null,
-  };
+  const [row] = await createDb(d1)
+    .update(campaigns)
+    .set({
+      status: to,
+      generation: sql`${campaigns.generation} + 1`,
+      updatedAt: now,
+      tickedAt: now,
+      pausedReason: set.pausedReason ?? null,
+      ...(set.startedAt ? { startedAt: sql`coalesce(${campaigns.startedAt}, ${set.startedAt})` } : {}),
+      ...(set.completedAt ? { completedAt: set.completedAt } : {}),
+      ...(set.audienceCount !== undefined ? { audienceCount: set.audienceCount } : {}),
+    })
+    .where(and(eq(campaigns.workspaceId, workspaceId), eq(campaigns.id, id), inArray(campaigns.status, from)))
+    .returning();
+  return row ?? null;
 }
 
 /** The campaign's sender numbers that still belong to its workspace, with their rates. */
@@ -613,34 +578,44 @@ async function fanOutChunk(env: Env, db: Db, row: CampaignRow, senders: Sender[]
   }
   const last = members.at(-1)?.id ?? row.cursor;
   const done = members.length < CHUNK;
-  const updated = await env.DB.prepare(
-    `UPDATE campaigns SET cursor = ?3, fanned_out = fanned_out + ?4, fanout_done = ?5, updated_at = ?6
-     WHERE id = ?1 AND generation = ?2 RETURNING *`,
-  )
-    .bind(row.id, row.generation, last, members.length, done ? 1 : 0, Date.now())
-    .first<Record<string, unknown>>();
-  return updated ? campaignFromRaw(updated) : null;
+  const [updated] = await db
+    .update(campaigns)
+    .set({
+      cursor: last,
+      fannedOut: sql`${campaigns.fannedOut} + ${members.length}`,
+      fanoutDone: done,
+      updatedAt: Date.now(),
+    })
+    .where(and(eq(campaigns.id, row.id), eq(campaigns.generation, row.generation)))
+    .returning();
+  return updated ?? null;
 }
 
 /** Cron: scheduled campaigns whose time came start; running ones whose chain stalled get a new one. */
 export async function startDueCampaigns(env: Env, now: number): Promise<{ started: number; revived: number }> {
-  const { results: due } = await env.DB.prepare(
-    `UPDATE campaigns SET status = 'running', started_at = coalesce(started_at, ?1), generation = generation + 1,
-       updated_at = ?1, ticked_at = ?1
-     WHERE status = 'scheduled' AND send_at <= ?1 RETURNING *`,
-  )
-    .bind(now)
-    .all<Record<string, unknown>>();
-  const { results: stalled } = await env.DB.prepare(
-    `UPDATE campaigns SET generation = generation + 1, ticked_at = ?1
-     WHERE status = 'running' AND (ticked_at IS NULL OR ticked_at < ?2) RETURNING *`,
-  )
-    .bind(now, now - STALLED_TICK_MS)
-    .all<Record<string, unknown>>();
-  for (const raw of [...due, ...stalled]) {
-    const row = campaignFromRaw(raw);
-    await enqueueTick(env, row.id, row.generation);
-  }
+  const db = createDb(env.DB);
+  const due = await db
+    .update(campaigns)
+    .set({
+      status: "running",
+      startedAt: sql`coalesce(${campaigns.startedAt}, ${now})`,
+      generation: sql`${campaigns.generation} + 1`,
+      updatedAt: now,
+      tickedAt: now,
+    })
+    .where(and(eq(campaigns.status, "scheduled"), lte(campaigns.sendAt, now)))
+    .returning({ id: campaigns.id, generation: campaigns.generation });
+  const stalled = await db
+    .update(campaigns)
+    .set({ generation: sql`${campaigns.generation} + 1`, tickedAt: now })
+    .where(
+      and(
+        eq(campaigns.status, "running"),
+        or(isNull(campaigns.tickedAt), lt(campaigns.tickedAt, now - STALLED_TICK_MS)),
+      ),
+    )
+    .returning({ id: campaigns.id, generation: campaigns.generation });
+  for (const row of [...due, ...stalled]) await enqueueTick(env, row.id, row.generation);
   if (stalled.length > 0) log("warn", "revived stalled campaign fan-outs", { count: stalled.length });
   return { started: due.length, revived: stalled.length };
 }

@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { runCampaignTick } from "../../../src/messaging/campaigns";
+import { runCampaignTick, startDueCampaigns } from "../../../src/messaging/campaigns";
 import { addNumber, type Caller, call, randomUsNumber, signup } from "../../helpers/api";
 import { addMember, countRows } from "../../helpers/db";
 import { openSocket } from "../../helpers/sockets";
@@ -316,6 +316,40 @@ describe("campaigns", () => {
       ),
     ).toBe(1);
   }, 45_000);
+
+  it("a scheduled campaign is started by the minute cron when its time comes, and a stalled one is revived", async () => {
+    const a = await signup();
+    const n1 = await numberWithRate(a, null);
+    await seedContacts(a.workspaceId, 3, { plan: "later" });
+    const sendAt = new Date(Date.now() + 120_000).toISOString();
+    const created = (
+      await call("POST", "/api/campaigns", a, {
+        body: { name: "Later", audience: { filter: { fields: { plan: "later" } } }, body: "Hi", from: n1.id, sendAt },
+      })
+    ).json;
+    expect((await call("POST", `/api/campaigns/${created.id}/start`, a)).json.status).toBe("scheduled");
+    // Not due yet: the cron leaves it.
+    expect(await startDueCampaigns(env, Date.now())).toMatchObject({ started: 0 });
+    expect((await call("GET", `/api/campaigns/${created.id}`, a)).json.status).toBe("scheduled");
+    expect(await startDueCampaigns(env, Date.now() + 180_000)).toMatchObject({ started: 1 });
+    const done = await waitFor(a, created.id, ["completed"]);
+    expect(done.counts.sent).toBe(3);
+
+    // A running campaign whose tick chain died (no tick for a minute) gets a new chain, and finishes.
+    await seedContacts(a.workspaceId, 2, { plan: "stalled" });
+    const stalled = (
+      await call("POST", "/api/campaigns", a, {
+        body: { name: "Stalled", audience: { filter: { fields: { plan: "stalled" } } }, body: "Hi", from: n1.id },
+      })
+    ).json;
+    await env.DB.prepare(
+      "UPDATE campaigns SET status = 'running', started_at = ?2, ticked_at = ?3, audience_count = 2 WHERE id = ?1",
+    )
+      .bind(stalled.id, Date.now(), Date.now() - 120_000)
+      .run();
+    expect((await startDueCampaigns(env, Date.now())).revived).toBeGreaterThanOrEqual(1);
+    expect((await waitFor(a, stalled.id, ["completed"])).counts.sent).toBe(2);
+  });
 
   it("refuses bad input with clear 4xx and stores nothing", async () => {
     const a = await signup();
