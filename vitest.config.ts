@@ -18,6 +18,9 @@ async function freePort(): Promise<number> {
 export const TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef";
 export const TEST_ACCOUNT_SID = "AC00000000000000000000000000000000";
 export const TEST_PUBLIC_BASE_URL = "https://parley.test";
+export const TEST_CREDENTIALS_KEY = "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMtbG9uZyE=";
+export const TEST_RESEND_KEY = "re_test_key";
+export const TEST_RESEND_WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldA==";
 
 /**
  * Two projects. `workers`: everything about the Worker, inside workerd through the Workers Vitest
@@ -44,6 +47,10 @@ export default defineConfig(async () => {
                   TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
                   TWILIO_API_BASE: `http://127.0.0.1:${port}`,
                   PUBLIC_BASE_URL: TEST_PUBLIC_BASE_URL,
+                  CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+                  RESEND_API_KEY: TEST_RESEND_KEY,
+                  RESEND_API_BASE: `http://127.0.0.1:${port}/resend`,
+                  RESEND_WEBHOOK_SECRET: TEST_RESEND_WEBHOOK_SECRET,
                 },
               },
             }),

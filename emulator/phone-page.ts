@@ -25,6 +25,11 @@ export const PHONE_PAGE = `<!doctype html>
   button { padding: 8px 16px; border-radius: 8px; border: 0; background: var(--me); color: #fff; font: inherit; cursor: pointer; }
   button:focus-visible, input:focus-visible, textarea:focus-visible { outline: 2px solid var(--me); outline-offset: 2px; }
   #error { color: #dc2626; font-size: 13px; padding: 0 16px; min-height: 1em; }
+  .bubble img { display: block; max-width: 100%; border-radius: 10px; margin-bottom: 4px; }
+  .file { font-size: 13px; opacity: 0.9; }
+  #attach { flex: 0 0 auto; background: var(--them); color: var(--text); }
+  #picked { font-size: 12px; color: var(--muted); padding: 0 16px; }
+  nav { font-size: 12px; margin-top: 6px; }
 </style>
 </head>
 <body>
@@ -33,14 +38,18 @@ export const PHONE_PAGE = `<!doctype html>
     <h1>📱 Customer phone</h1>
     <label for="me">This phone's number</label>
     <input id="me" value="+14155552671" autocomplete="off">
-    <label for="them">Texting (a Parley number)</label>
+    <label for="them">Texting (a Parley number; prefix both with whatsapp: for WhatsApp)</label>
     <input id="them" value="+15005550006" autocomplete="off">
+    <nav><a href="/mailbox">✉️ Mailbox (email)</a></nav>
   </header>
   <div id="thread" aria-live="polite" aria-label="Messages"></div>
   <div id="error" role="alert"></div>
+  <div id="picked" aria-live="polite"></div>
   <form id="compose">
+    <input id="file" type="file" accept="image/*,application/pdf,text/vcard" hidden>
+    <button id="attach" type="button" aria-label="Attach a picture or file">📎</button>
     <label for="text" hidden>Message</label>
-    <textarea id="text" rows="2" placeholder="Text message (try HELP, STOP, START)" required></textarea>
+    <textarea id="text" rows="2" placeholder="Text message (try HELP, STOP, START)"></textarea>
     <button type="submit">Send</button>
   </form>
 </main>
@@ -61,7 +70,20 @@ export const PHONE_PAGE = `<!doctype html>
         const mine = m.from === me;
         const b = document.createElement("div");
         b.className = "bubble " + (mine ? "me" : "them");
-        b.textContent = m.body || "(media)";
+        for (const p of m.media_previews || []) {
+          if (p.dataUrl) {
+            const img = document.createElement("img");
+            img.src = p.dataUrl;
+            img.alt = "Picture";
+            b.append(img);
+          } else {
+            const f = document.createElement("div");
+            f.className = "file";
+            f.textContent = "📎 " + (p.contentType || "file");
+            b.append(f);
+          }
+        }
+        if (m.body || !(m.media_previews || []).length) b.append(document.createTextNode(m.body || "(media)"));
         const meta = document.createElement("div");
         meta.className = "meta";
         meta.textContent = (mine ? "you → " + m.to : m.from) + " · " + new Date(m.date_created).toLocaleTimeString() + (mine ? "" : " · " + m.status);
@@ -76,12 +98,22 @@ export const PHONE_PAGE = `<!doctype html>
   $("compose").addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = $("text").value;
-    if (!body.trim()) return;
+    const file = $("file").files[0];
+    if (!body.trim() && !file) return;
+    const media = [];
+    if (file) {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      let bin = "";
+      for (const b of bytes) bin += String.fromCharCode(b);
+      media.push({ contentType: file.type || "application/octet-stream", base64: btoa(bin) });
+    }
     const res = await fetch("/_control/inbound", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ from: $("me").value.trim(), to: $("them").value.trim(), body }),
+      body: JSON.stringify({ from: $("me").value.trim(), to: $("them").value.trim(), body, media }),
     });
+    $("file").value = "";
+    $("picked").textContent = "";
     const out = await res.json();
     if (!res.ok || out.status !== 200) {
       $("error").textContent = "Parley answered " + (out.status ?? res.status) + "; is npm run dev running?";
@@ -92,6 +124,11 @@ export const PHONE_PAGE = `<!doctype html>
   });
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("compose").requestSubmit(); }
+  });
+  $("attach").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", () => {
+    const f = $("file").files[0];
+    $("picked").textContent = f ? "Attached: " + f.name : "";
   });
   setInterval(refresh, 1000);
   refresh();

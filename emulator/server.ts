@@ -18,7 +18,9 @@ import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { analyzeSegments } from "../src/domain/segments";
+import { MAILBOX_PAGE } from "./mailbox-page";
 import { PHONE_PAGE } from "./phone-page";
+import { ResendEmulator } from "./resend";
 
 export type CallbackMode = "push" | "hold";
 
@@ -42,6 +44,9 @@ export interface EmulatorOptions {
    * prefixes (default: +1415 and the +1500555 test range), plus numbers added through the control API.
    */
   ownedNumberPrefixes?: string[];
+  /** The Resend-compatible email API's key and webhook signing secret (defaults match .dev.vars.example). */
+  resendApiKey?: string;
+  resendWebhookSecret?: string;
 }
 
 /** An IncomingPhoneNumber of the emulated account: where Twilio sends its texts and reports. */
@@ -83,6 +88,10 @@ export interface EmulatedMessage {
   to: string;
   body: string;
   mediaUrls: string[];
+  /** What the emulator got when it fetched each MediaUrl, as Twilio does before sending an MMS. */
+  fetchedMedia?: { url: string; status: number; contentType: string | null; size: number; dataUrl: string | null }[];
+  /** WhatsApp: the approved template sent instead of a body. */
+  contentSid?: string | null;
   status: string;
   errorCode: number | null;
   errorMessage: string | null;
@@ -162,6 +171,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class TwilioEmulator {
   readonly messages = new Map<string, EmulatedMessage>();
   readonly held: HeldRequest[] = [];
+  /** Further Twilio accounts (subaccounts, a workspace's own account): SID → Auth Token. */
+  readonly accounts = new Map<string, string>();
+  /** Numbers that belong to one of those accounts (not the default one). */
+  readonly numberAccounts = new Map<string, string>();
+  /** Media customers sent, served at their Twilio-style URL behind the account's Basic auth. */
+  readonly media = new Map<string, { contentType: string; bytes: Buffer; accountSid: string }>();
+  /** WhatsApp: when each customer last wrote to each business sender ("customer|business" → ms). */
+  readonly whatsappLastInbound = new Map<string, number>();
+  /** WhatsApp templates the account has approved: Content SID → text with {{1}}… */
+  readonly contentTemplates = new Map<string, string>();
   faults: FaultConfig = NO_FAULTS();
   /** Numbers whose webhooks were configured (or that were added explicitly), by E.164. */
   readonly numbers = new Map<string, EmulatedNumber>();
@@ -188,8 +207,17 @@ export class TwilioEmulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly hanging = new Set<ServerResponse>();
   url = "";
+  readonly email: ResendEmulator;
 
-  constructor(readonly options: EmulatorOptions) {}
+  constructor(readonly options: EmulatorOptions) {
+    this.email = new ResendEmulator({
+      apiKey: options.resendApiKey ?? "re_dev_key",
+      webhookSecret: options.resendWebhookSecret ?? "whsec_ZGV2LXdlYmhvb2stc2VjcmV0",
+      appUrl: options.appUrl,
+      hold: () => this.callbackMode === "hold",
+      delays: () => this.options.delays ?? { sentMs: 50, finalMs: 100 },
+    });
+  }
 
   get callbackMode(): CallbackMode {
     return this.options.callbackMode ?? "push";
@@ -213,6 +241,7 @@ export class TwilioEmulator {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
+    this.email.stop();
     for (const res of this.hanging) res.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -235,6 +264,28 @@ export class TwilioEmulator {
     this.pausedLifecycles.length = 0;
     this.down = false;
     this.downFrom.clear();
+    this.accounts.clear();
+    this.numberAccounts.clear();
+    this.media.clear();
+    this.whatsappLastInbound.clear();
+    this.contentTemplates.clear();
+    this.email.reset();
+  }
+
+  /** The Auth Token of an account: one added through the control API, or the emulator's own. */
+  tokenFor(accountSid: string): string {
+    return this.accounts.get(accountSid) ?? this.options.authToken;
+  }
+
+  /** The account a number belongs to. */
+  accountOf(phoneNumber: string): string {
+    const bare = phoneNumber.replace(/^whatsapp:/, "");
+    return (
+      this.numberAccounts.get(phoneNumber) ??
+      this.numberAccounts.get(bare) ??
+      this.options.accountSid ??
+      `AC${"0".repeat(32)}`
+    );
   }
 
   /** A Messages call that names (or, by sid, belongs to) a sender marked down. */
@@ -287,6 +338,17 @@ export class TwilioEmulator {
       res.end(PHONE_PAGE);
       return;
     }
+    if (path === "/mailbox" && req.method === "GET") {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(MAILBOX_PAGE);
+      return;
+    }
+    if (path.startsWith("/resend/"))
+      return this.email.handle(req, res, path.slice("/resend".length), await readBody(req));
+    if (path.startsWith("/_control/email/")) {
+      const handled = await this.email.control(req, res, path.slice("/_control".length), await readBody(req));
+      if (handled) return;
+    }
     if (path.startsWith("/_control/")) return this.control(req, res, url);
 
     if (path.startsWith("/2010-04-01/") && (this.down || this.callIsFromDownSender(url))) {
@@ -299,6 +361,18 @@ export class TwilioEmulator {
         return sendJson(res, 401, { status: 401, message: "Authenticate", code: 20003 });
       }
       return this.incomingNumbers(req, res, numbersMatch[1] ?? "", numbersMatch[2], url);
+    }
+    const mediaMatch = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/[^/]+\/Media\/(ME[0-9a-f]{32})$/.exec(path);
+    if (mediaMatch && req.method === "GET") {
+      const item = this.media.get(mediaMatch[2] ?? "");
+      if (!item || item.accountSid !== mediaMatch[1])
+        return twilioError(res, 404, 20404, "The requested resource was not found");
+      if (!this.authorized(req, item.accountSid)) {
+        return sendJson(res, 401, { status: 401, message: "Authenticate", code: 20003 });
+      }
+      res.writeHead(200, { "Content-Type": item.contentType, "Content-Length": String(item.bytes.length) });
+      res.end(item.bytes);
+      return;
     }
     const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\/([^/]+?))?\.json$/.exec(path);
     if (!match) return twilioError(res, 404, 20404, "The requested resource was not found");
@@ -325,6 +399,10 @@ export class TwilioEmulator {
     const match = /^Basic\s+(.+)$/i.exec(header);
     if (!match?.[1]) return false;
     const [user, password] = Buffer.from(match[1], "base64").toString("utf8").split(":");
+    const own = this.accounts.get(accountSid);
+    if (own !== undefined) {
+      return password === own && (user === accountSid || /^SK[0-9a-fA-F]{32}$/.test(user ?? ""));
+    }
     if (password !== this.options.authToken) return false;
     if (this.options.accountSid && accountSid !== this.options.accountSid) return false;
     return /^AC[0-9a-fA-F]{32}$/.test(accountSid) && (user === accountSid || /^SK[0-9a-fA-F]{32}$/.test(user ?? ""));
@@ -414,8 +492,15 @@ export class TwilioEmulator {
 
     const to = form.get("To");
     const from = form.get("From");
-    const body = form.get("Body") ?? "";
+    const contentSid = form.get("ContentSid");
     const mediaUrls = form.getAll("MediaUrl");
+    let body = form.get("Body") ?? "";
+    if (contentSid) {
+      // Twilio renders the approved template with its variables.
+      const vars = JSON.parse(form.get("ContentVariables") ?? "{}") as Record<string, string>;
+      const text = this.contentTemplates.get(contentSid) ?? `[template ${contentSid}]`;
+      body = text.replace(/\{\{(\d+)\}\}/g, (_, n: string) => vars[n] ?? "");
+    }
     if (!to) return twilioError(res, 400, 21604, "A 'To' phone number is required.");
     if (!from && !form.get("MessagingServiceSid"))
       return twilioError(res, 400, 21603, "A 'From' phone number is required.");
@@ -459,6 +544,7 @@ export class TwilioEmulator {
       to,
       body,
       mediaUrls,
+      contentSid,
       status: "queued",
       errorCode: null,
       errorMessage: null,
@@ -471,7 +557,19 @@ export class TwilioEmulator {
     this.messages.set(msg.sid, msg);
     // The create response shows the initial status; the lifecycle starts after it.
     const created = this.toJson(msg);
-    this.scheduleLifecycle(msg);
+    if (to.startsWith("whatsapp:") && !contentSid && !this.whatsappWindowOpen(to, from ?? "")) {
+      // Outside the 24-hour customer-service window only templates go (Twilio fails it after accepting).
+      this.outcomesByTo[to] = ["window_closed", ...(this.outcomesByTo[to] ?? [])];
+    }
+    if (mediaUrls.length > 0) {
+      // Twilio fetches every MediaUrl before sending; a link it cannot fetch fails the message (11200).
+      void this.fetchMedia(msg).then((ok) => {
+        if (!ok) this.outcomesByTo[to] = ["media_failed", ...(this.outcomesByTo[to] ?? [])];
+        this.scheduleLifecycle(msg);
+      });
+    } else {
+      this.scheduleLifecycle(msg);
+    }
     if (fault === "error500AfterCreate") return twilioError(res, 500, 20500, "Internal Server Error");
     if (fault === "hangAfterCreate") return this.hang(res);
     sendJson(res, 201, created);
@@ -485,17 +583,21 @@ export class TwilioEmulator {
     }
     const scripted = this.outcomesByTo[msg.to]?.shift();
     const final: [string, number | null, string | null] =
-      scripted === "failed"
-        ? ["failed", 30008, "Unknown error"]
-        : scripted === "undelivered"
-          ? ["undelivered", 30003, "Unreachable destination handset"]
-          : scripted === "delivered"
-            ? ["delivered", null, null]
-            : msg.to === UNDELIVERED_TO
+      scripted === "window_closed"
+        ? ["failed", 63016, "Failed to send freeform message because you are outside the allowed window."]
+        : scripted === "media_failed"
+          ? ["failed", 11200, "HTTP retrieval failure"]
+          : scripted === "failed"
+            ? ["failed", 30008, "Unknown error"]
+            : scripted === "undelivered"
               ? ["undelivered", 30003, "Unreachable destination handset"]
-              : msg.to === FAILED_TO
-                ? ["failed", 30008, "Unknown error"]
-                : ["delivered", null, null];
+              : scripted === "delivered"
+                ? ["delivered", null, null]
+                : msg.to === UNDELIVERED_TO
+                  ? ["undelivered", 30003, "Unreachable destination handset"]
+                  : msg.to === FAILED_TO
+                    ? ["failed", 30008, "Unknown error"]
+                    : ["delivered", null, null];
     const delays = this.options.delays ?? { sentMs: 50, finalMs: 100 };
     const { reorder } = this.faults.callbacks;
     const reordered = reorder > 0 && Math.random() < reorder;
@@ -534,6 +636,10 @@ export class TwilioEmulator {
       ];
       if (reordered) steps.reverse();
       for (const [status, code] of steps) this.emitStatusCallback(msg, status, code);
+      if (msg.to.startsWith("whatsapp:") && final[0] === "delivered") {
+        msg.status = "read";
+        this.emitStatusCallback(msg, "read", null);
+      }
       return;
     }
     const sentAt = reordered ? delays.sentMs + delays.finalMs : delays.sentMs;
@@ -547,6 +653,14 @@ export class TwilioEmulator {
       finalStep();
       this.emitStatusCallback(msg, final[0], final[1]);
     });
+    if (msg.to.startsWith("whatsapp:") && final[0] === "delivered") {
+      // WhatsApp reports when the customer has read it.
+      this.later(Math.max(sentAt, finalAt) + delays.finalMs, () => {
+        msg.status = "read";
+        msg.dateUpdated = new Date();
+        this.emitStatusCallback(msg, "read", null);
+      });
+    }
   }
 
   private emitStatusCallback(msg: EmulatedMessage, status: string, errorCode: number | null) {
@@ -590,7 +704,8 @@ export class TwilioEmulator {
     phone: string;
   }) {
     const body = new URLSearchParams(req.params).toString();
-    const signature = signTwilio(this.options.authToken, req.url, req.params);
+    const account = req.params.find(([k]) => k === "AccountSid")?.[1] ?? "";
+    const signature = signTwilio(this.tokenFor(account), req.url, req.params);
     if (this.callbackMode === "hold") {
       this.held.push({ url: req.url, body, signature, kind: req.kind, messageSid: req.messageSid, phone: req.phone });
       return;
@@ -747,13 +862,24 @@ export class TwilioEmulator {
     to: string;
     body: string;
     mediaUrls?: string[];
+    /** Files the customer sends: kept here and offered at Twilio-style URLs behind the account's auth. */
+    media?: { contentType: string; base64: string }[];
     optOutType?: string;
     times?: number;
     accountSid?: string;
   }): Promise<{ sid: string; status: number | null; twiml: string | null; replies: string[] }> {
-    const accountSid = input.accountSid ?? this.options.accountSid ?? `AC${"0".repeat(32)}`;
-    const media = input.mediaUrls ?? [];
-    const sid = newSid(media.length > 0 ? "MM" : "SM");
+    const accountSid = input.accountSid ?? this.accountOf(input.to);
+    const files = input.media ?? [];
+    const sid = newSid(files.length > 0 || (input.mediaUrls ?? []).length > 0 ? "MM" : "SM");
+    const types: string[] = (input.mediaUrls ?? []).map(() => "image/jpeg");
+    const media = [...(input.mediaUrls ?? [])];
+    for (const file of files) {
+      const id = `ME${randomBytes(16).toString("hex")}`;
+      this.media.set(id, { contentType: file.contentType, bytes: Buffer.from(file.base64, "base64"), accountSid });
+      media.push(`${this.url}/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media/${id}`);
+      types.push(file.contentType);
+    }
+    if (input.from.startsWith("whatsapp:")) this.whatsappLastInbound.set(`${input.from}|${input.to}`, Date.now());
     const params: [string, string][] = [
       ["ToCountry", "US"],
       ["ToState", ""],
@@ -776,7 +902,7 @@ export class TwilioEmulator {
       ["ApiVersion", "2010-04-01"],
     ];
     media.forEach((url, i) => {
-      params.push([`MediaUrl${i}`, url], [`MediaContentType${i}`, "image/jpeg"]);
+      params.push([`MediaUrl${i}`, url], [`MediaContentType${i}`, types[i] ?? "image/jpeg"]);
     });
     if (input.optOutType) params.push(["OptOutType", input.optOutType]);
     const now = new Date();
@@ -809,7 +935,7 @@ export class TwilioEmulator {
       return { sid, status: null, twiml: null, replies: [] };
     }
     const body = new URLSearchParams(params).toString();
-    const signature = signTwilio(this.options.authToken, signedUrl, params);
+    const signature = signTwilio(this.tokenFor(accountSid), signedUrl, params);
     let status: number | null = null;
     let twiml: string | null = null;
     for (let i = 0; i < times; i++) {
@@ -888,7 +1014,12 @@ export class TwilioEmulator {
       return sendJson(res, 200, { callbackMode: this.callbackMode, delays: this.options.delays ?? null });
     }
     if (path === "/stats" && req.method === "GET") {
-      return sendJson(res, 200, { ...this.stats, messages: this.messages.size, held: this.held.length });
+      return sendJson(res, 200, {
+        ...this.stats,
+        messages: this.messages.size,
+        held: this.held.length,
+        email: this.email.stats,
+      });
     }
     if (path === "/messages" && req.method === "GET") {
       const phone = url.searchParams.get("phone");
@@ -896,7 +1027,13 @@ export class TwilioEmulator {
         .filter((m) => (phone ? m.to === phone || m.from === phone : true))
         .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())
         // Control-only extra: millisecond creation time (Twilio's dates have second precision).
-        .map((m) => ({ ...this.toJson(m), created_ms: m.dateCreated.getTime() }));
+        .map((m) => ({
+          ...this.toJson(m),
+          created_ms: m.dateCreated.getTime(),
+          media_urls: m.mediaUrls,
+          content_sid: m.contentSid ?? null,
+          media_previews: this.previews(m),
+        }));
       return sendJson(res, 200, { messages: items });
     }
     if (path === "/held" && req.method === "POST") {
@@ -1012,12 +1149,98 @@ export class TwilioEmulator {
         to: input.to,
         body: input.body,
         mediaUrls: Array.isArray(input.mediaUrls) ? (input.mediaUrls as string[]) : undefined,
+        media: Array.isArray(input.media) ? (input.media as { contentType: string; base64: string }[]) : undefined,
+        accountSid: typeof input.accountSid === "string" ? input.accountSid : undefined,
         optOutType: typeof input.optOutType === "string" ? input.optOutType : undefined,
         times: typeof input.times === "number" ? input.times : undefined,
       });
       return sendJson(res, 200, result);
     }
+    if (path === "/accounts" && req.method === "POST") {
+      // {accountSid, authToken, numbers?}: another Twilio account, owning these numbers.
+      const input = await readJson();
+      if (typeof input.accountSid !== "string" || typeof input.authToken !== "string") {
+        return sendJson(res, 400, { error: "accountSid and authToken are required" });
+      }
+      this.accounts.set(input.accountSid, input.authToken);
+      for (const n of Array.isArray(input.numbers) ? (input.numbers as string[]) : []) {
+        this.numberAccounts.set(n, input.accountSid);
+        this.numberRecord(n);
+      }
+      return sendJson(res, 200, { accountSid: input.accountSid });
+    }
+    if (path === "/whatsapp/window" && req.method === "POST") {
+      // {customer, business, lastInboundAt}: when the customer last wrote (null: never), to open or close the window.
+      const input = await readJson();
+      if (typeof input.customer !== "string" || typeof input.business !== "string") {
+        return sendJson(res, 400, { error: "customer and business are required" });
+      }
+      const key = `${input.customer}|${input.business}`;
+      if (typeof input.lastInboundAt === "number") this.whatsappLastInbound.set(key, input.lastInboundAt);
+      else this.whatsappLastInbound.delete(key);
+      return sendJson(res, 200, { open: this.whatsappWindowOpen(input.customer, input.business) });
+    }
+    if (path === "/whatsapp/templates" && req.method === "POST") {
+      const input = await readJson();
+      if (typeof input.contentSid !== "string" || typeof input.body !== "string") {
+        return sendJson(res, 400, { error: "contentSid and body are required" });
+      }
+      this.contentTemplates.set(input.contentSid, input.body);
+      return sendJson(res, 200, { contentSid: input.contentSid });
+    }
     sendJson(res, 404, { error: `unknown control route ${path}` });
+  }
+
+  /** Control-only: the message's images as data URLs, for the phone page (inbound from the store, outbound as fetched). */
+  private previews(m: EmulatedMessage): { contentType: string | null; dataUrl: string | null; url: string }[] {
+    if (m.direction === "inbound") {
+      return m.mediaUrls.map((url) => {
+        const item = this.media.get(/\/Media\/(ME[0-9a-f]{32})$/.exec(url)?.[1] ?? "");
+        const inline = item && /^image\//.test(item.contentType) && item.bytes.length <= 2_000_000;
+        return {
+          url,
+          contentType: item?.contentType ?? null,
+          dataUrl: inline ? `data:${item.contentType};base64,${item.bytes.toString("base64")}` : null,
+        };
+      });
+    }
+    return (m.fetchedMedia ?? []).map((f) => ({ url: f.url, contentType: f.contentType, dataUrl: f.dataUrl }));
+  }
+
+  /** WhatsApp's 24-hour customer-service window between a customer and a business sender. */
+  whatsappWindowOpen(customer: string, business: string): boolean {
+    const last = this.whatsappLastInbound.get(`${customer}|${business}`);
+    return last !== undefined && Date.now() - last < 24 * 60 * 60 * 1000;
+  }
+
+  /** Fetches an outbound message's media as Twilio would; false when one cannot be fetched. */
+  private async fetchMedia(msg: EmulatedMessage): Promise<boolean> {
+    msg.fetchedMedia = [];
+    // Held mode (the workerd tests): the app is not reachable over HTTP; the tests fetch the links themselves.
+    if (this.callbackMode === "hold") return true;
+    const publicOrigin = (this.options.publicAppUrl ?? this.options.appUrl ?? "").replace(/\/$/, "");
+    const appOrigin = (this.options.appUrl ?? "").replace(/\/$/, "");
+    for (const url of msg.mediaUrls) {
+      try {
+        const target = publicOrigin && url.startsWith(publicOrigin) ? appOrigin + url.slice(publicOrigin.length) : url;
+        const res = await fetch(target, { signal: AbortSignal.timeout(10_000) });
+        const bytes = Buffer.from(await res.arrayBuffer());
+        const contentType = res.headers.get("Content-Type");
+        const inline = res.ok && /^image\//.test(contentType ?? "") && bytes.length <= 2_000_000;
+        msg.fetchedMedia.push({
+          url,
+          status: res.status,
+          contentType,
+          size: bytes.length,
+          dataUrl: inline ? `data:${contentType};base64,${bytes.toString("base64")}` : null,
+        });
+        if (!res.ok) return false;
+      } catch {
+        msg.fetchedMedia.push({ url, status: 0, contentType: null, size: 0, dataUrl: null });
+        return false;
+      }
+    }
+    return true;
   }
 }
 

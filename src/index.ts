@@ -3,6 +3,7 @@
  * outbound consumer, `scheduled` the cron jobs; the Durable Object classes are exported beside it.
  */
 import { handleScheduled } from "./cron";
+import { handleEmail } from "./email";
 import { createApp } from "./http/app";
 import { handleJobsBatch } from "./jobs/imports";
 import { handleOutboundBatch } from "./queue/consumer";
@@ -19,6 +20,9 @@ export default {
   },
   async scheduled(controller, env, _ctx) {
     await handleScheduled(controller, env);
+  },
+  async email(message, env, _ctx) {
+    await handleEmail(message, env);
   },
 } satisfies ExportedHandler<Env>;
 

@@ -9,7 +9,7 @@ import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
 import { reconcile } from "../messaging/reconcile";
-import { purgeExpired } from "../messaging/retention";
+import { purgeExpired, purgeUnsentUploads } from "../messaging/retention";
 import { sendDueScheduled } from "../messaging/scheduled";
 import { wakeSnoozed } from "../messaging/snoozes";
 
@@ -24,6 +24,7 @@ export const JOB_NAMES = [
   "campaigns",
   "reconcile",
   "retention",
+  "uploads",
 ] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
@@ -62,6 +63,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
       break;
     case DAILY:
       await runJob(env, "retention", () => purgeExpired(env, now));
+      await runJob(env, "uploads", () => purgeUnsentUploads(env, now));
       break;
     default:
       log("warn", "unknown cron expression", { cron: controller.cron });

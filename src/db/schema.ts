@@ -61,6 +61,8 @@ export const memberships = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     role: text("role", { enum: ROLES }).notNull(),
+    /** The inboxes (ids) this member works in; null: all of the workspace's inboxes. */
+    inboxIds: text("inbox_ids", { mode: "json" }).$type<string[] | null>(),
     createdAt: timestamp("created_at"),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.userId] }), index("memberships_user_idx").on(t.userId)],
@@ -105,6 +107,13 @@ export const apiKeys = sqliteTable(
   (t) => [index("api_keys_workspace_idx").on(t.workspaceId, t.createdAt)],
 );
 
+export const INBOX_CHANNELS = ["sms", "whatsapp", "email"] as const;
+
+/**
+ * Inboxes: one channel and its address each (the table kept its first name, `numbers`, because SMS
+ * inboxes are what `/api/numbers` has always listed). The address is unique across the deployment
+ * because inbound messages are routed by it: `+E164` (sms), `whatsapp:+E164`, or an email address.
+ */
 export const numbers = sqliteTable(
   "numbers",
   {
@@ -112,9 +121,14 @@ export const numbers = sqliteTable(
     workspaceId: text("workspace_id")
       .notNull()
       .references(() => workspaces.id, { onDelete: "cascade" }),
-    /** E.164; unique across the deployment because inbound texts are routed by it. */
+    /** The inbox's address (E.164 for SMS, `whatsapp:+E164`, or an email address). */
     phoneNumber: text("phone_number").notNull().unique(),
     label: text("label"),
+    channel: text("channel", { enum: INBOX_CHANNELS }).notNull().default("sms"),
+    /** The inbox's own Twilio account (null: the deployment's). */
+    accountSid: text("account_sid"),
+    /** The inbox's provider credentials, sealed with AES-GCM under CREDENTIALS_KEY (never returned). */
+    credentials: text("credentials"),
     /** Segments per second this sender may use (null: no limit of ours). */
     ratePerSecond: integer("rate_per_second"),
     createdAt: timestamp("created_at"),
@@ -148,7 +162,8 @@ export const contacts = sqliteTable(
     updatedAt: timestamp("updated_at"),
   },
   (t) => [
-    uniqueIndex("contacts_workspace_phone_uq").on(t.workspaceId, t.phone),
+    // A contact known only by email has phone '' (the column predates email contacts).
+    uniqueIndex("contacts_workspace_phone_uq").on(t.workspaceId, t.phone).where(sql`phone <> ''`),
     index("contacts_merged_into_idx").on(t.mergedInto),
     index("contacts_workspace_name_idx").on(t.workspaceId, t.name),
     index("contacts_workspace_email_idx").on(t.workspaceId, t.email),
@@ -167,8 +182,11 @@ export const conversations = sqliteTable(
     contactId: text("contact_id")
       .notNull()
       .references(() => contacts.id, { onDelete: "cascade" }),
-    /** Our sender number (E.164) for this thread. */
+    /** Our inbox's address for this thread (E.164, `whatsapp:+E164` or an email address). */
     fromNumber: text("from_number").notNull(),
+    channel: text("channel", { enum: INBOX_CHANNELS }).notNull().default("sms"),
+    /** The customer's address on this channel (null: the contact's phone, for SMS). */
+    customerAddress: text("customer_address"),
     status: text("status", { enum: CONVERSATION_STATUSES }).notNull().default("open"),
     assignedUserId: text("assigned_user_id").references(() => users.id, { onDelete: "set null" }),
     /** A snoozed conversation wakes (back to open) at this time, or when the customer writes. */
@@ -194,7 +212,16 @@ export const conversations = sqliteTable(
 );
 
 export const MESSAGE_DIRECTIONS = ["inbound", "outbound"] as const;
-export const MESSAGE_CHANNELS = ["sms", "mms", "whatsapp"] as const;
+export const MESSAGE_CHANNELS = ["sms", "mms", "whatsapp", "email"] as const;
+
+/** One file of a message: kept in R2 (`key`), or still only at the provider (`url`, until copied). */
+export interface MediaItem {
+  url: string;
+  contentType: string | null;
+  attachmentId?: string;
+  name?: string;
+  size?: number;
+}
 
 export const messages = sqliteTable(
   "messages",
@@ -214,7 +241,13 @@ export const messages = sqliteTable(
     toNumber: text("to_number").notNull(),
     body: text("body").notNull(),
     /** JSON array of `{url, contentType}`. */
-    media: text("media", { mode: "json" }).$type<{ url: string; contentType: string | null }[]>().notNull().default([]),
+    media: text("media", { mode: "json" }).$type<MediaItem[]>().notNull().default([]),
+    /** Email: the subject line, and the HTML part as received (shown sanitised; `body` is its text). */
+    subject: text("subject"),
+    html: text("html"),
+    /** WhatsApp: the approved template sent instead of a free-form body, and its variables. */
+    contentSid: text("content_sid"),
+    contentVariables: text("content_variables", { mode: "json" }).$type<Record<string, string> | null>(),
     status: text("status", { enum: MESSAGE_STATUSES }).notNull(),
     errorCode: integer("error_code"),
     errorMessage: text("error_message"),
@@ -384,6 +417,8 @@ export const templates = sqliteTable(
     body: text("body").notNull(),
     /** Typed after `/` in the composer to pick it (unique per workspace when set). */
     shortcut: text("shortcut"),
+    /** A WhatsApp template approved at Twilio (Content SID, HX…): its `{{1}}`… come from `variables`. */
+    contentSid: text("content_sid"),
     createdAt: timestamp("created_at"),
     updatedAt: integer("updated_at"),
   },
@@ -671,4 +706,27 @@ export const campaignRecipients = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.contactId] })],
+);
+
+/** Files people attached and media copied in from providers: the object is in R2 under `key`. */
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** Set once a message uses it (inbound copies are born with it). */
+    messageId: text("message_id"),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [
+    index("attachments_workspace_idx").on(t.workspaceId, t.createdAt),
+    index("attachments_message_idx").on(t.messageId),
+  ],
 );

@@ -20,7 +20,8 @@ export type IdPrefix =
   | "cmp"
   | "ntf"
   | "imp"
-  | "exp";
+  | "exp"
+  | "att";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

@@ -9,11 +9,13 @@ import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
 import { countingD1, newCount, serverTiming } from "../db/counted";
 import { ApiError, errorBody, unauthorized } from "../domain/errors";
+import { emailWebhookRoutes } from "../webhooks/email";
 import { webhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { attachmentRoutes, mediaRoutes } from "./routes/attachments";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
 import { campaignRoutes } from "./routes/campaigns";
@@ -21,6 +23,7 @@ import { contactRoutes } from "./routes/contacts";
 import { conversationRoutes } from "./routes/conversations";
 import { exportRoutes } from "./routes/exports";
 import { importRoutes } from "./routes/imports";
+import { inboxRoutes } from "./routes/inboxes";
 import { labelRoutes } from "./routes/labels";
 import { messageRoutes } from "./routes/messages";
 import { noteRoutes } from "./routes/notes";
@@ -76,7 +79,9 @@ export function createApp() {
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody("payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`), 413),
   });
-  app.use("*", (c, next) => (c.req.method === "POST" && c.req.path === "/api/imports" ? next() : jsonLimit(c, next)));
+  // Uploads (CSV imports, attachments) check their own, larger limits.
+  const ownLimit = new Set(["/api/imports", "/api/attachments"]);
+  app.use("*", (c, next) => (c.req.method === "POST" && ownLimit.has(c.req.path) ? next() : jsonLimit(c, next)));
   app.use("/api/*", originCheck);
   app.use("/api/*", async (c, next) => {
     if (PUBLIC_API_PATHS.has(c.req.path) || TOKEN_LINK.test(c.req.path)) return next();
@@ -94,6 +99,8 @@ export function createApp() {
   app.route("/api", meRoutes);
   app.route("/api/api-keys", apiKeyRoutes);
   app.route("/api/numbers", numberRoutes);
+  app.route("/api/inboxes", inboxRoutes);
+  app.route("/api/attachments", attachmentRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/conversations", noteRoutes);
@@ -110,6 +117,8 @@ export function createApp() {
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
   app.route("/webhooks/twilio", webhookRoutes);
+  app.route("/media", mediaRoutes);
+  app.route("/webhooks/email", emailWebhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {
     type: "apiKey",

@@ -34,6 +34,9 @@ export const PERMISSIONS: Rule[] = [
   ["POST", /^\/api\/numbers$/, "admin"],
   ["PATCH", new RegExp(`^/api/numbers/${ID}$`), "admin"],
   ["DELETE", new RegExp(`^/api/numbers/${ID}$`), "admin"],
+  ["POST", /^\/api\/inboxes$/, "admin"],
+  ["PATCH", new RegExp(`^/api/inboxes/${ID}$`), "admin"],
+  ["DELETE", new RegExp(`^/api/inboxes/${ID}$`), "admin"],
   // Contacts.
   ["POST", /^\/api\/contacts$/, "contacts:write"],
   ["PATCH", new RegExp(`^/api/contacts/${ID}$`), "contacts:write"],
@@ -54,6 +57,8 @@ export const PERMISSIONS: Rule[] = [
   ["PATCH", new RegExp(`^/api/labels/${ID}$`), "messages:send"],
   ["DELETE", new RegExp(`^/api/labels/${ID}$`), "messages:send"],
   ["POST", new RegExp(`^/api/conversations/${ID}/notes$`), "messages:send"],
+  // Files to send are part of sending.
+  ["POST", /^\/api\/attachments$/, "messages:send"],
   // Sending and conversation state.
   ["POST", /^\/api\/messages$/, "messages:send"],
   ["PATCH", new RegExp(`^/api/messages/${ID}$`), "messages:send"],

@@ -2,7 +2,9 @@
  * The API's wire shapes as zod schemas: they validate requests, type responses and generate the
  * OpenAPI document, so the three cannot drift apart.
  */
+
 import { z } from "@hono/zod-openapi";
+import { normalizeEmail } from "../channels/email";
 import { toE164 } from "../domain/phone";
 import { ContactJsonSchema, ConversationJsonSchema, MediaJsonSchema, MessageJsonSchema } from "../shared/frames";
 
@@ -50,11 +52,36 @@ export const ConversationSchema = z
   .object({ ...ConversationJsonSchema.shape, contact: ContactSchema, lastMessage: MessageSchema.nullable() })
   .openapi("Conversation");
 
+/** Where a message goes: a phone number (E.164), `whatsapp:+E164`, or an email address. */
+export const AddressInput = z
+  .string()
+  .max(254)
+  .transform((value, ctx) => {
+    const trimmed = value.trim();
+    if (trimmed.includes("@")) {
+      const email = normalizeEmail(trimmed);
+      if (!email) {
+        ctx.addIssue({ code: "custom", message: "not a valid email address" });
+        return z.NEVER;
+      }
+      return email;
+    }
+    const whatsapp = trimmed.startsWith("whatsapp:");
+    const e164 = toE164(whatsapp ? trimmed.slice("whatsapp:".length) : trimmed);
+    if (!e164) {
+      ctx.addIssue({ code: "custom", message: "not a valid phone number (use E.164, e.g. +14155552671)" });
+      return z.NEVER;
+    }
+    return whatsapp ? `whatsapp:${e164}` : e164;
+  })
+  .openapi({ type: "string", example: "+14155552671", description: "+E164, whatsapp:+E164, or an email address" });
+
 export const NumberSchema = z
   .object({
     id: z.string(),
     phoneNumber: z.string(),
     label: z.string().nullable(),
+    channel: z.enum(["sms", "whatsapp", "email"]),
     /** Segments per second Parley sends from this number at most (null: no limit of ours). */
     ratePerSecond: z.number().int().nullable(),
     createdAt: Iso,

@@ -22,6 +22,7 @@ import { newId } from "../domain/ids";
 import { toE164 } from "../domain/phone";
 import { isTimeZone } from "../domain/zones";
 import { log } from "../log";
+import { copyInboundMedia, MediaJobSchema } from "../messaging/attachments";
 import { CampaignTickSchema, enqueueTick, runCampaignTick } from "../messaging/campaigns";
 import { inboxFor } from "../rooms/inbox-stream";
 import type { ImportJson } from "../shared/frames";
@@ -229,6 +230,17 @@ async function publish(env: Env, row: ImportRow): Promise<void> {
 /** The jobs queue: one import chunk per message (the next chunk is a new message), one export, or one campaign tick. */
 export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
+    const media = MediaJobSchema.safeParse(message.body);
+    if (media.success) {
+      try {
+        await copyInboundMedia(env, media.data.messageId);
+        message.ack();
+      } catch (err) {
+        log("warn", "media copy failed; retrying", { messageId: media.data.messageId, error: String(err) });
+        message.retry({ delaySeconds: Math.min(300, 5 * 2 ** message.attempts) });
+      }
+      continue;
+    }
     const exportJob = ExportJobSchema.safeParse(message.body);
     if (exportJob.success) {
       await processExport(env, exportJob.data.exportId);

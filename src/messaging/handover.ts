@@ -8,6 +8,14 @@
  * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
  * consumer handles what runs out of retries.
  */
+
+import { twilioConfigFor } from "../channels/credentials";
+import { describeProviderError } from "../channels/describe";
+import { isProviderError, type ProviderError } from "../channels/errors";
+import { channelFor } from "../channels/registry";
+import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
+import type { TwilioMessage } from "../channels/twilio/schemas";
+import type { DirectChannel, InboxRecord } from "../channels/types";
 import { createDb, type Db } from "../db/client";
 import {
   type ClaimedForHandover,
@@ -21,12 +29,9 @@ import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
-import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
-import { describeTwilioError } from "../twilio/error-codes";
-import { isTwilioError, type TwilioError } from "../twilio/errors";
-import type { TwilioMessage } from "../twilio/schemas";
 import { backoffSeconds, enqueueOutbound } from "./outbox";
-import { markFailed, recordHandover } from "./status";
+import { outgoingFor } from "./outgoing";
+import { markFailed, recordHandover, recordSent } from "./status";
 
 /** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
 export const LEASE_MS = 45_000;
@@ -41,9 +46,7 @@ export type Decision = { action: "ack"; outcome: string } | { action: "retry"; d
 
 type MessageRow = typeof messages.$inferSelect;
 
-export function statusCallbackUrl(env: Env, messageId: string): string {
-  return `${env.PUBLIC_BASE_URL.replace(/\/$/, "")}/webhooks/twilio/status?mid=${encodeURIComponent(messageId)}`;
-}
+export { statusCallbackUrl } from "./handover-urls";
 
 /**
  * An earlier attempt may have created the message at Twilio (timeout, crash, 5xx): list the account's
@@ -144,6 +147,16 @@ export async function handOver(
   const lease = claimed?.lease;
   if (!lease) return { action: "ack", outcome: "leased_elsewhere" };
   const bulk = msg.campaignId !== null;
+  const inbox: InboxRecord = {
+    id: row.senderId,
+    workspaceId: msg.workspaceId,
+    channel: row.inboxChannel ?? "sms",
+    address: msg.fromNumber,
+    accountSid: row.inboxAccountSid,
+    credentials: row.inboxCredentials,
+  };
+  const channel = channelFor(inbox.channel);
+  if (channel.provider === "direct") return handOverDirect(env, db, msg, channel, inbox, attempt, deferrals);
 
   // An outage holds the message instead of spending its retries (see TwilioBreaker).
   const breaker = breakerFor(env);
@@ -158,7 +171,9 @@ export async function handOver(
     return { action: "ack", outcome: "held" };
   }
 
-  const twilio = client ?? new TwilioClient(twilioConfigFromEnv(env));
+  // An inbox with its own Twilio account sends (and looks up earlier attempts) with that account.
+  const ownConfig = inbox.credentials ? await twilioConfigFor(env, inbox) : undefined;
+  const twilio = ownConfig ? new TwilioClient(ownConfig) : (client ?? new TwilioClient(twilioConfigFromEnv(env)));
   try {
     if (lease.earlierAttempt !== null) {
       const earlier = await lookUpEarlierAttempt(twilio, env.DB, msg, lease.earlierAttempt);
@@ -170,13 +185,7 @@ export async function handOver(
         return { action: "ack", outcome: "adopted" };
       }
     }
-    const params = {
-      to: msg.toNumber,
-      from: msg.fromNumber,
-      body: msg.body,
-      mediaUrls: msg.media.map((m) => m.url),
-      statusCallback: statusCallbackUrl(env, msg.id),
-    };
+    const params = channel.toTwilio(await outgoingFor(env, db, msg, channel));
     let tw: TwilioMessage;
     if (row.ratePerSecond) {
       // The sender's pacer makes the call in its turn; a far-off turn goes back to the queue untaken.
@@ -187,7 +196,7 @@ export async function handOver(
         msg.segments,
         row.ratePerSecond,
         bulk ? BULK_PACE_MAX_WAIT_MS : PACE_MAX_WAIT_MS,
-        { priority: bulk ? "bulk" : "conversation", campaignId: msg.campaignId },
+        { priority: bulk ? "bulk" : "conversation", campaignId: msg.campaignId, config: ownConfig },
       );
       if (!paced.sent) {
         await releaseMessage(db, messageId, lease.earlierAttempt === null);
@@ -211,7 +220,7 @@ export async function handOver(
     await recordHandover(env, msg, tw, "queue");
     return { action: "ack", outcome: "sent" };
   } catch (err) {
-    if (isTwilioError(err)) {
+    if (isProviderError(err)) {
       const outage = isOutage(err);
       if (outage || !admission.clean) await breaker.report(outage ? "outage" : "ok").catch(() => undefined);
       return handleTwilioError(env, db, msg, err, attempt, deferrals);
@@ -240,7 +249,7 @@ async function handleTwilioError(
   env: Env,
   db: Db,
   msg: MessageRow,
-  err: TwilioError,
+  err: ProviderError,
   attempt: number,
   deferrals: number,
 ): Promise<Decision> {
@@ -276,9 +285,57 @@ async function handleTwilioError(
   }
   if (!err.retryable) {
     // Failing the message also ends the attempt and releases the lease.
-    await markFailed(env, db, msg, err.code, describeTwilioError(err.code) ?? err.message, "queue");
+    await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue");
     return { action: "ack", outcome: `failed:${err.code ?? err.httpStatus}` };
   }
   await releaseMessage(db, msg.id, !err.ambiguous);
   return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: err.ambiguous ? "ambiguous" : "retry" };
+}
+
+/**
+ * A channel whose provider takes an idempotency key (email): no pacer, breaker or lookup of earlier
+ * attempts — the message id as the key makes a repeated call return the first result — so the call
+ * is simply made again after a timeout. Errors are classified as for Twilio.
+ */
+async function handOverDirect(
+  env: Env,
+  db: Db,
+  msg: MessageRow,
+  channel: DirectChannel,
+  inbox: InboxRecord,
+  attempt: number,
+  deferrals: number,
+): Promise<Decision> {
+  try {
+    const sent = await channel.send(env, inbox, await outgoingFor(env, db, msg, channel));
+    await recordSent(env, msg, sent, "queue");
+    return { action: "ack", outcome: "sent" };
+  } catch (err) {
+    if (isProviderError(err)) {
+      if (err.code !== null && !err.retryable) {
+        await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue");
+        return { action: "ack", outcome: `failed:${err.code}` };
+      }
+      log("warn", "provider send failed", { messageId: msg.id, channel: channel.kind, httpStatus: err.httpStatus });
+      if (err.httpStatus === 429 && deferrals < MAX_THROTTLE_DEFERRALS) {
+        await releaseMessage(db, msg.id, true);
+        await enqueueOutbound(env, msg.id, {
+          delaySeconds: backoffSeconds(deferrals + 1),
+          workspaceId: msg.workspaceId,
+          deferrals: deferrals + 1,
+          bulk: msg.campaignId !== null,
+        });
+        return { action: "ack", outcome: "throttled" };
+      }
+      if (!err.retryable) {
+        await markFailed(env, db, msg, null, err.message, "queue");
+        return { action: "ack", outcome: "failed" };
+      }
+    } else {
+      log("error", "outbound attempt failed on our side", { messageId: msg.id, error: String(err) });
+    }
+    // The idempotency key makes the next call safe whatever this one did: no lookup needed.
+    await releaseMessage(db, msg.id, true).catch(() => undefined);
+    return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: "retry" };
+  }
 }

@@ -27,6 +27,7 @@ export function presentNumber(row: NumberRow) {
     id: row.id,
     phoneNumber: row.phoneNumber,
     label: row.label,
+    channel: row.channel,
     ratePerSecond: row.ratePerSecond,
     createdAt: iso(row.createdAt),
   };
@@ -42,6 +43,8 @@ export function presentMessage(row: MessageRow) {
     from: row.fromNumber,
     to: row.toNumber,
     body: row.body,
+    subject: row.subject ?? null,
+    html: row.html ?? null,
     media: row.media,
     status: row.status,
     errorCode: row.errorCode,

@@ -5,6 +5,7 @@
  * the workspace's HELP text, or null for none.
  */
 import { eq } from "drizzle-orm";
+import { channelFor } from "../channels/registry";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { recordConsent } from "../db/queries/contacts";
@@ -13,12 +14,12 @@ import { workspaces } from "../db/schema";
 import { isOpen } from "../domain/business-hours";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
-import { toE164 } from "../domain/phone";
 import { analyzeSegments } from "../domain/segments";
 import { log, maskPhone } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { inboxFor } from "../rooms/inbox-stream";
 import { AWAY_REPLY_EVERY_MS, BusinessHoursSchema } from "../shared/policies";
+import { enqueueMediaCopy } from "./attachments";
 import { notify } from "./notify";
 import { sendSystemMessage } from "./send";
 
@@ -29,6 +30,8 @@ export interface InboundText {
   Body: string;
   OptOutType?: string;
   media: { url: string; contentType: string | null }[];
+  /** The Twilio account that signed the webhook (the deployment's when absent). */
+  account?: string;
 }
 
 export async function receiveText(
@@ -36,14 +39,24 @@ export async function receiveText(
   input: InboundText,
 ): Promise<string | null> {
   const db = ctx.db;
-  const to = toE164(input.To) ?? input.To;
-  const from = toE164(input.From) ?? input.From;
+  // WhatsApp and SMS both come through Twilio's Messaging webhook; the address says which.
+  const channel = channelFor(input.To.startsWith("whatsapp:") ? "whatsapp" : "sms");
+  const to = channel.inboxAddress(input.To) ?? input.To;
+  const key = channel.contactKey(input.From);
+  // The contact is keyed by phone on both channels; the customer's address is the channel's form of it.
+  const from = key && "phone" in key ? key.phone : input.From;
+  const customerAddress = channel.kind === "whatsapp" ? `whatsapp:${from}` : from;
 
   // One statement: which workspace owns `To`, whether this sid is a replay, and (the common case) the
   // existing contact and thread.
   const route = await routeInbound(db, to, from, input.MessageSid);
   if (!route) {
     log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
+    return null;
+  }
+  if (input.account !== undefined && (route.inboxAccountSid ?? ctx.env.TWILIO_ACCOUNT_SID) !== input.account) {
+    // Signed by a Twilio account that does not own this inbox: stores nothing.
+    log("warn", "inbound text signed by another account ignored", { to: maskPhone(to), sid: input.MessageSid });
     return null;
   }
   const workspaceId = route.workspaceId;
@@ -59,10 +72,14 @@ export async function receiveText(
       : undefined;
   const isNewThread = !thread;
   if (!thread) {
-    const { contact, conversation } = await ensureThread(db, workspaceId, from, to, () => ({
-      contact: newId("ct"),
-      conversation: newId("cv"),
-    }));
+    const { contact, conversation } = await ensureThread(
+      db,
+      workspaceId,
+      from,
+      to,
+      () => ({ contact: newId("ct"), conversation: newId("cv") }),
+      { channel: channel.kind, customerAddress: channel.kind === "sms" ? null : customerAddress },
+    );
     thread = { contactId: contact.id, optedOut: contact.optedOut, conversationId: conversation.id };
   }
   const { conversationId } = thread;
@@ -90,8 +107,8 @@ export async function receiveText(
       workspaceId,
       conversationId,
       direction: "inbound",
-      channel: from.startsWith("whatsapp:") ? "whatsapp" : media.length > 0 ? "mms" : "sms",
-      fromNumber: from,
+      channel: channel.kind === "whatsapp" ? "whatsapp" : media.length > 0 ? "mms" : "sms",
+      fromNumber: customerAddress,
       toNumber: to,
       body: input.Body,
       media,
@@ -105,6 +122,14 @@ export async function receiveText(
   );
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
+  // The provider's media links need its credentials and may be deleted there: a job keeps copies in R2.
+  if (media.length > 0) {
+    await enqueueMediaCopy(ctx.env, result.message.id).catch((err: unknown) =>
+      log("warn", "could not enqueue the media copy; the retention-safe copy waits for the sweep", {
+        error: String(err),
+      }),
+    );
+  }
 
   // The team: the assignee hears of a reply on their conversation; a new conversation may be
   // assigned round-robin to an online agent (a workspace setting).
@@ -126,9 +151,18 @@ export async function receiveText(
   // Outside business hours, the away reply (once per conversation per 12 h; never to a keyword, never
   // to a number that opted out).
   if (keyword === null && !thread.optedOut && route.away) {
-    await sendAwayReply(ctx.env, route.away, { workspaceId, conversationId, customer: from, line: to }, now).catch(
-      (err: unknown) => log("warn", "away reply failed", { conversationId, error: String(err) }),
-    );
+    await sendAwayReply(
+      ctx.env,
+      route.away,
+      {
+        workspaceId,
+        conversationId,
+        customer: customerAddress,
+        line: to,
+        channel: channel.kind === "whatsapp" ? "whatsapp" : "sms",
+      },
+      now,
+    ).catch((err: unknown) => log("warn", "away reply failed", { conversationId, error: String(err) }));
   }
 
   // HELP gets the workspace's help text, unless Twilio already answered (Advanced Opt-Out) or the
@@ -158,7 +192,7 @@ async function autoAssign(env: Env, db: Db, workspaceId: string, conversationId:
 async function sendAwayReply(
   env: Env,
   awayJson: string,
-  at: { workspaceId: string; conversationId: string; customer: string; line: string },
+  at: { workspaceId: string; conversationId: string; customer: string; line: string; channel: "sms" | "whatsapp" },
   now: number,
 ): Promise<void> {
   const away = JSON.parse(awayJson) as { hours: unknown; message: string; zone: string };
@@ -172,5 +206,6 @@ async function sendAwayReply(
     toNumber: at.customer,
     body: away.message,
     name: "Away reply",
+    channel: at.channel,
   });
 }

@@ -5,13 +5,14 @@
  * delivery-unknown threshold becomes `delivery_unknown` (a late receipt still upgrades it). A 429
  * stops the run; the rest waits for the next tick.
  */
+
+import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
+import { isTwilioError } from "../channels/twilio/errors";
 import { createDb } from "../db/client";
 import { clearAttemptUnderLease, leaseForReconcile, listStalled, releaseLease } from "../db/queries/maintenance";
 import { getMessageById } from "../db/queries/messages";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
-import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
-import { isTwilioError } from "../twilio/errors";
 import type { JobConfig } from "./config";
 import { LEASE_MS, lookUpEarlierAttempt } from "./handover";
 import { enqueueOutbound } from "./outbox";

@@ -4,6 +4,8 @@
  * with an audit-log entry per workspace that lost data. Messages not yet sent are never touched.
  * Rows stay (status, timestamps, seq) so threads and counts remain consistent.
  */
+import { createDb } from "../db/client";
+import { attachmentsOfMessages, deleteAttachments, unusedBefore } from "../db/queries/attachments";
 import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../db/queries/maintenance";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
@@ -29,6 +31,37 @@ async function forgetInRooms(env: Env, purged: { id: string; conversationId: str
   }
 }
 
+/** Deletes the files (R2 objects, then rows) of these messages; returns how many. */
+async function deleteFilesOf(env: Env, messageIds: string[]): Promise<number> {
+  const db = createDb(env.DB);
+  const files = await attachmentsOfMessages(db, messageIds);
+  if (files.length === 0) return 0;
+  await env.FILES.delete(files.map((f) => f.key));
+  await deleteAttachments(
+    db,
+    files.map((f) => f.id),
+  );
+  return files.length;
+}
+
+/** Uploads nobody sent within a day are deleted (objects and rows), in bounded batches. */
+export async function purgeUnsentUploads(env: Env, now: number): Promise<number> {
+  const db = createDb(env.DB);
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+    const stale = await unusedBefore(db, now - DAY_MS, 500);
+    if (stale.length === 0) break;
+    await env.FILES.delete(stale.map((f) => f.key));
+    await deleteAttachments(
+      db,
+      stale.map((f) => f.id),
+    );
+    total += stale.length;
+    if (stale.length < 500) break;
+  }
+  return total;
+}
+
 export async function purgeExpired(
   env: Env,
   now: number,
@@ -40,10 +73,15 @@ export async function purgeExpired(
       const cutoff = now - ws.retentionDays * DAY_MS;
       let messages = 0;
       let events = 0;
+      let media = 0;
       for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
         // Messages still to be sent (scheduled, pending) are never touched, whatever their age.
         const { erased: purged, events: e } = await eraseBefore(env.DB, ws.id, cutoff, now, BATCH);
         await forgetInRooms(env, purged);
+        media += await deleteFilesOf(
+          env,
+          purged.map((p) => p.id),
+        );
         const m = purged.length;
         messages += m;
         events += e;
@@ -57,7 +95,7 @@ export async function purgeExpired(
           env.DB,
           ws.id,
           "retention.purged",
-          { retentionDays: ws.retentionDays, cutoff: new Date(cutoff).toISOString(), messages, events },
+          { retentionDays: ws.retentionDays, cutoff: new Date(cutoff).toISOString(), messages, events, media },
           now,
         );
       }

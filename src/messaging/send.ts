@@ -5,17 +5,22 @@
  * validate, check consent, answer a repeated Idempotency-Key with the first result, append through the
  * conversation's room (the ordering point), and enqueue for handover.
  */
+
+import { channelFor } from "../channels/registry";
+import type { Channel } from "../channels/types";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { isSuppressed } from "../db/queries/contacts";
 import {
+  ensureEmailThread,
   ensureThread,
   findWorkspaceNumber,
   getConversationWithContact,
   workspacePolicy,
 } from "../db/queries/conversations";
-import { findByIdempotencyKey, getMessage } from "../db/queries/messages";
-import type { contacts } from "../db/schema";
+import { findByIdempotencyKey, getMessage, latestSubject } from "../db/queries/messages";
+import { getTemplate } from "../db/queries/templates";
+import type { contacts, MediaItem } from "../db/schema";
 import { ApiError, conflict, notFound, unprocessable } from "../domain/errors";
 import { newId } from "../domain/ids";
 import type { Principal } from "../domain/principal";
@@ -23,10 +28,12 @@ import { quietHoursDecision, recipientZone } from "../domain/quiet-hours";
 import { analyzeSegments } from "../domain/segments";
 import { roomFor } from "../rooms/conversation-room";
 import { sha256Hex } from "../security/crypto";
+import type { ChannelKind } from "../shared/channels";
 import type { MessageJson } from "../shared/frames";
 import { MAX_BODY_CHARS, MAX_SCHEDULE_MS, MIN_SCHEDULE_MS } from "../shared/limits";
 import { parseQuietHours, type QuietHours } from "../shared/policies";
 import { isRetryableFailure } from "../shared/retry";
+import { linkSentAttachments, mediaForSend } from "./attachments";
 import { enqueueOutbound } from "./outbox";
 import { presentMessage } from "./present";
 import { renderForContact } from "./templates";
@@ -45,6 +52,10 @@ export interface SendInput {
   templateId?: string;
   variables?: Record<string, string>;
   mediaUrls?: string[];
+  /** Files uploaded first (POST /api/attachments), checked against the channel's limits. */
+  attachmentIds?: string[];
+  /** Email: the subject (a reply defaults to "Re: " and the thread's). */
+  subject?: string;
   sendAt?: string;
 }
 
@@ -116,7 +127,7 @@ async function replayIdempotent(ctx: MessagingContext, key: string, hash: string
  */
 async function createOutbound(
   ctx: MessagingContext,
-  conversation: { id: string; fromNumber: string },
+  conversation: ThreadRef,
   contact: ContactRow,
   unresolved: SendInput,
   idempotencyKey: string | undefined,
@@ -124,14 +135,32 @@ async function createOutbound(
   policy: SendPolicy,
 ): Promise<MessageJson> {
   const { principal } = ctx;
+  const channel = channelFor(conversation.channel ?? "sms");
+  const toAddress = conversation.customerAddress ?? channel.customerAddress(contact);
+  if (!toAddress) {
+    throw unprocessable("no_address", `${contact.name ?? "This contact"} has no ${channel.label} address.`, {
+      channel: channel.kind,
+    });
+  }
   const input = await resolveBody(ctx, unresolved, contact);
+  if (input.body.length > channel.capabilities.maxBodyChars) {
+    throw unprocessable(
+      "validation_failed",
+      `A ${channel.label} message is at most ${channel.capabilities.maxBodyChars} characters.`,
+      {
+        fields: [{ path: "body", message: `must be at most ${channel.capabilities.maxBodyChars} characters` }],
+      },
+    );
+  }
   const now = Date.now();
+  const template = await whatsappTemplate(ctx, channel, input);
+  assertSessionWindow(channel, template, policy.lastInboundAt, now);
   let sendAt = parseSendAt(input.sendAt, now);
-  // Quiet hours, by the recipient's local time when the message would go out.
+  // Quiet hours, by the recipient's local time when the message would go out (texts only: email waits in the inbox).
   let deferredReason: string | null = null;
   const { zone } = recipientZone(contact, policy.workspaceZone, now);
   const decision = quietHoursDecision({
-    quiet: policy.quietHours,
+    quiet: channel.kind === "email" ? null : policy.quietHours,
     at: sendAt ?? now,
     zone,
     lastInboundAt: policy.lastInboundAt,
@@ -148,18 +177,34 @@ async function createOutbound(
     sendAt = decision.until;
     deferredReason = "quiet_hours";
   }
-  const media = (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
-  const { encoding, segments } = analyzeSegments(input.body);
+  const media: MediaItem[] =
+    input.attachmentIds && input.attachmentIds.length > 0
+      ? await mediaForSend(ctx.db, principal.workspaceId, input.attachmentIds, channel)
+      : (input.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
+  const subject = channel.capabilities.subject
+    ? input.subject?.trim() || replySubject(await latestSubject(ctx.db, conversation.id))
+    : null;
+  if (channel.capabilities.subject && !subject) {
+    throw unprocessable("subject_required", "The first email of a conversation needs a subject.", {
+      fields: [{ path: "subject", message: "required for the first email" }],
+    });
+  }
+  const analyzed = analyzeSegments(input.body);
+  const { encoding } = analyzed;
+  const segments = channel.capabilities.segmented ? analyzed.segments : 1;
   const id = newId("msg");
   const result = await roomFor(ctx.env, conversation.id).appendMessage({
     id,
     workspaceId: principal.workspaceId,
     conversationId: conversation.id,
     direction: "outbound",
-    channel: media.length > 0 ? "mms" : "sms",
+    channel: channel.kind === "sms" ? (media.length > 0 ? "mms" : "sms") : channel.kind,
     fromNumber: conversation.fromNumber,
-    toNumber: contact.phone,
+    toNumber: toAddress,
     body: input.body,
+    subject,
+    contentSid: template?.contentSid ?? null,
+    contentVariables: template ? (input.variables ?? {}) : null,
     media,
     status: sendAt === null ? "pending" : "scheduled",
     segments,
@@ -180,11 +225,53 @@ async function createOutbound(
     if (!replay) throw new ApiError(500, "internal", "Could not store the message.");
     return presentMessage(replay);
   }
+  if (media.some((m) => m.attachmentId)) await linkSentAttachments(ctx.db, principal.workspaceId, media, id);
   if (sendAt === null) {
     // If this enqueue is lost the message stays pending and the outbox recovery cron sends it.
     await enqueueOutbound(ctx.env, id, { workspaceId: principal.workspaceId }).catch(() => undefined);
   }
   return result.message;
+}
+
+/** What a send needs of its thread. */
+interface ThreadRef {
+  id: string;
+  fromNumber: string;
+  channel?: ChannelKind;
+  customerAddress?: string | null;
+}
+
+/** A WhatsApp send naming an approved template (Content SID): the template; null for a free-form message. */
+async function whatsappTemplate(ctx: MessagingContext, channel: Channel, input: SendInput) {
+  if (!channel.capabilities.templates || input.templateId === undefined) return null;
+  const tpl = await getTemplate(ctx.db, ctx.principal.workspaceId, input.templateId);
+  return tpl?.contentSid ? { contentSid: tpl.contentSid } : null;
+}
+
+/** WhatsApp: free-form messages only within 24 hours of the customer's last one; templates any time. */
+function assertSessionWindow(
+  channel: Channel,
+  template: { contentSid: string } | null,
+  lastInboundAt: number | null,
+  now: number,
+) {
+  const window = channel.capabilities.sessionWindowMs;
+  if (window === null || template) return;
+  if (lastInboundAt !== null && now - lastInboundAt < window) return;
+  const closedAt = lastInboundAt === null ? null : new Date(lastInboundAt + window).toISOString();
+  throw unprocessable(
+    "session_window_closed",
+    lastInboundAt === null
+      ? `${channel.label} only lets a business write first with an approved template: the customer has not written yet. Pick a template with a WhatsApp Content SID.`
+      : `${channel.label}'s 24-hour window closed at ${closedAt} (24 hours after the customer's last message); only an approved template can be sent until they write again.`,
+    { channel: channel.kind, windowClosedAt: closedAt },
+  );
+}
+
+/** "Re: " and the thread's subject (once), or null when the thread has none yet. */
+export function replySubject(subject: string | null): string | null {
+  if (!subject) return null;
+  return /^re:/i.test(subject.trim()) ? subject.trim() : `Re: ${subject.trim()}`;
 }
 
 /** A message in an existing conversation: one lookup (thread, consent, sender, key), then the room. */
@@ -216,7 +303,17 @@ export async function sendInConversation(
   });
 }
 
-/** A message to a number: finds or creates the contact and the conversation from the sender. */
+/** The channel an address is on: an email address, `whatsapp:+E164`, or a phone number. */
+export function channelOfAddress(address: string): ChannelKind {
+  if (address.includes("@")) return "email";
+  return address.startsWith("whatsapp:") ? "whatsapp" : "sms";
+}
+
+/**
+ * A message to an address (a number, `whatsapp:+E164`, or an email address): finds or creates the
+ * contact and the conversation with the sending inbox (`from`, or the workspace's first inbox of
+ * that channel).
+ */
 export async function sendToNumber(
   ctx: MessagingContext,
   input: SendInput & { to: string; from?: string },
@@ -226,23 +323,39 @@ export async function sendToNumber(
   const hash = await requestHash("direct", input);
   const replay = idempotencyKey ? await replayIdempotent(ctx, idempotencyKey, hash) : null;
   if (replay) return presentMessage(replay);
-  // Refused before anything is stored: no contact or thread for a number that opted out.
-  if (await isSuppressed(db, principal.workspaceId, input.to)) throw optedOut(input.to);
-  const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from);
+  const wanted = channelOfAddress(input.to);
+  const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from, input.from ? undefined : wanted);
   if (!sender) {
     throw input.from
-      ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
-      : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.");
+      ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's inboxes.`, { field: "from" })
+      : wanted === "sms"
+        ? unprocessable("no_sender", "Register a sender number (POST /api/numbers) before sending.")
+        : unprocessable("no_sender", `Add a ${channelFor(wanted).label} inbox (POST /api/inboxes) before sending.`);
   }
-  const { contact, conversation } = await ensureThread(db, principal.workspaceId, input.to, sender.phoneNumber, () => ({
-    contact: newId("ct"),
-    conversation: newId("cv"),
-  }));
+  const channel = channelFor(sender.channel);
+  const key = channel.contactKey(input.to);
+  if (!key) {
+    throw unprocessable("validation_failed", `${input.to} is not an address ${sender.phoneNumber} can send to.`, {
+      fields: [{ path: "to", message: `not a ${channel.label} address` }],
+    });
+  }
+  const ids = () => ({ contact: newId("ct"), conversation: newId("cv") });
+  let thread: Awaited<ReturnType<typeof ensureThread>>;
+  if ("email" in key) {
+    thread = await ensureEmailThread(db, principal.workspaceId, key.email, sender.phoneNumber, null, ids);
+  } else {
+    // Refused before anything is stored: no contact or thread for a number that opted out.
+    if (await isSuppressed(db, principal.workspaceId, key.phone)) throw optedOut(key.phone);
+    thread = await ensureThread(db, principal.workspaceId, key.phone, sender.phoneNumber, ids, {
+      channel: channel.kind,
+      customerAddress: channel.kind === "sms" ? null : channel.customerAddress({ phone: key.phone, email: null }),
+    });
+  }
   const workspace = await workspacePolicy(db, principal.workspaceId);
-  return createOutbound(ctx, conversation, contact, input, idempotencyKey, hash, {
+  return createOutbound(ctx, thread.conversation, thread.contact, input, idempotencyKey, hash, {
     quietHours: parseQuietHours(workspace?.quietHours ?? null),
     workspaceZone: workspace?.timezone ?? "UTC",
-    lastInboundAt: conversation.lastInboundAt,
+    lastInboundAt: thread.conversation.lastInboundAt,
   });
 }
 
@@ -372,6 +485,7 @@ export async function sendSystemMessage(
     toNumber: string;
     body: string;
     name: string;
+    channel?: "sms" | "whatsapp";
   },
 ): Promise<MessageJson | null> {
   const { encoding, segments } = analyzeSegments(msg.body);
@@ -381,7 +495,7 @@ export async function sendSystemMessage(
     workspaceId: msg.workspaceId,
     conversationId: msg.conversationId,
     direction: "outbound",
-    channel: "sms",
+    channel: msg.channel ?? "sms",
     fromNumber: msg.fromNumber,
     toNumber: msg.toNumber,
     body: msg.body,

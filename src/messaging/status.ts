@@ -2,16 +2,27 @@
  * Status: every report about an outbound message (the send call's answer, a status callback, a
  * reconciliation fetch, our own failure verdicts) goes through the conversation's room, which records
  * it as an event and moves the status only forward (invariant 3). 21610 also suppresses the number.
- */ import type { Db } from "../db/client";
+ */
+
+import { describeProviderError } from "../channels/describe";
+import { mapEmailEvent } from "../channels/email/events";
+import { EMAIL_ERROR } from "../channels/email/resend";
+import { describeTwilioError } from "../channels/twilio/error-codes";
+import type { TwilioMessage } from "../channels/twilio/schemas";
+import type { Sent } from "../channels/types";
+import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { optOutRecipient } from "../db/queries/contacts";
-import { findEarlierAttemptBySid, findStatusTarget, recordUnappliedEvent } from "../db/queries/messages";
+import {
+  findEarlierAttemptBySid,
+  findStatusTarget,
+  getMessageByProviderSid,
+  recordUnappliedEvent,
+} from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
-import { describeTwilioError } from "../twilio/error-codes";
-import type { TwilioMessage } from "../twilio/schemas";
 
 type MessageRow = typeof messages.$inferSelect;
 
@@ -30,6 +41,18 @@ export async function recordHandover(
     providerSid: tw.sid,
     errorCode: tw.error_code ?? null,
     errorMessage: tw.error_message ?? describeTwilioError(tw.error_code),
+    source,
+    at: Date.now(),
+  });
+}
+
+/** Records what a direct channel's provider answered (its id for the message, and the status). */
+export async function recordSent(env: Env, msg: MessageRow, sent: Sent, source: "queue" | "reconcile" | "dlq") {
+  await roomFor(env, msg.conversationId).applyStatus({
+    messageId: msg.id,
+    status: fromTwilioStatus(sent.status) ?? "sent",
+    rawStatus: sent.status,
+    providerSid: sent.providerSid,
     source,
     at: Date.now(),
   });
@@ -61,6 +84,8 @@ export interface StatusReport {
   MessageStatus: string;
   ErrorCode?: number;
   ErrorMessage?: string;
+  /** The Twilio account that signed the report (the deployment's when absent). */
+  account?: string;
 }
 
 /**
@@ -97,6 +122,11 @@ export async function applyStatusReport(
     log("warn", "status callback for an unknown message", { sid: input.MessageSid, mid: input.mid });
     return;
   }
+  if (input.account !== undefined && (target?.inboxAccountSid ?? ctx.env.TWILIO_ACCOUNT_SID) !== input.account) {
+    // Signed by a Twilio account, but not the one this message's inbox sends with: it moves nothing.
+    log("warn", "status callback from another account ignored", { messageId: msg.id, sid: input.MessageSid });
+    return;
+  }
   if (msg.providerSid && msg.providerSid !== input.MessageSid) {
     log("warn", "status callback sid does not match the message", { messageId: msg.id, sid: input.MessageSid });
     return;
@@ -120,4 +150,44 @@ export async function applyStatusReport(
   addCount(ctx.count, result.d1);
   if (errorCode === 21610) await optOutRecipient(db, msg);
   return;
+}
+
+/**
+ * A delivery event of an email (Resend's webhooks, already verified): the message by its provider id,
+ * the status moved forward through its room like any report; events that move nothing (delayed,
+ * opened, complained) are kept as events.
+ */
+export async function applyEmailEvent(
+  env: Env,
+  db: Db,
+  event: { type: string; emailId: string; detail: string | null },
+): Promise<"applied" | "noted" | "unknown"> {
+  const msg = await getMessageByProviderSid(db, event.emailId);
+  if (msg?.direction !== "outbound") {
+    log("warn", "email event for an unknown message", { emailId: event.emailId, type: event.type });
+    return "unknown";
+  }
+  const mapped = mapEmailEvent(event.type);
+  if (!mapped) {
+    await recordUnappliedEvent(db, {
+      workspaceId: msg.workspaceId,
+      messageId: msg.id,
+      status: event.type.replace(/^email\./, ""),
+      errorCode: event.type === "email.complained" ? EMAIL_ERROR.complained : null,
+      errorMessage: event.detail,
+      source: "webhook",
+      at: Date.now(),
+    });
+    return "noted";
+  }
+  await roomFor(env, msg.conversationId).applyStatus({
+    messageId: msg.id,
+    status: mapped.status,
+    rawStatus: event.type,
+    errorCode: mapped.errorCode,
+    errorMessage: mapped.errorCode === null ? null : (event.detail ?? describeProviderError(mapped.errorCode)),
+    source: "webhook",
+    at: Date.now(),
+  });
+  return "applied";
 }

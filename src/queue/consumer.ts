@@ -4,6 +4,7 @@
  * acks in a blanket catch.
  */
 
+import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import { createDb } from "../db/client";
 import { type ClaimedForHandover, claimForHandover } from "../db/queries/messages";
 import { log } from "../log";
@@ -12,7 +13,6 @@ import { handOver, LEASE_MS } from "../messaging/handover";
 import { backoffSeconds, type OutboundJob, OutboundJobSchema } from "../messaging/outbox";
 import { pacerFor } from "../rooms/sender-pacer";
 import { limiterFor } from "../rooms/workspace-limiter";
-import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 
 /**
  * A batch: its messages are loaded and claimed in one round trip, then each is handed over on its own

@@ -2,6 +2,8 @@
  * Dead-letter consumer: messages whose retries ran out. Nothing is silently dropped — before marking a
  * message failed we look it up at Twilio once more (an ambiguous attempt may have gone through).
  */
+
+import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import { createDb } from "../db/client";
 import { getMessageById } from "../db/queries/messages";
 import { auditLog } from "../db/schema";
@@ -9,7 +11,6 @@ import { log } from "../log";
 import { lookUpEarlierAttempt } from "../messaging/handover";
 import { OutboundJobSchema } from "../messaging/outbox";
 import { markFailed, recordHandover } from "../messaging/status";
-import { TwilioClient, twilioConfigFromEnv } from "../twilio/client";
 
 export async function processDeadLetter(
   env: Env,

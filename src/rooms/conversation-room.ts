@@ -25,6 +25,7 @@ import {
   mirrorSeqStatement,
   type NewMessage,
   nextSeqSql,
+  replaceMediaStatements,
   restartStatements,
   type StatusChange,
   senderNameSql,
@@ -32,7 +33,7 @@ import {
   statusChangeStatements,
 } from "../db/queries/messages";
 import { noteStatements } from "../db/queries/notes";
-import { conversations, messageEvents, messages } from "../db/schema";
+import { conversations, type MediaItem, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
@@ -391,10 +392,22 @@ export class ConversationRoom extends DurableObject<Env> {
       deferredReason?: string | null;
     },
   ): Promise<MessageJson | null> {
+    return this.commitMessageEdit(messageId, (at) => editScheduledStatements(this.env.DB, messageId, edit, at));
+  }
+
+  /** The message's files are kept now (copied from the provider): the updated message goes out under a new seq. */
+  async replaceMedia(messageId: string, media: MediaItem[]): Promise<MessageJson | null> {
+    return this.commitMessageEdit(messageId, (at) => replaceMediaStatements(this.env.DB, messageId, media, at));
+  }
+
+  /** Runs statements that change a message (the last returns its id when it applied), then logs and broadcasts it. */
+  private commitMessageEdit(
+    messageId: string,
+    build: (at: number) => D1PreparedStatement[],
+  ): Promise<MessageJson | null> {
     return this.serialize(async () => {
       this.remember(null);
-      const at = Date.now();
-      const statements = editScheduledStatements(this.env.DB, messageId, edit, at);
+      const statements = build(Date.now());
       const results = await this.env.DB.batch<{ id: string; seq: number }>([
         ...statements,
         mirrorSeqStatement(this.env.DB, this.conversationId, this.lastSeq + 1),

@@ -20,9 +20,14 @@
  * way. The schedule lives in memory: an evicted pacer has been idle long enough that it is empty.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type CreateMessageParams, TwilioClient, twilioConfigFromEnv } from "../twilio/client";
-import { isTwilioError, TwilioError, type TwilioFailureKind } from "../twilio/errors";
-import type { TwilioMessage } from "../twilio/schemas";
+import {
+  type CreateMessageParams,
+  TwilioClient,
+  type TwilioConfig,
+  twilioConfigFromEnv,
+} from "../channels/twilio/client";
+import { isTwilioError, TwilioError, type TwilioFailureKind } from "../channels/twilio/errors";
+import type { TwilioMessage } from "../channels/twilio/schemas";
 
 /** A TwilioError's fields, for crossing the RPC boundary (class instances do not). */
 export interface TwilioErrorFields {
@@ -59,6 +64,8 @@ export interface PaceOptions {
   priority?: SendPriority;
   /** The campaign a bulk send belongs to (a hold of the campaign drops it from the line). */
   campaignId?: string | null;
+  /** The inbox's own Twilio account (default: the deployment's). */
+  config?: TwilioConfig;
 }
 
 /** A send waiting for its turn. */
@@ -129,7 +136,8 @@ export class SenderPacer extends DurableObject<Env> {
     }
     try {
       this.client ??= new TwilioClient(twilioConfigFromEnv(this.env));
-      return { sent: true, message: await this.client.createMessage(params) };
+      const client = opts.config ? new TwilioClient(opts.config) : this.client;
+      return { sent: true, message: await client.createMessage(params) };
     } catch (err) {
       if (!isTwilioError(err)) throw err;
       const { kind, message, httpStatus, code, retryable, ambiguous } = err;

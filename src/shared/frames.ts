@@ -7,7 +7,18 @@
 import { z } from "zod";
 import { CONVERSATION_STATUSES } from "./status";
 
-export const MediaJsonSchema = z.object({ url: z.string(), contentType: z.string().nullable() });
+/**
+ * One file of a message. `attachmentId` is set once Parley keeps the file (in R2): `url` is then
+ * Parley's own (`/api/attachments/:id/content`, signed in). Inbound media shows the provider's URL
+ * until the copy job has kept it.
+ */
+export const MediaJsonSchema = z.object({
+  url: z.string(),
+  contentType: z.string().nullable(),
+  attachmentId: z.string().optional(),
+  name: z.string().optional(),
+  size: z.number().int().optional(),
+});
 
 /** A message as the API and the frames carry it (DESIGN.md's message JSON). */
 export const MessageJsonSchema = z.object({
@@ -15,10 +26,13 @@ export const MessageJsonSchema = z.object({
   conversationId: z.string(),
   seq: z.number().int(),
   direction: z.enum(["inbound", "outbound"]),
-  channel: z.enum(["sms", "mms", "whatsapp"]),
+  channel: z.enum(["sms", "mms", "whatsapp", "email"]),
   from: z.string(),
   to: z.string(),
   body: z.string(),
+  /** Email only: the subject line, and the HTML part as received (untrusted: sanitise before showing). */
+  subject: z.string().nullable().optional(),
+  html: z.string().nullable().optional(),
   media: z.array(MediaJsonSchema),
   status: z.string(),
   errorCode: z.number().int().nullable(),

@@ -40,7 +40,7 @@ export async function handleInbound(c: Context<WebhookEnv>): Promise<Response> {
   }
   const reply = await receiveText(
     { env: c.env, db: c.get("db"), count: c.get("d1Count") },
-    { ...parsed.data, media: mediaFrom(params, parsed.data.NumMedia) },
+    { ...parsed.data, media: mediaFrom(params, parsed.data.NumMedia), account: c.get("twilioAccountSid") },
   );
   return twimlResponse(reply === null ? EMPTY_TWIML : messageTwiml(reply));
 }

@@ -4,12 +4,20 @@
  * Missing or wrong: 403 and nothing else happens.
  */
 import type { MiddlewareHandler } from "hono";
+import { webhookTokenFor } from "../channels/credentials";
+import { verifySignature } from "../channels/twilio/signature";
+import { findInboxOfAccount } from "../db/queries/inboxes";
 import { ApiError } from "../domain/errors";
 import type { AppEnv } from "../http/context";
 import { log } from "../log";
-import { verifySignature } from "../twilio/signature";
 
-export type WebhookEnv = AppEnv & { Variables: AppEnv["Variables"] & { twilioParams: [string, string][] } };
+export type WebhookEnv = AppEnv & {
+  Variables: AppEnv["Variables"] & {
+    twilioParams: [string, string][];
+    /** The Twilio account whose Auth Token the signature was checked with. */
+    twilioAccountSid: string;
+  };
+};
 
 /** The URL Twilio signed: our public origin plus the path and query it requested. */
 export function publicUrl(env: Env, requestUrl: string): string {
@@ -49,7 +57,14 @@ export const verifyTwilioSignature: MiddlewareHandler<WebhookEnv> = async (c, ne
   // Form bodies are UTF-8 text; decode the bytes explicitly (workerd warns on .text() for form types).
   const params = [...new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))];
   const url = publicUrl(c.env, c.req.url);
-  const ok = await verifySignature(c.env.TWILIO_AUTH_TOKEN, c.req.header("X-Twilio-Signature"), url, params);
+  // The signature is the Auth Token of the account the webhook says it is from: the deployment's, or
+  // an inbox's own account. What it may then touch is checked against that account downstream.
+  const claimed = params.find(([k]) => k === "AccountSid")?.[1];
+  const account = claimed && claimed !== c.env.TWILIO_ACCOUNT_SID ? claimed : c.env.TWILIO_ACCOUNT_SID;
+  const inbox = account === c.env.TWILIO_ACCOUNT_SID ? null : await findInboxOfAccount(c.get("db"), account);
+  const token =
+    account === c.env.TWILIO_ACCOUNT_SID ? c.env.TWILIO_AUTH_TOKEN : inbox ? await webhookTokenFor(c.env, inbox) : null;
+  const ok = token !== null && (await verifySignature(token, c.req.header("X-Twilio-Signature"), url, params));
   if (!ok) {
     log("warn", "webhook signature rejected", {
       path: c.req.path,
@@ -58,6 +73,7 @@ export const verifyTwilioSignature: MiddlewareHandler<WebhookEnv> = async (c, ne
     throw new ApiError(403, "invalid_signature", "Missing or invalid X-Twilio-Signature.");
   }
   c.set("twilioParams", params);
+  c.set("twilioAccountSid", account);
   await next();
 };
 

@@ -9,6 +9,8 @@ export default async function setup() {
     accountSid: "AC00000000000000000000000000000000",
     appUrl: "https://parley.test",
     callbackMode: "hold",
+    resendApiKey: "re_test_key",
+    resendWebhookSecret: "whsec_dGVzdC13ZWJob29rLXNlY3JldA==",
   });
   return async () => {
     await emulator.stop();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { findAdoptable } from "../../src/channels/twilio/client";
+import type { TwilioMessage } from "../../src/channels/twilio/schemas";
 import { maskPhone, toE164 } from "../../src/domain/phone";
 import { fromTwilioStatus } from "../../src/domain/status";
 import { decodeCursor, encodeCursor } from "../../src/http/cursor";
 import { hashPassword, timingSafeEqualStrings, verifyPassword } from "../../src/security/crypto";
-import { findAdoptable } from "../../src/twilio/client";
-import type { TwilioMessage } from "../../src/twilio/schemas";
 
 describe("phone numbers", () => {
   it("normalises common US notations to E.164 and rejects junk", () => {

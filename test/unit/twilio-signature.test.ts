@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeSignature, signaturePayload, verifySignature } from "../../src/twilio/signature";
+import { computeSignature, signaturePayload, verifySignature } from "../../src/channels/twilio/signature";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 

@@ -150,11 +150,17 @@ export async function getConversation(db: Db, workspaceId: string, id: string) {
   });
 }
 
-export async function findWorkspaceNumber(db: Db, workspaceId: string, phoneNumber?: string) {
+/** The workspace's inbox at `address`, or (none given) its first inbox of `channel` (SMS by default). */
+export async function findWorkspaceNumber(
+  db: Db,
+  workspaceId: string,
+  address?: string,
+  channel: "sms" | "whatsapp" | "email" = "sms",
+) {
   return db.query.numbers.findFirst({
-    where: phoneNumber
-      ? and(eq(numbers.workspaceId, workspaceId), eq(numbers.phoneNumber, phoneNumber))
-      : eq(numbers.workspaceId, workspaceId),
+    where: address
+      ? and(eq(numbers.workspaceId, workspaceId), eq(numbers.phoneNumber, address))
+      : and(eq(numbers.workspaceId, workspaceId), eq(numbers.channel, channel)),
     orderBy: numbers.createdAt,
   });
 }
@@ -166,11 +172,21 @@ export async function findOrCreateConversation(
   contactId: string,
   fromNumber: string,
   newIdValue: string,
+  on: ThreadChannel = {},
 ) {
   const now = Date.now();
   const inserted = await db
     .insert(conversations)
-    .values({ id: newIdValue, workspaceId, contactId, fromNumber, lastMessageAt: now, createdAt: now })
+    .values({
+      id: newIdValue,
+      workspaceId,
+      contactId,
+      fromNumber,
+      channel: on.channel ?? "sms",
+      customerAddress: on.customerAddress ?? null,
+      lastMessageAt: now,
+      createdAt: now,
+    })
     .onConflictDoNothing()
     .returning({ id: conversations.id });
   const row = await db.query.conversations.findFirst({
@@ -212,6 +228,10 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
   return db
     .select({
       workspaceId: numbers.workspaceId,
+      inboxId: numbers.id,
+      inboxChannel: numbers.channel,
+      /** The inbox's own Twilio account (null: the deployment's): the webhook must be signed by it. */
+      inboxAccountSid: numbers.accountSid,
       replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${sid})`.mapWith(Boolean),
       contactId: contacts.id,
       optedOut: contacts.optedOut,
@@ -275,18 +295,68 @@ export async function getConversationWithContact(db: Db, workspaceId: string, id
 }
 
 /** Finds or creates the contact and the thread, with one query when both exist. */
+/** The channel of a thread being created, and the customer's address on it when it is not their phone. */
+export interface ThreadChannel {
+  channel?: "sms" | "whatsapp" | "email";
+  customerAddress?: string | null;
+}
+
 export async function ensureThread(
   db: Db,
   workspaceId: string,
   phone: string,
   fromNumber: string,
   ids: () => { contact: string; conversation: string },
+  on: ThreadChannel = {},
 ) {
   const found = await findThread(db, workspaceId, phone, fromNumber);
   if (found?.conversation) return { contact: found.contact, conversation: found.conversation };
   const fresh = ids();
   const contact = found?.contact ?? (await findOrCreateContact(db, workspaceId, phone, fresh.contact));
-  const { conversation } = await findOrCreateConversation(db, workspaceId, contact.id, fromNumber, fresh.conversation);
+  const { conversation } = await findOrCreateConversation(
+    db,
+    workspaceId,
+    contact.id,
+    fromNumber,
+    fresh.conversation,
+    on,
+  );
+  return { contact, conversation };
+}
+
+/** Like ensureThread, for a customer known by email: the contact with that address (made with no phone), and its thread. */
+export async function ensureEmailThread(
+  db: Db,
+  workspaceId: string,
+  email: string,
+  inboxAddress: string,
+  name: string | null,
+  ids: () => { contact: string; conversation: string },
+) {
+  const fresh = ids();
+  let contact = await db.query.contacts.findFirst({
+    where: and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, email)),
+    orderBy: contacts.createdAt,
+  });
+  if (!contact) {
+    const now = Date.now();
+    [contact] = await db
+      .insert(contacts)
+      .values({ id: fresh.contact, workspaceId, phone: "", email, name, createdAt: now, updatedAt: now })
+      .returning();
+  }
+  if (!contact) throw new Error("contact vanished after insert");
+  const { conversation } = await findOrCreateConversation(
+    db,
+    workspaceId,
+    contact.id,
+    inboxAddress,
+    fresh.conversation,
+    {
+      channel: "email",
+      customerAddress: email,
+    },
+  );
   return { contact, conversation };
 }
 

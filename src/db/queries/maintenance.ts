@@ -131,8 +131,9 @@ export async function eraseBefore(d1: D1Database, workspaceId: string, cutoff: n
   const [erased, deleted] = await d1.batch<{ id: string; conversationId: string; seq: number }>([
     d1
       .prepare(
-        `UPDATE messages SET body = '', media = '[]', updated_at = ?1
-         WHERE id IN (SELECT id FROM messages WHERE workspace_id = ?2 AND created_at < ?3 AND (body != '' OR media != '[]')
+        `UPDATE messages SET body = '', media = '[]', subject = NULL, html = NULL, updated_at = ?1
+         WHERE id IN (SELECT id FROM messages WHERE workspace_id = ?2 AND created_at < ?3
+                        AND (body != '' OR media != '[]' OR subject IS NOT NULL OR html IS NOT NULL)
                         AND status NOT IN ('scheduled', 'pending') LIMIT ?4)
          RETURNING id, conversation_id AS conversationId, seq`,
       )

@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
-import type { MessageStatus } from "../schema";
+import type { MediaItem, MessageStatus } from "../schema";
 import { conversationReads, messageAttempts, messageEvents, messages, numbers } from "../schema";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
@@ -117,8 +117,12 @@ export async function getMessageById(db: Db, id: string) {
  */
 export async function findStatusTarget(db: Db, mid: string | null, sid: string) {
   const earlier = sql<number | null>`(select a.attempt from message_attempts a where a.provider_sid = ${sid})`;
+  // The Twilio account of the message's inbox (null: the deployment's), so a report signed by another account moves nothing.
+  const account = sql<
+    string | null
+  >`(select n.account_sid from numbers n where n.workspace_id = messages.workspace_id and n.phone_number = messages.from_number)`;
   const [row] = await db
-    .select({ message: messages, earlierAttempt: earlier })
+    .select({ message: messages, earlierAttempt: earlier, inboxAccountSid: account })
     .from(sql`(select 1)`)
     .leftJoin(
       messages,
@@ -128,7 +132,11 @@ export async function findStatusTarget(db: Db, mid: string | null, sid: string) 
     )
     .limit(1);
   if (!row || (row.message === null && row.earlierAttempt === null)) return undefined;
-  return { message: row.message ?? undefined, earlierAttempt: row.earlierAttempt };
+  return {
+    message: row.message ?? undefined,
+    earlierAttempt: row.earlierAttempt,
+    inboxAccountSid: row.inboxAccountSid,
+  };
 }
 
 export async function listMessageEvents(db: Db, messageId: string) {
@@ -308,6 +316,20 @@ export async function recordUnappliedEvent(
     .values({ ...event, errorCode: event.errorCode ?? null, errorMessage: event.errorMessage ?? null, applied: false });
 }
 
+/** The statement that puts a message's kept files in place of the provider's links (RETURNING id). */
+export function replaceMediaStatements(
+  d1: D1Database,
+  messageId: string,
+  media: MediaItem[],
+  at: number,
+): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare("UPDATE messages SET media = ?1, updated_at = ?2 WHERE id = ?3 RETURNING id")
+      .bind(JSON.stringify(media), at, messageId),
+  ];
+}
+
 /**
  * Statements that edit a still-scheduled message (body, segments, send time) and record the edit as
  * an event, all or nothing: the event is written first and only while the message is scheduled, and
@@ -418,6 +440,9 @@ function selectForHandover(db: Db) {
           .as("handover_suppressed"),
       senderId: sql<string | null>`${numbers.id}`.as("handover_sender_id"),
       ratePerSecond: sql<number | null>`${numbers.ratePerSecond}`.as("handover_rate"),
+      inboxChannel: sql<"sms" | "whatsapp" | "email" | null>`${numbers.channel}`.as("handover_inbox_channel"),
+      inboxAccountSid: sql<string | null>`${numbers.accountSid}`.as("handover_inbox_account"),
+      inboxCredentials: sql<string | null>`${numbers.credentials}`.as("handover_inbox_credentials"),
       campaignStatus: sql<string | null>`(select cp.status from campaigns cp where cp.id = ${messages.campaignId})`.as(
         "handover_campaign_status",
       ),
@@ -488,5 +513,74 @@ export function senderNameSql(type: string | null | undefined, id: string | null
   if (!id) return null;
   if (type === "user") return sql<string | null>`(select u.name from users u where u.id = ${id})`;
   if (type === "api_key") return sql<string | null>`(select k.name from api_keys k where k.id = ${id})`;
+  return null;
+}
+
+/** Email threading: the provider ids (`<inbox>/<Message-ID>`) of a conversation's latest inbound emails, newest first. */
+export async function inboundEmailIds(db: Db, conversationId: string, limit = 10): Promise<string[]> {
+  const rows = await db
+    .select({ sid: messages.providerSid })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.conversationId, conversationId),
+        eq(messages.direction, "inbound"),
+        eq(messages.channel, "email"),
+      ),
+    )
+    .orderBy(desc(messages.seq))
+    .limit(limit);
+  return rows.flatMap((r) => (r.sid ? [r.sid] : []));
+}
+
+/** The subject of a conversation's latest email that has one (null when none has). */
+export async function latestSubject(db: Db, conversationId: string): Promise<string | null> {
+  const row = await db
+    .select({ subject: messages.subject })
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), sql`${messages.subject} is not null`))
+    .orderBy(desc(messages.seq))
+    .limit(1)
+    .get();
+  return row?.subject ?? null;
+}
+
+/** A message by its provider id (an email's Resend id), in any workspace: the event says which by id alone. */
+export async function getMessageByProviderSid(db: Db, sid: string) {
+  return db.query.messages.findFirst({ where: eq(messages.providerSid, sid) });
+}
+
+/**
+ * Email threading: the first of `ids` that names a message in this workspace's inbox `inboxAddress`
+ * threads — our own outbound (`<msg_…@…>`, by id) or an inbound email (by its stored provider id).
+ */
+export async function findEmailThread(
+  db: Db,
+  workspaceId: string,
+  inboxAddress: string,
+  ours: string[],
+  theirs: string[],
+): Promise<string | null> {
+  if (ours.length === 0 && theirs.length === 0) return null;
+  const rows = await db
+    .select({ conversationId: messages.conversationId, id: messages.id, sid: messages.providerSid })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.workspaceId, workspaceId),
+        eq(messages.channel, "email"),
+        or(
+          ours.length > 0 ? and(inArray(messages.id, ours), eq(messages.fromNumber, inboxAddress)) : undefined,
+          theirs.length > 0
+            ? and(inArray(messages.providerSid, theirs), eq(messages.toNumber, inboxAddress))
+            : undefined,
+        ),
+      ),
+    )
+    .limit(20);
+  for (const id of [...ours, ...theirs]) {
+    const hit = rows.find((r) => r.id === id || r.sid === id);
+    if (hit) return hit.conversationId;
+  }
   return null;
 }

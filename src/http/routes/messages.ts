@@ -23,10 +23,11 @@ import {
 } from "../../messaging/send";
 import { roomFor } from "../../rooms/conversation-room";
 import { limiterFor } from "../../rooms/workspace-limiter";
-import { MAX_BODY_CHARS, MAX_MEDIA } from "../../shared/limits";
+import { MAX_BODY_CHARS, MAX_EMAIL_BODY_CHARS, MAX_MEDIA, MAX_SUBJECT_CHARS } from "../../shared/limits";
 import type { AppEnv } from "../context";
 import { principalNow } from "../middleware/auth";
 import {
+  AddressInput,
   ErrorSchema,
   errorResponses,
   IdParam,
@@ -34,14 +35,14 @@ import {
   jsonContent,
   listOf,
   MessageSchema,
-  PhoneInput,
   security,
 } from "../schemas";
 import { validationHook } from "../validation";
 
+// The longest any channel takes (email); the send checks the conversation's channel (SMS: 1,600).
 const Body = z
   .string()
-  .max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS.toLocaleString("en-US")} characters`)
+  .max(MAX_EMAIL_BODY_CHARS, `must be at most ${MAX_EMAIL_BODY_CHARS.toLocaleString("en-US")} characters`)
   .refine((s) => s.trim().length > 0, "must not be empty")
   .openapi({ example: "Your order is ready for pickup." });
 const MediaUrls = z
@@ -54,6 +55,18 @@ const MediaUrls = z
   )
   .max(MAX_MEDIA, `at most ${MAX_MEDIA} media URLs`)
   .optional();
+const AttachmentIds = z
+  .array(z.string().min(1).max(64))
+  .max(MAX_MEDIA, `at most ${MAX_MEDIA} attachments`)
+  .optional()
+  .openapi({ description: "Files uploaded with POST /api/attachments (MMS: ≤ 10, ≤ 5 MB in all)" });
+const Subject = z
+  .string()
+  .trim()
+  .min(1)
+  .max(MAX_SUBJECT_CHARS)
+  .optional()
+  .openapi({ description: "Email only: the subject (a reply defaults to Re: and the thread's)" });
 const SendAt = z.iso.datetime({ offset: true, message: "must be an ISO-8601 date-time" }).optional();
 
 const TemplateFields = {
@@ -72,16 +85,25 @@ const oneOfBodyOrTemplate = (v: { body?: string; templateId?: string }) =>
   (v.body === undefined) !== (v.templateId === undefined);
 const bodyOrTemplate = { message: "give either body or templateId", path: ["body"] };
 const SendInConversation = z
-  .object({ body: Body.optional(), ...TemplateFields, mediaUrls: MediaUrls, sendAt: SendAt })
+  .object({
+    body: Body.optional(),
+    ...TemplateFields,
+    mediaUrls: MediaUrls,
+    attachmentIds: AttachmentIds,
+    subject: Subject,
+    sendAt: SendAt,
+  })
   .strict()
   .refine(oneOfBodyOrTemplate, bodyOrTemplate);
 const SendDirect = z
   .object({
-    to: PhoneInput,
-    from: PhoneInput.optional(),
+    to: AddressInput,
+    from: AddressInput.optional(),
     body: Body.optional(),
     ...TemplateFields,
     mediaUrls: MediaUrls,
+    attachmentIds: AttachmentIds,
+    subject: Subject,
     sendAt: SendAt,
   })
   .strict()

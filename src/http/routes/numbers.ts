@@ -6,15 +6,13 @@
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
+import { TwilioClient, twilioConfigFromEnv } from "../../channels/twilio/client";
+import { isTwilioError } from "../../channels/twilio/errors";
 import { audit } from "../../db/queries/audit";
-import { listWaitingFrom } from "../../db/queries/messages";
 import { numbers } from "../../db/schema";
 import { ApiError, conflict, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { presentNumber } from "../../messaging/present";
-import { cancelWaitingFrom } from "../../messaging/send";
-import { TwilioClient, twilioConfigFromEnv } from "../../twilio/client";
-import { isTwilioError } from "../../twilio/errors";
 import type { AppEnv } from "../context";
 import { requireAdmin, requireScope } from "../middleware/auth";
 import {
@@ -29,6 +27,7 @@ import {
   security,
 } from "../schemas";
 import { validationHook } from "../validation";
+import { removeInbox } from "./inboxes";
 
 /** Carriers count segments per second: 1 for a US long code, 3 toll-free, 100 short codes. */
 const RatePerSecond = z.number().int().min(1, "must be at least 1 segment per second").max(1000);
@@ -182,39 +181,13 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
       .get("db")
       .select()
       .from(numbers)
-      .where(eq(numbers.workspaceId, principal.workspaceId))
+      // The SMS inboxes: this route predates the other channels.
+      .where(and(eq(numbers.workspaceId, principal.workspaceId), eq(numbers.channel, "sms")))
       .orderBy(asc(numbers.createdAt));
     return c.json({ items: rows.map(presentNumber), nextCursor: null }, 200);
   })
   .openapi(deleteNumber, async (c) => {
-    const principal = requireAdmin(c);
     const { id } = c.req.valid("param");
-    const { cancel } = c.req.valid("query");
-    const db = c.get("db");
-    const number = await db.query.numbers.findFirst({
-      where: and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)),
-    });
-    if (!number) throw notFound("Number");
-    // Messages still waiting to go out from this number would go out after it was removed.
-    const waiting = await listWaitingFrom(db, principal.workspaceId, number.phoneNumber);
-    if (waiting.length > 0 && !cancel) {
-      throw new ApiError(
-        409,
-        "number_in_use",
-        `${waiting.length} message(s) are still waiting to be sent from ${number.phoneNumber}; cancel them with ?cancel=true, or wait.`,
-        { waiting: waiting.length },
-      );
-    }
-    const canceled = await cancelWaitingFrom(
-      { env: c.env, db, principal, count: c.get("d1Count") },
-      number.phoneNumber,
-      waiting,
-    );
-    const [gone] = await db
-      .delete(numbers)
-      .where(and(eq(numbers.id, id), eq(numbers.workspaceId, principal.workspaceId)))
-      .returning({ id: numbers.id });
-    if (!gone) throw notFound("Number");
-    await audit(db, principal, "number.removed", "number", id, { phoneNumber: number.phoneNumber, canceled });
+    await removeInbox(c, id, c.req.valid("query").cancel, "number");
     return c.body(null, 204);
   });

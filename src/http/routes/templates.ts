@@ -24,6 +24,10 @@ const TemplateSchema = z
     name: z.string(),
     body: z.string(),
     shortcut: z.string().nullable(),
+    contentSid: z
+      .string()
+      .nullable()
+      .openapi({ description: "A WhatsApp template approved at Twilio (HX…); sendable outside the 24-hour window" }),
     variables: z.array(z.string()).openapi({ description: "The placeholders the body uses" }),
     createdAt: z.string(),
     updatedAt: z.string().nullable(),
@@ -37,6 +41,10 @@ const Shortcut = z
   .trim()
   .regex(/^[a-z0-9][a-z0-9_-]{0,29}$/, "lower-case letters, digits, - and _ (up to 30)")
   .openapi({ example: "thanks", description: "Typed after / in the composer" });
+const ContentSid = z
+  .string()
+  .regex(/^HX[0-9a-fA-F]{32}$/, "a Twilio Content SID (HX and 32 hex digits)")
+  .openapi({ description: "The approved WhatsApp template at Twilio; the body is its text, {{1}}… its variables" });
 
 function present(row: TemplateRow) {
   return {
@@ -44,6 +52,7 @@ function present(row: TemplateRow) {
     name: row.name,
     body: row.body,
     shortcut: row.shortcut,
+    contentSid: row.contentSid ?? null,
     variables: placeholders(row.body),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
@@ -74,7 +83,16 @@ const createTemplateRoute = createRoute({
     "Create a template (owner/admin). Placeholders: {{contact.firstName}}, {{contact.name}}, {{contact.fields.<key>}}, {{agent.name}}, {{workspace.name}}, any name given in a send's variables; each may have a fallback: {{contact.firstName|there}}",
   security,
   request: {
-    body: jsonBody(z.object({ name: Name, body: TemplateBody, shortcut: Shortcut.nullable().optional() }).strict()),
+    body: jsonBody(
+      z
+        .object({
+          name: Name,
+          body: TemplateBody,
+          shortcut: Shortcut.nullable().optional(),
+          contentSid: ContentSid.nullable().optional(),
+        })
+        .strict(),
+    ),
   },
   responses: {
     201: jsonContent(TemplateSchema, "Created"),
@@ -93,7 +111,12 @@ const patchTemplateRoute = createRoute({
     params: IdParam,
     body: jsonBody(
       z
-        .object({ name: Name.optional(), body: TemplateBody.optional(), shortcut: Shortcut.nullable().optional() })
+        .object({
+          name: Name.optional(),
+          body: TemplateBody.optional(),
+          shortcut: Shortcut.nullable().optional(),
+          contentSid: ContentSid.nullable().optional(),
+        })
         .strict(),
     ),
   },
@@ -152,6 +175,7 @@ export const templateRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       name: input.name,
       body: input.body,
       shortcut: input.shortcut ?? null,
+      contentSid: input.contentSid ?? null,
       createdAt: now,
       updatedAt: null,
     };

@@ -6,6 +6,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/channels/twilio/client";
 import { DAILY, EVERY_15_MINUTES, EVERY_MINUTE } from "../../../src/cron";
 import worker from "../../../src/index";
 import { jobConfig } from "../../../src/messaging/config";
@@ -13,7 +14,6 @@ import { recoverOutbox } from "../../../src/messaging/outbox-recovery";
 import { reconcile } from "../../../src/messaging/reconcile";
 import { sendDueScheduled } from "../../../src/messaging/scheduled";
 import { roomFor } from "../../../src/rooms/conversation-room";
-import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/channels/twilio/client";
 import { runMinuteJobs } from "../../../src/cron";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
-import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { pendingMessage, textingWorkspace } from "../../helpers/pipeline";
 

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/channels/twilio/client";
 import { createDb } from "../../../src/db/client";
 import { countingD1, newCount } from "../../../src/db/counted";
 import { recordConsent } from "../../../src/db/queries/contacts";
@@ -13,7 +14,6 @@ import { handleOutboundBatch } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { pacerFor } from "../../../src/rooms/sender-pacer";
 import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
-import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
 import { call } from "../../helpers/api";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
 import {

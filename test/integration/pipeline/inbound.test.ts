@@ -102,7 +102,7 @@ describe("POST /webhooks/twilio/inbound", () => {
     const ws = await textingWorkspace();
     const { held } = await inboundText({ from: ws.customer, to: ws.from, body: "x" });
     // Re-sign a form that lacks MessageSid, as a broken integration would send it.
-    const { computeSignature } = await import("../../../src/twilio/signature");
+    const { computeSignature } = await import("../../../src/channels/twilio/signature");
     const params: [string, string][] = [
       ["From", ws.customer],
       ["To", ws.from],

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { computeSignature } from "../../../src/twilio/signature";
+import { computeSignature } from "../../../src/channels/twilio/signature";
 import { call } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TwilioClient, twilioConfigFromEnv } from "../../../src/twilio/client";
-import { TwilioError } from "../../../src/twilio/errors";
+import { TwilioClient, twilioConfigFromEnv } from "../../../src/channels/twilio/client";
+import { TwilioError } from "../../../src/channels/twilio/errors";
 import { randomUsNumber } from "../../helpers/api";
 import { control, EMULATOR_URL, emulatorMessages, scriptFaults } from "../../helpers/twilio";
 

@@ -3,7 +3,7 @@
  * followed by every POST parameter name+value sorted by name (repeated keys kept, values sorted),
  * Base64-encoded and compared in constant time.
  */
-import { timingSafeEqualStrings, toBase64 } from "../security/crypto";
+import { timingSafeEqualStrings, toBase64 } from "../../security/crypto";
 
 const encoder = new TextEncoder();
 

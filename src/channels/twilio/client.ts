@@ -53,6 +53,9 @@ export interface CreateMessageParams {
   body: string;
   mediaUrls?: string[];
   statusCallback?: string;
+  /** WhatsApp: an approved template (HX…) and its variables ({"1": "Ana"}), instead of Body. */
+  contentSid?: string;
+  contentVariables?: Record<string, string>;
 }
 
 function toForm(entries: [string, string | undefined][]): URLSearchParams {
@@ -107,7 +110,9 @@ export class TwilioClient {
     const form = toForm([
       ["To", params.to],
       ["From", params.from],
-      ["Body", params.body],
+      ["Body", params.contentSid ? undefined : params.body],
+      ["ContentSid", params.contentSid],
+      ["ContentVariables", params.contentVariables ? JSON.stringify(params.contentVariables) : undefined],
       ["StatusCallback", params.statusCallback],
     ]);
     for (const url of params.mediaUrls ?? []) form.append("MediaUrl", url);

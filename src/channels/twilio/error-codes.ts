@@ -25,6 +25,11 @@ const DESCRIPTIONS: Record<number, string> = {
   30034: "The sender is not registered for US A2P 10DLC",
   30036: "The message expired in Twilio's queue",
   30500: "Twilio had an internal error",
+  63016:
+    "WhatsApp's 24-hour window is closed: the customer has not written in the last 24 hours, so only an approved template can be sent",
+  63024: "The WhatsApp recipient is not a valid WhatsApp user",
+  63032: "WhatsApp refused this template or its variables",
+  63051: "The WhatsApp account of this sender is not set up for this message",
 };
 
 export function describeTwilioError(code: number | null | undefined): string | null {
@@ -32,4 +37,4 @@ export function describeTwilioError(code: number | null | undefined): string | n
   return DESCRIPTIONS[code] ?? `Twilio error ${code}`;
 }
 
-export { isRetryableFailure } from "../shared/retry";
+export { isRetryableFailure } from "../../shared/retry";

@@ -5,27 +5,29 @@
 
 /** Codes that will fail again for the same message (TWILIO.md §2.1). */
 const PERMANENT_CODES = new Set([
-  20003, 20404, 21211, 21212, 21408, 21602, 21603, 21604, 21606, 21608, 21610, 21612, 21614, 21617, 21619, 21620, 21621,
-  21623, 21635, 21658, 30400, 30409, 35111, 35114, 35115, 35117, 35118, 35125,
+  63016, 63024, 63032, 63051, 20003, 20404, 21211, 21212, 21408, 21602, 21603, 21604, 21606, 21608, 21610, 21612, 21614,
+  21617, 21619, 21620, 21621, 21623, 21635, 21658, 30400, 30409, 35111, 35114, 35115, 35117, 35118, 35125,
 ]);
 
 /** Codes that are worth retrying later even though the HTTP status is 4xx. */
 const RETRYABLE_CODES = new Set([20429, 21611, 20009]);
 
+import { ProviderError } from "../errors";
+
 export type TwilioFailureKind = "http" | "timeout" | "network" | "invalid_response";
 
-export class TwilioError extends Error {
+export class TwilioError extends ProviderError {
   constructor(
-    readonly kind: TwilioFailureKind,
+    override readonly kind: TwilioFailureKind,
     message: string,
-    readonly httpStatus: number | null,
-    readonly code: number | null,
+    httpStatus: number | null,
+    code: number | null,
     /** Another attempt later may succeed. */
-    readonly retryable: boolean,
+    retryable: boolean,
     /** The request may have reached Twilio and created a message (timeouts, network errors, 5xx). */
-    readonly ambiguous: boolean,
+    ambiguous: boolean,
   ) {
-    super(message);
+    super(kind, message, httpStatus, code, retryable, ambiguous);
     this.name = "TwilioError";
   }
 

@@ -1,0 +1,28 @@
+/**
+ * The channel factory: every channel Parley speaks, by kind. Adding a channel is a folder beside
+ * these and one line here.
+ */
+import type { ChannelKind } from "../shared/channels";
+import { email } from "./email";
+import { sms } from "./sms";
+import type { Channel } from "./types";
+import { whatsapp } from "./whatsapp";
+
+const CHANNELS: Record<ChannelKind, Channel> = {
+  sms,
+  whatsapp,
+  email,
+};
+
+export function channelFor(kind: ChannelKind): Channel {
+  return CHANNELS[kind];
+}
+
+/** A message's channel field ("mms" is SMS with media) → its channel. */
+export function channelOfMessage(kind: "sms" | "mms" | "whatsapp" | "email"): Channel {
+  return CHANNELS[kind === "mms" ? "sms" : kind];
+}
+
+export function allChannels(): Channel[] {
+  return Object.values(CHANNELS);
+}
