@@ -27,13 +27,30 @@ function run(cmd, args, opts = {}) {
   }
 }
 
-/** The Auth Token shared by the Worker (verifies signatures) and the emulator (signs callbacks). */
+/** The local email provider's key and webhook secret, shared by the Worker and the emulator. */
+export const DEV_RESEND_KEY = "re_dev_key";
+export const DEV_RESEND_WEBHOOK_SECRET = "whsec_ZGV2LXdlYmhvb2stc2VjcmV0";
+
+/**
+ * The Auth Token shared by the Worker (verifies signatures) and the emulator (signs callbacks). A
+ * .dev.vars written by an older version gets the secrets added since (credentials key, email).
+ */
 export function devAuthToken() {
   if (!existsSync(".dev.vars")) {
     const token = randomBytes(16).toString("hex");
     writeFileSync(".dev.vars", `# written by npm run dev; see .dev.vars.example\nTWILIO_AUTH_TOKEN=${token}\n`);
   }
-  const match = /^TWILIO_AUTH_TOKEN=(.+)$/m.exec(readFileSync(".dev.vars", "utf8"));
+  let text = readFileSync(".dev.vars", "utf8");
+  const missing = {
+    CREDENTIALS_KEY: randomBytes(32).toString("base64"),
+    RESEND_API_KEY: DEV_RESEND_KEY,
+    RESEND_WEBHOOK_SECRET: DEV_RESEND_WEBHOOK_SECRET,
+  };
+  for (const [name, value] of Object.entries(missing)) {
+    if (!new RegExp(`^${name}=`, "m").test(text)) text += `${text.endsWith("\n") ? "" : "\n"}${name}=${value}\n`;
+  }
+  writeFileSync(".dev.vars", text);
+  const match = /^TWILIO_AUTH_TOKEN=(.+)$/m.exec(text);
   if (!match?.[1]) throw new Error(".dev.vars has no TWILIO_AUTH_TOKEN");
   return match[1].trim();
 }
@@ -107,8 +124,16 @@ async function main() {
     EMULATOR_PORT: String(EMULATOR_PORT),
     TWILIO_AUTH_TOKEN: token,
     PARLEY_URL: APP_URL,
+    RESEND_API_KEY: DEV_RESEND_KEY,
+    RESEND_WEBHOOK_SECRET: DEV_RESEND_WEBHOOK_SECRET,
   });
   if (!(await waitFor(`${EMULATOR_URL}/healthz`, 15_000))) throw new Error("the emulator did not start");
+  // The demo's approved WhatsApp template, as Twilio would know it.
+  await fetch(`${EMULATOR_URL}/_control/whatsapp/templates`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ contentSid: DEMO.whatsappTemplate, body: "Hi {{1}}, your order is ready for pickup." }),
+  });
 
   step(`starting wrangler dev on ${APP_URL}`);
   start(
@@ -125,6 +150,8 @@ async function main() {
       `TWILIO_API_BASE:${EMULATOR_URL}`,
       "--var",
       `PUBLIC_BASE_URL:${APP_URL}`,
+      "--var",
+      `RESEND_API_BASE:${EMULATOR_URL}/resend`,
     ],
     wranglerEnv(),
   );
@@ -134,7 +161,8 @@ async function main() {
 \x1b[32m✔ Parley is running\x1b[0m
   inbox       ${APP_URL}
   API docs    ${APP_URL}/api/docs
-  emulator    ${EMULATOR_URL}   (a phone to text the demo number from)
+  emulator    ${EMULATOR_URL}   (a phone to text the demo number from; WhatsApp: whatsapp:${DEMO.number})
+  mailbox     ${EMULATOR_URL}/mailbox   (email ${DEMO.emailInbox} as a customer)
   sign in     ${DEMO.email} / ${DEMO.password}   (owner)
   teammates   ${DEMO_TEAM.slice(1)
     .map((u) => `${u.email} (${u.role})`)

@@ -13,6 +13,10 @@ export const DEMO = {
   workspace: "Parley Demo",
   number: "+15005550006",
   customer: "+14155552671",
+  /** The demo's email inbox: write to it from the emulator's mailbox. */
+  emailInbox: "support@parley.local",
+  /** An approved WhatsApp template of the demo (the emulator knows its text). */
+  whatsappTemplate: "HXde000000000000000000000000000001",
 };
 
 const sqlText = (value) => `'${String(value).replaceAll("'", "''")}'`;
@@ -42,6 +46,10 @@ export function seedSql(now = Date.now()) {
   const lines = [
     `INSERT OR IGNORE INTO workspaces (id, name, help_text) VALUES ('ws_demo', ${q(DEMO.workspace)}, ${q("Parley Demo: reply STOP to opt out. Msg&data rates may apply.")});`,
     `INSERT OR IGNORE INTO numbers (id, workspace_id, phone_number, label) VALUES ('num_demo', 'ws_demo', ${q(DEMO.number)}, 'Demo line');`,
+    // The same number on WhatsApp, and an email inbox (the emulator's phone and mailbox reach both).
+    `INSERT OR IGNORE INTO numbers (id, workspace_id, phone_number, label, channel) VALUES ('num_demo_wa', 'ws_demo', ${q(`whatsapp:${DEMO.number}`)}, 'Demo WhatsApp', 'whatsapp');`,
+    `INSERT OR IGNORE INTO numbers (id, workspace_id, phone_number, label, channel) VALUES ('num_demo_email', 'ws_demo', ${q(DEMO.emailInbox)}, 'Support email', 'email');`,
+    `INSERT OR IGNORE INTO templates (id, workspace_id, name, body, content_sid) VALUES ('tpl_demo_wa', 'ws_demo', 'Order ready (WhatsApp)', ${q("Hi {{1}}, your order is ready for pickup.")}, ${q(DEMO.whatsappTemplate)});`,
   ];
   for (const u of DEMO_TEAM) {
     lines.push(

@@ -60,6 +60,8 @@ export function cpuSeconds(pids) {
   return ticks / hz;
 }
 
+const STACK_WEBHOOK_SECRET = "whsec_c3RhY2std2ViaG9vay1zZWNyZXQ=";
+
 export async function startStack({
   port = 8797,
   emulatorPort = 8798,
@@ -109,6 +111,8 @@ export async function startStack({
       EMULATOR_PORT: String(emulatorPort),
       TWILIO_AUTH_TOKEN: token,
       PARLEY_URL: appUrl,
+      RESEND_API_KEY: "re_stack_key",
+      RESEND_WEBHOOK_SECRET: STACK_WEBHOOK_SECRET,
       ...emulatorEnv,
     },
     stdio,
@@ -123,7 +127,17 @@ export async function startStack({
     throw new Error(`the emulator did not start (is port ${emulatorPort} taken?)`);
   }
 
-  const allVars = { TWILIO_API_BASE: emulatorUrl, PUBLIC_BASE_URL: appUrl, TWILIO_AUTH_TOKEN: token, ...vars };
+  // Secrets as --var too: a fresh clone has no .dev.vars.
+  const allVars = {
+    TWILIO_API_BASE: emulatorUrl,
+    PUBLIC_BASE_URL: appUrl,
+    TWILIO_AUTH_TOKEN: token,
+    CREDENTIALS_KEY: randomBytes(32).toString("base64"),
+    RESEND_API_BASE: `${emulatorUrl}/resend`,
+    RESEND_API_KEY: "re_stack_key",
+    RESEND_WEBHOOK_SECRET: STACK_WEBHOOK_SECRET,
+    ...vars,
+  };
   const args = [
     "dev",
     "--ip",

@@ -45,6 +45,16 @@ export function cleanName(name: string | null | undefined, contentType: string):
   return `file.${ext}`;
 }
 
+/** A received file's name when the provider gives none: "photo-1.jpg", "file-2.pdf". */
+function inboundName(contentType: string, index: number): string {
+  const ext =
+    contentType
+      .split("/")[1]
+      ?.replace(/[^a-z0-9]/gi, "")
+      .slice(0, 8) || "bin";
+  return `${contentType.startsWith("image/") ? "photo" : "file"}-${index + 1}.${ext}`;
+}
+
 /** Keeps an uploaded (or received) file: the object in R2, then its row. */
 export async function keepFile(
   env: Env,
@@ -206,7 +216,7 @@ export async function copyInboundMedia(env: Env, messageId: string): Promise<"do
     kept.push(
       await keepFile(env, db, {
         workspaceId: msg.workspaceId,
-        name: cleanName(item.name ?? `${msg.id}-${i + 1}`, contentType),
+        name: cleanName(item.name ?? inboundName(contentType, i), contentType),
         contentType,
         bytes,
         createdBy: null,

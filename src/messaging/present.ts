@@ -19,7 +19,17 @@ export function presentContact(row: ContactRow) {
     createdAt: iso(row.createdAt),
     fields: row.fields ?? {},
     timezone: row.timezone ?? null,
+    identities: identitiesOf(row),
   };
+}
+
+/** The contact's addresses per channel (the phone serves SMS and WhatsApp). */
+export function identitiesOf(row: { phone: string; email: string | null }) {
+  const out: { channel: "sms" | "whatsapp" | "email"; address: string }[] = [];
+  if (row.phone)
+    out.push({ channel: "sms", address: row.phone }, { channel: "whatsapp", address: `whatsapp:${row.phone}` });
+  if (row.email) out.push({ channel: "email", address: row.email });
+  return out;
 }
 
 export function presentNumber(row: NumberRow) {
@@ -111,6 +121,11 @@ function presentConversationBase(row: ConversationWithContact) {
     }),
     contact: presentContact(row.contact),
     from: row.conversation.fromNumber,
+    channel: row.conversation.channel ?? "sms",
+    to:
+      row.conversation.customerAddress ??
+      (row.conversation.channel === "email" ? (row.contact.email ?? "") : row.contact.phone),
+    lastInboundAt: iso(row.conversation.lastInboundAt),
     campaignId: row.conversation.campaignId ?? null,
   };
 }

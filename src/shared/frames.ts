@@ -71,6 +71,8 @@ export const ContactJsonSchema = z.object({
   fields: z.record(z.string(), z.string()),
   /** IANA zone, when known. */
   timezone: z.string().nullable(),
+  /** Where the contact can be reached: by text and WhatsApp at their phone, by email at their address. */
+  identities: z.array(z.object({ channel: z.enum(["sms", "whatsapp", "email"]), address: z.string() })).optional(),
 });
 export type ContactJson = z.infer<typeof ContactJsonSchema>;
 
@@ -94,6 +96,11 @@ export const ConversationJsonSchema = z.object({
   ...ConversationStateJsonSchema.shape,
   contact: ContactJsonSchema,
   from: z.string(),
+  /** The inbox's channel, and the customer's address on it. */
+  channel: z.enum(["sms", "whatsapp", "email"]).optional(),
+  to: z.string().optional(),
+  /** When the customer last wrote (WhatsApp's 24-hour window runs from it). */
+  lastInboundAt: z.string().nullable().optional(),
   /** The campaign whose message is the thread's latest outbound (its replies count for it), or null. */
   campaignId: z.string().nullable(),
   lastMessage: MessageJsonSchema.nullable(),

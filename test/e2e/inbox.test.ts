@@ -698,3 +698,157 @@ describe("campaigns in Chromium", () => {
     }, numberId);
   }, 90_000);
 });
+
+describe("channels in Chromium", () => {
+  // A valid 1×1 PNG.
+  const PNG = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  const supportAddress = "help@olives-bakery.example";
+
+  async function control(path: string, body: unknown) {
+    const res = await fetch(`${stack.emulatorUrl}/_control${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return res.json() as Promise<any>;
+  }
+
+  it("an email arrives live in the inbox, the reply carries the thread's headers, and the answer threads back", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    const inboxes = page.getByRole("form", { name: "Add an inbox" });
+    await inboxes.getByLabel("Channel").selectOption("email");
+    await inboxes.getByLabel("Inbox name").fill("Bakery help");
+    await inboxes.getByLabel("Address").fill(supportAddress);
+    await inboxes.getByRole("button", { name: "Add inbox" }).click();
+    await expect.poll(() => page.getByText("Email inbox added.").count()).toBe(1);
+    await page.goto(`${stack.appUrl}/`);
+
+    const customerAddress = `dana-${Date.now()}@customer.example`;
+    const first = await control("/email/inbound", {
+      from: `Dana Doe <${customerAddress}>`,
+      to: supportAddress,
+      subject: "Gluten-free options?",
+      text: "Do you bake anything gluten-free?",
+    });
+    expect(first.status).toBe(200);
+    const row = page.getByRole("link", { name: /Dana Doe/ });
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    await row.click();
+    await expect.poll(() => page.locator(".email-subject").first().textContent()).toBe("Gluten-free options?");
+    await page.getByLabel("Message").fill("Yes: the almond loaf and the macarons.");
+    await page.getByLabel("Message").press("Enter");
+    const reply = page.locator(".msg.outbound").filter({ hasText: "almond loaf" });
+    await expect.poll(() => reply.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
+    await expect.poll(() => reply.locator(".email-subject").textContent()).toBe("Re: Gluten-free options?");
+
+    const { emails } = (await (await fetch(`${stack.emulatorUrl}/_control/email/messages`)).json()) as {
+      emails: any[];
+    };
+    const sent = emails.find((e) => e.direction === "outbound" && e.to.includes(customerAddress));
+    expect(sent.headers["In-Reply-To"]).toBe(first.messageId);
+    await control("/email/inbound", {
+      from: customerAddress,
+      to: supportAddress,
+      subject: "Re: Gluten-free options?",
+      text: "Lovely, I will come by on Saturday.",
+      inReplyTo: sent.headers["Message-ID"],
+      references: `${first.messageId} ${sent.headers["Message-ID"]}`,
+    });
+    await expect
+      .poll(() => page.locator(".msg.inbound").filter({ hasText: "come by on Saturday" }).count(), { timeout: 10_000 })
+      .toBe(1);
+    expect(await page.locator(".msg").count()).toBe(3);
+    await shot(page, "email-thread");
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
+  it("a WhatsApp conversation outside its window offers only approved templates, and the template goes out", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    const contentSid = `HX${"ab".repeat(16)}`;
+    await control("/whatsapp/templates", { contentSid, body: "Hi {{1}}, your cake is ready." });
+    const conversationId = await page.evaluate(async (contentSid) => {
+      const post = (path: string, body: unknown) =>
+        fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      await post("/api/inboxes", { channel: "whatsapp", name: "Bakery WhatsApp", address: "whatsapp:+14155550143" });
+      await post("/api/templates", {
+        name: "Cake ready (WhatsApp)",
+        body: "Hi {{1}}, your cake is ready.",
+        contentSid,
+      });
+      const res = await post("/api/conversations", { phone: "+14155550177", from: "whatsapp:+14155550143" });
+      const conv = (await res.json()) as { id: string };
+      return conv.id;
+    }, contentSid);
+    await page.goto(`${stack.appUrl}/c/${conversationId}`);
+    await expect.poll(() => page.getByTestId("whatsapp-window").textContent()).toContain("window is closed");
+    expect(await page.getByLabel("Message").isDisabled()).toBe(true);
+    const picker = page.getByTestId("whatsapp-templates");
+    await picker.getByLabel("Template").selectOption({ label: "Cake ready (WhatsApp)" });
+    await picker.getByLabel("{{1}}").fill("Robin");
+    await expect.poll(() => picker.locator(".template-preview").textContent()).toBe("Hi Robin, your cake is ready.");
+    await shot(page, "whatsapp-templates");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: "Send" }).click();
+    const sent = page.locator(".msg.outbound").filter({ hasText: "Hi Robin, your cake is ready." });
+    await expect.poll(() => sent.locator(".status").textContent(), { timeout: 15_000 }).toBe("Read");
+    const at = (await (
+      await fetch(`${stack.emulatorUrl}/_control/messages?phone=${encodeURIComponent("whatsapp:+14155550177")}`)
+    ).json()) as {
+      messages: any[];
+    };
+    expect(at.messages.at(-1)).toMatchObject({ content_sid: contentSid, body: "Hi Robin, your cake is ready." });
+  }, 60_000);
+
+  it("an image sent by MMS shows inline in the thread and reaches the phone; the customer's picture shows too", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page
+      .getByRole("link", { name: /Casey Customer/ })
+      .first()
+      .click();
+    await page.getByLabel("Attach files").setInputFiles({ name: "cake.png", mimeType: "image/png", buffer: PNG });
+    await expect.poll(() => page.getByRole("list", { name: "Attached files" }).textContent()).toContain("cake.png");
+    await page.getByLabel("Message").fill("Your cake, ready for pickup");
+    await page.getByLabel("Message").press("Enter");
+    const sent = page.locator(".msg.outbound").filter({ hasText: "Your cake, ready for pickup" });
+    await expect.poll(() => sent.locator(".status").textContent(), { timeout: 15_000 }).toBe("Delivered");
+    const img = sent.locator("img");
+    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(1);
+    // The emulator ("Twilio") fetched the picture through its signed link before delivering it.
+    const phone = (await (
+      await fetch(`${stack.emulatorUrl}/_control/messages?phone=${encodeURIComponent(customer)}`)
+    ).json()) as {
+      messages: any[];
+    };
+    const atPhone = phone.messages.find((m) => m.body === "Your cake, ready for pickup");
+    expect(atPhone.media_previews[0].dataUrl).toBe(`data:image/png;base64,${PNG.toString("base64")}`);
+
+    await control("/inbound", {
+      from: customer,
+      to: "+14155550143",
+      body: "Here is the cake I meant",
+      media: [{ contentType: "image/png", base64: PNG.toString("base64") }],
+    });
+    const theirs = page.locator(".msg.inbound").filter({ hasText: "Here is the cake I meant" });
+    await expect.poll(() => theirs.count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(
+        () =>
+          theirs
+            .locator("img")
+            .evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)
+            .catch(() => 0),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBe(1);
+    await shot(page, "mms-thread");
+  }, 60_000);
+});

@@ -3,7 +3,7 @@ import { isRetryableFailure } from "../../src/shared/retry";
 import type { Contact, Message } from "./types";
 
 export function contactName(c: Contact): string {
-  return c.name?.trim() || c.phone;
+  return c.name?.trim() || c.phone || c.email || "Unknown";
 }
 
 export function time(iso: string): string {

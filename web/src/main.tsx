@@ -9,6 +9,7 @@ import { InboxFrameSchema } from "../../src/shared/frames";
 import type { ConversationStatus } from "../../src/shared/status";
 import { ApiError, api, onUnauthorized } from "./api";
 import { CampaignsPage } from "./campaigns";
+import { ChannelBadge } from "./channels";
 import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
@@ -650,13 +651,15 @@ function Inbox(props: {
                     }}
                   >
                     <span class="conv-top">
-                      <strong>{contactName(c.contact)}</strong>
+                      <strong>
+                        <ChannelBadge channel={c.channel} /> {contactName(c.contact)}
+                      </strong>
                       <span class="muted small">{shortWhen(c.lastMessageAt)}</span>
                     </span>
                     <span class="conv-bottom">
                       <span class="preview">
                         {c.lastMessage
-                          ? `${c.lastMessage.direction === "outbound" ? "You: " : ""}${c.lastMessage.body || "(media)"}`
+                          ? `${c.lastMessage.direction === "outbound" ? "You: " : ""}${c.lastMessage.subject ? `${c.lastMessage.subject} — ` : ""}${c.lastMessage.body || (c.lastMessage.media.length > 0 ? "Attachment" : "")}`
                           : "No messages yet"}
                       </span>
                       {c.unreadCount > 0 && (

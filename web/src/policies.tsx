@@ -14,6 +14,7 @@ interface Template {
   name: string;
   body: string;
   shortcut: string | null;
+  contentSid: string | null;
   variables: string[];
 }
 
@@ -24,6 +25,7 @@ export function TemplateSettings(props: { me: Me }) {
   const [name, setName] = useState("");
   const [body, setBody] = useState("");
   const [shortcut, setShortcut] = useState("");
+  const [contentSid, setContentSid] = useState("");
   const [status, setStatus] = useState<string | null>(null);
   const load = async () => setItems((await api<{ items: Template[] }>("GET", "/api/templates")).items);
   useEffect(() => {
@@ -34,10 +36,11 @@ export function TemplateSettings(props: { me: Me }) {
     setName("");
     setBody("");
     setShortcut("");
+    setContentSid("");
   };
   const save = async (e: Event) => {
     e.preventDefault();
-    const payload = { name, body, shortcut: shortcut.trim() || null };
+    const payload = { name, body, shortcut: shortcut.trim() || null, contentSid: contentSid.trim() || null };
     try {
       if (editing) await api("PATCH", `/api/templates/${editing.id}`, payload);
       else await api("POST", "/api/templates", payload);
@@ -45,7 +48,7 @@ export function TemplateSettings(props: { me: Me }) {
       reset();
       await load();
     } catch (err) {
-      setStatus(errorText(err, "shortcut") || errorText(err, "body"));
+      setStatus(errorText(err, "contentSid") || errorText(err, "shortcut") || errorText(err, "body"));
     }
   };
   return (
@@ -59,7 +62,12 @@ export function TemplateSettings(props: { me: Me }) {
       <ul class="plain">
         {items.map((t) => (
           <li key={t.id} class="template-row">
-            <strong>{t.name}</strong> {t.shortcut && <span class="muted">/{t.shortcut}</span>}
+            <strong>{t.name}</strong> {t.shortcut && <span class="muted">/{t.shortcut}</span>}{" "}
+            {t.contentSid && (
+              <span class="tag" title={t.contentSid}>
+                WhatsApp approved
+              </span>
+            )}
             <div class="small">{t.body}</div>
             {admin && (
               <span>
@@ -71,6 +79,7 @@ export function TemplateSettings(props: { me: Me }) {
                     setName(t.name);
                     setBody(t.body);
                     setShortcut(t.shortcut ?? "");
+                    setContentSid(t.contentSid ?? "");
                   }}
                 >
                   Edit
@@ -112,6 +121,15 @@ export function TemplateSettings(props: { me: Me }) {
                 maxLength={30}
                 placeholder="thanks"
                 onInput={(e) => setShortcut((e.target as HTMLInputElement).value)}
+              />
+            </label>
+            <label>
+              WhatsApp Content SID (optional)
+              <input
+                value={contentSid}
+                maxLength={34}
+                placeholder="HX…"
+                onInput={(e) => setContentSid((e.target as HTMLInputElement).value)}
               />
             </label>
           </div>

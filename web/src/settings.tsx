@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
+import { InboxSettings } from "./channels";
 import { SendingSettings, TemplateSettings } from "./policies";
 import { AssignmentSettings, DeleteWorkspace, LabelSettings, PasswordSettings, TeamSettings } from "./team";
 import type { Me, Page } from "./types";
@@ -35,6 +36,7 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
       <TemplateSettings me={props.me} />
       <SendingSettings me={props.me} />
       <Numbers admin={admin} />
+      <InboxSettings admin={admin} />
       {admin && props.me.user && <Keys />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
       {props.me.user && <PasswordSettings />}

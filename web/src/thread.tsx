@@ -5,14 +5,27 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type NoteJson, type ServerFrame, ServerFrameSchema } from "../../src/shared/frames";
-import { MAX_BODY_CHARS } from "../../src/shared/limits";
+import { MAX_BODY_CHARS, MAX_EMAIL_BODY_CHARS } from "../../src/shared/limits";
 import { analyzeSegments } from "../../src/shared/segments";
 import { isForward } from "../../src/shared/status";
 import { ApiError, api } from "./api";
+import {
+  AttachmentChips,
+  ChannelBadge,
+  EmailBody,
+  lastUsedThread,
+  MediaList,
+  ReplyElsewhere,
+  useAttachments,
+  useContactThreads,
+  useInboxes,
+  WindowNotice,
+  whatsappWindow,
+} from "./channels";
 import { canRetry, contactName, dayLabel, statusTone, statusWords, time } from "./format";
 import { LiveSocket, type LiveState } from "./live";
 import { LabelChip, type Member, useLabels, useMembers } from "./team";
-import type { Contact, Conversation, Me, Message, Page, PendingSend } from "./types";
+import type { Contact, Conversation, Me, Message, Page, PendingSend, SendExtra } from "./types";
 
 const draftKey = (id: string) => `parley:draft:${id}`;
 
@@ -85,7 +98,9 @@ export function Thread(props: {
       const next = new Map(map);
       for (const m of msgs) {
         const had = next.get(m.id);
-        if (!had || isForward(had.status, m.status) || had.body !== m.body) next.set(m.id, m);
+        // Newer status, an edit, or its files kept (copied from the provider) replace what is shown.
+        const mediaKept = had && had.media.some((x) => !x.attachmentId) && m.media.every((x) => x.attachmentId);
+        if (!had || isForward(had.status, m.status) || had.body !== m.body || mediaKept) next.set(m.id, m);
         if (m.seq > lastSeq.current) lastSeq.current = m.seq;
       }
       return next;
@@ -129,7 +144,11 @@ export function Thread(props: {
         const msg = await api<Message>(
           "POST",
           `/api/conversations/${id}/messages`,
-          p.sendAt ? { body: p.body, sendAt: p.sendAt } : { body: p.body },
+          {
+            ...(p.extra?.templateId ? {} : { body: p.body }),
+            ...(p.sendAt ? { sendAt: p.sendAt } : {}),
+            ...(p.extra ?? {}),
+          },
           { "Idempotency-Key": p.key },
         );
         upsert([msg]);
@@ -348,12 +367,13 @@ export function Thread(props: {
     setOlder(page.nextCursor);
   };
 
-  const send = (body: string, sendAt: string | null) => {
+  const send = (body: string, sendAt: string | null, extra?: SendExtra) => {
     const p: PendingSend = {
       key: crypto.randomUUID(),
       conversationId: id,
       body,
       sendAt,
+      extra,
       createdAt: new Date().toISOString(),
       id: null,
       error: null,
@@ -384,9 +404,11 @@ export function Thread(props: {
             ←
           </button>
           <div>
-            <h2>{contact ? contactName(contact) : "…"}</h2>
+            <h2>
+              <ChannelBadge channel={conv?.channel} /> {contact ? contactName(contact) : "…"}
+            </h2>
             <span class="muted small">
-              {contact?.phone} · from {conv?.from}
+              {(conv?.to ?? contact?.phone ?? "").replace(/^whatsapp:/, "")} · via {conv?.from}
             </span>
           </div>
           {conv && (
@@ -485,8 +507,10 @@ export function Thread(props: {
             }}
           />
         )}
+        <WindowNotice conv={conv} />
         <Composer
           conversationId={id}
+          conv={conv}
           contact={contact ?? null}
           members={members}
           readOnly={props.me.role === "viewer"}
@@ -501,6 +525,11 @@ export function Thread(props: {
       {conv && (
         <ContactPanel
           conv={conv}
+          newest={newest}
+          onOpen={(conversationId) => {
+            history.pushState(null, "", `/c/${conversationId}`);
+            dispatchEvent(new PopStateEvent("popstate"));
+          }}
           onChanged={(c) => {
             setConv(c);
             props.onConversation(c);
@@ -523,12 +552,8 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
   return (
     <li class={`msg ${m.direction}`} data-status={m.status} data-id={m.id}>
       <div class="bubble">
-        {m.body}
-        {m.media.map((media) => (
-          <a class="media" href={media.url} target="_blank" rel="noreferrer noopener" key={media.url}>
-            Attachment
-          </a>
-        ))}
+        {m.channel === "email" ? <EmailBody m={m} /> : m.body}
+        <MediaList media={m.media} />
       </div>
       <div class="meta">
         <time dateTime={m.createdAt}>{time(m.createdAt)}</time>
@@ -541,7 +566,7 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
         {m.direction === "outbound" && (
           <span
             class={`status ${statusTone(m.status)}`}
-            title={m.errorCode ? `Twilio error ${m.errorCode}` : undefined}
+            title={m.errorCode ? `Provider error ${m.errorCode}` : undefined}
           >
             {statusWords(m)}
             {m.errorMessage && ["pending", "failed", "undelivered", "delivery_unknown"].includes(m.status)
@@ -566,14 +591,22 @@ function MessageItem(props: { m: Message; onChange: (m: Message) => void; onErro
 
 function Composer(props: {
   conversationId: string;
+  conv: Conversation | null;
   contact: Contact | null;
   members: Member[];
   readOnly: boolean;
   onNote: (body: string) => Promise<void>;
-  onSend: (body: string, sendAt: string | null) => void;
+  onSend: (body: string, sendAt: string | null, extra?: SendExtra) => void;
   onTyping: (active: boolean) => void;
 }) {
   const { conversationId: id, contact } = props;
+  const channel = props.conv?.channel ?? "sms";
+  const files = useAttachments();
+  const [subject, setSubject] = useState("");
+  const [waTemplate, setWaTemplate] = useState("");
+  const [waVars, setWaVars] = useState<Record<string, string>>({});
+  const windowClosed = whatsappWindow(props.conv)?.open === false;
+  const maxChars = channel === "email" ? MAX_EMAIL_BODY_CHARS : MAX_BODY_CHARS;
   const [mode, setMode] = useState<"reply" | "note">("reply");
   const [mentionIndex, setMentionIndex] = useState(0);
   const [templateIndex, setTemplateIndex] = useState(0);
@@ -606,7 +639,7 @@ function Composer(props: {
   };
 
   const info = analyzeSegments(text);
-  const tooLong = text.length > MAX_BODY_CHARS;
+  const tooLong = text.length > maxChars;
   const optedOut = mode === "reply" && (contact?.optedOut ?? false);
 
   // @autocomplete in note mode: the word being typed after "@" at the end of the text.
@@ -669,8 +702,16 @@ function Composer(props: {
       return;
     }
     if (optedOut) return;
-    if (!text.trim()) return setProblem("Type a message first.");
-    if (tooLong) return setProblem(`Messages are limited to ${MAX_BODY_CHARS.toLocaleString("en-US")} characters.`);
+    if (windowClosed) {
+      const tpl = templates.find((t) => t.id === waTemplate);
+      if (!tpl) return setProblem("Pick an approved WhatsApp template: the 24-hour window is closed.");
+      props.onSend(renderNumbered(tpl.body, waVars), null, { templateId: tpl.id, variables: waVars });
+      setWaVars({});
+      return;
+    }
+    if (files.uploading) return setProblem("Wait for the files to finish uploading.");
+    if (!text.trim() && files.files.length === 0) return setProblem("Type a message first.");
+    if (tooLong) return setProblem(`Messages are limited to ${maxChars.toLocaleString("en-US")} characters.`);
     let sendAt: string | null = null;
     if (later) {
       const at = new Date(when);
@@ -679,7 +720,12 @@ function Composer(props: {
       if (at.getTime() > Date.now() + 35 * 86_400_000) return setProblem("Schedule at most 35 days ahead.");
       sendAt = at.toISOString();
     }
-    props.onSend(text, sendAt);
+    const extra: SendExtra = {};
+    if (files.files.length > 0) extra.attachmentIds = files.files.map((f) => f.id);
+    if (channel === "email" && subject.trim()) extra.subject = subject.trim();
+    props.onSend(text, sendAt, Object.keys(extra).length > 0 ? extra : undefined);
+    files.clear();
+    setSubject("");
     lastTyping.current = 0;
     props.onTyping(false);
     update("");
@@ -731,6 +777,56 @@ function Composer(props: {
           text START.
         </p>
       ) : null}
+      {mode === "reply" && channel === "email" && (
+        <label class="subject">
+          Subject
+          <input
+            value={subject}
+            placeholder="Re: (the thread's subject)"
+            onInput={(e) => setSubject((e.target as HTMLInputElement).value)}
+          />
+        </label>
+      )}
+      {mode === "reply" && windowClosed && (
+        <fieldset class="wa-templates" data-testid="whatsapp-templates">
+          <legend>Approved WhatsApp templates</legend>
+          {templates.filter((t) => t.contentSid).length === 0 ? (
+            <p class="muted small">
+              No approved templates yet: an admin adds one in Settings → Templates with its Twilio Content SID.
+            </p>
+          ) : (
+            <>
+              <label>
+                Template
+                <select value={waTemplate} onChange={(e) => setWaTemplate((e.target as HTMLSelectElement).value)}>
+                  <option value="">Pick a template…</option>
+                  {templates
+                    .filter((t) => t.contentSid)
+                    .map((t) => (
+                      <option key={t.id} value={t.id}>
+                        {t.name}
+                      </option>
+                    ))}
+                </select>
+              </label>
+              {numberedVars(templates.find((t) => t.id === waTemplate)?.body ?? "").map((n) => (
+                <label key={n}>
+                  {`{{${n}}}`}
+                  <input
+                    value={waVars[n] ?? ""}
+                    onInput={(e) => setWaVars({ ...waVars, [n]: (e.target as HTMLInputElement).value })}
+                  />
+                </label>
+              ))}
+              {waTemplate && (
+                <p class="muted small template-preview">
+                  {renderNumbered(templates.find((t) => t.id === waTemplate)?.body ?? "", waVars)}
+                </p>
+              )}
+            </>
+          )}
+        </fieldset>
+      )}
       <label class="sr-only" for="composer-text">
         {mode === "note" ? "Internal note" : "Message"}
       </label>
@@ -739,13 +835,15 @@ function Composer(props: {
         ref={ref}
         rows={3}
         value={text}
-        disabled={optedOut}
+        disabled={optedOut || (mode === "reply" && windowClosed)}
         placeholder={
           mode === "note"
             ? "Write a note for your team (the customer never sees it). @name mentions a teammate."
             : optedOut
               ? "Sending is disabled: the contact opted out."
-              : "Write a message. Enter sends, Shift+Enter adds a line, / picks a template."
+              : windowClosed
+                ? "The 24-hour window is closed: send an approved template above."
+                : "Write a message. Enter sends, Shift+Enter adds a line, / picks a template."
         }
         onInput={(e) => update((e.target as HTMLTextAreaElement).value)}
         onBlur={() => props.onTyping(false)}
@@ -833,11 +931,46 @@ function Composer(props: {
           ))}
         </ul>
       )}
+      {mode === "reply" && <AttachmentChips files={files.files} uploading={files.uploading} onRemove={files.remove} />}
+      {mode === "reply" && files.problem && <p class="error small">{files.problem}</p>}
       <div class="composer-bar">
+        {mode === "reply" && !windowClosed && channel !== "whatsapp" ? (
+          <label class="attach small">
+            <input
+              type="file"
+              multiple
+              class="sr-only"
+              aria-label="Attach files"
+              onChange={(e) => {
+                const input = e.target as HTMLInputElement;
+                files.add(input.files).finally(() => {
+                  input.value = "";
+                });
+              }}
+            />
+            <span aria-hidden="true">Attach</span>
+          </label>
+        ) : null}
+        {mode === "reply" && channel === "whatsapp" && !windowClosed ? (
+          <label class="attach small">
+            <input
+              type="file"
+              class="sr-only"
+              aria-label="Attach a file"
+              onChange={(e) => {
+                const input = e.target as HTMLInputElement;
+                files.add(input.files).finally(() => {
+                  input.value = "";
+                });
+              }}
+            />
+            <span aria-hidden="true">Attach</span>
+          </label>
+        ) : null}
         <span id="composer-counter" class={`small ${tooLong ? "error" : "muted"}`} aria-live="polite">
-          {text.length} / {MAX_BODY_CHARS} characters · {info.segments} segment{info.segments === 1 ? "" : "s"} ·{" "}
-          {info.encoding}
-          {info.encoding === "UCS-2" && text.length > 0 && (
+          {text.length} / {maxChars} characters
+          {channel === "sms" && ` · ${info.segments} segment${info.segments === 1 ? "" : "s"} · ${info.encoding}`}
+          {channel === "sms" && info.encoding === "UCS-2" && text.length > 0 && (
             <span class="warn">
               {" "}
               ·{" "}
@@ -875,8 +1008,16 @@ function Composer(props: {
   );
 }
 
-function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) => void }) {
+function ContactPanel(props: {
+  conv: Conversation;
+  newest: number;
+  onChanged: (c: Conversation) => void;
+  onOpen: (conversationId: string) => void;
+}) {
   const { conv } = props;
+  const inboxes = useInboxes();
+  const threads = useContactThreads(conv.contact.id, `${conv.id}:${props.newest}`);
+  const lastUsed = lastUsedThread(threads);
   const [name, setName] = useState(conv.contact.name ?? "");
   const [email, setEmail] = useState(conv.contact.email ?? "");
   const [timezone, setTimezone] = useState(conv.contact.timezone ?? "");
@@ -985,7 +1126,7 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
           </button>
         </fieldset>
         <p class="small">
-          Phone <strong>{conv.contact.phone}</strong>
+          Phone <strong>{conv.contact.phone || "—"}</strong>
         </p>
         <p class="small" data-testid="consent">
           Consent:{" "}
@@ -1003,6 +1144,32 @@ function ContactPanel(props: { conv: Conversation; onChanged: (c: Conversation) 
       <button type="button" onClick={toggle}>
         {conv.status === "resolved" ? "Reopen conversation" : "Resolve conversation"}
       </button>
+      <h3>Channels</h3>
+      {lastUsed && lastUsed.id !== conv.id && (
+        <p class="notice small" role="status" data-testid="last-used-channel">
+          {contactName(conv.contact)} last wrote on{" "}
+          {lastUsed.channel === "whatsapp" ? "WhatsApp" : lastUsed.channel === "email" ? "email" : "SMS"}.{" "}
+          <button type="button" class="link" onClick={() => props.onOpen(lastUsed.id)}>
+            Reply there
+          </button>
+        </p>
+      )}
+      <ul class="plain contact-threads" aria-label="This contact's conversations">
+        {threads.map((t) => (
+          <li key={t.id} aria-current={t.id === conv.id ? "true" : undefined}>
+            <ChannelBadge channel={t.channel as "sms" | "whatsapp" | "email"} />{" "}
+            {t.id === conv.id ? (
+              <strong>{t.from}</strong>
+            ) : (
+              <button type="button" class="link" onClick={() => props.onOpen(t.id)}>
+                {t.from}
+              </button>
+            )}{" "}
+            <span class="muted small">{t.status}</span>
+          </li>
+        ))}
+      </ul>
+      <ReplyElsewhere conv={conv} inboxes={inboxes} onOpened={props.onOpen} />
     </aside>
   );
 }
@@ -1227,6 +1394,18 @@ interface TemplateJson {
   name: string;
   body: string;
   shortcut: string | null;
+  contentSid?: string | null;
+}
+
+/** The numbered placeholders ({{1}}, {{2}}…) of a WhatsApp template, in order. */
+function numberedVars(body: string): string[] {
+  return [...new Set([...body.matchAll(/\{\{(\d+)\}\}/g)].map((m) => m[1] ?? ""))].sort(
+    (a, b) => Number(a) - Number(b),
+  );
+}
+
+function renderNumbered(body: string, vars: Record<string, string>): string {
+  return body.replace(/\{\{(\d+)\}\}/g, (_, n: string) => vars[n] ?? `{{${n}}}`);
 }
 
 let templatesCache: Promise<TemplateJson[]> | null = null;

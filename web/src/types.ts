@@ -24,8 +24,17 @@ export interface PendingSend {
   conversationId: string;
   body: string;
   sendAt: string | null;
+  /** Files, an email's subject, or a WhatsApp template, sent with the body. */
+  extra?: SendExtra;
   createdAt: string;
   /** Set once the server (or a frame) names the stored message. */
   id: string | null;
   error: string | null;
+}
+
+export interface SendExtra {
+  attachmentIds?: string[];
+  subject?: string;
+  templateId?: string;
+  variables?: Record<string, string>;
 }

@@ -40,7 +40,12 @@ export function contactSearchSql(q: string): SQL {
 
 /** The audience's condition: (any label, or listed) and the filter. */
 export function audienceSql(workspaceId: string, audience: CampaignAudience): SQL {
-  const conditions: SQL[] = [eq(contacts.workspaceId, workspaceId), isNull(contacts.mergedInto)];
+  // Campaigns text: contacts known only by email (phone '') are not in the audience.
+  const conditions: SQL[] = [
+    eq(contacts.workspaceId, workspaceId),
+    isNull(contacts.mergedInto),
+    sql`${contacts.phone} <> ''`,
+  ];
   const picks: SQL[] = [];
   if (audience.labels?.length) picks.push(hasAnyLabelSql(audience.labels));
   if (audience.contactIds?.length) {

@@ -224,7 +224,8 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
   const [threads, totals, consent, numbers] = await d1.batch<Record<string, unknown>>([
     d1
       .prepare(
-        `SELECT c.id, c.from_number AS "from", c.status, c.last_message_at AS lastMessageAt
+        `SELECT c.id, c.from_number AS "from", c.channel, c.status, c.last_message_at AS lastMessageAt,
+           c.last_inbound_at AS lastInboundAt
          FROM conversations c WHERE c.workspace_id = ?1
            AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))
          ORDER BY c.last_message_at DESC`,
@@ -255,7 +256,14 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
       .bind(workspaceId, contactId),
   ]);
   return {
-    threads: (threads?.results ?? []) as { id: string; from: string; status: string; lastMessageAt: number | null }[],
+    threads: (threads?.results ?? []) as {
+      id: string;
+      from: string;
+      channel: string;
+      status: string;
+      lastMessageAt: number | null;
+      lastInboundAt: number | null;
+    }[],
     totals: (totals?.results[0] ?? {}) as {
       firstAt: number | null;
       lastAt: number | null;

@@ -154,7 +154,15 @@ const historyRoute = createRoute({
         .object({
           contactId: z.string(),
           conversations: z.array(
-            z.object({ id: z.string(), from: z.string(), status: z.string(), lastMessageAt: z.string().nullable() }),
+            z.object({
+              id: z.string(),
+              from: z.string(),
+              channel: z.string(),
+              status: z.string(),
+              lastMessageAt: z.string().nullable(),
+              /** When the customer last wrote in it: a reply goes where they last wrote. */
+              lastInboundAt: z.string().nullable(),
+            }),
           ),
           firstMessageAt: z.string().nullable(),
           lastMessageAt: z.string().nullable(),
@@ -292,7 +300,11 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     return c.json(
       {
         contactId: contact.id,
-        conversations: h.threads.map((t) => ({ ...t, lastMessageAt: iso(t.lastMessageAt) })),
+        conversations: h.threads.map((t) => ({
+          ...t,
+          lastMessageAt: iso(t.lastMessageAt),
+          lastInboundAt: iso(t.lastInboundAt),
+        })),
         firstMessageAt: iso(h.totals.firstAt),
         lastMessageAt: iso(h.totals.lastAt),
         inbound: Number(h.totals.inbound ?? 0),

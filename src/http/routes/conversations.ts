@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
+import { channelFor } from "../../channels/registry";
 import { audit } from "../../db/queries/audit";
 import { credentialSql } from "../../db/queries/auth";
 import { findOrCreateContact, getContact } from "../../db/queries/contacts";
@@ -27,6 +28,7 @@ import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { principalNow } from "../middleware/auth";
 import {
+  AddressInput,
   ConversationSchema,
   ErrorSchema,
   errorResponses,
@@ -76,7 +78,10 @@ const createConversationRoute = createRoute({
         .object({
           contactId: z.string().min(1).max(64).optional(),
           phone: PhoneInput.optional(),
-          from: PhoneInput.optional(),
+          from: AddressInput.optional().openapi({
+            description:
+              "The inbox to talk from (its number, whatsapp:+E164, or email address); default the first SMS number",
+          }),
         })
         .strict(),
     ),
@@ -126,7 +131,9 @@ const patchRoute = createRoute({
             .max(20)
             .optional()
             .openapi({ description: "The conversation's labels (ids or names), replacing the current set" }),
-          from: PhoneInput.optional().openapi({ description: "Send from this number of the workspace from now on" }),
+          from: AddressInput.optional().openapi({
+            description: "Send from this inbox of the workspace from now on (one of the same channel)",
+          }),
         })
         .strict(),
     ),
@@ -176,12 +183,20 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
         ? unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, { field: "from" })
         : unprocessable("no_sender", "Register a sender number (POST /api/numbers) before starting conversations.");
     }
+    const channel = channelFor(sender.channel);
+    const customerAddress = channel.customerAddress(contact);
+    if (!customerAddress) {
+      throw unprocessable("no_address", `This contact has no ${channel.label} address; add it to the contact first.`, {
+        field: "from",
+      });
+    }
     const { conversation, created } = await findOrCreateConversation(
       db,
       workspaceId,
       contact.id,
       sender.phoneNumber,
       newId("cv"),
+      { channel: channel.kind, customerAddress: channel.kind === "sms" ? null : customerAddress },
     );
     const view = await getConversationView(db, workspaceId, userId, conversation.id);
     if (!view) throw notFound("Conversation");
@@ -214,6 +229,13 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
         throw unprocessable("unknown_sender", `${input.from} is not one of this workspace's numbers.`, {
           field: "from",
         });
+      }
+      if (sender.channel !== (before.conversation.channel ?? "sms")) {
+        throw unprocessable(
+          "channel_mismatch",
+          `${input.from} is a ${sender.channel} inbox; a conversation moves only to an inbox of its own channel (${before.conversation.channel}).`,
+          { field: "from" },
+        );
       }
       try {
         await db

@@ -43,7 +43,6 @@ import { validationHook } from "../validation";
 const Body = z
   .string()
   .max(MAX_EMAIL_BODY_CHARS, `must be at most ${MAX_EMAIL_BODY_CHARS.toLocaleString("en-US")} characters`)
-  .refine((s) => s.trim().length > 0, "must not be empty")
   .openapi({ example: "Your order is ready for pickup." });
 const MediaUrls = z
   .array(
@@ -83,6 +82,10 @@ const TemplateFields = {
 };
 const oneOfBodyOrTemplate = (v: { body?: string; templateId?: string }) =>
   (v.body === undefined) !== (v.templateId === undefined);
+/** A body may be empty only when files go with it (a picture on its own). */
+const bodyNotBlank = (v: { body?: string; attachmentIds?: string[] }) =>
+  v.body === undefined || v.body.trim().length > 0 || (v.attachmentIds?.length ?? 0) > 0;
+const notBlank = { message: "must not be empty", path: ["body"] };
 const bodyOrTemplate = { message: "give either body or templateId", path: ["body"] };
 const SendInConversation = z
   .object({
@@ -94,7 +97,8 @@ const SendInConversation = z
     sendAt: SendAt,
   })
   .strict()
-  .refine(oneOfBodyOrTemplate, bodyOrTemplate);
+  .refine(oneOfBodyOrTemplate, bodyOrTemplate)
+  .refine(bodyNotBlank, notBlank);
 const SendDirect = z
   .object({
     to: AddressInput,
@@ -107,7 +111,8 @@ const SendDirect = z
     sendAt: SendAt,
   })
   .strict()
-  .refine(oneOfBodyOrTemplate, bodyOrTemplate);
+  .refine(oneOfBodyOrTemplate, bodyOrTemplate)
+  .refine(bodyNotBlank, notBlank);
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z
@@ -208,7 +213,14 @@ const editRoute = createRoute({
   security,
   request: {
     params: IdParam,
-    body: jsonBody(z.object({ body: Body.optional(), sendAt: z.iso.datetime({ offset: true }).optional() }).strict()),
+    body: jsonBody(
+      z
+        .object({
+          body: Body.refine((b) => b.trim().length > 0, "must not be empty").optional(),
+          sendAt: z.iso.datetime({ offset: true }).optional(),
+        })
+        .strict(),
+    ),
   },
   responses: {
     200: jsonContent(MessageSchema, "Edited"),

@@ -33,10 +33,24 @@ describe("workspace isolation", () => {
     ids.template = (
       await call("POST", "/api/templates", a, { body: { name: "t", body: "Hi {{contact.name}}" } })
     ).json.id;
+    ids.inbox = (
+      await call("POST", "/api/inboxes", a, {
+        body: { channel: "email", name: "A mail", address: `a-${Date.now().toString(36)}@a.example` },
+      })
+    ).json.id;
+    const upload = await call("POST", "/api/attachments?name=a.txt", a, {
+      rawBody: "secret file",
+      headers: { "Content-Type": "text/plain" },
+    });
+    ids.attachment = upload.json.id;
   });
 
   const byId: [string, string, (ids: Record<string, string>) => string, unknown?][] = [
     ["GET", "contact", (i) => `/api/contacts/${i.contact}`],
+    ["PATCH", "inbox", (i) => `/api/inboxes/${i.inbox}`, { name: "pwned" }],
+    ["DELETE", "inbox", (i) => `/api/inboxes/${i.inbox}`],
+    ["GET", "attachment", (i) => `/api/attachments/${i.attachment}`],
+    ["GET", "attachment's file", (i) => `/api/attachments/${i.attachment}/content`],
     ["GET", "contact's history", (i) => `/api/contacts/${i.contact}/history`],
     ["GET", "import", (i) => `/api/imports/${i.import}`],
     ["GET", "export", (i) => `/api/exports/${i.export}`],
@@ -136,6 +150,8 @@ describe("workspace isolation", () => {
       expect(convs.json.items.map((c: { id: string }) => c.id)).not.toContain(ids.conversation);
       const numbers = await call("GET", "/api/numbers", who);
       expect(numbers.json.items.map((n: { id: string }) => n.id)).not.toContain(ids.number);
+      const inboxes = await call("GET", "/api/inboxes", who);
+      expect(inboxes.json.items.map((n: { id: string }) => n.id)).not.toContain(ids.inbox);
     }
     const keys = await call("GET", "/api/api-keys", b);
     expect(keys.json.items.map((k: { id: string }) => k.id)).not.toContain(ids.apiKey);
