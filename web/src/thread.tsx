@@ -99,7 +99,7 @@ export function Thread(props: {
       for (const m of msgs) {
         const had = next.get(m.id);
         // Newer status, an edit, or its files kept (copied from the provider) replace what is shown.
-        const mediaKept = had && had.media.some((x) => !x.attachmentId) && m.media.every((x) => x.attachmentId);
+        const mediaKept = had?.media.some((x) => !x.attachmentId) && m.media.every((x) => x.attachmentId);
         if (!had || isForward(had.status, m.status) || had.body !== m.body || mediaKept) next.set(m.id, m);
         if (m.seq > lastSeq.current) lastSeq.current = m.seq;
       }
