@@ -282,7 +282,13 @@ export async function sendInConversation(
   idempotencyKey?: string,
 ): Promise<MessageJson> {
   const hash = await requestHash(`conversation:${conversationId}`, input);
-  const thread = await getConversationWithContact(ctx.db, ctx.principal.workspaceId, conversationId, idempotencyKey);
+  const thread = await getConversationWithContact(
+    ctx.db,
+    ctx.principal.workspaceId,
+    conversationId,
+    idempotencyKey,
+    ctx.principal.userId,
+  );
   if (thread?.replayId && idempotencyKey) {
     const replay = await replayIdempotent(ctx, idempotencyKey, hash);
     if (replay) return presentMessage(replay);

@@ -166,6 +166,7 @@ export class InboxStream extends DurableObject<Env> {
     let sent = 0;
     if (!found) return { sent, d1: count };
     for (const [reader, group] of byReader) {
+      if (found.hiddenFrom(reader)) continue;
       const frame = JSON.stringify({
         type: "conversation",
         conversation: presentConversation({ ...found.view, unread: found.unreadFor(reader) }),

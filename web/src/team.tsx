@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LabelJson, NotificationJson } from "../../src/shared/frames";
 import { api, errorText } from "./api";
+import { useInboxes } from "./channels";
 import { shortWhen } from "./format";
 import type { Me, Page } from "./types";
 
@@ -14,6 +15,8 @@ export interface Member {
   name: string;
   email: string;
   role: "owner" | "admin" | "agent" | "viewer";
+  /** The inboxes this member works in (null: all). */
+  inboxIds?: string[] | null;
   joinedAt: string;
 }
 
@@ -141,6 +144,7 @@ export function TeamSettings(props: { me: Me }) {
             <th scope="col">Name</th>
             <th scope="col">Email</th>
             <th scope="col">Role</th>
+            <th scope="col">Inboxes</th>
             <th scope="col">
               <span class="sr-only">Actions</span>
             </th>
@@ -167,6 +171,9 @@ export function TeamSettings(props: { me: Me }) {
                 ) : (
                   m.role
                 )}
+              </td>
+              <td>
+                <MemberInboxes member={m} manage={manage} onChanged={load} onStatus={setStatus} />
               </td>
               <td>
                 {(manage || m.userId === props.me.user?.id) && (
@@ -659,5 +666,62 @@ export function DeleteWorkspace(props: { me: Me }) {
         {status}
       </p>
     </section>
+  );
+}
+
+/** Which inboxes a member works in: all, or a chosen few (they then see only those conversations). */
+function MemberInboxes(props: {
+  member: Member;
+  manage: boolean;
+  onChanged: () => Promise<void>;
+  onStatus: (s: string) => void;
+}) {
+  const inboxes = useInboxes();
+  const { member } = props;
+  const chosen = new Set(member.inboxIds ?? []);
+  const names = (member.inboxIds ?? []).map((id) => inboxes.find((i) => i.id === id)?.name ?? id);
+  const summary = member.inboxIds ? (names.length > 0 ? names.join(", ") : "none") : "All inboxes";
+  if (!props.manage || inboxes.length < 2) return <span class="small">{summary}</span>;
+  const save = async (next: string[] | null) => {
+    try {
+      await api("PATCH", `/api/members/${member.id}`, { inboxIds: next });
+      props.onStatus(`${member.name} now works in ${next === null ? "all inboxes" : `${next.length} inbox(es)`}.`);
+    } catch (err) {
+      props.onStatus(errorText(err));
+    }
+    await props.onChanged();
+  };
+  return (
+    <details class="small">
+      <summary>{summary}</summary>
+      <fieldset class="plain">
+        <legend class="sr-only">Inboxes of {member.name}</legend>
+        <label>
+          <input
+            type="checkbox"
+            checked={member.inboxIds == null}
+            onChange={() => save(member.inboxIds == null ? [] : null)}
+          />{" "}
+          All inboxes
+        </label>
+        {inboxes.map((i) => (
+          <label key={i.id}>
+            <input
+              type="checkbox"
+              disabled={member.inboxIds == null}
+              checked={member.inboxIds == null || chosen.has(i.id)}
+              onChange={(e) => {
+                const on = (e.target as HTMLInputElement).checked;
+                const next = new Set(chosen);
+                if (on) next.add(i.id);
+                else next.delete(i.id);
+                save([...next]);
+              }}
+            />{" "}
+            {i.name} <span class="muted">({i.address})</span>
+          </label>
+        ))}
+      </fieldset>
+    </details>
   );
 }

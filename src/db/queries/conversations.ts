@@ -40,6 +40,21 @@ function selectConversation(db: Db, userId: string | SQL | null) {
  * A page of the inbox. `workspaceId` and `userId` may be SQL (credentialSql): the credential check then
  * happens inside this one query, and a credential that does not hold finds nothing.
  */
+/**
+ * SQL: whether this member may see a conversation of inbox `fromNumber`. Members limited to some
+ * inboxes (memberships.inbox_ids) see only those; everyone else, and API keys (`userId` null), all.
+ * Read inside the caller's own statement: no round trip of its own.
+ */
+export function inboxScopeSql(
+  workspaceId: string | SQL,
+  userId: string | SQL | null,
+  fromNumber: SQL = sql.raw("conversations.from_number"),
+): SQL {
+  if (userId === null) return sql`1`;
+  const limits = sql`(select m.inbox_ids from memberships m where m.workspace_id = ${workspaceId} and m.user_id = ${userId})`;
+  return sql`(${limits} is null or ${fromNumber} in (select n.phone_number from numbers n, json_each(${limits}) j where n.id = j.value))`;
+}
+
 export async function listConversations(
   db: Db,
   workspaceId: string | SQL,
@@ -54,7 +69,10 @@ export async function listConversations(
     before?: { key: number; id: string } | null;
   },
 ) {
-  const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, workspaceId)];
+  const conditions: (SQL | undefined)[] = [
+    eq(conversations.workspaceId, workspaceId),
+    inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`),
+  ];
   if (opts.status) conditions.push(eq(conversations.status, opts.status));
   if (opts.assignee === "none") conditions.push(isNull(conversations.assignedUserId));
   else if (opts.assignee === "me") conditions.push(userId === null ? sql`0` : eq(conversations.assignedUserId, userId));
@@ -92,7 +110,13 @@ export async function listConversations(
 
 export async function getConversationView(db: Db, workspaceId: string, userId: string | null, id: string) {
   const rows = await selectConversation(db, userId)
-    .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
+    .where(
+      and(
+        eq(conversations.id, id),
+        eq(conversations.workspaceId, workspaceId),
+        inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`),
+      ),
+    )
     .limit(1);
   return rows[0];
 }
@@ -116,12 +140,18 @@ export async function getConversationViewForReaders(
             else (select r.last_read_seq from conversation_reads r where r.conversation_id = ${conversations.id} and r.user_id = u.value)
           end, 0)))
     from json_each(${JSON.stringify(readers)}) u)`;
+  // Readers limited to inboxes this conversation is not in: they are not told of it.
+  const hiddenFrom = sql<string>`(select json_group_array(u.value) from json_each(${JSON.stringify(readers)}) u
+      join memberships m on m.user_id = u.value and m.workspace_id = ${workspaceId}
+      where m.inbox_ids is not null and conversations.from_number not in
+        (select n.phone_number from numbers n, json_each(m.inbox_ids) j where n.id = j.value))`;
   const [row] = await db
     .select({
       conversation: conversations,
       contact: contacts,
       lastMessage: messages,
       unreadByReader,
+      hiddenFrom,
       assigneeName: assigneeNameSql,
       labels: labelsJsonSql(conversations.id),
     })
@@ -132,7 +162,9 @@ export async function getConversationViewForReaders(
     .limit(1);
   if (!row) return undefined;
   const counts = JSON.parse(row.unreadByReader ?? "{}") as Record<string, number>;
+  const hidden = new Set(JSON.parse(row.hiddenFrom ?? "[]") as string[]);
   return {
+    hiddenFrom: (reader: string | null) => reader !== null && hidden.has(reader),
     view: {
       conversation: row.conversation,
       contact: row.contact,
@@ -144,10 +176,19 @@ export async function getConversationViewForReaders(
   };
 }
 
-export async function getConversation(db: Db, workspaceId: string, id: string) {
-  return db.query.conversations.findFirst({
-    where: and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)),
-  });
+/** A conversation of the workspace, if `userId` (a member limited to some inboxes) may see it. */
+export async function getConversation(db: Db, workspaceId: string, id: string, userId: string | null = null) {
+  return db
+    .select()
+    .from(conversations)
+    .where(
+      and(
+        eq(conversations.id, id),
+        eq(conversations.workspaceId, workspaceId),
+        inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`),
+      ),
+    )
+    .get();
 }
 
 /** The workspace's inbox at `address`, or (none given) its first inbox of `channel` (SMS by default). */
@@ -268,7 +309,13 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
  * contact's number is suppressed (opted out), whether the thread's sender is still one of the
  * workspace's numbers, and (given an Idempotency-Key) which message that key already stored.
  */
-export async function getConversationWithContact(db: Db, workspaceId: string, id: string, idempotencyKey?: string) {
+export async function getConversationWithContact(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  idempotencyKey?: string,
+  userId: string | null = null,
+) {
   return db
     .select({
       contact: contacts,
@@ -290,11 +337,16 @@ export async function getConversationWithContact(db: Db, workspaceId: string, id
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(conversations.id, id), eq(conversations.workspaceId, workspaceId)))
+    .where(
+      and(
+        eq(conversations.id, id),
+        eq(conversations.workspaceId, workspaceId),
+        inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`),
+      ),
+    )
     .get();
 }
 
-/** Finds or creates the contact and the thread, with one query when both exist. */
 /** The channel of a thread being created, and the customer's address on it when it is not their phone. */
 export interface ThreadChannel {
   channel?: "sms" | "whatsapp" | "email";

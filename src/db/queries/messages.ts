@@ -7,6 +7,7 @@ import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MediaItem, MessageStatus } from "../schema";
 import { conversationReads, messageAttempts, messageEvents, messages, numbers } from "../schema";
+import { inboxScopeSql } from "./conversations";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
 
@@ -152,9 +153,18 @@ export async function listThread(
   db: Db,
   workspaceId: string | SQL,
   conversationId: string,
-  opts: { after?: number; before?: number; limit: number },
+  opts: { after?: number; before?: number; limit: number; userId?: string | SQL | null },
 ) {
-  const inThread = and(eq(messages.workspaceId, workspaceId), eq(messages.conversationId, conversationId));
+  // A member limited to some inboxes reads only their conversations (one subquery, same statement).
+  const scope =
+    opts.userId === undefined || opts.userId === null
+      ? undefined
+      : sql`exists (select 1 from conversations c where c.id = ${conversationId} and ${inboxScopeSql(
+          workspaceId,
+          opts.userId,
+          sql.raw("c.from_number"),
+        )})`;
+  const inThread = and(eq(messages.workspaceId, workspaceId), eq(messages.conversationId, conversationId), scope);
   if (opts.after !== undefined) {
     return db
       .select()

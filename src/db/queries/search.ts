@@ -7,7 +7,7 @@ import { and, desc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
 import { contacts, conversations, messages } from "../schema";
-import { assigneeNameSql, labelsJsonSql } from "./conversations";
+import { assigneeNameSql, inboxScopeSql, labelsJsonSql } from "./conversations";
 
 /** Marks around each match in a snippet (control characters no message body contains). */
 export const MARK_START = "\u0002";
@@ -35,8 +35,10 @@ export interface SearchFilters {
   to?: number;
 }
 
-function conversationFilters(filters: SearchFilters, userId: string | SQL | null): SQL[] {
+function conversationFilters(filters: SearchFilters, userId: string | SQL | null, workspaceId: string | SQL): SQL[] {
   const out: SQL[] = [];
+  // A member limited to some inboxes finds only their conversations.
+  out.push(inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`));
   if (filters.status) out.push(eq(conversations.status, filters.status));
   if (filters.assignee === "none") out.push(isNull(conversations.assignedUserId));
   else if (filters.assignee === "me") out.push(userId ? eq(conversations.assignedUserId, userId) : sql`0`);
@@ -73,7 +75,7 @@ export function searchMessages(
     sql`messages_fts match ${query}`,
     sql`messages_fts.workspace_id = ${workspaceId}`,
     eq(messages.workspaceId, workspaceId),
-    ...conversationFilters(filters, userId),
+    ...conversationFilters(filters, userId, workspaceId),
   ];
   if (filters.direction) conditions.push(eq(messages.direction, filters.direction));
   if (filters.from !== undefined) conditions.push(sql`${messages.createdAt} >= ${filters.from}`);
@@ -123,7 +125,7 @@ export function searchContacts(
     .select({ conversationId: conversations.id, workspaceId: conversations.workspaceId, ...conversationSummary })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(conversations.workspaceId, workspaceId), match, ...conversationFilters(filters, userId)))
+    .where(and(eq(conversations.workspaceId, workspaceId), match, ...conversationFilters(filters, userId, workspaceId)))
     .orderBy(desc(conversations.lastMessageAt))
     .limit(limit);
 }

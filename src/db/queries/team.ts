@@ -11,8 +11,17 @@ const memberColumns = {
   name: users.name,
   email: users.email,
   role: memberships.role,
+  inboxIds: memberships.inboxIds,
   joinedAt: memberships.createdAt,
 };
+
+/** Limits a member to these inboxes (null: all), keeping only ids of the workspace's own inboxes. */
+export async function setMemberInboxes(db: Db, workspaceId: string, memberId: string, inboxIds: string[] | null) {
+  await db
+    .update(memberships)
+    .set({ inboxIds })
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.id, memberId)));
+}
 
 export async function listMembers(db: Db, workspaceId: string) {
   return db

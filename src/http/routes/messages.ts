@@ -346,10 +346,10 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     // One query in the common case, the credential check folded in; only an empty page needs to tell
     // "no messages" from "not signed in" (401/403) or "not yours" (404).
     const who = credentialSql(c.get("credential"), Date.now(), "messages:read");
-    const rows = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1 });
+    const rows = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1, userId: who.userId });
     if (rows.length === 0) {
       const principal = await principalNow(c);
-      if (!(await getConversation(db, principal.workspaceId, id))) throw notFound("Conversation");
+      if (!(await getConversation(db, principal.workspaceId, id, principal.userId))) throw notFound("Conversation");
     }
     const hasMore = rows.length > limit;
     // Older pages drop their first (oldest) extra row; newer pages their last.
@@ -402,7 +402,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { id } = c.req.valid("param");
     const { seq } = c.req.valid("json");
     const db = c.get("db");
-    const conversation = await getConversation(db, principal.workspaceId, id);
+    const conversation = await getConversation(db, principal.workspaceId, id, principal.userId);
     if (!conversation) throw notFound("Conversation");
     if (!principal.userId)
       throw unprocessable("needs_user", "Read markers belong to users; sign in to mark conversations read.");

@@ -90,7 +90,7 @@ export const noteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { body } = c.req.valid("json");
     const db = c.get("db");
     const [conversation, members] = await Promise.all([
-      getConversation(db, principal.workspaceId, id),
+      getConversation(db, principal.workspaceId, id, principal.userId),
       listMembers(db, principal.workspaceId),
     ]);
     if (!conversation) throw notFound("Conversation");
@@ -124,7 +124,7 @@ export const noteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { workspaceId } = c.get("principal");
     const { id } = c.req.valid("param");
     const db = c.get("db");
-    const conversation = await getConversation(db, workspaceId, id);
+    const conversation = await getConversation(db, workspaceId, id, c.get("principal").userId);
     if (!conversation) throw notFound("Conversation");
     const rows = await listNotes(db, workspaceId, id);
     return c.json({ items: rows.map((r) => presentNote({ ...r.note, authorName: r.authorName })) }, 200);
@@ -132,7 +132,7 @@ export const noteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(sendPolicyRoute, async (c) => {
     const { workspaceId } = c.get("principal");
     const { id } = c.req.valid("param");
-    const thread = await getConversationWithContact(c.get("db"), workspaceId, id);
+    const thread = await getConversationWithContact(c.get("db"), workspaceId, id, undefined, c.get("principal").userId);
     if (!thread) throw notFound("Conversation");
     const now = Date.now();
     const quiet = parseQuietHours(thread.quietHours);
@@ -162,7 +162,7 @@ export const noteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { workspaceId } = c.get("principal");
     const { id } = c.req.valid("param");
     const db = c.get("db");
-    const conversation = await getConversation(db, workspaceId, id);
+    const conversation = await getConversation(db, workspaceId, id, c.get("principal").userId);
     if (!conversation) throw notFound("Conversation");
     return c.json({ items: await readMarkers(db, workspaceId, id) }, 200);
   });

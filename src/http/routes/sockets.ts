@@ -63,7 +63,12 @@ function forward(c: Context<AppEnv>, who: SocketIdentity): Request {
 export const socketRoutes = new Hono<AppEnv>()
   .get("/conversations/:id/ws", async (c) => {
     requireUpgrade(c);
-    const conversation = await getConversation(c.get("db"), c.get("principal").workspaceId, c.req.param("id"));
+    const conversation = await getConversation(
+      c.get("db"),
+      c.get("principal").workspaceId,
+      c.req.param("id"),
+      c.get("principal").userId,
+    );
     if (!conversation) throw notFound("Conversation");
     return roomFor(c.env, conversation.id).fetch(forward(c, await identity(c, conversation.id)));
   })

@@ -4,6 +4,7 @@
  * demoted (409, guarded in the statement). Every change is audited.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Context } from "hono";
 import { audit, auditValues } from "../../db/queries/audit";
 import {
@@ -15,10 +16,11 @@ import {
   listMembers,
   presentInvitation,
   removeMember,
+  setMemberInboxes,
   setMemberRole,
 } from "../../db/queries/team";
-import { auditLog, invitations } from "../../db/schema";
-import { ApiError, conflict, forbidden, notFound } from "../../domain/errors";
+import { auditLog, invitations, numbers } from "../../db/schema";
+import { ApiError, conflict, forbidden, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { iso } from "../../domain/time";
 import { inboxFor } from "../../rooms/inbox-stream";
@@ -41,6 +43,8 @@ export const MemberSchema = z
     name: z.string(),
     email: z.string(),
     role: z.enum(ROLES),
+    /** The inboxes this member works in (null: all of them). */
+    inboxIds: z.array(z.string()).nullable(),
     joinedAt: z.string(),
   })
   .openapi("Member");
@@ -60,7 +64,15 @@ const CreatedInvitationSchema = z
   .object({ ...InvitationSchema.shape, token: z.string(), url: z.string() })
   .openapi("CreatedInvitation");
 
-type MemberRow = { id: string | null; userId: string; name: string; email: string; role: string; joinedAt: number };
+type MemberRow = {
+  id: string | null;
+  userId: string;
+  name: string;
+  email: string;
+  role: string;
+  inboxIds?: string[] | null;
+  joinedAt: number;
+};
 
 function presentMember(row: MemberRow) {
   return {
@@ -69,6 +81,7 @@ function presentMember(row: MemberRow) {
     name: row.name,
     email: row.email,
     role: row.role as (typeof ROLES)[number],
+    inboxIds: row.inboxIds ?? null,
     joinedAt: iso(row.joinedAt) ?? "",
   };
 }
@@ -102,9 +115,20 @@ const patchMemberRoute = createRoute({
   method: "patch",
   path: "/members/{id}",
   tags: ["team"],
-  summary: "Change a member's role (owner/admin; only owners make or unmake owners)",
+  summary:
+    "Change a member's role, or limit them to some inboxes (inboxIds; null: all) (owner/admin; only owners make or unmake owners)",
   security,
-  request: { params: IdParam, body: jsonBody(z.object({ role: z.enum(ROLES) }).strict()) },
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z
+        .object({
+          role: z.enum(ROLES).optional(),
+          inboxIds: z.array(z.string().min(1).max(64)).max(100).nullable().optional(),
+        })
+        .strict(),
+    ),
+  },
   responses: {
     200: jsonContent(MemberSchema, "Updated"),
     409: jsonContent(ErrorSchema, "The last owner cannot be demoted"),
@@ -226,13 +250,15 @@ export const teamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(patchMemberRoute, async (c) => {
     const principal = requireAdmin(c);
     const { id } = c.req.valid("param");
-    const { role } = c.req.valid("json");
+    const input = c.req.valid("json");
+    const role = input.role;
     const db = c.get("db");
     const member = await getMember(db, principal.workspaceId, id);
     if (!member) throw notFound("Member");
-    assertMayGrant(principal, member.role, "demote");
-    assertMayGrant(principal, role, "make");
-    if (member.role !== role) {
+    let changed = false;
+    if (role !== undefined && member.role !== role) {
+      assertMayGrant(principal, member.role, "demote");
+      assertMayGrant(principal, role, "make");
       if (!(await setMemberRole(db, principal.workspaceId, id, role))) {
         throw conflict("The workspace's last owner cannot be demoted; make someone else an owner first.");
       }
@@ -242,10 +268,39 @@ export const teamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
         before: member.role,
         after: role,
       });
-      // Sessions take the new role at once (it is read with every request); the sockets reconnect with it.
-      await closeSocketsOf(c, principal.workspaceId, member.userId);
+      changed = true;
     }
-    return c.json(presentMember({ ...member, role }), 200);
+    let inboxIds = member.inboxIds ?? null;
+    if (input.inboxIds !== undefined) {
+      const wanted = input.inboxIds === null ? null : [...new Set(input.inboxIds)];
+      if (wanted !== null) {
+        const own = new Set(
+          (
+            await db
+              .select({ id: numbers.id })
+              .from(numbers)
+              .where(and(eq(numbers.workspaceId, principal.workspaceId), inArray(numbers.id, wanted)))
+          ).map((n) => n.id),
+        );
+        const unknown = wanted.filter((x) => !own.has(x));
+        if (unknown.length > 0) {
+          throw unprocessable("unknown_inbox", `No such inbox in this workspace: ${unknown.join(", ")}.`, {
+            inboxIds: unknown,
+          });
+        }
+      }
+      await setMemberInboxes(db, principal.workspaceId, id, wanted);
+      await audit(db, principal, "member.inboxes_changed", "member", id, {
+        userId: member.userId,
+        before: member.inboxIds ?? null,
+        after: wanted,
+      });
+      inboxIds = wanted;
+      changed = true;
+    }
+    // Sessions take the new role and inboxes at once (read with every request); the sockets reconnect with them.
+    if (changed) await closeSocketsOf(c, principal.workspaceId, member.userId);
+    return c.json(presentMember({ ...member, role: role ?? member.role, inboxIds }), 200);
   })
   .openapi(deleteMemberRoute, async (c) => {
     const principal = c.get("principal");

@@ -161,6 +161,11 @@ describe("contacts", () => {
       createdAt: expect.stringMatching(/Z$/),
       fields: {},
       timezone: null,
+      identities: [
+        { channel: "sms", address: "+14155550101" },
+        { channel: "whatsapp", address: "whatsapp:+14155550101" },
+        { channel: "email", address: "ada@example.com" },
+      ],
     });
     const id = created.json.id;
     expect((await call("GET", `/api/contacts/${id}`, a)).json.name).toBe("Ada Lovelace");
