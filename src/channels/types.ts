@@ -55,7 +55,10 @@ export interface Outgoing {
 /** What the provider answered to a send: its id for the message and the status it reports. */
 export interface Sent {
   providerSid: string;
+  /** The provider's word for the status (mapped onto Parley's by fromTwilioStatus' vocabulary). */
   status: string;
+  errorCode?: number | null;
+  errorMessage?: string | null;
 }
 
 interface ChannelBase {

@@ -9,8 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
 import { countingD1, newCount, serverTiming } from "../db/counted";
 import { ApiError, errorBody, unauthorized } from "../domain/errors";
-import { emailWebhookRoutes } from "../webhooks/email";
-import { webhookRoutes } from "../webhooks/routes";
+import { emailWebhookRoutes, twilioWebhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
@@ -116,7 +115,7 @@ export function createApp() {
   app.route("/api/campaigns", campaignRoutes);
   app.route("/api/notifications", notificationRoutes);
   app.route("/api", opsRoutes);
-  app.route("/webhooks/twilio", webhookRoutes);
+  app.route("/webhooks/twilio", twilioWebhookRoutes);
   app.route("/media", mediaRoutes);
   app.route("/webhooks/email", emailWebhookRoutes);
 

@@ -13,7 +13,7 @@ import { twilioConfigFor } from "../channels/credentials";
 import { describeProviderError } from "../channels/describe";
 import { isProviderError, type ProviderError } from "../channels/errors";
 import { channelFor } from "../channels/registry";
-import { findAdoptable, TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
+import { findAdoptable, sentFromTwilio, TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import type { TwilioMessage } from "../channels/twilio/schemas";
 import type { DirectChannel, InboxRecord } from "../channels/types";
 import { createDb, type Db } from "../db/client";
@@ -31,7 +31,7 @@ import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { backoffSeconds, enqueueOutbound } from "./outbox";
 import { outgoingFor } from "./outgoing";
-import { markFailed, recordHandover, recordSent } from "./status";
+import { markFailed, recordSent } from "./status";
 
 /** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
 export const LEASE_MS = 45_000;
@@ -179,7 +179,7 @@ export async function handOver(
       const earlier = await lookUpEarlierAttempt(twilio, env.DB, msg, lease.earlierAttempt);
       if (earlier) {
         // Recording the handover ends the attempt and releases the lease in the same write.
-        await recordHandover(env, msg, earlier, "queue");
+        await recordSent(env, msg, sentFromTwilio(earlier), "queue");
         if (!admission.clean) await breaker.report("ok");
         log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
         return { action: "ack", outcome: "adopted" };
@@ -217,7 +217,7 @@ export async function handOver(
       tw = await twilio.createMessage(params);
     }
     if (!admission.clean) await breaker.report("ok");
-    await recordHandover(env, msg, tw, "queue");
+    await recordSent(env, msg, sentFromTwilio(tw), "queue");
     return { action: "ack", outcome: "sent" };
   } catch (err) {
     if (isProviderError(err)) {

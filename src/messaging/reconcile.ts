@@ -6,7 +6,7 @@
  * stops the run; the rest waits for the next tick.
  */
 
-import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
+import { sentFromTwilio, TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import { isTwilioError } from "../channels/twilio/errors";
 import { createDb } from "../db/client";
 import { clearAttemptUnderLease, leaseForReconcile, listStalled, releaseLease } from "../db/queries/maintenance";
@@ -16,7 +16,7 @@ import { roomFor } from "../rooms/conversation-room";
 import type { JobConfig } from "./config";
 import { LEASE_MS, lookUpEarlierAttempt } from "./handover";
 import { enqueueOutbound } from "./outbox";
-import { recordHandover } from "./status";
+import { recordSent } from "./status";
 
 const BATCH = 200;
 const CONCURRENCY = 5;
@@ -98,7 +98,7 @@ async function reconcileOne(
           : await lookUpEarlierAttempt(twilio, env.DB, msg, msg.attemptStartedAt);
       if (earlier) {
         // Recording the handover ends the attempt and releases the lease.
-        await recordHandover(env, msg, earlier, "reconcile");
+        await recordSent(env, msg, sentFromTwilio(earlier), "reconcile");
         result.adopted++;
       } else {
         await clearAttemptUnderLease(env.DB, id, lease, now);
@@ -114,7 +114,7 @@ async function reconcileOne(
   if (!msg.providerSid) return;
   const tw = await twilio.fetchMessage(msg.providerSid);
   const before = msg.status;
-  await recordHandover(env, msg, tw, "reconcile");
+  await recordSent(env, msg, sentFromTwilio(tw), "reconcile");
   const after = (await getMessageById(db, id))?.status;
   if (after !== before) result.advanced++;
   const sentAt = msg.sentAt ?? msg.updatedAt;

@@ -8,7 +8,6 @@ import { describeProviderError } from "../channels/describe";
 import { mapEmailEvent } from "../channels/email/events";
 import { EMAIL_ERROR } from "../channels/email/resend";
 import { describeTwilioError } from "../channels/twilio/error-codes";
-import type { TwilioMessage } from "../channels/twilio/schemas";
 import type { Sent } from "../channels/types";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
@@ -26,33 +25,15 @@ import { roomFor } from "../rooms/conversation-room";
 
 type MessageRow = typeof messages.$inferSelect;
 
-/** Records what Twilio reported for the message (sid + status) through the conversation's room. */
-export async function recordHandover(
-  env: Env,
-  msg: MessageRow,
-  tw: TwilioMessage,
-  source: "queue" | "reconcile" | "dlq",
-) {
-  const status = fromTwilioStatus(tw.status) ?? "queued";
-  await roomFor(env, msg.conversationId).applyStatus({
-    messageId: msg.id,
-    status,
-    rawStatus: tw.status,
-    providerSid: tw.sid,
-    errorCode: tw.error_code ?? null,
-    errorMessage: tw.error_message ?? describeTwilioError(tw.error_code),
-    source,
-    at: Date.now(),
-  });
-}
-
-/** Records what a direct channel's provider answered (its id for the message, and the status). */
+/** Records what a provider answered about the message (its id for it, the status, an error) through the conversation's room. */
 export async function recordSent(env: Env, msg: MessageRow, sent: Sent, source: "queue" | "reconcile" | "dlq") {
   await roomFor(env, msg.conversationId).applyStatus({
     messageId: msg.id,
-    status: fromTwilioStatus(sent.status) ?? "sent",
+    status: fromTwilioStatus(sent.status) ?? "queued",
     rawStatus: sent.status,
     providerSid: sent.providerSid,
+    errorCode: sent.errorCode ?? null,
+    errorMessage: sent.errorMessage ?? describeProviderError(sent.errorCode),
     source,
     at: Date.now(),
   });

@@ -3,14 +3,14 @@
  * message failed we look it up at Twilio once more (an ambiguous attempt may have gone through).
  */
 
-import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
+import { sentFromTwilio, TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import { createDb } from "../db/client";
 import { getMessageById } from "../db/queries/messages";
 import { auditLog } from "../db/schema";
 import { log } from "../log";
 import { lookUpEarlierAttempt } from "../messaging/handover";
 import { OutboundJobSchema } from "../messaging/outbox";
-import { markFailed, recordHandover } from "../messaging/status";
+import { markFailed, recordSent } from "../messaging/status";
 
 export async function processDeadLetter(
   env: Env,
@@ -23,7 +23,7 @@ export async function processDeadLetter(
   if (msg.attemptStartedAt !== null) {
     const earlier = await lookUpEarlierAttempt(client, env.DB, msg, msg.attemptStartedAt);
     if (earlier) {
-      await recordHandover(env, msg, earlier, "dlq");
+      await recordSent(env, msg, sentFromTwilio(earlier), "dlq");
       return "adopted";
     }
   }

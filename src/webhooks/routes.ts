@@ -1,10 +1,17 @@
-/** Twilio's webhooks, both signed: /webhooks/twilio/inbound and /webhooks/twilio/status. */
+/**
+ * The providers' webhooks, mounted under /webhooks: Twilio's (SMS, MMS, WhatsApp; signed with the
+ * account's Auth Token) and the email provider's delivery events (signed by Svix). Each provider's
+ * wire format (parameters, signatures, TwiML) lives in its folder under src/channels/.
+ */
 import { Hono } from "hono";
-import { handleInbound } from "./inbound";
-import { handleStatus } from "./status";
-import { verifyTwilioSignature, type WebhookEnv } from "./verify";
+import { emailWebhookRoutes } from "../channels/email/webhook";
+import { handleInbound } from "../channels/twilio/webhooks/inbound";
+import { handleStatus } from "../channels/twilio/webhooks/status";
+import { verifyTwilioSignature, type WebhookEnv } from "../channels/twilio/webhooks/verify";
 
-export const webhookRoutes = new Hono<WebhookEnv>()
+export const twilioWebhookRoutes = new Hono<WebhookEnv>()
   .use("*", verifyTwilioSignature)
   .post("/inbound", handleInbound)
   .post("/status", handleStatus);
+
+export { emailWebhookRoutes };

@@ -5,6 +5,7 @@
  */
 import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type { z } from "zod";
+import type { Sent } from "../types";
 import { TwilioError } from "./errors";
 import {
   type IncomingNumber,
@@ -219,4 +220,14 @@ export function findAdoptable(
     if (!best || distance < best.distance) best = { m, distance };
   }
   return best?.m;
+}
+
+/** What Twilio answered about a message, in the channel interface's terms. */
+export function sentFromTwilio(tw: TwilioMessage): Sent {
+  return {
+    providerSid: tw.sid,
+    status: tw.status,
+    errorCode: tw.error_code ?? null,
+    errorMessage: tw.error_message ?? null,
+  };
 }

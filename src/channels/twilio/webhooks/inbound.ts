@@ -4,10 +4,10 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { ApiError } from "../domain/errors";
-import { log } from "../log";
-import { receiveText } from "../messaging/receive";
-import { MAX_BODY_CHARS, MAX_MEDIA } from "../shared/limits";
+import { ApiError } from "../../../domain/errors";
+import { log } from "../../../log";
+import { receiveText } from "../../../messaging/receive";
+import { MAX_BODY_CHARS, MAX_MEDIA } from "../../../shared/limits";
 import { EMPTY_TWIML, messageTwiml, twimlResponse } from "./twiml";
 import { firstValues, type WebhookEnv } from "./verify";
 

@@ -4,12 +4,12 @@
  * Missing or wrong: 403 and nothing else happens.
  */
 import type { MiddlewareHandler } from "hono";
-import { webhookTokenFor } from "../channels/credentials";
-import { verifySignature } from "../channels/twilio/signature";
-import { findInboxOfAccount } from "../db/queries/inboxes";
-import { ApiError } from "../domain/errors";
-import type { AppEnv } from "../http/context";
-import { log } from "../log";
+import { findInboxOfAccount } from "../../../db/queries/inboxes";
+import { ApiError } from "../../../domain/errors";
+import type { AppEnv } from "../../../http/context";
+import { log } from "../../../log";
+import { webhookTokenFor } from "../../credentials";
+import { verifySignature } from "../signature";
 
 export type WebhookEnv = AppEnv & {
   Variables: AppEnv["Variables"] & {

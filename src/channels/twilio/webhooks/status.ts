@@ -5,9 +5,9 @@
 
 import type { Context } from "hono";
 import { z } from "zod";
-import { ApiError } from "../domain/errors";
-import { log } from "../log";
-import { applyStatusReport } from "../messaging/status";
+import { ApiError } from "../../../domain/errors";
+import { log } from "../../../log";
+import { applyStatusReport } from "../../../messaging/status";
 import { EMPTY_TWIML, twimlResponse } from "./twiml";
 import { firstValues, type WebhookEnv } from "./verify";
 

@@ -4,14 +4,14 @@
  * anything unsigned or stale is 401 and changes nothing. Events go to the status step.
  */
 import { Hono } from "hono";
-import { emailWebhookSecretFor } from "../channels/credentials";
-import { EmailEventSchema, verifySvix } from "../channels/email/events";
-import { findInboxByAddress } from "../db/queries/inboxes";
-import { getMessageByProviderSid } from "../db/queries/messages";
-import { ApiError } from "../domain/errors";
-import type { AppEnv } from "../http/context";
-import { log } from "../log";
-import { applyEmailEvent } from "../messaging/status";
+import { findInboxByAddress } from "../../db/queries/inboxes";
+import { getMessageByProviderSid } from "../../db/queries/messages";
+import { ApiError } from "../../domain/errors";
+import type { AppEnv } from "../../http/context";
+import { log } from "../../log";
+import { applyEmailEvent } from "../../messaging/status";
+import { emailWebhookSecretFor } from "../credentials";
+import { EmailEventSchema, verifySvix } from "./events";
 
 export const emailWebhookRoutes = new Hono<AppEnv>().post("/events", async (c) => {
   const body = new TextDecoder().decode(await c.req.arrayBuffer());
