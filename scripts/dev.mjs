@@ -168,7 +168,7 @@ async function main() {
     .map((u) => `${u.email} (${u.role})`)
     .join(", ")}, same password
   demo number ${DEMO.number}
-  password reset links are printed here (no email provider yet)
+  password reset links are printed here (not emailed yet)
   auth token  ${token}   (TWILIO_AUTH_TOKEN, in .dev.vars)
 Ctrl-C stops everything.
 `);
