@@ -9,7 +9,7 @@ import { inboundEmailSid, normalizeEmail, parleyMessageId } from "../channels/em
 import type { ParsedEmail } from "../channels/email/inbound";
 import { EMAIL_ERROR } from "../channels/email/resend";
 import { createDb } from "../db/client";
-import { ensureEmailThread } from "../db/queries/conversations";
+import { ensureEmailThread, getConversation } from "../db/queries/conversations";
 import { findInboxByAddress } from "../db/queries/inboxes";
 import { findEmailThread, getMessageById, getMessageByProviderSid } from "../db/queries/messages";
 import type { MediaItem } from "../db/schema";
@@ -18,6 +18,7 @@ import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { MAX_EMAIL_BODY_CHARS, MAX_SUBJECT_CHARS } from "../shared/limits";
 import { cleanName, keepFile } from "./attachments";
+import { notify } from "./notify";
 
 export type EmailOutcome =
   | { outcome: "stored"; messageId: string; conversationId: string }
@@ -115,5 +116,16 @@ export async function receiveEmail(env: Env, envelopeTo: string, email: ParsedEm
     { reopen: true },
   );
   if (result.outcome === "duplicate") return { outcome: "duplicate" };
+  // The assignee hears of a reply on their conversation, as for a text.
+  const conversation = await getConversation(db, inbox.workspaceId, conversationId);
+  if (conversation?.assignedUserId) {
+    await notify(env, db, {
+      workspaceId: inbox.workspaceId,
+      userId: conversation.assignedUserId,
+      type: "inbound_on_mine",
+      conversationId,
+      actor: { type: "customer", id: conversation.contactId, name: email.fromName ?? email.from },
+    }).catch((err: unknown) => log("warn", "inbound email notification failed", { error: String(err) }));
+  }
   return { outcome: "stored", messageId: result.message.id, conversationId };
 }

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { CHANNEL_LABELS, type ChannelKind } from "../../src/shared/channels";
-import { MAX_MEDIA, WHATSAPP_WINDOW_MS } from "../../src/shared/limits";
+import { WHATSAPP_WINDOW_MS } from "../../src/shared/limits";
 import { ApiError, api, errorText } from "./api";
 import type { Conversation, Message, Page } from "./types";
 
@@ -159,18 +159,29 @@ export interface Attached {
 }
 
 /** Files picked in the composer, uploaded at once (so sending is quick) and sent by id. */
-export function useAttachments() {
+export function useAttachments(limits: { max: number; maxTotalBytes: number; label: string }) {
   const [files, setFiles] = useState<Attached[]>([]);
   const [uploading, setUploading] = useState(0);
   const [problem, setProblem] = useState<string | null>(null);
   const add = async (list: FileList | null) => {
     if (!list) return;
     setProblem(null);
+    let count = files.length;
+    let total = files.reduce((sum, f) => sum + f.size, 0);
     for (const file of [...list]) {
-      if (files.length + 1 > MAX_MEDIA) {
-        setProblem(`At most ${MAX_MEDIA} files per message.`);
+      // The channel's limits, checked before uploading (the send checks them again).
+      if (count + 1 > limits.max) {
+        setProblem(`${limits.label} takes at most ${limits.max} file${limits.max === 1 ? "" : "s"} per message.`);
         break;
       }
+      if (total + file.size > limits.maxTotalBytes) {
+        setProblem(
+          `${file.name}: ${limits.label} takes at most ${formatSize(limits.maxTotalBytes)} of files per message.`,
+        );
+        break;
+      }
+      count++;
+      total += file.size;
       setUploading((n) => n + 1);
       try {
         const res = await fetch(`/api/attachments?name=${encodeURIComponent(file.name)}`, {

@@ -5,7 +5,13 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type NoteJson, type ServerFrame, ServerFrameSchema } from "../../src/shared/frames";
-import { MAX_BODY_CHARS, MAX_EMAIL_BODY_CHARS } from "../../src/shared/limits";
+import {
+  MAX_ATTACHMENT_BYTES,
+  MAX_BODY_CHARS,
+  MAX_EMAIL_BODY_CHARS,
+  MAX_MEDIA,
+  MAX_MEDIA_TOTAL_BYTES,
+} from "../../src/shared/limits";
 import { analyzeSegments } from "../../src/shared/segments";
 import { isForward } from "../../src/shared/status";
 import { ApiError, api } from "./api";
@@ -601,7 +607,13 @@ function Composer(props: {
 }) {
   const { conversationId: id, contact } = props;
   const channel = props.conv?.channel ?? "sms";
-  const files = useAttachments();
+  const files = useAttachments(
+    channel === "email"
+      ? { max: MAX_MEDIA, maxTotalBytes: MAX_ATTACHMENT_BYTES, label: "Email" }
+      : channel === "whatsapp"
+        ? { max: 1, maxTotalBytes: MAX_MEDIA_TOTAL_BYTES, label: "WhatsApp" }
+        : { max: MAX_MEDIA, maxTotalBytes: MAX_MEDIA_TOTAL_BYTES, label: "MMS" },
+  );
   const [subject, setSubject] = useState("");
   const [waTemplate, setWaTemplate] = useState("");
   const [waVars, setWaVars] = useState<Record<string, string>>({});
