@@ -852,3 +852,17 @@ describe("channels in Chromium", () => {
     await shot(page, "mms-thread");
   }, 60_000);
 });
+
+describe("operations in Chromium", () => {
+  it("the operations page shows delivery health, messages by status and the cron jobs; no serious axe violation", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Operations" }).click();
+    await expect.poll(() => page.getByRole("heading", { name: "Health" }).count()).toBe(1);
+    await expect.poll(() => page.locator('[data-testid="ops-ok"], [data-testid="ops-alerts"]').count()).toBe(1);
+    expect(Number(await page.locator('td[data-status="delivered"]').textContent())).toBeGreaterThan(0);
+    expect(await page.locator("tr[data-job]").count()).toBeGreaterThanOrEqual(6);
+    await shot(page, "operations");
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+});

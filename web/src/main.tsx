@@ -13,6 +13,7 @@ import { ChannelBadge } from "./channels";
 import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
+import { OpsPage } from "./ops";
 import { SearchBox } from "./policies";
 import { Settings } from "./settings";
 import { AuditPage, describeNotification, LabelChip, NotificationBell, useLabels, WorkspaceSwitcher } from "./team";
@@ -539,6 +540,17 @@ function Inbox(props: {
           </a>
           {(me.role === "owner" || me.role === "admin") && (
             <a
+              href="/ops"
+              onClick={(e) => {
+                e.preventDefault();
+                go("/ops");
+              }}
+            >
+              Operations
+            </a>
+          )}
+          {(me.role === "owner" || me.role === "admin") && (
+            <a
               href="/audit"
               onClick={(e) => {
                 e.preventDefault();
@@ -567,6 +579,8 @@ function Inbox(props: {
         <Settings me={me} onChanged={props.onMeChanged} onBack={() => go("/")} />
       ) : path === "/audit" ? (
         <AuditPage onBack={() => go("/")} />
+      ) : path === "/ops" ? (
+        <OpsPage onBack={() => go("/")} />
       ) : path === "/contacts" ? (
         <ContactsPage me={me} go={go} />
       ) : path === "/campaigns" ? (
