@@ -67,7 +67,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: ["emulator/**/*.test.ts"],
+            include: ["emulator/**/*.test.ts", "test/node/**/*.test.ts"],
             environment: "node",
             testTimeout: 20_000,
           },

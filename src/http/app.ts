@@ -13,6 +13,7 @@ import { emailWebhookRoutes, twilioWebhookRoutes } from "../webhooks/routes";
 import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
+import { finishOpenApi } from "./openapi";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { attachmentRoutes, mediaRoutes } from "./routes/attachments";
 import { auditRoutes } from "./routes/audit";
@@ -129,15 +130,19 @@ export function createApp() {
     scheme: "bearer",
     description: "An API key from POST /api/api-keys",
   });
-  app.doc31("/api/openapi.json", {
+  finishOpenApi(app, (path) => PUBLIC_API_PATHS.has(path) || TOKEN_LINK.test(path));
+  app.doc31("/api/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "Parley API",
       version: "0.1.0",
       description:
-        "Two-way SMS team inbox. Errors share one shape: `{ error: { code, message, details? } }`. Lists are `{ items, nextCursor }`.",
+        "Team inbox for SMS, MMS, WhatsApp and email. Errors share one shape: `{ error: { code, message, details? } }`. Lists are `{ items, nextCursor }`.",
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
-  });
+    // This deployment's origin (PUBLIC_BASE_URL): what generated clients call by default.
+    servers: [{ url: c.env.PUBLIC_BASE_URL.replace(/\/$/, ""), description: "This Parley deployment" }],
+  }));
   app.get("/api/docs", async (c, next) => {
     await next();
     c.res.headers.set("Content-Security-Policy", DOCS_CSP);
