@@ -17,7 +17,8 @@ export function provisionCodegen() {
   const bin = join(CODEGEN_DIR, "node_modules", ".bin", "openapi-ts");
   if (existsSync(bin) && existsSync(join(CODEGEN_DIR, "node_modules", ".bin", "tsc"))) return;
   mkdirSync(CODEGEN_DIR, { recursive: true });
-  if (!existsSync(join(CODEGEN_DIR, "package.json"))) writeFileSync(join(CODEGEN_DIR, "package.json"), '{"private":true}\n');
+  if (!existsSync(join(CODEGEN_DIR, "package.json")))
+    writeFileSync(join(CODEGEN_DIR, "package.json"), '{"private":true}\n');
   console.log(`client: installing ${GENERATOR} and ${TYPESCRIPT} into .tools/codegen (once)`);
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefix", CODEGEN_DIR, GENERATOR, TYPESCRIPT], {
     stdio: ["ignore", "ignore", "inherit"],
