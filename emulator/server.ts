@@ -17,6 +17,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
 import { analyzeSegments } from "../src/domain/segments";
 import { MAILBOX_PAGE } from "./mailbox-page";
 import { PHONE_PAGE } from "./phone-page";
@@ -181,6 +182,18 @@ export class TwilioEmulator {
   readonly whatsappLastInbound = new Map<string, number>();
   /** WhatsApp templates the account has approved: Content SID → text with {{1}}… */
   readonly contentTemplates = new Map<string, string>();
+  /**
+   * Integration-webhook receivers (`POST /_hooks/<name>`): each verifies what arrives with the official
+   * Standard Webhooks library (independent of Parley's signing code) and answers the status it is told.
+   */
+  readonly hooks = new Map<
+    string,
+    {
+      secret: string;
+      status: number;
+      received: { id: string; timestamp: string; signature: string; body: string; verified: boolean; at: number }[];
+    }
+  >();
   faults: FaultConfig = NO_FAULTS();
   /** Numbers whose webhooks were configured (or that were added explicitly), by E.164. */
   readonly numbers = new Map<string, EmulatedNumber>();
@@ -269,6 +282,7 @@ export class TwilioEmulator {
     this.media.clear();
     this.whatsappLastInbound.clear();
     this.contentTemplates.clear();
+    this.hooks.clear();
     this.email.reset();
   }
 
@@ -345,6 +359,7 @@ export class TwilioEmulator {
     }
     if (path.startsWith("/resend/"))
       return this.email.handle(req, res, path.slice("/resend".length), await readBody(req));
+    if (path.startsWith("/_hooks/") && req.method === "POST") return this.receiveHook(req, res, path.slice(8));
     if (path.startsWith("/_control/email/")) {
       const handled = await this.email.control(req, res, path.slice("/_control".length), await readBody(req));
       if (handled) return;
@@ -1180,6 +1195,24 @@ export class TwilioEmulator {
       else this.whatsappLastInbound.delete(key);
       return sendJson(res, 200, { open: this.whatsappWindowOpen(input.customer, input.business) });
     }
+    if (path === "/hooks" && req.method === "POST") {
+      // {name, secret, status?}: a webhook receiver at /_hooks/<name> (status: what it answers, default 200).
+      const input = await readJson();
+      if (typeof input.name !== "string" || typeof input.secret !== "string") {
+        return sendJson(res, 400, { error: "name and secret are required" });
+      }
+      const had = this.hooks.get(input.name);
+      this.hooks.set(input.name, {
+        secret: input.secret,
+        status: typeof input.status === "number" ? input.status : 200,
+        received: had?.received ?? [],
+      });
+      return sendJson(res, 200, { url: `${this.url}/_hooks/${input.name}` });
+    }
+    if (path.startsWith("/hooks/") && req.method === "GET") {
+      const hook = this.hooks.get(path.slice("/hooks/".length));
+      return sendJson(res, hook ? 200 : 404, { received: hook?.received ?? [] });
+    }
     if (path === "/whatsapp/templates" && req.method === "POST") {
       const input = await readJson();
       if (typeof input.contentSid !== "string" || typeof input.body !== "string") {
@@ -1205,6 +1238,34 @@ export class TwilioEmulator {
       });
     }
     return (m.fetchedMedia ?? []).map((f) => ({ url: f.url, contentType: f.contentType, dataUrl: f.dataUrl }));
+  }
+
+  private async receiveHook(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const hook = this.hooks.get(name);
+    const body = await readBody(req);
+    if (!hook) return sendJson(res, 404, { error: `no receiver ${name}` });
+    const headers = {
+      "webhook-id": String(req.headers["webhook-id"] ?? ""),
+      "webhook-timestamp": String(req.headers["webhook-timestamp"] ?? ""),
+      "webhook-signature": String(req.headers["webhook-signature"] ?? ""),
+    };
+    let verified = false;
+    try {
+      new Webhook(hook.secret).verify(body, headers);
+      verified = true;
+    } catch {
+      verified = false;
+    }
+    hook.received.push({
+      id: headers["webhook-id"],
+      timestamp: headers["webhook-timestamp"],
+      signature: headers["webhook-signature"],
+      body,
+      verified,
+      at: Date.now(),
+    });
+    res.writeHead(hook.status, { "Content-Type": "text/plain" });
+    res.end(hook.status < 300 ? "ok" : "failing on purpose");
   }
 
   /** WhatsApp's 24-hour customer-service window between a customer and a business sender. */

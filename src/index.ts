@@ -5,6 +5,7 @@
 import { handleScheduled } from "./cron";
 import { handleEmail } from "./email";
 import { createApp } from "./http/app";
+import { handleEventsBatch } from "./jobs/events";
 import { handleJobsBatch } from "./jobs/imports";
 import { handleOutboundBatch } from "./queue/consumer";
 import { handleDeadLetterBatch } from "./queue/dead-letters";
@@ -15,6 +16,7 @@ export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
     if (batch.queue.endsWith("-dlq")) await handleDeadLetterBatch(batch, env);
+    else if (batch.queue.endsWith("-events")) await handleEventsBatch(batch, env);
     else if (batch.queue.endsWith("-jobs")) await handleJobsBatch(batch, env);
     else await handleOutboundBatch(batch, env);
   },

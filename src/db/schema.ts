@@ -536,7 +536,13 @@ export const conversationLabels = sqliteTable(
   (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index("conversation_labels_label_idx").on(t.labelId)],
 );
 
-export const NOTIFICATION_TYPES = ["mention", "assigned", "inbound_on_mine", "campaign_paused"] as const;
+export const NOTIFICATION_TYPES = [
+  "mention",
+  "assigned",
+  "inbound_on_mine",
+  "campaign_paused",
+  "webhook_disabled",
+] as const;
 
 /** A user's notification feed, per workspace. */
 export const notifications = sqliteTable(
@@ -728,5 +734,58 @@ export const attachments = sqliteTable(
   (t) => [
     index("attachments_workspace_idx").on(t.workspaceId, t.createdAt),
     index("attachments_message_idx").on(t.messageId),
+  ],
+);
+
+/** Integration webhooks: where a workspace's events go (signed per Standard Webhooks). */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    /** Event types it wants (`["*"]`: all). */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    /** The `whsec_…` signing secret, sealed with CREDENTIALS_KEY (shown once, at creation). */
+    secret: text("secret").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    /** When its deliveries started failing with no success since (null: healthy). */
+    failingSince: integer("failing_since"),
+    lastSuccessAt: integer("last_success_at"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [index("webhook_endpoints_workspace_idx").on(t.workspaceId)],
+);
+
+/** Every attempt to deliver one event to one endpoint, and its outcome (the delivery log). */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    /** The event's id (`webhook-id`): the same for every attempt and every redelivery, so receivers dedupe. */
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    payload: text("payload").notNull(),
+    /** pending | retrying | succeeded | failed */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    nextAttemptAt: integer("next_attempt_at"),
+    createdAt: timestamp("created_at"),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt),
+    uniqueIndex("webhook_deliveries_event_endpoint_uq").on(t.eventId, t.endpointId),
   ],
 );

@@ -21,7 +21,10 @@ export type IdPrefix =
   | "ntf"
   | "imp"
   | "exp"
-  | "att";
+  | "att"
+  | "whk"
+  | "whd"
+  | "evt";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

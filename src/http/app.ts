@@ -34,6 +34,7 @@ import { searchRoutes } from "./routes/search";
 import { socketRoutes } from "./routes/sockets";
 import { teamRoutes } from "./routes/team";
 import { templateRoutes } from "./routes/templates";
+import { webhookRoutes } from "./routes/webhooks";
 import { workspaceRoutes } from "./routes/workspace";
 import { validationHook } from "./validation";
 
@@ -101,6 +102,7 @@ export function createApp() {
   app.route("/api/numbers", numberRoutes);
   app.route("/api/inboxes", inboxRoutes);
   app.route("/api/attachments", attachmentRoutes);
+  app.route("/api/webhooks", webhookRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/conversations", noteRoutes);

@@ -21,6 +21,7 @@ export const PERMISSIONS: Rule[] = [
   // Administration.
   ["*", /^\/api\/api-keys(\/.*)?$/, "admin"],
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
+  ["*", /^\/api\/webhooks(\/.*)?$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
   // Templates: admins write them; previewing is reading.
   ["POST", new RegExp(`^/api/templates/${ID}/preview$`), "messages:read"],

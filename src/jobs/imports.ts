@@ -24,6 +24,7 @@ import { isTimeZone } from "../domain/zones";
 import { log } from "../log";
 import { copyInboundMedia, MediaJobSchema } from "../messaging/attachments";
 import { CampaignTickSchema, enqueueTick, runCampaignTick } from "../messaging/campaigns";
+import { attemptDelivery, DeliveryJobSchema } from "../messaging/events";
 import { inboxFor } from "../rooms/inbox-stream";
 import type { ImportJson } from "../shared/frames";
 import { ExportJobSchema, processExport } from "./exports";
@@ -230,6 +231,18 @@ async function publish(env: Env, row: ImportRow): Promise<void> {
 /** The jobs queue: one import chunk per message (the next chunk is a new message), one export, or one campaign tick. */
 export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
+    const delivery = DeliveryJobSchema.safeParse(message.body);
+    if (delivery.success) {
+      try {
+        const { retryInSeconds } = await attemptDelivery(env, delivery.data.deliveryId);
+        if (retryInSeconds !== null) await env.JOBS.send(delivery.data, { delaySeconds: retryInSeconds });
+        message.ack();
+      } catch (err) {
+        log("warn", "webhook delivery failed on our side; retrying", { error: String(err) });
+        message.retry({ delaySeconds: Math.min(300, 5 * 2 ** message.attempts) });
+      }
+      continue;
+    }
     const media = MediaJobSchema.safeParse(message.body);
     if (media.success) {
       try {

@@ -45,6 +45,7 @@ import { pacerFor } from "../rooms/sender-pacer";
 import type { CampaignJson } from "../shared/frames";
 import { MAX_BODY_CHARS } from "../shared/limits";
 import { parseQuietHours } from "../shared/policies";
+import { emitEvent } from "./events";
 import { notify } from "./notify";
 import { enqueueOutboundMany } from "./outbox";
 
@@ -239,6 +240,7 @@ export async function runCampaignTick(env: Env, job: CampaignTick): Promise<numb
     if (done) {
       await systemAudit(env.DB, done, "campaign.completed", { counts });
       await publishCampaign(env, done, counts);
+      await emitEvent(env, done.workspaceId, "campaign.completed", { campaignId: done.id, name: done.name, counts });
     }
     return null;
   }

@@ -21,7 +21,7 @@ export interface Actor {
 export interface NewNotification {
   workspaceId: string;
   userId: string;
-  type: "mention" | "assigned" | "inbound_on_mine" | "campaign_paused";
+  type: "mention" | "assigned" | "inbound_on_mine" | "campaign_paused" | "webhook_disabled";
   /** null for a notice about the workspace (a campaign paused: the actor is the campaign). */
   conversationId: string | null;
   actor: Actor;

@@ -18,6 +18,7 @@ import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { MAX_EMAIL_BODY_CHARS, MAX_SUBJECT_CHARS } from "../shared/limits";
 import { cleanName, keepFile } from "./attachments";
+import { emitEvent } from "./events";
 import { notify } from "./notify";
 
 export type EmailOutcome =
@@ -64,6 +65,7 @@ export async function receiveEmail(env: Env, envelopeTo: string, email: ParsedEm
   const ours = email.refs.map(parleyMessageId).filter((id): id is string => id !== null);
   const theirs = email.refs.map((ref) => inboundEmailSid(inbox.id, ref));
   let conversationId = await findEmailThread(db, inbox.workspaceId, inbox.address, ours, theirs);
+  let created = false;
   if (!conversationId) {
     const { conversation } = await ensureEmailThread(
       db,
@@ -77,6 +79,7 @@ export async function receiveEmail(env: Env, envelopeTo: string, email: ParsedEm
       }),
     );
     conversationId = conversation.id;
+    created = conversation.lastSeq === 0;
   }
 
   const id = newId("msg");
@@ -116,6 +119,8 @@ export async function receiveEmail(env: Env, envelopeTo: string, email: ParsedEm
     { reopen: true },
   );
   if (result.outcome === "duplicate") return { outcome: "duplicate" };
+  if (created) await emitEvent(env, inbox.workspaceId, "conversation.created", { conversationId });
+  await emitEvent(env, inbox.workspaceId, "message.received", { message: result.message });
   // The assignee hears of a reply on their conversation, as for a text.
   const conversation = await getConversation(db, inbox.workspaceId, conversationId);
   if (conversation?.assignedUserId) {

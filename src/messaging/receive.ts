@@ -20,6 +20,7 @@ import { roomFor } from "../rooms/conversation-room";
 import { inboxFor } from "../rooms/inbox-stream";
 import { AWAY_REPLY_EVERY_MS, BusinessHoursSchema } from "../shared/policies";
 import { enqueueMediaCopy } from "./attachments";
+import { emitEvent } from "./events";
 import { notify } from "./notify";
 import { sendSystemMessage } from "./send";
 
@@ -122,6 +123,16 @@ export async function receiveText(
   );
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
+  if (isNewThread)
+    await emitEvent(ctx.env, workspaceId, "conversation.created", { conversationId, contactId: thread.contactId });
+  await emitEvent(ctx.env, workspaceId, "message.received", { message: result.message });
+  if (keyword === "opt_out") {
+    await emitEvent(ctx.env, workspaceId, "contact.opted_out", {
+      contactId: thread.contactId,
+      phone: from,
+      source: input.OptOutType ? "twilio_opt_out" : "keyword",
+    });
+  }
   // The provider's media links need its credentials and may be deleted there: a job keeps copies in R2.
   if (media.length > 0) {
     await enqueueMediaCopy(ctx.env, result.message.id).catch((err: unknown) =>

@@ -22,6 +22,7 @@ import type { messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
+import { emitEvent } from "./events";
 
 type MessageRow = typeof messages.$inferSelect;
 
@@ -129,7 +130,10 @@ export async function applyStatusReport(
     at: Date.now(),
   });
   addCount(ctx.count, result.d1);
-  if (errorCode === 21610) await optOutRecipient(db, msg);
+  if (errorCode === 21610) {
+    await optOutRecipient(db, msg);
+    await emitEvent(ctx.env, msg.workspaceId, "contact.opted_out", { phone: msg.toNumber, source: "twilio_21610" });
+  }
   return;
 }
 

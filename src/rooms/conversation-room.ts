@@ -37,6 +37,7 @@ import { conversations, type MediaItem, messageEvents, messages } from "../db/sc
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
+import { emitEvent } from "../messaging/events";
 import { presentConversationState, presentMessage, presentNote } from "../messaging/present";
 import {
   ClientFrameSchema,
@@ -363,6 +364,11 @@ export class ConversationRoom extends DurableObject<Env> {
       this.adoptSeq(seq);
       const state = presentConversationState(row);
       this.commit({ type: "conversation", seq, conversation: state });
+      // Integration events for the changes integrators follow.
+      const about = { conversationId: this.conversationId, conversation: state };
+      if (change.assigneeId) this.ctx.waitUntil(emitEvent(this.env, workspaceId, "conversation.assigned", about));
+      if (change.status === "resolved")
+        this.ctx.waitUntil(emitEvent(this.env, workspaceId, "conversation.resolved", about));
       return { state, seq };
     });
   }
@@ -450,6 +456,15 @@ export class ConversationRoom extends DurableObject<Env> {
         errorCode: moved.errorCode,
         at: iso(at),
       });
+      this.ctx.waitUntil(
+        emitEvent(this.env, moved.workspaceId, "message.status", {
+          messageId: moved.id,
+          conversationId: this.conversationId,
+          status: moved.status,
+          errorCode: moved.errorCode,
+          at: iso(at),
+        }),
+      );
       return { applied: true, seq, d1: count };
     });
   }

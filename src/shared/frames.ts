@@ -169,7 +169,7 @@ export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 /** A member's notification (their feed, and `notification` frames on /api/ws). */
 export const NotificationJsonSchema = z.object({
   id: z.string(),
-  type: z.enum(["mention", "assigned", "inbound_on_mine", "campaign_paused"]),
+  type: z.enum(["mention", "assigned", "inbound_on_mine", "campaign_paused", "webhook_disabled"]),
   conversationId: z.string().nullable(),
   actor: z.object({
     type: z.enum(["user", "api_key", "system", "customer"]),

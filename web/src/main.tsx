@@ -401,6 +401,7 @@ function Inbox(props: {
     }
     if (n.conversationId) go(`/c/${n.conversationId}`);
     else if (n.type === "campaign_paused") go("/campaigns");
+    else if (n.type === "webhook_disabled") go("/settings");
   };
   const readAllNotifications = async () => {
     await api("POST", "/api/notifications/read", { all: true }).catch(() => undefined);

@@ -527,10 +527,12 @@ const NOTIFICATION_WORDS: Record<NotificationJson["type"], string> = {
   assigned: "assigned you a conversation",
   inbound_on_mine: "replied in your conversation",
   campaign_paused: "paused: too many recipients opted out",
+  webhook_disabled: "was disabled after 24 hours of failed deliveries",
 };
 
 export function describeNotification(n: NotificationJson): string {
   if (n.type === "campaign_paused") return `Campaign “${n.actor.name ?? ""}” ${NOTIFICATION_WORDS[n.type]}`;
+  if (n.type === "webhook_disabled") return `Webhook ${n.actor.name ?? ""} ${NOTIFICATION_WORDS[n.type]}`;
   return `${n.actor.name ?? "Someone"} ${NOTIFICATION_WORDS[n.type]}`;
 }
 

@@ -19,6 +19,7 @@ import { conversations } from "../../db/schema";
 import { isUniqueViolation } from "../../db/unique";
 import { conflict, notFound, unprocessable, validationFailed } from "../../domain/errors";
 import { newId } from "../../domain/ids";
+import { emitEvent } from "../../messaging/events";
 import { actorOf, notify } from "../../messaging/notify";
 import { presentConversation } from "../../messaging/present";
 import { roomFor } from "../../rooms/conversation-room";
@@ -200,12 +201,19 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     );
     const view = await getConversationView(db, workspaceId, userId, conversation.id);
     if (!view) throw notFound("Conversation");
-    if (created)
+    if (created) {
       c.executionCtx.waitUntil(
         inboxFor(c.env, workspaceId)
           .publish(conversation.id)
           .catch(() => undefined),
       );
+      c.executionCtx.waitUntil(
+        emitEvent(c.env, workspaceId, "conversation.created", {
+          conversationId: conversation.id,
+          contactId: contact.id,
+        }),
+      );
+    }
     return c.json(presentConversation(view), created ? 201 : 200);
   })
   .openapi(getRoute, async (c) => {
