@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AcceptInvitationData, AcceptInvitationErrors, AcceptInvitationResponses, CancelCampaignData, CancelCampaignErrors, CancelCampaignResponses, CancelMessageData, CancelMessageErrors, CancelMessageResponses, ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateAttachmentData, CreateAttachmentErrors, CreateAttachmentResponses, CreateCampaignData, CreateCampaignErrors, CreateCampaignResponses, CreateContactData, CreateContactErrors, CreateContactResponses, CreateConversationData, CreateConversationErrors, CreateConversationMessageData, CreateConversationMessageErrors, CreateConversationMessageResponses, CreateConversationNoteData, CreateConversationNoteErrors, CreateConversationNoteResponses, CreateConversationResponses, CreateExportData, CreateExportErrors, CreateExportResponses, CreateImportData, CreateImportErrors, CreateImportResponses, CreateInboxData, CreateInboxErrors, CreateInboxResponses, CreateInvitationData, CreateInvitationErrors, CreateInvitationResponses, CreateLabelData, CreateLabelErrors, CreateLabelResponses, CreateMessageData, CreateMessageErrors, CreateMessageResponses, CreateNumberData, CreateNumberErrors, CreateNumberResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, DeleteApiKeyData, DeleteApiKeyErrors, DeleteApiKeyResponses, DeleteCampaignData, DeleteCampaignErrors, DeleteCampaignResponses, DeleteContactData, DeleteContactErrors, DeleteContactResponses, DeleteInboxData, DeleteInboxErrors, DeleteInboxResponses, DeleteInvitationData, DeleteInvitationErrors, DeleteInvitationResponses, DeleteLabelData, DeleteLabelErrors, DeleteLabelResponses, DeleteMemberData, DeleteMemberErrors, DeleteMemberResponses, DeleteNumberData, DeleteNumberErrors, DeleteNumberResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWorkspaceData, DeleteWorkspaceErrors, DeleteWorkspaceResponses, DownloadExportData, DownloadExportErrors, DownloadExportResponses, GetAttachmentContentData, GetAttachmentContentErrors, GetAttachmentContentResponses, GetAttachmentData, GetAttachmentErrors, GetAttachmentResponses, GetCampaignData, GetCampaignErrors, GetCampaignResponses, GetContactData, GetContactErrors, GetContactHistoryData, GetContactHistoryErrors, GetContactHistoryResponses, GetContactResponses, GetConversationData, GetConversationErrors, GetConversationReadsData, GetConversationReadsErrors, GetConversationReadsResponses, GetConversationResponses, GetConversationSendPolicyData, GetConversationSendPolicyErrors, GetConversationSendPolicyResponses, GetExportData, GetExportErrors, GetExportResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetImportData, GetImportErrors, GetImportErrorsData, GetImportErrorsErrors, GetImportErrorsResponses, GetImportResponses, GetMeData, GetMeErrors, GetMeResponses, GetMessageData, GetMessageErrors, GetMessageResponses, GetOpsDeliveryData, GetOpsDeliveryErrors, GetOpsDeliveryResponses, GetWorkspaceData, GetWorkspaceErrors, GetWorkspaceResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListAuditLogData, ListAuditLogErrors, ListAuditLogResponses, ListCampaignsData, ListCampaignsErrors, ListCampaignsResponses, ListContactsData, ListContactsErrors, ListContactsResponses, ListConversationMessagesData, ListConversationMessagesErrors, ListConversationMessagesResponses, ListConversationNotesData, ListConversationNotesErrors, ListConversationNotesResponses, ListConversationsData, ListConversationsErrors, ListConversationsResponses, ListImportsData, ListImportsErrors, ListImportsResponses, ListInboxesData, ListInboxesErrors, ListInboxesResponses, ListInvitationsData, ListInvitationsErrors, ListInvitationsResponses, ListLabelsData, ListLabelsErrors, ListLabelsResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListNotificationsData, ListNotificationsErrors, ListNotificationsResponses, ListNumbersData, ListNumbersErrors, ListNumbersResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, LogInData, LogInErrors, LogInResponses, LogOutData, LogOutErrors, LogOutResponses, MarkConversationReadData, MarkConversationReadErrors, MarkConversationReadResponses, MarkNotificationsReadData, MarkNotificationsReadErrors, MarkNotificationsReadResponses, MergeContactData, MergeContactErrors, MergeContactResponses, PauseCampaignData, PauseCampaignErrors, PauseCampaignResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResumeCampaignData, ResumeCampaignErrors, ResumeCampaignResponses, RetryMessageData, RetryMessageErrors, RetryMessageResponses, SearchData, SearchErrors, SearchResponses, SignUpData, SignUpErrors, SignUpResponses, StartCampaignData, StartCampaignErrors, StartCampaignResponses, SwitchWorkspaceData, SwitchWorkspaceErrors, SwitchWorkspaceResponses, UpdateContactData, UpdateContactErrors, UpdateContactResponses, UpdateConversationData, UpdateConversationErrors, UpdateConversationResponses, UpdateInboxData, UpdateInboxErrors, UpdateInboxResponses, UpdateLabelData, UpdateLabelErrors, UpdateLabelResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateMessageData, UpdateMessageErrors, UpdateMessageResponses, UpdateNumberData, UpdateNumberErrors, UpdateNumberResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWorkspaceData, UpdateWorkspaceErrors, UpdateWorkspaceResponses } from './types.gen';
+import type { AcceptInvitationData, AcceptInvitationErrors, AcceptInvitationResponses, CancelCampaignData, CancelCampaignErrors, CancelCampaignResponses, CancelMessageData, CancelMessageErrors, CancelMessageResponses, ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, ConfirmPasswordResetData, ConfirmPasswordResetErrors, ConfirmPasswordResetResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateAttachmentData, CreateAttachmentErrors, CreateAttachmentResponses, CreateCampaignData, CreateCampaignErrors, CreateCampaignResponses, CreateContactData, CreateContactErrors, CreateContactResponses, CreateConversationData, CreateConversationErrors, CreateConversationMessageData, CreateConversationMessageErrors, CreateConversationMessageResponses, CreateConversationNoteData, CreateConversationNoteErrors, CreateConversationNoteResponses, CreateConversationResponses, CreateExportData, CreateExportErrors, CreateExportResponses, CreateImportData, CreateImportErrors, CreateImportResponses, CreateInboxData, CreateInboxErrors, CreateInboxResponses, CreateInvitationData, CreateInvitationErrors, CreateInvitationResponses, CreateLabelData, CreateLabelErrors, CreateLabelResponses, CreateMessageData, CreateMessageErrors, CreateMessageResponses, CreateNumberData, CreateNumberErrors, CreateNumberResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteApiKeyData, DeleteApiKeyErrors, DeleteApiKeyResponses, DeleteCampaignData, DeleteCampaignErrors, DeleteCampaignResponses, DeleteContactData, DeleteContactErrors, DeleteContactResponses, DeleteInboxData, DeleteInboxErrors, DeleteInboxResponses, DeleteInvitationData, DeleteInvitationErrors, DeleteInvitationResponses, DeleteLabelData, DeleteLabelErrors, DeleteLabelResponses, DeleteMemberData, DeleteMemberErrors, DeleteMemberResponses, DeleteNumberData, DeleteNumberErrors, DeleteNumberResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DeleteWorkspaceData, DeleteWorkspaceErrors, DeleteWorkspaceResponses, DownloadExportData, DownloadExportErrors, DownloadExportResponses, GetAttachmentContentData, GetAttachmentContentErrors, GetAttachmentContentResponses, GetAttachmentData, GetAttachmentErrors, GetAttachmentResponses, GetCampaignData, GetCampaignErrors, GetCampaignResponses, GetContactData, GetContactErrors, GetContactHistoryData, GetContactHistoryErrors, GetContactHistoryResponses, GetContactResponses, GetConversationData, GetConversationErrors, GetConversationReadsData, GetConversationReadsErrors, GetConversationReadsResponses, GetConversationResponses, GetConversationSendPolicyData, GetConversationSendPolicyErrors, GetConversationSendPolicyResponses, GetExportData, GetExportErrors, GetExportResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetImportData, GetImportErrors, GetImportErrorsData, GetImportErrorsErrors, GetImportErrorsResponses, GetImportResponses, GetMeData, GetMeErrors, GetMeResponses, GetMessageData, GetMessageErrors, GetMessageResponses, GetOpsDeliveryData, GetOpsDeliveryErrors, GetOpsDeliveryResponses, GetWorkspaceData, GetWorkspaceErrors, GetWorkspaceResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListAuditLogData, ListAuditLogErrors, ListAuditLogResponses, ListCampaignsData, ListCampaignsErrors, ListCampaignsResponses, ListContactsData, ListContactsErrors, ListContactsResponses, ListConversationMessagesData, ListConversationMessagesErrors, ListConversationMessagesResponses, ListConversationNotesData, ListConversationNotesErrors, ListConversationNotesResponses, ListConversationsData, ListConversationsErrors, ListConversationsResponses, ListImportsData, ListImportsErrors, ListImportsResponses, ListInboxesData, ListInboxesErrors, ListInboxesResponses, ListInvitationsData, ListInvitationsErrors, ListInvitationsResponses, ListLabelsData, ListLabelsErrors, ListLabelsResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListNotificationsData, ListNotificationsErrors, ListNotificationsResponses, ListNumbersData, ListNumbersErrors, ListNumbersResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LogInData, LogInErrors, LogInResponses, LogOutData, LogOutErrors, LogOutResponses, MarkConversationReadData, MarkConversationReadErrors, MarkConversationReadResponses, MarkNotificationsReadData, MarkNotificationsReadErrors, MarkNotificationsReadResponses, MergeContactData, MergeContactErrors, MergeContactResponses, PauseCampaignData, PauseCampaignErrors, PauseCampaignResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, RedeliverWebhookDeliveryData, RedeliverWebhookDeliveryErrors, RedeliverWebhookDeliveryResponses, RequestPasswordResetData, RequestPasswordResetErrors, RequestPasswordResetResponses, ResumeCampaignData, ResumeCampaignErrors, ResumeCampaignResponses, RetryMessageData, RetryMessageErrors, RetryMessageResponses, SearchData, SearchErrors, SearchResponses, SignUpData, SignUpErrors, SignUpResponses, StartCampaignData, StartCampaignErrors, StartCampaignResponses, SwitchWorkspaceData, SwitchWorkspaceErrors, SwitchWorkspaceResponses, UpdateContactData, UpdateContactErrors, UpdateContactResponses, UpdateConversationData, UpdateConversationErrors, UpdateConversationResponses, UpdateInboxData, UpdateInboxErrors, UpdateInboxResponses, UpdateLabelData, UpdateLabelErrors, UpdateLabelResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateMessageData, UpdateMessageErrors, UpdateMessageResponses, UpdateNumberData, UpdateNumberErrors, UpdateNumberResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWebhookData, UpdateWebhookErrors, UpdateWebhookResponses, UpdateWorkspaceData, UpdateWorkspaceErrors, UpdateWorkspaceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -317,6 +317,92 @@ export const getAttachmentContent = <ThrowOnError extends boolean = false>(optio
             type: 'apiKey'
         }, { scheme: 'bearer', type: 'http' }],
     url: '/api/attachments/{id}/content',
+    ...options
+});
+
+/**
+ * The workspace's integration webhooks (owner/admin)
+ */
+export const listWebhooks = <ThrowOnError extends boolean = false>(options?: Options<ListWebhooksData, ThrowOnError>): RequestResult<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError> => (options?.client ?? client).get<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks',
+    ...options
+});
+
+/**
+ * Add an endpoint for some event types; the answer carries its signing secret, once (owner/admin)
+ */
+export const createWebhook = <ThrowOnError extends boolean = false>(options: Options<CreateWebhookData, ThrowOnError>): RequestResult<CreateWebhookResponses, CreateWebhookErrors, ThrowOnError> => (options.client ?? client).post<CreateWebhookResponses, CreateWebhookErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Remove an endpoint and its delivery log (owner/admin)
+ */
+export const deleteWebhook = <ThrowOnError extends boolean = false>(options: Options<DeleteWebhookData, ThrowOnError>): RequestResult<DeleteWebhookResponses, DeleteWebhookErrors, ThrowOnError> => (options.client ?? client).delete<DeleteWebhookResponses, DeleteWebhookErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks/{id}',
+    ...options
+});
+
+/**
+ * Change an endpoint's URL or events, or enable it again after it was disabled (owner/admin)
+ */
+export const updateWebhook = <ThrowOnError extends boolean = false>(options: Options<UpdateWebhookData, ThrowOnError>): RequestResult<UpdateWebhookResponses, UpdateWebhookErrors, ThrowOnError> => (options.client ?? client).patch<UpdateWebhookResponses, UpdateWebhookErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks/{id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * An endpoint's delivery log, newest first: each event, its attempts and the last response code
+ */
+export const listWebhookDeliveries = <ThrowOnError extends boolean = false>(options: Options<ListWebhookDeliveriesData, ThrowOnError>): RequestResult<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError> => (options.client ?? client).get<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks/{id}/deliveries',
+    ...options
+});
+
+/**
+ * Send a logged delivery again now (the same webhook-id, so a receiver that saw it can tell)
+ */
+export const redeliverWebhookDelivery = <ThrowOnError extends boolean = false>(options: Options<RedeliverWebhookDeliveryData, ThrowOnError>): RequestResult<RedeliverWebhookDeliveryResponses, RedeliverWebhookDeliveryErrors, ThrowOnError> => (options.client ?? client).post<RedeliverWebhookDeliveryResponses, RedeliverWebhookDeliveryErrors, ThrowOnError>({
+    security: [{
+            in: 'cookie',
+            name: 'parley_session',
+            type: 'apiKey'
+        }, { scheme: 'bearer', type: 'http' }],
+    url: '/api/webhooks/{id}/deliveries/{deliveryId}/redeliver',
     ...options
 });
 

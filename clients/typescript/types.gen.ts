@@ -121,6 +121,48 @@ export type Attachment = {
     createdAt: string;
 };
 
+export type WebhookEndpointList = {
+    items: Array<WebhookEndpoint>;
+    nextCursor: string | null;
+};
+
+export type WebhookEndpoint = {
+    id: string;
+    url: string;
+    events: Array<string>;
+    enabled: boolean;
+    disabledReason: string | null;
+    failingSince: string | null;
+    lastSuccessAt: string | null;
+    createdAt: string;
+};
+
+export type CreatedWebhookEndpoint = WebhookEndpoint & {
+    /**
+     * The signing secret (whsec_…): shown only in this answer
+     */
+    secret: string;
+};
+
+export type WebhookDeliveryList = {
+    items: Array<WebhookDelivery>;
+    nextCursor: string | null;
+};
+
+export type WebhookDelivery = {
+    id: string;
+    eventId: string;
+    eventType: string;
+    status: 'pending' | 'retrying' | 'succeeded' | 'failed';
+    attempts: number;
+    lastStatusCode: number | null;
+    lastError: string | null;
+    nextAttemptAt: string | null;
+    createdAt: string;
+    deliveredAt: string | null;
+    payload?: unknown;
+};
+
 export type ContactList = {
     items: Array<Contact>;
     nextCursor: string | null;
@@ -559,7 +601,7 @@ export type NotificationList = {
 
 export type Notification = {
     id: string;
-    type: 'mention' | 'assigned' | 'inbound_on_mine' | 'campaign_paused';
+    type: 'mention' | 'assigned' | 'inbound_on_mine' | 'campaign_paused' | 'webhook_disabled';
     conversationId: string | null;
     actor: {
         type: 'user' | 'api_key' | 'system' | 'customer';
@@ -1461,6 +1503,251 @@ export type GetAttachmentContentResponses = {
      */
     200: unknown;
 };
+
+export type ListWebhooksData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/webhooks';
+};
+
+export type ListWebhooksErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type ListWebhooksError = ListWebhooksErrors[keyof ListWebhooksErrors];
+
+export type ListWebhooksResponses = {
+    /**
+     * Endpoints
+     */
+    200: WebhookEndpointList;
+};
+
+export type ListWebhooksResponse = ListWebhooksResponses[keyof ListWebhooksResponses];
+
+export type CreateWebhookData = {
+    body: {
+        url: string;
+        /**
+         * The event types to receive, or ["*"] for all
+         */
+        events: Array<'message.received' | 'message.status' | 'conversation.created' | 'conversation.assigned' | 'conversation.resolved' | 'contact.opted_out' | 'campaign.completed' | 'alert.opened' | '*'>;
+        secret?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/webhooks';
+};
+
+export type CreateWebhookErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type CreateWebhookError = CreateWebhookErrors[keyof CreateWebhookErrors];
+
+export type CreateWebhookResponses = {
+    /**
+     * Added
+     */
+    201: CreatedWebhookEndpoint;
+};
+
+export type CreateWebhookResponse = CreateWebhookResponses[keyof CreateWebhookResponses];
+
+export type DeleteWebhookData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/webhooks/{id}';
+};
+
+export type DeleteWebhookErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type DeleteWebhookError = DeleteWebhookErrors[keyof DeleteWebhookErrors];
+
+export type DeleteWebhookResponses = {
+    /**
+     * Removed
+     */
+    204: void;
+};
+
+export type DeleteWebhookResponse = DeleteWebhookResponses[keyof DeleteWebhookResponses];
+
+export type UpdateWebhookData = {
+    body: {
+        url?: string;
+        /**
+         * The event types to receive, or ["*"] for all
+         */
+        events?: Array<'message.received' | 'message.status' | 'conversation.created' | 'conversation.assigned' | 'conversation.resolved' | 'contact.opted_out' | 'campaign.completed' | 'alert.opened' | '*'>;
+        enabled?: boolean;
+    };
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/webhooks/{id}';
+};
+
+export type UpdateWebhookErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type UpdateWebhookError = UpdateWebhookErrors[keyof UpdateWebhookErrors];
+
+export type UpdateWebhookResponses = {
+    /**
+     * Updated
+     */
+    200: WebhookEndpoint;
+};
+
+export type UpdateWebhookResponse = UpdateWebhookResponses[keyof UpdateWebhookResponses];
+
+export type ListWebhookDeliveriesData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/webhooks/{id}/deliveries';
+};
+
+export type ListWebhookDeliveriesErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type ListWebhookDeliveriesError = ListWebhookDeliveriesErrors[keyof ListWebhookDeliveriesErrors];
+
+export type ListWebhookDeliveriesResponses = {
+    /**
+     * Deliveries
+     */
+    200: WebhookDeliveryList;
+};
+
+export type ListWebhookDeliveriesResponse = ListWebhookDeliveriesResponses[keyof ListWebhookDeliveriesResponses];
+
+export type RedeliverWebhookDeliveryData = {
+    body?: never;
+    path: {
+        id: string;
+        deliveryId: string;
+    };
+    query?: never;
+    url: '/api/webhooks/{id}/deliveries/{deliveryId}/redeliver';
+};
+
+export type RedeliverWebhookDeliveryErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type RedeliverWebhookDeliveryError = RedeliverWebhookDeliveryErrors[keyof RedeliverWebhookDeliveryErrors];
+
+export type RedeliverWebhookDeliveryResponses = {
+    /**
+     * Queued
+     */
+    202: WebhookDelivery;
+};
+
+export type RedeliverWebhookDeliveryResponse = RedeliverWebhookDeliveryResponses[keyof RedeliverWebhookDeliveryResponses];
 
 export type ListContactsData = {
     body?: never;

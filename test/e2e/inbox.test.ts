@@ -865,4 +865,32 @@ describe("operations in Chromium", () => {
     await shot(page, "operations");
     expect(await seriousViolations(page)).toEqual([]);
   }, 60_000);
+
+  it("an admin adds a webhook, sees its secret once, and its delivery log shows the event delivered", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    await page.getByRole("link", { name: "Settings" }).click();
+    const form = page.getByRole("form", { name: "Add a webhook" });
+    await form.getByLabel("Endpoint URL").fill(`${stack.emulatorUrl}/_hooks/e2e`);
+    await form.getByRole("button", { name: "Add webhook" }).click();
+    const secret = (await page.getByTestId("webhook-secret").textContent()) ?? "";
+    expect(secret).toMatch(/^whsec_/);
+    await fetch(`${stack.emulatorUrl}/_control/hooks`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "e2e", secret }),
+    });
+    await inboundText(customer, "+14155550143", "Webhook, are you listening?");
+    await page.getByRole("button", { name: "Deliveries" }).click();
+    await expect
+      .poll(() => page.locator('tr[data-delivery="succeeded"]').count(), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(1);
+    const got = (await (await fetch(`${stack.emulatorUrl}/_control/hooks/e2e`)).json()) as {
+      received: { verified: boolean }[];
+    };
+    expect(got.received.length).toBeGreaterThanOrEqual(1);
+    expect(got.received.every((r) => r.verified)).toBe(true);
+    await shot(page, "webhooks");
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
 });

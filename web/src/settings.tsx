@@ -6,6 +6,7 @@ import { InboxSettings } from "./channels";
 import { SendingSettings, TemplateSettings } from "./policies";
 import { AssignmentSettings, DeleteWorkspace, LabelSettings, PasswordSettings, TeamSettings } from "./team";
 import type { Me, Page } from "./types";
+import { WebhookSettings } from "./webhooks";
 
 interface NumberRow {
   id: string;
@@ -38,6 +39,7 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
       <Numbers admin={admin} />
       <InboxSettings admin={admin} />
       {admin && props.me.user && <Keys />}
+      {admin && <WebhookSettings />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
       {props.me.user && <PasswordSettings />}
       <DeleteWorkspace me={props.me} />
