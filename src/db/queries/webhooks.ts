@@ -39,7 +39,12 @@ export async function insertDeliveries(db: Db, rows: (typeof webhookDeliveries.$
   // D1 binds at most 100 parameters per statement: 10 rows (9 columns each) per INSERT, one batch.
   const statements = [];
   for (let i = 0; i < rows.length; i += 10) {
-    statements.push(db.insert(webhookDeliveries).values(rows.slice(i, i + 10)).onConflictDoNothing());
+    statements.push(
+      db
+        .insert(webhookDeliveries)
+        .values(rows.slice(i, i + 10))
+        .onConflictDoNothing(),
+    );
   }
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
