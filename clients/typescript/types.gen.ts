@@ -612,6 +612,20 @@ export type Notification = {
     readAt: string | null;
 };
 
+export type Alert = {
+    id: string;
+    kind: 'failure_rate' | 'stuck_pending' | 'dead_letters' | 'opt_out_spike' | 'carrier_filtered';
+    subject: string | null;
+    summary: string;
+    status: 'open' | 'resolved';
+    details: {
+        [key: string]: unknown;
+    };
+    openedAt: string;
+    lastSeenAt: string;
+    resolvedAt: string | null;
+};
+
 export type DeliveryOps = {
     at: string;
     byStatus: {
@@ -4588,6 +4602,47 @@ export type GetHealthResponses = {
 };
 
 export type GetHealthResponse = GetHealthResponses[keyof GetHealthResponses];
+
+export type ListAlertsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        status?: 'open' | 'resolved' | 'all';
+    };
+    url: '/api/alerts';
+};
+
+export type ListAlertsErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type ListAlertsError = ListAlertsErrors[keyof ListAlertsErrors];
+
+export type ListAlertsResponses = {
+    /**
+     * Alerts
+     */
+    200: {
+        items: Array<Alert>;
+    };
+};
+
+export type ListAlertsResponse = ListAlertsResponses[keyof ListAlertsResponses];
 
 export type GetOpsDeliveryData = {
     body?: never;

@@ -5,6 +5,7 @@
  */
 import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/jobs";
 import { log } from "../log";
+import { evaluateAlerts } from "../messaging/alerts";
 import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
@@ -25,6 +26,7 @@ export const JOB_NAMES = [
   "reconcile",
   "retention",
   "uploads",
+  "alerts",
 ] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
@@ -48,6 +50,7 @@ export async function runMinuteJobs(env: Env, now = Date.now()) {
   const scheduled = await runJob(env, "scheduled-sends", () => sendDueScheduled(env, now));
   const outbox = await runJob(env, "outbox-recovery", () => recoverOutbox(env, now, config.outboxGraceMs));
   const snoozes = await runJob(env, "snoozes", () => wakeSnoozed(env, now));
+  await runJob(env, "alerts", () => evaluateAlerts(env, now));
   const campaigns = await runJob(env, "campaigns", () => startDueCampaigns(env, now));
   return { scheduled, outbox, snoozes, campaigns };
 }

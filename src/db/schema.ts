@@ -789,3 +789,40 @@ export const webhookDeliveries = sqliteTable(
     uniqueIndex("webhook_deliveries_event_endpoint_uq").on(t.eventId, t.endpointId),
   ],
 );
+
+export const ALERT_KINDS = [
+  "failure_rate",
+  "stuck_pending",
+  "dead_letters",
+  "opt_out_spike",
+  "carrier_filtered",
+] as const;
+
+/**
+ * Alerts: a condition on a workspace's delivery (see src/messaging/alerts.ts), opened once while it
+ * holds (one open alert per kind and subject) and resolved when it clears.
+ */
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ALERT_KINDS }).notNull(),
+    /** What it is about within the kind ("" for the workspace; a sender number for carrier filtering). */
+    subject: text("subject").notNull().default(""),
+    status: text("status", { enum: ["open", "resolved"] })
+      .notNull()
+      .default("open"),
+    /** The figures that opened it, updated while it stays open. */
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    openedAt: integer("opened_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [
+    uniqueIndex("alerts_open_uq").on(t.workspaceId, t.kind, t.subject).where(sql`status = 'open'`),
+    index("alerts_workspace_idx").on(t.workspaceId, t.openedAt),
+  ],
+);

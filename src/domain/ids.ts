@@ -24,7 +24,8 @@ export type IdPrefix =
   | "att"
   | "whk"
   | "whd"
-  | "evt";
+  | "evt"
+  | "alr";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

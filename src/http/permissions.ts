@@ -22,6 +22,7 @@ export const PERMISSIONS: Rule[] = [
   ["*", /^\/api\/api-keys(\/.*)?$/, "admin"],
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
   ["*", /^\/api\/webhooks(\/.*)?$/, "admin"],
+  ["GET", /^\/api\/alerts$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
   // Templates: admins write them; previewing is reading.
   ["POST", new RegExp(`^/api/templates/${ID}/preview$`), "messages:read"],

@@ -13,7 +13,7 @@ import { ChannelBadge } from "./channels";
 import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
-import { OpsPage } from "./ops";
+import { AlertBanner, OpsPage } from "./ops";
 import { SearchBox } from "./policies";
 import { Settings } from "./settings";
 import { AuditPage, describeNotification, LabelChip, NotificationBell, useLabels, WorkspaceSwitcher } from "./team";
@@ -576,6 +576,7 @@ function Inbox(props: {
         </nav>
       </header>
       {inviteToken && <AcceptInvitation token={inviteToken} />}
+      {(me.role === "owner" || me.role === "admin") && path !== "/ops" && <AlertBanner onOpen={() => go("/ops")} />}
       {path === "/settings" ? (
         <Settings me={me} onChanged={props.onMeChanged} onBack={() => go("/")} />
       ) : path === "/audit" ? (

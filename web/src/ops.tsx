@@ -6,6 +6,67 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText } from "./api";
 
+export interface Alert {
+  id: string;
+  kind: string;
+  subject: string | null;
+  summary: string;
+  status: "open" | "resolved";
+  details: Record<string, unknown>;
+  openedAt: string;
+  resolvedAt: string | null;
+}
+
+const RUNBOOKS: Record<string, string> = {
+  failure_rate: "twilio-outage.md",
+  stuck_pending: "twilio-outage.md",
+  dead_letters: "dlq-drain.md",
+  opt_out_spike: "carrier-filtering.md",
+  carrier_filtered: "carrier-filtering.md",
+};
+
+function alertText(a: Alert): string {
+  const d = a.details;
+  const figures =
+    a.kind === "failure_rate"
+      ? `${d.failed} of ${d.total} (${d.percent} %)`
+      : a.kind === "stuck_pending"
+        ? `${d.messages} message(s), the oldest ${d.oldestMinutes} min`
+        : a.kind === "dead_letters"
+          ? `${d.lastHour} in the last hour`
+          : a.kind === "opt_out_spike"
+            ? `${d.lastHour} in the last hour (usually ${d.hourlyAverage})`
+            : `${a.subject}: ${d.filteredLastHour} filtered in the last hour`;
+  return `${a.summary}: ${figures}.`;
+}
+
+/** Open alerts for owners and admins, above every page but Operations (checked every minute). */
+export function AlertBanner(props: { onOpen: () => void }) {
+  const [open, setOpen] = useState<Alert[]>([]);
+  useEffect(() => {
+    const load = () =>
+      api<{ items: Alert[] }>("GET", "/api/alerts").then(
+        (r) => setOpen(r.items),
+        () => undefined,
+      );
+    load();
+    const t = setInterval(load, 60_000);
+    return () => clearInterval(t);
+  }, []);
+  if (open.length === 0) return null;
+  return (
+    <div class="alert-banner" role="alert" data-testid="alert-banner">
+      <strong>
+        {open.length} alert{open.length === 1 ? "" : "s"}:
+      </strong>{" "}
+      {open.map((a) => alertText(a)).join(" ")}{" "}
+      <button type="button" class="link" onClick={props.onOpen}>
+        Open Operations
+      </button>
+    </div>
+  );
+}
+
 interface Delivery {
   at: string;
   byStatus: Record<string, number>;
@@ -41,39 +102,47 @@ function ago(iso: string | null): string {
 
 export function OpsPage(props: { onBack: () => void }) {
   const [d, setD] = useState<Delivery | null>(null);
+  const [alerts, setAlerts] = useState<Alert[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => {
-    const load = () =>
-      api<Delivery>("GET", "/api/ops/delivery").then(
+    const load = () => {
+      api<{ items: Alert[] }>("GET", "/api/alerts?status=all").then(
+        (r) => setAlerts(r.items),
+        () => undefined,
+      );
+      return api<Delivery>("GET", "/api/ops/delivery").then(
         (x) => {
           setD(x);
           setProblem(null);
         },
         (err: unknown) => setProblem(errorText(err)),
       );
+    };
     load();
     const t = setInterval(load, 10_000);
     return () => clearInterval(t);
   }, []);
-  const alerts: { text: string; runbook: string }[] = [];
+  const hints: { text: string; runbook: string }[] = [];
+  for (const a of alerts.filter((x) => x.status === "open"))
+    hints.push({ text: alertText(a), runbook: RUNBOOKS[a.kind] ?? "README.md" });
   if (d) {
     if (d.twilio.breaker !== "closed")
-      alerts.push({
+      hints.push({
         text: `Twilio is not answering: the breaker is ${d.twilio.breaker}; sends are held.`,
         runbook: "twilio-outage.md",
       });
     if (d.deadLetters.last24h > 0)
-      alerts.push({
+      hints.push({
         text: `${d.deadLetters.last24h} message(s) ran out of retries in the last 24 h.`,
         runbook: "dlq-drain.md",
       });
     if ((d.oldestPendingAgeSeconds ?? 0) > 600)
-      alerts.push({
+      hints.push({
         text: `A message has been pending for ${Math.round((d.oldestPendingAgeSeconds ?? 0) / 60)} min.`,
         runbook: "twilio-outage.md",
       });
     if (d.stalled.queued + d.stalled.sent > 0)
-      alerts.push({
+      hints.push({
         text: `${d.stalled.queued + d.stalled.sent} message(s) have no status report for too long (reconciliation asks Twilio).`,
         runbook: "webhook-signature-failures.md",
       });
@@ -94,13 +163,13 @@ export function OpsPage(props: { onBack: () => void }) {
         <>
           <section class="card" aria-labelledby="ops-health">
             <h2 id="ops-health">Health</h2>
-            {alerts.length === 0 ? (
+            {hints.length === 0 ? (
               <p class="ok" data-testid="ops-ok">
                 All clear: Twilio answering, nothing stalled, no dead letters today.
               </p>
             ) : (
               <ul class="plain" data-testid="ops-alerts">
-                {alerts.map((a) => (
+                {hints.map((a) => (
                   <li key={a.text} class="bad">
                     {a.text} <span class="muted small">Runbook: docs/runbooks/{a.runbook}</span>
                   </li>
@@ -130,6 +199,32 @@ export function OpsPage(props: { onBack: () => void }) {
               </div>
             </dl>
             <p class="muted small">As of {new Date(d.at).toLocaleTimeString()} · refreshes every 10 s</p>
+          </section>
+          <section class="card" aria-labelledby="ops-alerts">
+            <h2 id="ops-alerts">Alerts</h2>
+            {alerts.length === 0 ? (
+              <p class="muted">No alerts yet. Parley checks every minute.</p>
+            ) : (
+              <table class="table small">
+                <caption class="sr-only">Alerts, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Alert</th>
+                    <th scope="col">Opened</th>
+                    <th scope="col">Resolved</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {alerts.map((a) => (
+                    <tr key={a.id} data-alert={a.status}>
+                      <td class={a.status === "open" ? "bad" : ""}>{alertText(a)}</td>
+                      <td>{new Date(a.openedAt).toLocaleString()}</td>
+                      <td>{a.resolvedAt ? new Date(a.resolvedAt).toLocaleString() : "open"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
           </section>
           <section class="card" aria-labelledby="ops-status">
             <h2 id="ops-status">Messages by status</h2>

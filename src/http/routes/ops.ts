@@ -5,9 +5,11 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { JOB_NAMES } from "../../cron";
+import { listAlerts } from "../../db/queries/alerts";
 import { deliveryHealth } from "../../db/queries/ops";
 import { MESSAGE_STATUSES } from "../../db/schema";
 import { iso } from "../../domain/time";
+import { ALERT_WORDS } from "../../messaging/alerts";
 import { jobConfig } from "../../messaging/config";
 import { breakerFor } from "../../rooms/twilio-breaker";
 import type { AppEnv } from "../context";
@@ -39,6 +41,30 @@ const DeliverySchema = z
   })
   .openapi("DeliveryOps");
 
+const AlertSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(["failure_rate", "stuck_pending", "dead_letters", "opt_out_spike", "carrier_filtered"]),
+    subject: z.string().nullable(),
+    summary: z.string(),
+    status: z.enum(["open", "resolved"]),
+    details: z.record(z.string(), z.unknown()),
+    openedAt: z.string(),
+    lastSeenAt: z.string(),
+    resolvedAt: z.string().nullable(),
+  })
+  .openapi("Alert");
+
+const alertsRoute = createRoute({
+  method: "get",
+  path: "/alerts",
+  tags: ["ops"],
+  summary: "The workspace's alerts (owners and admins): open ones by default; ?status=resolved|all for history",
+  security,
+  request: { query: z.object({ status: z.enum(["open", "resolved", "all"]).default("open") }) },
+  responses: { 200: jsonContent(z.object({ items: z.array(AlertSchema) }), "Alerts"), ...errorResponses },
+});
+
 const deliveryRoute = createRoute({
   method: "get",
   path: "/ops/delivery",
@@ -59,6 +85,26 @@ const healthRoute = createRoute({
 
 export const opsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(healthRoute, (c) => c.json({ ok: true as const }, 200))
+  .openapi(alertsRoute, async (c) => {
+    const { workspaceId } = requireAdmin(c);
+    const rows = await listAlerts(c.get("db"), workspaceId, c.req.valid("query").status);
+    return c.json(
+      {
+        items: rows.map((a) => ({
+          id: a.id,
+          kind: a.kind,
+          subject: a.subject || null,
+          summary: ALERT_WORDS[a.kind] ?? a.kind,
+          status: a.status,
+          details: a.details,
+          openedAt: iso(a.openedAt) ?? "",
+          lastSeenAt: iso(a.lastSeenAt) ?? "",
+          resolvedAt: iso(a.resolvedAt),
+        })),
+      },
+      200,
+    );
+  })
   .openapi(deliveryRoute, async (c) => {
     const { workspaceId } = requireAdmin(c);
     const d1 = c.get("d1");
