@@ -163,6 +163,81 @@ export type WebhookDelivery = {
     payload?: unknown;
 };
 
+export type AnalyticsReport = {
+    from: string;
+    to: string;
+    granularity: 'hour' | 'day';
+    totals: {
+        inbound: number;
+        outbound: number;
+        delivered: number;
+        failed: number;
+        segments: number;
+        deliveryRate: number | null;
+        optOuts: number;
+    };
+    byChannel: {
+        [key: string]: {
+            inbound: number;
+            outbound: number;
+        };
+    };
+    series: Array<{
+        t: string;
+        inbound: number;
+        outbound: number;
+        delivered: number;
+        failed: number;
+        segments: number;
+    }>;
+    firstResponse: {
+        count: number;
+        medianMs: number | null;
+        p90Ms: number | null;
+        histogram: Array<number>;
+        bucketsMs: Array<number>;
+    };
+    resolution: {
+        count: number;
+        medianMs: number | null;
+        p90Ms: number | null;
+        histogram: Array<number>;
+        bucketsMs: Array<number>;
+    };
+    failures: Array<{
+        code: number;
+        description: string;
+        count: number;
+    }>;
+    agents: Array<{
+        agentId: string;
+        name: string | null;
+        outbound: number;
+        firstResponse: {
+            count: number;
+            medianMs: number | null;
+            p90Ms: number | null;
+            histogram: Array<number>;
+            bucketsMs: Array<number>;
+        };
+        resolution: {
+            count: number;
+            medianMs: number | null;
+            p90Ms: number | null;
+            histogram: Array<number>;
+            bucketsMs: Array<number>;
+        };
+    }>;
+    campaigns: Array<{
+        id: string;
+        name: string;
+        status: string;
+        sent: number;
+        delivered: number;
+        replied: number;
+    }>;
+};
+
 export type ContactList = {
     items: Array<Contact>;
     nextCursor: string | null;
@@ -1762,6 +1837,164 @@ export type RedeliverWebhookDeliveryResponses = {
 };
 
 export type RedeliverWebhookDeliveryResponse = RedeliverWebhookDeliveryResponses[keyof RedeliverWebhookDeliveryResponses];
+
+export type ListAnalyticsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Start (default: 30 days ago)
+         */
+        from?: string;
+        /**
+         * End (default: now)
+         */
+        to?: string;
+        /**
+         * Default: hour for up to 2 days, else day
+         */
+        granularity?: 'hour' | 'day';
+        /**
+         * An inbox address (its number, whatsapp:…, or email)
+         */
+        inbox?: string;
+        /**
+         * A member's user id
+         */
+        agent?: string;
+    };
+    url: '/api/analytics';
+};
+
+export type ListAnalyticsErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type ListAnalyticsError = ListAnalyticsErrors[keyof ListAnalyticsErrors];
+
+export type ListAnalyticsResponses = {
+    /**
+     * The report
+     */
+    200: AnalyticsReport;
+};
+
+export type ListAnalyticsResponse = ListAnalyticsResponses[keyof ListAnalyticsResponses];
+
+export type GetAnalyticCsvData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Start (default: 30 days ago)
+         */
+        from?: string;
+        /**
+         * End (default: now)
+         */
+        to?: string;
+        /**
+         * Default: hour for up to 2 days, else day
+         */
+        granularity?: 'hour' | 'day';
+        /**
+         * An inbox address (its number, whatsapp:…, or email)
+         */
+        inbox?: string;
+        /**
+         * A member's user id
+         */
+        agent?: string;
+    };
+    url: '/api/analytics/csv';
+};
+
+export type GetAnalyticCsvErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type GetAnalyticCsvError = GetAnalyticCsvErrors[keyof GetAnalyticCsvErrors];
+
+export type GetAnalyticCsvResponses = {
+    /**
+     * CSV
+     */
+    200: string;
+};
+
+export type GetAnalyticCsvResponse = GetAnalyticCsvResponses[keyof GetAnalyticCsvResponses];
+
+export type CreateAnalyticRecomputeData = {
+    body: {
+        from: string;
+        to: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/analytics/recompute';
+};
+
+export type CreateAnalyticRecomputeErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type CreateAnalyticRecomputeError = CreateAnalyticRecomputeErrors[keyof CreateAnalyticRecomputeErrors];
+
+export type CreateAnalyticRecomputeResponses = {
+    /**
+     * Rebuilt
+     */
+    200: {
+        hours: number;
+    };
+};
+
+export type CreateAnalyticRecomputeResponse = CreateAnalyticRecomputeResponses[keyof CreateAnalyticRecomputeResponses];
 
 export type ListContactsData = {
     body?: never;

@@ -6,6 +6,7 @@
 import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/jobs";
 import { log } from "../log";
 import { evaluateAlerts } from "../messaging/alerts";
+import { recomputeRecent } from "../messaging/analytics";
 import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
@@ -27,6 +28,7 @@ export const JOB_NAMES = [
   "retention",
   "uploads",
   "alerts",
+  "analytics",
 ] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
@@ -63,6 +65,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
       break;
     case EVERY_15_MINUTES:
       await runJob(env, "reconcile", () => reconcile(env, now, jobConfig(env)));
+      await runJob(env, "analytics", () => recomputeRecent(env, now));
       break;
     case DAILY:
       await runJob(env, "retention", () => purgeExpired(env, now));

@@ -193,6 +193,8 @@ export const conversations = sqliteTable(
     snoozedUntil: integer("snoozed_until"),
     /** The customer's latest text (quiet hours exempt replies within a window after it). */
     lastInboundAt: integer("last_inbound_at"),
+    /** When the current episode began (creation, or the last reopening): resolution times run from it. */
+    openedAt: integer("opened_at"),
     /** When the away reply last went out (at most once per 12 h per conversation). */
     awaySentAt: integer("away_sent_at"),
     /** The latest campaign that texted this thread (its replies are tagged with it). */
@@ -289,6 +291,8 @@ export const messages = sqliteTable(
     index("messages_status_updated_idx").on(t.status, t.updatedAt),
     index("messages_send_at_idx").on(t.status, t.sendAt),
     index("messages_campaign_idx").on(t.campaignId, t.status),
+    // Analytics rollups read a workspace's messages hour by hour.
+    index("messages_workspace_created_idx").on(t.workspaceId, t.createdAt),
   ],
 );
 
@@ -825,4 +829,66 @@ export const alerts = sqliteTable(
     uniqueIndex("alerts_open_uq").on(t.workspaceId, t.kind, t.subject).where(sql`status = 'open'`),
     index("alerts_workspace_idx").on(t.workspaceId, t.openedAt),
   ],
+);
+
+/** Every resolution of a conversation (append-only): the source rows of resolution times. */
+export const conversationResolutions = sqliteTable(
+  "conversation_resolutions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    inbox: text("inbox").notNull(),
+    agentId: text("agent_id"),
+    openedAt: integer("opened_at").notNull(),
+    resolvedAt: integer("resolved_at").notNull(),
+  },
+  (t) => [index("conversation_resolutions_workspace_idx").on(t.workspaceId, t.resolvedAt)],
+);
+
+/**
+ * Hourly rollups for the analytics dashboard, per workspace, hour, inbox, agent and channel: recomputed
+ * from the source rows (messages, resolutions), so a rollup can always be rebuilt and a recompute is
+ * idempotent. Response and resolution times are kept as histograms (see src/messaging/analytics.ts).
+ */
+export const analyticsHourly = sqliteTable(
+  "analytics_hourly",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    hour: integer("hour").notNull(),
+    inbox: text("inbox").notNull(),
+    agentId: text("agent_id").notNull(),
+    channel: text("channel").notNull(),
+    inbound: integer("inbound").notNull().default(0),
+    outbound: integer("outbound").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    segments: integer("segments").notNull().default(0),
+    firstResponses: integer("first_responses").notNull().default(0),
+    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
+    resolutions: integer("resolutions").notNull().default(0),
+    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.inbox, t.agentId, t.channel] })],
+);
+
+/** Failed and undelivered messages per hour, inbox and error code. */
+export const analyticsErrors = sqliteTable(
+  "analytics_errors",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    hour: integer("hour").notNull(),
+    inbox: text("inbox").notNull(),
+    errorCode: integer("error_code").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.inbox, t.errorCode] })],
 );

@@ -14,6 +14,7 @@ import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
 import { finishOpenApi } from "./openapi";
+import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { attachmentRoutes, mediaRoutes } from "./routes/attachments";
 import { auditRoutes } from "./routes/audit";
@@ -103,6 +104,7 @@ export function createApp() {
   app.route("/api/inboxes", inboxRoutes);
   app.route("/api/attachments", attachmentRoutes);
   app.route("/api/webhooks", webhookRoutes);
+  app.route("/api/analytics", analyticsRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/conversations", noteRoutes);

@@ -23,6 +23,7 @@ export const PERMISSIONS: Rule[] = [
   ["*", /^\/api\/ops(\/.*)?$/, "admin"],
   ["*", /^\/api\/webhooks(\/.*)?$/, "admin"],
   ["GET", /^\/api\/alerts$/, "admin"],
+  ["*", /^\/api\/analytics(\/.*)?$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
   // Templates: admins write them; previewing is reading.
   ["POST", new RegExp(`^/api/templates/${ID}/preview$`), "messages:read"],

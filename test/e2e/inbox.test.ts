@@ -893,4 +893,34 @@ describe("operations in Chromium", () => {
     await shot(page, "webhooks");
     expect(await seriousViolations(page)).toEqual([]);
   }, 60_000);
+
+  it("the analytics dashboard shows totals and charts for a range, with a CSV export; no serious axe violation", async () => {
+    const page = await browser();
+    await signIn(page, email);
+    // Rebuild today's rollups (the cron does it every 15 minutes).
+    await page.evaluate(async () => {
+      const to = new Date();
+      const from = new Date(to.getTime() - 24 * 3_600_000);
+      await fetch("/api/analytics/recompute", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ from: from.toISOString(), to: to.toISOString() }),
+      });
+    });
+    await page.getByRole("link", { name: "Analytics" }).click();
+    await expect.poll(() => page.getByRole("heading", { name: "Totals" }).count(), { timeout: 10_000 }).toBe(1);
+    await page.getByRole("button", { name: "7 days" }).click();
+    const sent = page.getByTestId("analytics-totals").locator("div").filter({ hasText: "Sent" }).locator("dd");
+    await expect.poll(async () => Number(await sent.textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("[data-testid='chart-Messages'] canvas").count(), { timeout: 10_000 }).toBe(1);
+    const csv = await page.evaluate(async () => {
+      const link = (
+        globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string } } }
+      ).document.querySelector("a[download]");
+      return (await fetch(link.getAttribute("href"))).text();
+    });
+    expect(csv.split("\n")[0]).toBe("period,inbound,outbound,delivered,failed,segments");
+    await shot(page, "analytics");
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
 });

@@ -3,6 +3,7 @@
  * /settings. The conversation list follows /api/ws; an open thread follows its room.
  */
 import { render } from "preact";
+import { lazy, Suspense } from "preact/compat";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { NotificationJson } from "../../src/shared/frames";
 import { InboxFrameSchema } from "../../src/shared/frames";
@@ -14,6 +15,10 @@ import { ContactsPage } from "./contacts";
 import { contactName, shortWhen } from "./format";
 import { LiveSocket, type LiveState } from "./live";
 import { AlertBanner, OpsPage } from "./ops";
+
+/** The dashboard (and its charting library) loads only when someone opens it. */
+const AnalyticsPage = lazy(() => import("./analytics").then((m) => ({ default: m.AnalyticsPage })));
+
 import { SearchBox } from "./policies";
 import { Settings } from "./settings";
 import { AuditPage, describeNotification, LabelChip, NotificationBell, useLabels, WorkspaceSwitcher } from "./team";
@@ -541,6 +546,17 @@ function Inbox(props: {
           </a>
           {(me.role === "owner" || me.role === "admin") && (
             <a
+              href="/analytics"
+              onClick={(e) => {
+                e.preventDefault();
+                go("/analytics");
+              }}
+            >
+              Analytics
+            </a>
+          )}
+          {(me.role === "owner" || me.role === "admin") && (
+            <a
               href="/ops"
               onClick={(e) => {
                 e.preventDefault();
@@ -583,6 +599,10 @@ function Inbox(props: {
         <AuditPage onBack={() => go("/")} />
       ) : path === "/ops" ? (
         <OpsPage onBack={() => go("/")} />
+      ) : path === "/analytics" ? (
+        <Suspense fallback={<p class="muted">Loading analytics…</p>}>
+          <AnalyticsPage onBack={() => go("/")} />
+        </Suspense>
       ) : path === "/contacts" ? (
         <ContactsPage me={me} go={go} />
       ) : path === "/campaigns" ? (

@@ -226,6 +226,7 @@ export async function findOrCreateConversation(
       channel: on.channel ?? "sms",
       customerAddress: on.customerAddress ?? null,
       lastMessageAt: now,
+      openedAt: now,
       createdAt: now,
     })
     .onConflictDoNothing()
@@ -470,11 +471,28 @@ export function conversationChangeStatements(
   }
   const sets: string[] = [];
   const params: unknown[] = [];
+  const nowMs = "cast(unixepoch('subsec') * 1000 as integer)";
+  if (change.status === "resolved" && change.dueBy === undefined) {
+    // The episode that ends: the source row of resolution times (analytics), written only when the
+    // conversation was not resolved already.
+    statements.push(
+      d1
+        .prepare(
+          `INSERT INTO conversation_resolutions (workspace_id, conversation_id, inbox, agent_id, opened_at, resolved_at)
+           SELECT workspace_id, id, from_number, assigned_user_id, coalesce(opened_at, created_at), ${nowMs}
+           FROM conversations WHERE id = ?1 AND workspace_id = ?2 AND status <> 'resolved'`,
+        )
+        .bind(conversationId, workspaceId),
+    );
+  }
   if (change.status !== undefined) {
     params.push(change.status);
     sets.push(`status = ?${params.length + 2}`);
     // Only a snoozed conversation has a wake time.
     if (change.status !== "snoozed") sets.push("snoozed_until = NULL");
+    // Reopened: a new episode begins (SET reads the row as it was).
+    if (change.status !== "resolved")
+      sets.push(`opened_at = CASE WHEN status = 'resolved' THEN ${nowMs} ELSE opened_at END`);
   }
   if (change.snoozedUntil !== undefined && change.status === "snoozed") {
     params.push(change.snoozedUntil);
@@ -539,7 +557,11 @@ export function reopenQueries(db: Db, conversationId: string, proposedSeq: numbe
   return [
     db
       .update(conversations)
-      .set({ status: "open", snoozedUntil: null })
+      .set({
+        status: "open",
+        snoozedUntil: null,
+        openedAt: sql`CASE WHEN ${conversations.status} = 'resolved' THEN cast(unixepoch('subsec') * 1000 as integer) ELSE ${conversations.openedAt} END`,
+      })
       .where(and(eq(conversations.id, conversationId), inArray(conversations.status, ["snoozed", "resolved"])))
       .returning({ id: conversations.id }),
     db
