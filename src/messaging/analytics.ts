@@ -169,8 +169,8 @@ function timing(hist: number[]) {
 
 /** The dashboard's report: series, totals, channels, timings, failures in words, agents, opt-outs, campaigns. */
 export async function buildReport(db: Db, d1: D1Database, workspaceId: string, q: ReportQuery) {
-  const rows = await reportRows(db, d1, workspaceId, q);
   const step = q.granularity === "hour" ? HOUR_MS : 24 * HOUR_MS;
+  const rows = await reportRows(db, d1, workspaceId, { ...q, step });
   const series = new Map<
     number,
     { t: number; inbound: number; outbound: number; delivered: number; failed: number; segments: number }
