@@ -938,8 +938,8 @@ async function expectHits(request) {
 }
 
 /**
- * 90 days of hourly rollups (4 inboxes × 5 agents, 2,160 hours: 43,200 rows) adding up to 1,002,240
- * messages (36 in and 80 out per inbox and hour), as the rollup job would have written them for a workspace that sent and received that many.
+ * 90 days of hourly rollups (4 inboxes × 5 agents, 2,160 hours: 43,200 rows) and their day rows adding up
+ * to 1,002,240 messages (36 in and 80 out per inbox and hour), as the rollup job would have written them for a workspace that sent and received that many.
  */
 function analyticsSeedSql(keyHash) {
   const hourNow = Math.floor(Date.now() / 3_600_000) * 3_600_000;
@@ -959,6 +959,14 @@ INSERT INTO analytics_hourly (workspace_id, hour, inbox, agent_id, channel, inbo
     CASE WHEN a.agent = '' THEN 0 ELSE 3 END, '[1,1,1,0,0,0,0,0,0,0]',
     CASE WHEN a.agent = '' THEN 0 ELSE 1 END, '[0,0,0,1,0,0,0,0,0,0]'
   FROM h, x, a;
+INSERT INTO analytics_daily (workspace_id, day, inbox, agent_id, channel, inbound, outbound, delivered, failed, segments,
+  first_responses, first_response_hist, resolutions, resolution_hist)
+  SELECT workspace_id, (hour / 86400000) * 86400000, inbox, agent_id, channel, sum(inbound), sum(outbound), sum(delivered),
+    sum(failed), sum(segments), sum(first_responses),
+    json_array(${[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `sum(json_extract(first_response_hist, '$[${i}]'))`).join(", ")}),
+    sum(resolutions),
+    json_array(${[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `sum(json_extract(resolution_hist, '$[${i}]'))`).join(", ")})
+  FROM analytics_hourly GROUP BY workspace_id, (hour / 86400000) * 86400000, inbox, agent_id, channel;
 WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < 2159)
 INSERT INTO analytics_errors (workspace_id, hour, inbox, error_code, count)
   SELECT 'ws_bench', ${hourNow} - (h.i + 1) * 3600000, '+15005550006', 30003, 3 FROM h;

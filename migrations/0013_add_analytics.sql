@@ -1,3 +1,22 @@
+CREATE TABLE `analytics_daily` (
+	`workspace_id` text NOT NULL,
+	`day` integer NOT NULL,
+	`inbox` text NOT NULL,
+	`agent_id` text NOT NULL,
+	`channel` text NOT NULL,
+	`inbound` integer DEFAULT 0 NOT NULL,
+	`outbound` integer DEFAULT 0 NOT NULL,
+	`delivered` integer DEFAULT 0 NOT NULL,
+	`failed` integer DEFAULT 0 NOT NULL,
+	`segments` integer DEFAULT 0 NOT NULL,
+	`first_responses` integer DEFAULT 0 NOT NULL,
+	`first_response_hist` text NOT NULL,
+	`resolutions` integer DEFAULT 0 NOT NULL,
+	`resolution_hist` text NOT NULL,
+	PRIMARY KEY(`workspace_id`, `day`, `inbox`, `agent_id`, `channel`),
+	FOREIGN KEY (`workspace_id`) REFERENCES `workspaces`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
 CREATE TABLE `analytics_errors` (
 	`workspace_id` text NOT NULL,
 	`hour` integer NOT NULL,

@@ -878,6 +878,30 @@ export const analyticsHourly = sqliteTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.inbox, t.agentId, t.channel] })],
 );
 
+/** The same figures per UTC day, summed from the hourly rows whenever one of the day's hours is rebuilt. */
+export const analyticsDaily = sqliteTable(
+  "analytics_daily",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    day: integer("day").notNull(),
+    inbox: text("inbox").notNull(),
+    agentId: text("agent_id").notNull(),
+    channel: text("channel").notNull(),
+    inbound: integer("inbound").notNull().default(0),
+    outbound: integer("outbound").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    segments: integer("segments").notNull().default(0),
+    firstResponses: integer("first_responses").notNull().default(0),
+    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
+    resolutions: integer("resolutions").notNull().default(0),
+    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.day, t.inbox, t.agentId, t.channel] })],
+);
+
 /** Failed and undelivered messages per hour, inbox and error code. */
 export const analyticsErrors = sqliteTable(
   "analytics_errors",

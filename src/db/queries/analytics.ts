@@ -2,9 +2,9 @@
  * Analytics: the source rows of one workspace-hour (messages, first responses, resolutions, errors),
  * the rollup writes that replace that hour, and the reads a report aggregates.
  */
-import { and, eq, gte, lt, sql } from "drizzle-orm";
+import { and, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
-import { analyticsErrors, analyticsHourly } from "../schema";
+import { analyticsDaily, analyticsErrors, analyticsHourly } from "../schema";
 
 /** Buckets of the response and resolution histograms (src/messaging/analytics.ts BUCKETS_MS, plus "longer"). */
 export const HIST_LENGTH = 10;
@@ -120,9 +120,54 @@ export async function writeHour(
     // D1 binds at most 100 parameters per statement: 7 rollup rows (14 columns) or 20 error rows at a time.
     ...chunks(rows, 7).map((part) => db.insert(analyticsHourly).values(part)),
     ...chunks(errors, 20).map((part) => db.insert(analyticsErrors).values(part)),
+    // The hour's day, summed again from its hours (reports over days read these).
+    db
+      .delete(analyticsDaily)
+      .where(and(eq(analyticsDaily.workspaceId, workspaceId), eq(analyticsDaily.day, dayOf(hour)))),
+    db.insert(analyticsDaily).select(
+      db
+        .select({
+          workspaceId: analyticsHourly.workspaceId,
+          day: sql<number>`${dayOf(hour)}`.as("day"),
+          inbox: analyticsHourly.inbox,
+          agentId: analyticsHourly.agentId,
+          channel: analyticsHourly.channel,
+          inbound: sql<number>`sum(${analyticsHourly.inbound})`.as("inbound"),
+          outbound: sql<number>`sum(${analyticsHourly.outbound})`.as("outbound"),
+          delivered: sql<number>`sum(${analyticsHourly.delivered})`.as("delivered"),
+          failed: sql<number>`sum(${analyticsHourly.failed})`.as("failed"),
+          segments: sql<number>`sum(${analyticsHourly.segments})`.as("segments"),
+          firstResponses: sql<number>`sum(${analyticsHourly.firstResponses})`.as("first_responses"),
+          firstResponseHist: sql<number[]>`${histSum("first_response_hist")}`.as("first_response_hist"),
+          resolutions: sql<number>`sum(${analyticsHourly.resolutions})`.as("resolutions"),
+          resolutionHist: sql<number[]>`${histSum("resolution_hist")}`.as("resolution_hist"),
+        })
+        .from(analyticsHourly)
+        .where(
+          and(
+            eq(analyticsHourly.workspaceId, workspaceId),
+            gte(analyticsHourly.hour, dayOf(hour)),
+            lt(analyticsHourly.hour, dayOf(hour) + DAY_MS),
+          ),
+        )
+        .groupBy(analyticsHourly.inbox, analyticsHourly.agentId, analyticsHourly.channel),
+    ),
   ];
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function dayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+/** SQL: the element-wise sum of a JSON histogram column over a group, as a JSON array. */
+function histSum(column: string) {
+  return sql.raw(
+    `json_array(${Array.from({ length: HIST_LENGTH }, (_, i) => `coalesce(sum(json_extract(${column}, '$[${i}]')), 0)`).join(", ")})`,
+  );
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -150,46 +195,57 @@ export async function reportRows(
   workspaceId: string,
   range: { from: number; to: number; step: number; inbox?: string; agent?: string },
 ) {
-  const hourly = and(
-    eq(analyticsHourly.workspaceId, workspaceId),
-    gte(analyticsHourly.hour, range.from),
-    lt(analyticsHourly.hour, range.to),
-    range.inbox ? eq(analyticsHourly.inbox, range.inbox) : undefined,
-    range.agent ? eq(analyticsHourly.agentId, range.agent) : undefined,
-  );
   const errorsWhere = and(
     eq(analyticsErrors.workspaceId, workspaceId),
     gte(analyticsErrors.hour, range.from),
     lt(analyticsErrors.hour, range.to),
     range.inbox ? eq(analyticsErrors.inbox, range.inbox) : undefined,
   );
-  // Summed in SQLite, per period, agent and channel: a 90-day report materialises a few hundred rows,
-  // not the tens of thousands of hourly rows it reads.
-  const buckets = Array.from({ length: HIST_LENGTH }, (_, i) => i);
-  const [[grouped, errors], row] = await Promise.all([
+  // Whole days come from the day rows, the partial days at either end from the hour rows; both summed in
+  // SQLite per period, agent and channel, so a 90-day report reads ~90 × (inboxes × agents) rows.
+  const dFrom = Math.ceil(range.from / DAY_MS) * DAY_MS;
+  const dTo = Math.max(dFrom, dayOf(range.to));
+  const byDay = range.step >= DAY_MS && dTo > dFrom;
+  const hourEdges = byDay
+    ? or(
+        and(gte(analyticsHourly.hour, range.from), lt(analyticsHourly.hour, dFrom)),
+        and(gte(analyticsHourly.hour, dTo), lt(analyticsHourly.hour, range.to)),
+      )
+    : and(gte(analyticsHourly.hour, range.from), lt(analyticsHourly.hour, range.to));
+  const hourlyWhere = and(
+    eq(analyticsHourly.workspaceId, workspaceId),
+    hourEdges,
+    range.inbox ? eq(analyticsHourly.inbox, range.inbox) : undefined,
+    range.agent ? eq(analyticsHourly.agentId, range.agent) : undefined,
+  );
+  const dailyWhere = and(
+    eq(analyticsDaily.workspaceId, workspaceId),
+    gte(analyticsDaily.day, dFrom),
+    lt(analyticsDaily.day, byDay ? dTo : dFrom),
+    range.inbox ? eq(analyticsDaily.inbox, range.inbox) : undefined,
+    range.agent ? eq(analyticsDaily.agentId, range.agent) : undefined,
+  );
+  const grouped = (table: typeof analyticsHourly | typeof analyticsDaily, time: SQL, where: SQL | undefined) =>
+    db
+      .select({
+        hour: sql<number>`(${time} / ${range.step}) * ${range.step}`.as("period"),
+        agentId: table.agentId,
+        channel: table.channel,
+        inbound: sql<number>`sum(${table.inbound})`,
+        outbound: sql<number>`sum(${table.outbound})`,
+        delivered: sql<number>`sum(${table.delivered})`,
+        failed: sql<number>`sum(${table.failed})`,
+        segments: sql<number>`sum(${table.segments})`,
+        firstHist: sql<string>`${histSum("first_response_hist")}`,
+        resolutionHist: sql<string>`${histSum("resolution_hist")}`,
+      })
+      .from(table)
+      .where(where)
+      .groupBy(sql`period`, table.agentId, table.channel);
+  const [[fromHours, fromDays, errors], row] = await Promise.all([
     db.batch([
-      db
-        .select({
-          hour: sql<number>`(${analyticsHourly.hour} / ${range.step}) * ${range.step}`.as("period"),
-          agentId: analyticsHourly.agentId,
-          channel: analyticsHourly.channel,
-          inbound: sql<number>`sum(${analyticsHourly.inbound})`,
-          outbound: sql<number>`sum(${analyticsHourly.outbound})`,
-          delivered: sql<number>`sum(${analyticsHourly.delivered})`,
-          failed: sql<number>`sum(${analyticsHourly.failed})`,
-          segments: sql<number>`sum(${analyticsHourly.segments})`,
-          firstHist: sql<string>`json_array(${sql.join(
-            buckets.map((i) => sql.raw(`sum(json_extract(first_response_hist, '$[${i}]'))`)),
-            sql`, `,
-          )})`,
-          resolutionHist: sql<string>`json_array(${sql.join(
-            buckets.map((i) => sql.raw(`sum(json_extract(resolution_hist, '$[${i}]'))`)),
-            sql`, `,
-          )})`,
-        })
-        .from(analyticsHourly)
-        .where(hourly)
-        .groupBy(sql`period`, analyticsHourly.agentId, analyticsHourly.channel),
+      grouped(analyticsHourly, sql`${analyticsHourly.hour}`, hourlyWhere),
+      grouped(analyticsDaily, sql`${analyticsDaily.day}`, dailyWhere),
       db
         .select({ code: analyticsErrors.errorCode, count: sql<number>`sum(${analyticsErrors.count})` })
         .from(analyticsErrors)
@@ -210,7 +266,7 @@ export async function reportRows(
       .bind(workspaceId, range.from, range.to)
       .first<{ optOuts: number; campaigns: string | null; names: string | null }>(),
   ]);
-  const rollups = grouped.map((g) => ({
+  const rollups = [...fromHours, ...fromDays].map((g) => ({
     hour: Number(g.hour),
     agentId: g.agentId,
     channel: g.channel,

@@ -87,6 +87,22 @@ describe("analytics", () => {
       `period,inbound,outbound,delivered,failed,segments\n${new Date(hour).toISOString()},1,2,1,1,2\n`,
     );
 
+    // The whole day, by day, reads the day rows (summed from its hours when the hour was rebuilt).
+    const day = Math.floor(hour / (24 * HOUR_MS)) * 24 * HOUR_MS;
+    const daily = await env.DB.prepare(
+      "SELECT sum(inbound) AS i, sum(outbound) AS o FROM analytics_daily WHERE workspace_id = ? AND day = ?",
+    )
+      .bind(ws.account.workspaceId, day)
+      .first<{ i: number; o: number }>();
+    expect(daily).toEqual({ i: 1, o: 2 });
+    const dq = `from=${new Date(day).toISOString()}&to=${new Date(day + 24 * HOUR_MS).toISOString()}&granularity=day`;
+    const byDay = await call("GET", `/api/analytics?${dq}`, ws.account);
+    expect(byDay.json.totals).toMatchObject({ inbound: 1, outbound: 2, delivered: 1, failed: 1 });
+    expect(byDay.json.firstResponse).toMatchObject({ count: 1, medianMs: 5 * MIN });
+    expect(byDay.json.series).toEqual([
+      { t: new Date(day).toISOString(), inbound: 1, outbound: 2, delivered: 1, failed: 1, segments: 2 },
+    ]);
+
     // A 90-day view reads days.
     const ninety = await call("GET", "/api/analytics", ws.account);
     expect(ninety.json.granularity).toBe("day");
