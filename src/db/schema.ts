@@ -850,6 +850,21 @@ export const conversationResolutions = sqliteTable(
   (t) => [index("conversation_resolutions_workspace_idx").on(t.workspaceId, t.resolvedAt)],
 );
 
+/** The figures an analytics rollup row carries (hourly and daily alike). */
+function rollupFigures() {
+  return {
+    inbound: integer("inbound").notNull().default(0),
+    outbound: integer("outbound").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    segments: integer("segments").notNull().default(0),
+    firstResponses: integer("first_responses").notNull().default(0),
+    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
+    resolutions: integer("resolutions").notNull().default(0),
+    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+  };
+}
+
 /**
  * Hourly rollups for the analytics dashboard, per workspace, hour, inbox, agent and channel: recomputed
  * from the source rows (messages, resolutions), so a rollup can always be rebuilt and a recompute is
@@ -865,15 +880,7 @@ export const analyticsHourly = sqliteTable(
     inbox: text("inbox").notNull(),
     agentId: text("agent_id").notNull(),
     channel: text("channel").notNull(),
-    inbound: integer("inbound").notNull().default(0),
-    outbound: integer("outbound").notNull().default(0),
-    delivered: integer("delivered").notNull().default(0),
-    failed: integer("failed").notNull().default(0),
-    segments: integer("segments").notNull().default(0),
-    firstResponses: integer("first_responses").notNull().default(0),
-    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
-    resolutions: integer("resolutions").notNull().default(0),
-    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+    ...rollupFigures(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.inbox, t.agentId, t.channel] })],
 );
@@ -889,15 +896,7 @@ export const analyticsDaily = sqliteTable(
     inbox: text("inbox").notNull(),
     agentId: text("agent_id").notNull(),
     channel: text("channel").notNull(),
-    inbound: integer("inbound").notNull().default(0),
-    outbound: integer("outbound").notNull().default(0),
-    delivered: integer("delivered").notNull().default(0),
-    failed: integer("failed").notNull().default(0),
-    segments: integer("segments").notNull().default(0),
-    firstResponses: integer("first_responses").notNull().default(0),
-    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
-    resolutions: integer("resolutions").notNull().default(0),
-    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+    ...rollupFigures(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.day, t.inbox, t.agentId, t.channel] })],
 );
