@@ -356,13 +356,20 @@ function Inbox(props: {
   // Frames that arrive while a page is loading are newer than the page: each load collects them and
   // re-applies them over its page (loads may overlap: a socket open can start one beside the first).
   const loadsInFlight = useRef(new Set<Map<string, Conversation>>());
+  // Loads may finish out of order (the socket's open starts one beside the first): an older load's page
+  // never replaces a newer one's.
+  const loadsStarted = useRef(0);
+  const loadShown = useRef(0);
   const load = useCallback(async () => {
     const newer = new Map<string, Conversation>();
     loadsInFlight.current.add(newer);
+    const mine = ++loadsStarted.current;
     try {
       const params = listParams();
       if (query.trim()) params.set("q", query.trim());
       const page = await api<Page<Conversation>>("GET", `/api/conversations?${params}`);
+      if (mine < loadShown.current) return;
+      loadShown.current = mine;
       setConversations(
         [...page.items.filter((c) => !newer.has(c.id)), ...newer.values()].sort((a, b) =>
           (b.lastMessageAt ?? "").localeCompare(a.lastMessageAt ?? ""),
