@@ -17,12 +17,3 @@ const CHANNELS: Record<ChannelKind, Channel> = {
 export function channelFor(kind: ChannelKind): Channel {
   return CHANNELS[kind];
 }
-
-/** A message's channel field ("mms" is SMS with media) → its channel. */
-export function channelOfMessage(kind: "sms" | "mms" | "whatsapp" | "email"): Channel {
-  return CHANNELS[kind === "mms" ? "sms" : kind];
-}
-
-export function allChannels(): Channel[] {
-  return Object.values(CHANNELS);
-}

@@ -28,10 +28,3 @@ export async function findInboxByAddress(db: Db, address: string): Promise<Inbox
   const row = await db.query.numbers.findFirst({ where: eq(numbers.phoneNumber, address) });
   return row ? toRecord(row) : null;
 }
-
-export async function findWorkspaceInbox(db: Db, workspaceId: string, id: string): Promise<InboxRecord | null> {
-  const row = await db.query.numbers.findFirst({
-    where: and(eq(numbers.id, id), eq(numbers.workspaceId, workspaceId)),
-  });
-  return row ? toRecord(row) : null;
-}
