@@ -950,22 +950,20 @@ WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < 2159),
   x(inbox) AS (VALUES ('+15005550006'), ('+15005550007'), ('whatsapp:+15005550006'), ('help@bench.example')),
   a(agent) AS (VALUES (''), ('usr_bench_1'), ('usr_bench_2'), ('usr_bench_3'), ('usr_bench_4'))
 INSERT INTO analytics_hourly (workspace_id, hour, inbox, agent_id, channel, inbound, outbound, delivered, failed, segments,
-  first_responses, first_response_hist, resolutions, resolution_hist)
+  first_responses, fr_0, fr_1, fr_2, resolutions, rs_3)
   SELECT 'ws_bench', ${hourNow} - (h.i + 1) * 3600000, x.inbox, a.agent,
     CASE WHEN x.inbox LIKE 'whatsapp:%' THEN 'whatsapp' WHEN x.inbox LIKE '%@%' THEN 'email' ELSE 'sms' END,
     CASE WHEN a.agent = '' THEN 36 ELSE 0 END, CASE WHEN a.agent = '' THEN 0 ELSE 20 END,
     CASE WHEN a.agent = '' THEN 0 ELSE 19 END, CASE WHEN a.agent = '' THEN 0 ELSE 1 END,
     CASE WHEN a.agent = '' THEN 0 ELSE 22 END,
-    CASE WHEN a.agent = '' THEN 0 ELSE 3 END, '[1,1,1,0,0,0,0,0,0,0]',
-    CASE WHEN a.agent = '' THEN 0 ELSE 1 END, '[0,0,0,1,0,0,0,0,0,0]'
+    CASE WHEN a.agent = '' THEN 0 ELSE 3 END, CASE WHEN a.agent = '' THEN 0 ELSE 1 END,
+    CASE WHEN a.agent = '' THEN 0 ELSE 1 END, CASE WHEN a.agent = '' THEN 0 ELSE 1 END,
+    CASE WHEN a.agent = '' THEN 0 ELSE 1 END, CASE WHEN a.agent = '' THEN 0 ELSE 1 END
   FROM h, x, a;
 INSERT INTO analytics_daily (workspace_id, day, inbox, agent_id, channel, inbound, outbound, delivered, failed, segments,
-  first_responses, first_response_hist, resolutions, resolution_hist)
+  first_responses, fr_0, fr_1, fr_2, resolutions, rs_3)
   SELECT workspace_id, (hour / 86400000) * 86400000, inbox, agent_id, channel, sum(inbound), sum(outbound), sum(delivered),
-    sum(failed), sum(segments), sum(first_responses),
-    json_array(${[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `sum(json_extract(first_response_hist, '$[${i}]'))`).join(", ")}),
-    sum(resolutions),
-    json_array(${[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `sum(json_extract(resolution_hist, '$[${i}]'))`).join(", ")})
+    sum(failed), sum(segments), sum(first_responses), sum(fr_0), sum(fr_1), sum(fr_2), sum(resolutions), sum(rs_3)
   FROM analytics_hourly GROUP BY workspace_id, (hour / 86400000) * 86400000, inbox, agent_id, channel;
 WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < 2159)
 INSERT INTO analytics_errors (workspace_id, hour, inbox, error_code, count)

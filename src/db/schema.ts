@@ -859,9 +859,29 @@ function rollupFigures() {
     failed: integer("failed").notNull().default(0),
     segments: integer("segments").notNull().default(0),
     firstResponses: integer("first_responses").notNull().default(0),
-    firstResponseHist: text("first_response_hist", { mode: "json" }).$type<number[]>().notNull(),
     resolutions: integer("resolutions").notNull().default(0),
-    resolutionHist: text("resolution_hist", { mode: "json" }).$type<number[]>().notNull(),
+    // The first-response and resolution histograms, one integer column per bucket (src/messaging/analytics.ts
+    // BUCKETS_MS, then "longer"): a report sums plain integers instead of parsing JSON per row.
+    fr0: integer("fr_0").notNull().default(0),
+    fr1: integer("fr_1").notNull().default(0),
+    fr2: integer("fr_2").notNull().default(0),
+    fr3: integer("fr_3").notNull().default(0),
+    fr4: integer("fr_4").notNull().default(0),
+    fr5: integer("fr_5").notNull().default(0),
+    fr6: integer("fr_6").notNull().default(0),
+    fr7: integer("fr_7").notNull().default(0),
+    fr8: integer("fr_8").notNull().default(0),
+    fr9: integer("fr_9").notNull().default(0),
+    rs0: integer("rs_0").notNull().default(0),
+    rs1: integer("rs_1").notNull().default(0),
+    rs2: integer("rs_2").notNull().default(0),
+    rs3: integer("rs_3").notNull().default(0),
+    rs4: integer("rs_4").notNull().default(0),
+    rs5: integer("rs_5").notNull().default(0),
+    rs6: integer("rs_6").notNull().default(0),
+    rs7: integer("rs_7").notNull().default(0),
+    rs8: integer("rs_8").notNull().default(0),
+    rs9: integer("rs_9").notNull().default(0),
   };
 }
 

@@ -9,9 +9,7 @@
  * hours, inboxes and agents; medians and p90s are read off the merged histogram (the bucket's upper bound).
  */
 import { describeProviderError } from "../channels/describe";
-import { createDb, type Db } from "../db/client";
-import { activeWorkspaces, hourSource, reportRows, writeHour } from "../db/queries/analytics";
-import type { analyticsErrors, analyticsHourly } from "../db/schema";
+import { activeWorkspaces, hourSource, type RollupRow, reportRows, writeHour } from "../db/queries/analytics";
 import { log } from "../log";
 
 const MIN = 60_000;
@@ -61,21 +59,16 @@ export function quantile(hist: number[], q: number): number | null {
 }
 
 /** Rebuilds one workspace-hour from its source rows (two round trips: read, replace). */
-export async function recomputeHour(d1: D1Database, db: Db, workspaceId: string, hour: number): Promise<void> {
+export async function recomputeHour(d1: D1Database, workspaceId: string, hour: number): Promise<void> {
   const source = await hourSource(d1, workspaceId, hour, hour + HOUR_MS);
-  const rows = new Map<
-    string,
-    typeof analyticsHourly.$inferInsert & { firstResponseHist: number[]; resolutionHist: number[] }
-  >();
-  const row = (inbox: string, agent: string, channel: string) => {
-    const key = `${inbox}|${agent}|${channel}`;
+  const rows = new Map<string, RollupRow>();
+  const row = (inbox: string, agentId: string, channel: string) => {
+    const key = `${inbox}|${agentId}|${channel}`;
     let r = rows.get(key);
     if (!r) {
       r = {
-        workspaceId,
-        hour,
         inbox,
-        agentId: agent,
+        agentId,
         channel,
         inbound: 0,
         outbound: 0,
@@ -93,40 +86,32 @@ export async function recomputeHour(d1: D1Database, db: Db, workspaceId: string,
   };
   for (const v of source.volumes) {
     const r = row(v.inbox, v.agent, v.channel);
-    r.inbound = (r.inbound ?? 0) + v.inbound;
-    r.outbound = (r.outbound ?? 0) + v.outbound;
-    r.delivered = (r.delivered ?? 0) + v.delivered;
-    r.failed = (r.failed ?? 0) + v.failed;
-    r.segments = (r.segments ?? 0) + v.segments;
+    r.inbound += v.inbound;
+    r.outbound += v.outbound;
+    r.delivered += v.delivered;
+    r.failed += v.failed;
+    r.segments += v.segments;
   }
   for (const f of source.firstResponses) {
     const r = row(f.inbox, f.agent, f.channel);
-    r.firstResponses = (r.firstResponses ?? 0) + 1;
+    r.firstResponses += 1;
     const i = bucketOf(Math.max(0, f.waitMs));
     r.firstResponseHist[i] = (r.firstResponseHist[i] ?? 0) + 1;
   }
   for (const res of source.resolutions) {
     const r = row(res.inbox, res.agent, res.channel);
-    r.resolutions = (r.resolutions ?? 0) + 1;
+    r.resolutions += 1;
     const i = bucketOf(Math.max(0, res.durationMs));
     r.resolutionHist[i] = (r.resolutionHist[i] ?? 0) + 1;
   }
-  const errors: (typeof analyticsErrors.$inferInsert)[] = source.errors.map((e) => ({
-    workspaceId,
-    hour,
-    inbox: e.inbox,
-    errorCode: e.code,
-    count: e.n,
-  }));
-  await writeHour(db, workspaceId, hour, [...rows.values()], errors);
+  await writeHour(d1, workspaceId, hour, [...rows.values()], source.errors);
 }
 
 /** Rebuilds a range of hours for one workspace. */
 export async function recomputeRange(env: Env, workspaceId: string, from: number, to: number): Promise<number> {
-  const db = createDb(env.DB);
   let hours = 0;
   for (let h = floorHour(from); h < to && hours < MAX_RECOMPUTE_HOURS; h += HOUR_MS) {
-    await recomputeHour(env.DB, db, workspaceId, h);
+    await recomputeHour(env.DB, workspaceId, h);
     hours++;
   }
   return hours;
@@ -168,9 +153,9 @@ function timing(hist: number[]) {
 }
 
 /** The dashboard's report: series, totals, channels, timings, failures in words, agents, opt-outs, campaigns. */
-export async function buildReport(db: Db, d1: D1Database, workspaceId: string, q: ReportQuery) {
+export async function buildReport(d1: D1Database, workspaceId: string, q: ReportQuery) {
   const step = q.granularity === "hour" ? HOUR_MS : 24 * HOUR_MS;
-  const rows = await reportRows(db, d1, workspaceId, { ...q, step });
+  const rows = await reportRows(d1, workspaceId, { ...q, step });
   const series = new Map<
     number,
     { t: number; inbound: number; outbound: number; delivered: number; failed: number; segments: number }
@@ -178,17 +163,18 @@ export async function buildReport(db: Db, d1: D1Database, workspaceId: string, q
   for (let t = Math.floor(q.from / step) * step; t < q.to; t += step) {
     series.set(t, { t, inbound: 0, outbound: 0, delivered: 0, failed: 0, segments: 0 });
   }
+  const figures = ["inbound", "outbound", "delivered", "failed", "segments"] as const;
+  for (const r of rows.series) {
+    const point = series.get(r.period);
+    if (point) for (const k of figures) point[k] += r[k];
+  }
   const totals = { inbound: 0, outbound: 0, delivered: 0, failed: 0, segments: 0 };
   const byChannel: Record<string, { inbound: number; outbound: number }> = {};
   const first = emptyHist();
   const resolution = emptyHist();
   const agents = new Map<string, { outbound: number; first: number[]; resolution: number[] }>();
-  for (const r of rows.rollups) {
-    const point = series.get(Math.floor(r.hour / step) * step);
-    for (const k of ["inbound", "outbound", "delivered", "failed", "segments"] as const) {
-      totals[k] += r[k];
-      if (point) point[k] += r[k];
-    }
+  for (const r of rows.groups) {
+    for (const k of figures) totals[k] += r[k];
     const ch = byChannel[r.channel] ?? { inbound: 0, outbound: 0 };
     ch.inbound += r.inbound;
     ch.outbound += r.outbound;

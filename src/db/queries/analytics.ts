@@ -2,9 +2,6 @@
  * Analytics: the source rows of one workspace-hour (messages, first responses, resolutions, errors),
  * the rollup writes that replace that hour, and the reads a report aggregates.
  */
-import { and, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
-import type { Db } from "../client";
-import { analyticsDaily, analyticsErrors, analyticsHourly } from "../schema";
 
 /** Buckets of the response and resolution histograms (src/messaging/analytics.ts BUCKETS_MS, plus "longer"). */
 export const HIST_LENGTH = 10;
@@ -106,55 +103,90 @@ export async function hourSource(d1: D1Database, workspaceId: string, from: numb
   };
 }
 
-/** Replaces one workspace-hour's rollups (delete, then insert), all in one batch: a recompute is idempotent. */
+/** One rollup row of a workspace-hour, its histograms as arrays of HIST_LENGTH buckets. */
+export interface RollupRow {
+  inbox: string;
+  agentId: string;
+  channel: string;
+  inbound: number;
+  outbound: number;
+  delivered: number;
+  failed: number;
+  segments: number;
+  firstResponses: number;
+  firstResponseHist: number[];
+  resolutions: number;
+  resolutionHist: number[];
+}
+
+const BUCKETS = Array.from({ length: HIST_LENGTH }, (_, i) => i);
+const FIGURE_COLUMNS = [
+  "inbound",
+  "outbound",
+  "delivered",
+  "failed",
+  "segments",
+  "first_responses",
+  "resolutions",
+  ...BUCKETS.map((i) => `fr_${i}`),
+  ...BUCKETS.map((i) => `rs_${i}`),
+];
+const KEY_COLUMNS = ["inbox", "agent_id", "channel"];
+
+/**
+ * Replaces one workspace-hour's rollups and errors and rewrites its day from its hours, in one batch
+ * (one round trip; the rows go in as one JSON parameter each), so a recompute is idempotent.
+ */
 export async function writeHour(
-  db: Db,
+  d1: D1Database,
   workspaceId: string,
   hour: number,
-  rows: (typeof analyticsHourly.$inferInsert)[],
-  errors: (typeof analyticsErrors.$inferInsert)[],
+  rows: RollupRow[],
+  errors: { inbox: string; code: number; n: number }[],
 ) {
-  const statements = [
-    db.delete(analyticsHourly).where(and(eq(analyticsHourly.workspaceId, workspaceId), eq(analyticsHourly.hour, hour))),
-    db.delete(analyticsErrors).where(and(eq(analyticsErrors.workspaceId, workspaceId), eq(analyticsErrors.hour, hour))),
-    // D1 binds at most 100 parameters per statement: 7 rollup rows (14 columns) or 20 error rows at a time.
-    ...chunks(rows, 7).map((part) => db.insert(analyticsHourly).values(part)),
-    ...chunks(errors, 20).map((part) => db.insert(analyticsErrors).values(part)),
+  const values = rows.map((r) => [
+    r.inbox,
+    r.agentId,
+    r.channel,
+    r.inbound,
+    r.outbound,
+    r.delivered,
+    r.failed,
+    r.segments,
+    r.firstResponses,
+    r.resolutions,
+    ...BUCKETS.map((i) => r.firstResponseHist[i] ?? 0),
+    ...BUCKETS.map((i) => r.resolutionHist[i] ?? 0),
+  ]);
+  const columns = [...KEY_COLUMNS, ...FIGURE_COLUMNS];
+  const day = dayOf(hour);
+  await d1.batch([
+    d1.prepare("DELETE FROM analytics_hourly WHERE workspace_id = ?1 AND hour = ?2").bind(workspaceId, hour),
+    d1.prepare("DELETE FROM analytics_errors WHERE workspace_id = ?1 AND hour = ?2").bind(workspaceId, hour),
+    d1
+      .prepare(
+        `INSERT INTO analytics_hourly (workspace_id, hour, ${columns.join(", ")})
+         SELECT ?1, ?2, ${columns.map((_, i) => `json_extract(j.value, '$[${i}]')`).join(", ")} FROM json_each(?3) j`,
+      )
+      .bind(workspaceId, hour, JSON.stringify(values)),
+    d1
+      .prepare(
+        `INSERT INTO analytics_errors (workspace_id, hour, inbox, error_code, count)
+         SELECT ?1, ?2, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')
+         FROM json_each(?3) j`,
+      )
+      .bind(workspaceId, hour, JSON.stringify(errors.map((e) => [e.inbox, e.code, e.n]))),
     // The hour's day, summed again from its hours (reports over days read these).
-    db
-      .delete(analyticsDaily)
-      .where(and(eq(analyticsDaily.workspaceId, workspaceId), eq(analyticsDaily.day, dayOf(hour)))),
-    db.insert(analyticsDaily).select(
-      db
-        .select({
-          workspaceId: analyticsHourly.workspaceId,
-          day: sql<number>`${dayOf(hour)}`.as("day"),
-          inbox: analyticsHourly.inbox,
-          agentId: analyticsHourly.agentId,
-          channel: analyticsHourly.channel,
-          inbound: sql<number>`sum(${analyticsHourly.inbound})`.as("inbound"),
-          outbound: sql<number>`sum(${analyticsHourly.outbound})`.as("outbound"),
-          delivered: sql<number>`sum(${analyticsHourly.delivered})`.as("delivered"),
-          failed: sql<number>`sum(${analyticsHourly.failed})`.as("failed"),
-          segments: sql<number>`sum(${analyticsHourly.segments})`.as("segments"),
-          firstResponses: sql<number>`sum(${analyticsHourly.firstResponses})`.as("first_responses"),
-          firstResponseHist: sql<number[]>`${histSum("first_response_hist")}`.as("first_response_hist"),
-          resolutions: sql<number>`sum(${analyticsHourly.resolutions})`.as("resolutions"),
-          resolutionHist: sql<number[]>`${histSum("resolution_hist")}`.as("resolution_hist"),
-        })
-        .from(analyticsHourly)
-        .where(
-          and(
-            eq(analyticsHourly.workspaceId, workspaceId),
-            gte(analyticsHourly.hour, dayOf(hour)),
-            lt(analyticsHourly.hour, dayOf(hour) + DAY_MS),
-          ),
-        )
-        .groupBy(analyticsHourly.inbox, analyticsHourly.agentId, analyticsHourly.channel),
-    ),
-  ];
-  const [first, ...rest] = statements;
-  if (first) await db.batch([first, ...rest]);
+    d1.prepare("DELETE FROM analytics_daily WHERE workspace_id = ?1 AND day = ?2").bind(workspaceId, day),
+    d1
+      .prepare(
+        `INSERT INTO analytics_daily (workspace_id, day, ${columns.join(", ")})
+         SELECT workspace_id, ?2, ${KEY_COLUMNS.join(", ")}, ${FIGURE_COLUMNS.map((c) => `sum(${c})`).join(", ")}
+         FROM analytics_hourly WHERE workspace_id = ?1 AND hour >= ?2 AND hour < ?3
+         GROUP BY ${KEY_COLUMNS.join(", ")}`,
+      )
+      .bind(workspaceId, day, day + DAY_MS),
+  ]);
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -163,17 +195,9 @@ function dayOf(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
 
-/** SQL: the element-wise sum of a JSON histogram column over a group, as a JSON array. */
-function histSum(column: string) {
-  return sql.raw(
-    `json_array(${Array.from({ length: HIST_LENGTH }, (_, i) => `coalesce(sum(json_extract(${column}, '$[${i}]')), 0)`).join(", ")})`,
-  );
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** SQL: a histogram's bucket columns summed over a group, as a JSON array. */
+function histSum(prefix: "fr" | "rs"): string {
+  return `json_array(${BUCKETS.map((i) => `sum(${prefix}_${i})`).join(", ")})`;
 }
 
 /** The workspaces with messages or resolutions since `from` (the cron recomputes only those). */
@@ -188,70 +212,47 @@ export async function activeWorkspaces(d1: D1Database, from: number): Promise<st
   return result.results.map((r) => r.id);
 }
 
-/** A report's rows: the rollups and errors of a range, filtered by inbox and agent; opt-outs and campaigns. */
+/**
+ * A report's rows, in one round trip: the series summed per period, the figures and histograms summed per
+ * agent and channel (totals, channels and timings add those up), the errors per code, and opt-outs,
+ * campaigns and agent names. Whole days come from the day rows, the partial days at either end from the
+ * hour rows; SQLite does the summing, so a 90-day report returns ~100 rows however many inboxes and
+ * agents the rollups hold.
+ */
 export async function reportRows(
-  db: Db,
   d1: D1Database,
   workspaceId: string,
   range: { from: number; to: number; step: number; inbox?: string; agent?: string },
 ) {
-  const errorsWhere = and(
-    eq(analyticsErrors.workspaceId, workspaceId),
-    gte(analyticsErrors.hour, range.from),
-    lt(analyticsErrors.hour, range.to),
-    range.inbox ? eq(analyticsErrors.inbox, range.inbox) : undefined,
-  );
-  // Whole days come from the day rows, the partial days at either end from the hour rows; both summed in
-  // SQLite per period, agent and channel, so a 90-day report reads ~90 × (inboxes × agents) rows.
   const dFrom = Math.ceil(range.from / DAY_MS) * DAY_MS;
   const dTo = Math.max(dFrom, dayOf(range.to));
   const byDay = range.step >= DAY_MS && dTo > dFrom;
-  const hourEdges = byDay
-    ? or(
-        and(gte(analyticsHourly.hour, range.from), lt(analyticsHourly.hour, dFrom)),
-        and(gte(analyticsHourly.hour, dTo), lt(analyticsHourly.hour, range.to)),
+  // Hours [?2, ?3) and [?4, ?5), days [?6, ?7).
+  const bounds = byDay ? [range.from, dFrom, dTo, range.to, dFrom, dTo] : [range.from, range.to, 0, 0, dFrom, dFrom];
+  const filter = "(?8 IS NULL OR inbox = ?8) AND (?9 IS NULL OR agent_id = ?9)";
+  const figures = `agent_id, channel, ${FIGURE_COLUMNS.join(", ")}`;
+  const rollups = `(SELECT hour AS t, ${figures} FROM analytics_hourly
+      WHERE workspace_id = ?1 AND ((hour >= ?2 AND hour < ?3) OR (hour >= ?4 AND hour < ?5)) AND ${filter}
+    UNION ALL SELECT day AS t, ${figures} FROM analytics_daily
+      WHERE workspace_id = ?1 AND day >= ?6 AND day < ?7 AND ${filter})`;
+  const sums =
+    "sum(inbound) AS inbound, sum(outbound) AS outbound, sum(delivered) AS delivered, sum(failed) AS failed, sum(segments) AS segments";
+  const params = [workspaceId, ...bounds, range.inbox ?? null, range.agent ?? null];
+  const [series, groups, errors, misc] = await d1.batch<Record<string, unknown>>([
+    d1.prepare(`SELECT (t / ?10) * ?10 AS period, ${sums} FROM ${rollups} GROUP BY period`).bind(...params, range.step),
+    d1
+      .prepare(
+        `SELECT agent_id AS agentId, channel, ${sums}, ${histSum("fr")} AS firstHist,
+           ${histSum("rs")} AS resolutionHist
+         FROM ${rollups} GROUP BY agent_id, channel`,
       )
-    : and(gte(analyticsHourly.hour, range.from), lt(analyticsHourly.hour, range.to));
-  const hourlyWhere = and(
-    eq(analyticsHourly.workspaceId, workspaceId),
-    hourEdges,
-    range.inbox ? eq(analyticsHourly.inbox, range.inbox) : undefined,
-    range.agent ? eq(analyticsHourly.agentId, range.agent) : undefined,
-  );
-  const dailyWhere = and(
-    eq(analyticsDaily.workspaceId, workspaceId),
-    gte(analyticsDaily.day, dFrom),
-    lt(analyticsDaily.day, byDay ? dTo : dFrom),
-    range.inbox ? eq(analyticsDaily.inbox, range.inbox) : undefined,
-    range.agent ? eq(analyticsDaily.agentId, range.agent) : undefined,
-  );
-  const grouped = (table: typeof analyticsHourly | typeof analyticsDaily, time: SQL, where: SQL | undefined) =>
-    db
-      .select({
-        hour: sql<number>`(${time} / ${range.step}) * ${range.step}`.as("period"),
-        agentId: table.agentId,
-        channel: table.channel,
-        inbound: sql<number>`sum(${table.inbound})`,
-        outbound: sql<number>`sum(${table.outbound})`,
-        delivered: sql<number>`sum(${table.delivered})`,
-        failed: sql<number>`sum(${table.failed})`,
-        segments: sql<number>`sum(${table.segments})`,
-        firstHist: sql<string>`${histSum("first_response_hist")}`,
-        resolutionHist: sql<string>`${histSum("resolution_hist")}`,
-      })
-      .from(table)
-      .where(where)
-      .groupBy(sql`period`, table.agentId, table.channel);
-  const [[fromHours, fromDays, errors], row] = await Promise.all([
-    db.batch([
-      grouped(analyticsHourly, sql`${analyticsHourly.hour}`, hourlyWhere),
-      grouped(analyticsDaily, sql`${analyticsDaily.day}`, dailyWhere),
-      db
-        .select({ code: analyticsErrors.errorCode, count: sql<number>`sum(${analyticsErrors.count})` })
-        .from(analyticsErrors)
-        .where(errorsWhere)
-        .groupBy(analyticsErrors.errorCode),
-    ]),
+      .bind(...params),
+    d1
+      .prepare(
+        `SELECT error_code AS code, sum(count) AS count FROM analytics_errors
+         WHERE workspace_id = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR inbox = ?4) GROUP BY error_code`,
+      )
+      .bind(workspaceId, range.from, range.to, range.inbox ?? null),
     d1
       .prepare(
         `SELECT
@@ -263,26 +264,31 @@ export async function reportRows(
              FROM campaigns c WHERE c.workspace_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3) AS campaigns,
            (SELECT json_group_object(u.id, u.name) FROM users u JOIN memberships mb ON mb.user_id = u.id WHERE mb.workspace_id = ?1) AS names`,
       )
-      .bind(workspaceId, range.from, range.to)
-      .first<{ optOuts: number; campaigns: string | null; names: string | null }>(),
+      .bind(workspaceId, range.from, range.to),
   ]);
-  const rollups = [...fromHours, ...fromDays].map((g) => ({
-    hour: Number(g.hour),
-    agentId: g.agentId,
-    channel: g.channel,
-    inbound: Number(g.inbound),
-    outbound: Number(g.outbound),
-    delivered: Number(g.delivered),
-    failed: Number(g.failed),
-    segments: Number(g.segments),
-    firstResponseHist: (JSON.parse(g.firstHist) as (number | null)[]).map((n) => n ?? 0),
-    resolutionHist: (JSON.parse(g.resolutionHist) as (number | null)[]).map((n) => n ?? 0),
-  }));
+  const rows = (r: D1Result<Record<string, unknown>> | undefined) => r?.results ?? [];
+  const num = (v: unknown) => Number(v ?? 0);
+  const figuresOf = (r: Record<string, unknown>) => ({
+    inbound: num(r.inbound),
+    outbound: num(r.outbound),
+    delivered: num(r.delivered),
+    failed: num(r.failed),
+    segments: num(r.segments),
+  });
+  const hist = (v: unknown) => (JSON.parse(String(v ?? "[]")) as (number | null)[]).map((n) => n ?? 0);
+  const row = rows(misc)[0] ?? {};
   return {
-    rollups,
-    errors,
-    optOuts: Number(row?.optOuts ?? 0),
-    campaigns: JSON.parse(row?.campaigns ?? "[]") as {
+    series: rows(series).map((r) => ({ period: num(r.period), ...figuresOf(r) })),
+    groups: rows(groups).map((r) => ({
+      agentId: String(r.agentId),
+      channel: String(r.channel),
+      ...figuresOf(r),
+      firstResponseHist: hist(r.firstHist),
+      resolutionHist: hist(r.resolutionHist),
+    })),
+    errors: rows(errors).map((r) => ({ code: num(r.code), count: num(r.count) })),
+    optOuts: num(row.optOuts),
+    campaigns: JSON.parse(String(row.campaigns ?? "[]")) as {
       id: string;
       name: string;
       status: string;
@@ -290,6 +296,6 @@ export async function reportRows(
       delivered: number;
       replied: number;
     }[],
-    names: JSON.parse(row?.names ?? "{}") as Record<string, string>,
+    names: JSON.parse(String(row.names ?? "{}")) as Record<string, string>,
   };
 }

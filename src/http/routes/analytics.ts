@@ -140,11 +140,11 @@ const recomputeRoute = createRoute({
 export const analyticsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(reportRoute, async (c) => {
     const { workspaceId } = requireAdmin(c);
-    return c.json(await buildReport(c.get("db"), c.get("d1"), workspaceId, range(c.req.valid("query"))), 200);
+    return c.json(await buildReport(c.get("d1"), workspaceId, range(c.req.valid("query"))), 200);
   })
   .openapi(csvRoute, async (c) => {
     const { workspaceId } = requireAdmin(c);
-    const report = await buildReport(c.get("db"), c.get("d1"), workspaceId, range(c.req.valid("query")));
+    const report = await buildReport(c.get("d1"), workspaceId, range(c.req.valid("query")));
     return c.body(reportCsv(report), 200, {
       "Content-Type": "text/csv; charset=utf-8",
       "Content-Disposition": `attachment; filename="parley-analytics-${report.from.slice(0, 10)}-${report.to.slice(0, 10)}.csv"`,
