@@ -689,7 +689,7 @@ export type Notification = {
 
 export type Alert = {
     id: string;
-    kind: 'failure_rate' | 'stuck_pending' | 'dead_letters' | 'opt_out_spike' | 'carrier_filtered';
+    kind: 'failure_rate' | 'stuck_pending' | 'dead_letters' | 'opt_out_spike' | 'carrier_filtered' | 'webhook_disabled';
     subject: string | null;
     summary: string;
     status: 'open' | 'resolved';

@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ALERT_KINDS } from "../shared/alerts";
 import type { BusinessHours, QuietHours } from "../shared/policies";
 import { CONVERSATION_STATUSES, MESSAGE_STATUSES, type MessageStatus, ROLES, type Role } from "../shared/status";
 
@@ -793,14 +794,6 @@ export const webhookDeliveries = sqliteTable(
     uniqueIndex("webhook_deliveries_event_endpoint_uq").on(t.eventId, t.endpointId),
   ],
 );
-
-export const ALERT_KINDS = [
-  "failure_rate",
-  "stuck_pending",
-  "dead_letters",
-  "opt_out_spike",
-  "carrier_filtered",
-] as const;
 
 /**
  * Alerts: a condition on a workspace's delivery (see src/messaging/alerts.ts), opened once while it

@@ -14,6 +14,7 @@ import { eq } from "drizzle-orm";
 import ky, { isHTTPError } from "ky";
 import { z } from "zod";
 import { createDb, type Db } from "../db/client";
+import { openAlert, webhookDisabled } from "../db/queries/alerts";
 import { auditSystem } from "../db/queries/maintenance";
 import {
   enabledEndpointsOf,
@@ -26,6 +27,7 @@ import { newId } from "../domain/ids";
 import { log } from "../log";
 import { toBase64 } from "../security/crypto";
 import { seal, unseal } from "../security/sealed";
+import { ALERT_WORDS, AUTO_DISABLED_REASON } from "../shared/alerts";
 import { notify } from "./notify";
 
 export const EVENT_TYPES = [
@@ -221,14 +223,28 @@ export async function attemptDelivery(env: Env, deliveryId: string): Promise<{ r
 
 /** 24 hours of failures and no success: the endpoint stops getting events; its admins hear why. */
 async function disableEndpoint(env: Env, db: Db, endpointId: string, workspaceId: string, error: string) {
-  const reason = `Disabled after 24 hours of failed deliveries (last: ${error}).`;
+  const reason = `${AUTO_DISABLED_REASON} (last: ${error}).`;
   const [changed] = await db
     .update(webhookEndpoints)
     .set({ enabled: false, disabledReason: reason })
     .where(eq(webhookEndpoints.id, endpointId))
     .returning({ id: webhookEndpoints.id, url: webhookEndpoints.url, enabled: webhookEndpoints.enabled });
   if (!changed) return;
-  await auditSystem(env.DB, workspaceId, "webhook.disabled", { endpointId, url: changed.url, reason }, Date.now());
+  const now = Date.now();
+  await auditSystem(env.DB, workspaceId, "webhook.disabled", { endpointId, url: changed.url, reason }, now);
+  // The alert opens now rather than at the next minute's check (which keeps it open until the endpoint is
+  // enabled again or removed); the other endpoints hear of it as alert.opened.
+  const condition = webhookDisabled(workspaceId, { id: endpointId, url: changed.url, reason });
+  const opened = await openAlert(env.DB, condition, now, newId("alr"));
+  if (opened) {
+    await emitEvent(env, workspaceId, "alert.opened", {
+      alertId: opened.id,
+      kind: condition.kind,
+      subject: condition.subject,
+      summary: ALERT_WORDS.webhook_disabled,
+      details: condition.details,
+    });
+  }
   const admins = await db
     .select({ userId: memberships.userId, role: memberships.role })
     .from(memberships)

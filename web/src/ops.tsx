@@ -23,6 +23,7 @@ const RUNBOOKS: Record<string, string> = {
   dead_letters: "dlq-drain.md",
   opt_out_spike: "carrier-filtering.md",
   carrier_filtered: "carrier-filtering.md",
+  webhook_disabled: "integration-webhooks.md",
 };
 
 function alertText(a: Alert): string {
@@ -36,7 +37,9 @@ function alertText(a: Alert): string {
           ? `${d.lastHour} in the last hour`
           : a.kind === "opt_out_spike"
             ? `${d.lastHour} in the last hour (usually ${d.hourlyAverage})`
-            : `${a.subject}: ${d.filteredLastHour} filtered in the last hour`;
+            : a.kind === "webhook_disabled"
+              ? `${d.url}; enable it again in Settings → Webhooks once it answers`
+              : `${a.subject}: ${d.filteredLastHour} filtered in the last hour`;
   return `${a.summary}: ${figures}.`;
 }
 

@@ -1,11 +1,12 @@
 /** Alerts: the conditions that open them (across workspaces, for the minute cron) and their rows. */
 import { and, desc, eq } from "drizzle-orm";
+import { type AlertKind, AUTO_DISABLED_REASON } from "../../shared/alerts";
 import type { Db } from "../client";
 import { alerts } from "../schema";
 
 export interface AlertCondition {
   workspaceId: string;
-  kind: "failure_rate" | "stuck_pending" | "dead_letters" | "opt_out_spike" | "carrier_filtered";
+  kind: AlertKind;
   subject: string;
   details: Record<string, unknown>;
 }
@@ -19,10 +20,12 @@ const MIN = 60_000;
  * - stuck_pending: messages pending for more than 10 minutes;
  * - dead_letters: messages that ran out of retries in the last hour;
  * - opt_out_spike: at least 5 opt-outs in the last hour and more than 3 × the hourly average of the last 7 days;
- * - carrier_filtered: a sender with a message filtered by the carrier (30007) in the last hour.
+ * - carrier_filtered: a sender with a message filtered by the carrier (30007) in the last hour;
+ * - webhook_disabled: an integration endpoint disabled after 24 hours of failures, until an admin enables
+ *   or removes it.
  */
 export async function currentConditions(d1: D1Database, now: number): Promise<AlertCondition[]> {
-  const [failures, pending, dead, optOuts, filtered] = await d1.batch<Record<string, unknown>>([
+  const [failures, pending, dead, optOuts, filtered, disabled] = await d1.batch<Record<string, unknown>>([
     d1
       .prepare(
         `SELECT workspace_id AS workspaceId, count(*) AS total,
@@ -60,6 +63,12 @@ export async function currentConditions(d1: D1Database, now: number): Promise<Al
          GROUP BY workspace_id, from_number`,
       )
       .bind(now - 60 * MIN),
+    d1
+      .prepare(
+        `SELECT workspace_id AS workspaceId, id, url, disabled_reason AS reason FROM webhook_endpoints
+         WHERE enabled = 0 AND disabled_reason LIKE ?1 || '%'`,
+      )
+      .bind(AUTO_DISABLED_REASON),
   ]);
   const rows = (r: D1Result<Record<string, unknown>> | undefined) => r?.results ?? [];
   const out: AlertCondition[] = [];
@@ -105,7 +114,38 @@ export async function currentConditions(d1: D1Database, now: number): Promise<Al
       details: { sender: String(r.sender), filteredLastHour: Number(r.n), errorCode: 30007 },
     });
   }
+  for (const r of rows(disabled)) out.push(webhookDisabled(String(r.workspaceId), r));
   return out;
+}
+
+/** The condition of an endpoint disabled after 24 hours of failures (the subject is the endpoint's id). */
+export function webhookDisabled(
+  workspaceId: string,
+  endpoint: { id?: unknown; url?: unknown; reason?: unknown },
+): AlertCondition {
+  return {
+    workspaceId,
+    kind: "webhook_disabled",
+    subject: String(endpoint.id),
+    details: { endpointId: String(endpoint.id), url: String(endpoint.url), reason: String(endpoint.reason) },
+  };
+}
+
+/** Opens one alert now (a no-op while the same one is open); the alert's row when this call opened it. */
+export async function openAlert(d1: D1Database, condition: AlertCondition, now: number, id: string) {
+  const row = await openStatement(d1, condition, now, id).first<Record<string, unknown>>();
+  return row && Number(row.openedAt) === now ? row : null;
+}
+
+function openStatement(d1: D1Database, c: AlertCondition, now: number, id: string) {
+  return d1
+    .prepare(
+      `INSERT INTO alerts (id, workspace_id, kind, subject, status, details, opened_at, last_seen_at)
+       VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?6)
+       ON CONFLICT DO UPDATE SET last_seen_at = ?6, details = ?5
+       RETURNING id, workspace_id AS workspaceId, kind, subject, details, opened_at AS openedAt`,
+    )
+    .bind(id, c.workspaceId, c.kind, c.subject, JSON.stringify(c.details), now);
 }
 
 /**
@@ -116,16 +156,7 @@ export async function currentConditions(d1: D1Database, now: number): Promise<Al
 export async function syncAlerts(d1: D1Database, conditions: AlertCondition[], now: number, newId: () => string) {
   const held = JSON.stringify(conditions.map((c) => [c.workspaceId, c.kind, c.subject]));
   const statements = [
-    ...conditions.map((c) =>
-      d1
-        .prepare(
-          `INSERT INTO alerts (id, workspace_id, kind, subject, status, details, opened_at, last_seen_at)
-           VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?6)
-           ON CONFLICT DO UPDATE SET last_seen_at = ?6, details = ?5
-           RETURNING id, workspace_id AS workspaceId, kind, subject, details, opened_at AS openedAt`,
-        )
-        .bind(newId(), c.workspaceId, c.kind, c.subject, JSON.stringify(c.details), now),
-    ),
+    ...conditions.map((c) => openStatement(d1, c, now, newId())),
     d1
       .prepare(
         `UPDATE alerts SET status = 'resolved', resolved_at = ?1

@@ -9,9 +9,9 @@ import { listAlerts } from "../../db/queries/alerts";
 import { deliveryHealth } from "../../db/queries/ops";
 import { MESSAGE_STATUSES } from "../../db/schema";
 import { iso } from "../../domain/time";
-import { ALERT_WORDS } from "../../messaging/alerts";
 import { jobConfig } from "../../messaging/config";
 import { breakerFor } from "../../rooms/twilio-breaker";
+import { ALERT_KINDS, ALERT_WORDS } from "../../shared/alerts";
 import type { AppEnv } from "../context";
 import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonContent, security } from "../schemas";
@@ -44,7 +44,7 @@ const DeliverySchema = z
 const AlertSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(["failure_rate", "stuck_pending", "dead_letters", "opt_out_spike", "carrier_filtered"]),
+    kind: z.enum(ALERT_KINDS),
     subject: z.string().nullable(),
     summary: z.string(),
     status: z.enum(["open", "resolved"]),

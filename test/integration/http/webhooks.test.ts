@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { evaluateAlerts } from "../../../src/messaging/alerts";
 import { attemptDelivery } from "../../../src/messaging/events";
 import { call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
@@ -144,7 +145,7 @@ describe("integration webhooks", () => {
     expect((await call("GET", "/api/webhooks", { key: ws.key })).json.items[0].failingSince).toBeNull();
   });
 
-  it("disables an endpoint after 24 hours of failures, tells the admins, and audits it", async () => {
+  it("disables an endpoint after 24 hours of failures, tells the admins, audits it and opens an alert", async () => {
     const ws = await textingWorkspace();
     const r = await receiver();
     const created = await call("POST", "/api/webhooks", { key: ws.key }, { body: { url: r.url, events: ["*"] } });
@@ -169,9 +170,23 @@ describe("integration webhooks", () => {
     expect(note.map((n: { type: string }) => n.type)).toContain("webhook_disabled");
     const audit = (await call("GET", "/api/audit?action=webhook.disabled", ws.account)).json.items;
     expect(audit).toHaveLength(1);
-    // Enabled again by an admin, it gets events again.
+    // An alert opens at once, and the minute's check keeps it open (one, not a second) while it stays disabled.
+    const openAlerts = async () =>
+      (await call("GET", "/api/alerts", { key: ws.key })).json.items.filter(
+        (a: { kind: string }) => a.kind === "webhook_disabled",
+      );
+    expect(await openAlerts()).toMatchObject([
+      { subject: created.json.id, status: "open", details: { endpointId: created.json.id, url: r.url } },
+    ]);
+    await evaluateAlerts(env, Date.now());
+    expect(await openAlerts()).toHaveLength(1);
+    // Enabled again by an admin, it gets events again, and the alert resolves.
     const back = await call("PATCH", `/api/webhooks/${created.json.id}`, { key: ws.key }, { body: { enabled: true } });
     expect(back.json).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
+    await evaluateAlerts(env, Date.now());
+    expect(await openAlerts()).toEqual([]);
+    const all = (await call("GET", "/api/alerts?status=all", { key: ws.key })).json.items;
+    expect(all.filter((a: { kind: string }) => a.kind === "webhook_disabled")).toMatchObject([{ status: "resolved" }]);
   });
 
   it("is admin-only and tenant-safe, and refuses plain-http URLs", async () => {
