@@ -14,6 +14,7 @@ import type { AppEnv } from "./context";
 import { foldsCredential, presentedCredential, requireAuth } from "./middleware/auth";
 import { originCheck, securityHeaders } from "./middleware/security";
 import { finishOpenApi } from "./openapi";
+import { addExamples } from "./openapi-examples";
 import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { attachmentRoutes, mediaRoutes } from "./routes/attachments";
@@ -135,18 +136,30 @@ export function createApp() {
     description: "An API key from POST /api/api-keys",
   });
   finishOpenApi(app, (path) => PUBLIC_API_PATHS.has(path) || TOKEN_LINK.test(path));
-  app.doc31("/api/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: {
-      title: "Parley API",
-      version: "0.1.0",
-      description:
-        "Team inbox for SMS, MMS, WhatsApp and email. Errors share one shape: `{ error: { code, message, details? } }`. Lists are `{ items, nextCursor }`.",
-      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
-    },
-    // This deployment's origin (PUBLIC_BASE_URL): what generated clients call by default.
-    servers: [{ url: c.env.PUBLIC_BASE_URL.replace(/\/$/, ""), description: "This Parley deployment" }],
-  }));
+  // The document, with an example on every operation (src/http/openapi-examples.ts); built once per origin.
+  const documents = new Map<string, unknown>();
+  app.get("/api/openapi.json", (c) => {
+    let doc = documents.get(c.env.PUBLIC_BASE_URL);
+    if (!doc) {
+      const built = app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "Parley API",
+          version: "0.1.0",
+          description:
+            "Team inbox for SMS, MMS, WhatsApp and email. Errors share one shape: `{ error: { code, message, details? } }`. Lists are `{ items, nextCursor }`.",
+          license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+        },
+        // This deployment's origin (PUBLIC_BASE_URL): what generated clients call by default.
+        servers: [{ url: c.env.PUBLIC_BASE_URL.replace(/\/$/, ""), description: "This Parley deployment" }],
+        // getOpenAPI31Document is typed with the 3.0 config (no license identifier); doc31 takes this shape.
+      } as Parameters<typeof app.getOpenAPI31Document>[0]);
+      addExamples(built as Parameters<typeof addExamples>[0]);
+      doc = built;
+      documents.set(c.env.PUBLIC_BASE_URL, doc);
+    }
+    return c.json(doc);
+  });
   app.get("/api/docs", async (c, next) => {
     await next();
     c.res.headers.set("Content-Security-Policy", DOCS_CSP);
