@@ -40,6 +40,8 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // A second local D1 beside DB, for the shard directory's tests (src/db/shards.ts).
+                d1Databases: { DB: "00000000-0000-0000-0000-000000000000", DB_SHARD_1: "parley-shard-1" },
                 bindings: {
                   TEST_MIGRATIONS: migrations,
                   TEST_EMULATOR_URL: `http://127.0.0.1:${port}`,

@@ -238,6 +238,45 @@ export type AnalyticsReport = {
     }>;
 };
 
+export type ArchiveSummary = {
+    /**
+     * The threshold (null: never archive)
+     */
+    archiveAfterDays: number | null;
+    /**
+     * Messages whose contents are in R2
+     */
+    archivedMessages: number;
+    /**
+     * Archive objects (one per conversation and month)
+     */
+    objects: number;
+    /**
+     * Their compressed size in R2
+     */
+    bytes: number;
+    oldestArchivedAt: string | null;
+    newestArchivedAt: string | null;
+};
+
+export type ArchiveEntry = {
+    id: string;
+    conversationId: string;
+    month: string;
+    firstSeq: number;
+    lastSeq: number;
+    firstAt: string;
+    lastAt: string;
+    messages: number;
+    inbound: number;
+    outbound: number;
+    bytes: number;
+    /**
+     * Retention erased the contents of messages before this
+     */
+    erasedBefore: string | null;
+};
+
 export type ContactList = {
     items: Array<Contact>;
     nextCursor: string | null;
@@ -406,6 +445,7 @@ export type WorkspaceSettings = {
     name: string;
     helpText: string;
     retentionDays: number | null;
+    archiveAfterDays: number | null;
     autoAssign: boolean;
     timezone: string;
     quietHours: {
@@ -1996,6 +2036,189 @@ export type CreateAnalyticRecomputeResponses = {
 
 export type CreateAnalyticRecomputeResponse = CreateAnalyticRecomputeResponses[keyof CreateAnalyticRecomputeResponses];
 
+export type GetArchiveData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/archive';
+};
+
+export type GetArchiveErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type GetArchiveError = GetArchiveErrors[keyof GetArchiveErrors];
+
+export type GetArchiveResponses = {
+    /**
+     * Summary
+     */
+    200: ArchiveSummary;
+};
+
+export type GetArchiveResponse = GetArchiveResponses[keyof GetArchiveResponses];
+
+export type ListArchiveEntriesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        conversationId?: string;
+        contactId?: string;
+        /**
+         * Months with messages at or after this
+         */
+        from?: string;
+        /**
+         * Months with messages before this
+         */
+        to?: string;
+        limit?: number;
+    };
+    url: '/api/archive/entries';
+};
+
+export type ListArchiveEntriesErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type ListArchiveEntriesError = ListArchiveEntriesErrors[keyof ListArchiveEntriesErrors];
+
+export type ListArchiveEntriesResponses = {
+    /**
+     * Entries
+     */
+    200: {
+        items: Array<ArchiveEntry>;
+    };
+};
+
+export type ListArchiveEntriesResponse = ListArchiveEntriesResponses[keyof ListArchiveEntriesResponses];
+
+export type CreateArchiveRunData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/archive/run';
+};
+
+export type CreateArchiveRunErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type CreateArchiveRunError = CreateArchiveRunErrors[keyof CreateArchiveRunErrors];
+
+export type CreateArchiveRunResponses = {
+    /**
+     * Archived
+     */
+    200: {
+        objects: number;
+        messages: number;
+        /**
+         * More is due: run again (or let the cron continue)
+         */
+        more: boolean;
+        summary: ArchiveSummary;
+    };
+};
+
+export type CreateArchiveRunResponse = CreateArchiveRunResponses[keyof CreateArchiveRunResponses];
+
+export type CreateArchiveRestoreData = {
+    body: {
+        /**
+         * Only this conversation (omit or null: the whole workspace)
+         */
+        conversationId?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/archive/restore';
+};
+
+export type CreateArchiveRestoreErrors = {
+    /**
+     * Malformed request
+     */
+    400: Error;
+    /**
+     * No or invalid credentials
+     */
+    401: Error;
+    /**
+     * Not found in your workspace
+     */
+    404: Error;
+    /**
+     * Validation failed
+     */
+    422: Error;
+};
+
+export type CreateArchiveRestoreError = CreateArchiveRestoreErrors[keyof CreateArchiveRestoreErrors];
+
+export type CreateArchiveRestoreResponses = {
+    /**
+     * Restored
+     */
+    200: {
+        objects: number;
+        messages: number;
+        /**
+         * More remains archived: call again
+         */
+        more: boolean;
+        summary: ArchiveSummary;
+    };
+};
+
+export type CreateArchiveRestoreResponse = CreateArchiveRestoreResponses[keyof CreateArchiveRestoreResponses];
+
 export type ListContactsData = {
     body?: never;
     path?: never;
@@ -3178,6 +3401,10 @@ export type UpdateWorkspaceData = {
         name?: string;
         helpText?: string;
         retentionDays?: number | null;
+        /**
+         * Move message contents older than this many days to R2 (compressed, read back transparently; null: never)
+         */
+        archiveAfterDays?: number | null;
         /**
          * Assign new inbound conversations round-robin to the agents online
          */

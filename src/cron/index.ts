@@ -7,6 +7,7 @@ import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/j
 import { log } from "../log";
 import { evaluateAlerts } from "../messaging/alerts";
 import { recomputeRecent } from "../messaging/analytics";
+import { archiveDue } from "../messaging/archive";
 import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
@@ -27,6 +28,7 @@ export const JOB_NAMES = [
   "reconcile",
   "retention",
   "uploads",
+  "archive",
   "alerts",
   "analytics",
 ] as const;
@@ -70,6 +72,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
     case DAILY:
       await runJob(env, "retention", () => purgeExpired(env, now));
       await runJob(env, "uploads", () => purgeUnsentUploads(env, now));
+      await runJob(env, "archive", () => archiveDue(env, now));
       break;
     default:
       log("warn", "unknown cron expression", { cron: controller.cron });

@@ -20,6 +20,8 @@ export const workspaces = sqliteTable("workspaces", {
   helpText: text("help_text").notNull(),
   /** Days to keep message bodies and events; null keeps them forever. */
   retentionDays: integer("retention_days"),
+  /** Message contents older than this many days move to R2 (src/messaging/archive.ts); null: never. */
+  archiveAfterDays: integer("archive_after_days"),
   /** Round-robin new inbound conversations among the agents online in the inbox. */
   autoAssign: integer("auto_assign", { mode: "boolean" }).notNull().default(false),
   /** IANA zone: the fallback for recipients' local time, and the zone of business hours. */
@@ -350,6 +352,44 @@ export const messageAttempts = sqliteTable(
 );
 
 export const SUPPRESSION_SOURCES = ["keyword", "twilio", "manual", "import"] as const;
+
+/**
+ * Archived messages (src/messaging/archive.ts): the stub a conversation-month leaves in D1 when its
+ * messages (with their status events) move to R2 as gzip JSONL. Thread pages read the object back when
+ * they reach its seq range; restore inserts the rows again and deletes the stub and the object.
+ */
+export const messageArchives = sqliteTable(
+  "message_archives",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    /** UTC month of its messages, `YYYY-MM`. */
+    month: text("month").notNull(),
+    firstSeq: integer("first_seq").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    messages: integer("messages").notNull(),
+    inbound: integer("inbound").notNull(),
+    outbound: integer("outbound").notNull(),
+    /** The R2 object: `<workspace>/archive/<conversation>/<YYYY-MM>.<first>-<last>.jsonl.gz`. */
+    key: text("key").notNull(),
+    bytes: integer("bytes").notNull(),
+    /** Retention has erased the contents of its messages created before this (the object was rewritten). */
+    erasedBefore: integer("erased_before"),
+    createdAt: timestamp("created_at"),
+  },
+  (t) => [
+    uniqueIndex("message_archives_key_uq").on(t.key),
+    index("message_archives_conversation_idx").on(t.conversationId, t.lastSeq),
+    index("message_archives_workspace_idx").on(t.workspaceId, t.lastAt),
+  ],
+);
 
 /**
  * Consent is about a phone number, not a contact row: a workspace's suppression list keyed by E.164.
@@ -694,6 +734,8 @@ export const campaigns = sqliteTable(
     updatedAt: integer("updated_at"),
     startedAt: integer("started_at"),
     completedAt: integer("completed_at"),
+    /** Its counts, frozen when its first messages were archived (they then leave D1): src/messaging/archive.ts. */
+    archivedCounts: text("archived_counts", { mode: "json" }).$type<Record<string, number>>(),
   },
   (t) => [index("campaigns_workspace_idx").on(t.workspaceId, t.createdAt), index("campaigns_status_idx").on(t.status)],
 );
@@ -928,3 +970,13 @@ export const analyticsErrors = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.hour, t.inbox, t.errorCode] })],
 );
+
+/**
+ * The shard directory (src/db/shards.ts): which D1 binding holds each workspace's rows. Lives in the
+ * primary database; no foreign key, so a workspace's directory row outlives a move of its data.
+ */
+export const workspaceShards = sqliteTable("workspace_shards", {
+  workspaceId: text("workspace_id").primaryKey(),
+  shard: text("shard").notNull(),
+  placedAt: integer("placed_at").notNull(),
+});

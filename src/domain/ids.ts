@@ -25,7 +25,8 @@ export type IdPrefix =
   | "whk"
   | "whd"
   | "evt"
-  | "alr";
+  | "alr"
+  | "arc";
 
 export function newId(prefix: IdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20));

@@ -17,6 +17,7 @@ import { finishOpenApi } from "./openapi";
 import { addExamples } from "./openapi-examples";
 import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { archiveRoutes } from "./routes/archive";
 import { attachmentRoutes, mediaRoutes } from "./routes/attachments";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes, meRoutes } from "./routes/auth";
@@ -106,6 +107,7 @@ export function createApp() {
   app.route("/api/attachments", attachmentRoutes);
   app.route("/api/webhooks", webhookRoutes);
   app.route("/api/analytics", analyticsRoutes);
+  app.route("/api/archive", archiveRoutes);
   app.route("/api/contacts", contactRoutes);
   app.route("/api/conversations", conversationRoutes);
   app.route("/api/conversations", noteRoutes);

@@ -24,6 +24,7 @@ export const PERMISSIONS: Rule[] = [
   ["*", /^\/api\/webhooks(\/.*)?$/, "admin"],
   ["GET", /^\/api\/alerts$/, "admin"],
   ["*", /^\/api\/analytics(\/.*)?$/, "admin"],
+  ["*", /^\/api\/archive(\/.*)?$/, "admin"],
   ["GET", /^\/api\/audit$/, "admin"],
   // Templates: admins write them; previewing is reading.
   ["POST", new RegExp(`^/api/templates/${ID}/preview$`), "messages:read"],

@@ -9,6 +9,7 @@ import { attachmentsOfMessages, deleteAttachments, unusedBefore } from "../db/qu
 import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../db/queries/maintenance";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
+import { eraseArchivedBefore } from "./archive";
 
 const BATCH = 500;
 const MAX_BATCHES_PER_RUN = 20;
@@ -87,7 +88,11 @@ export async function purgeExpired(
         events += e;
         if (m < BATCH && e < BATCH) break;
       }
-      if (messages + events > 0) {
+      // Messages archived to R2 are erased there too (whole objects, or rewritten when partly expired).
+      const archived = await eraseArchivedBefore(env, ws.id, cutoff);
+      media += await deleteFilesOf(env, archived.messageIds);
+      messages += archived.messageIds.length;
+      if (messages + events + archived.objects > 0) {
         totals.workspaces++;
         totals.messages += messages;
         totals.events += events;
@@ -95,7 +100,14 @@ export async function purgeExpired(
           env.DB,
           ws.id,
           "retention.purged",
-          { retentionDays: ws.retentionDays, cutoff: new Date(cutoff).toISOString(), messages, events, media },
+          {
+            retentionDays: ws.retentionDays,
+            cutoff: new Date(cutoff).toISOString(),
+            messages,
+            events,
+            media,
+            archives: archived.objects,
+          },
           now,
         );
       }

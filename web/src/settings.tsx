@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { API_KEY_SCOPES, DEFAULT_KEY_SCOPES, SCOPE_DESCRIPTIONS, type Scope } from "../../src/shared/scopes";
 import { ApiError, api } from "./api";
+import { ArchiveSettings } from "./archive";
 import { InboxSettings } from "./channels";
 import { SendingSettings, TemplateSettings } from "./policies";
 import { AssignmentSettings, DeleteWorkspace, LabelSettings, PasswordSettings, TeamSettings } from "./team";
@@ -40,6 +41,7 @@ export function Settings(props: { me: Me; onChanged: () => void; onBack: () => v
       <InboxSettings admin={admin} />
       {admin && props.me.user && <Keys />}
       {admin && <WebhookSettings />}
+      {admin && <ArchiveSettings />}
       <HelpText me={props.me} admin={admin} onChanged={props.onChanged} />
       {props.me.user && <PasswordSettings />}
       <DeleteWorkspace me={props.me} />

@@ -258,9 +258,9 @@ export async function reportRows(
         `SELECT
            (SELECT count(*) FROM suppressions s WHERE s.workspace_id = ?1 AND s.created_at >= ?2 AND s.created_at < ?3) AS optOuts,
            (SELECT json_group_array(json_object('id', c.id, 'name', c.name, 'status', c.status,
-               'sent', (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'outbound' AND m.status IN ('sent', 'delivered', 'read', 'delivery_unknown')),
-               'delivered', (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'outbound' AND m.status IN ('delivered', 'read')),
-               'replied', (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'inbound')))
+               'sent', coalesce(json_extract(c.archived_counts, '$.sent'), (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'outbound' AND m.status IN ('sent', 'delivered', 'read', 'delivery_unknown'))),
+               'delivered', coalesce(json_extract(c.archived_counts, '$.delivered'), (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'outbound' AND m.status IN ('delivered', 'read'))),
+               'replied', coalesce(json_extract(c.archived_counts, '$.replied'), (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.direction = 'inbound'))))
              FROM campaigns c WHERE c.workspace_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3) AS campaigns,
            (SELECT json_group_object(u.id, u.name) FROM users u JOIN memberships mb ON mb.user_id = u.id WHERE mb.workspace_id = ?1) AS names`,
       )

@@ -149,7 +149,7 @@ export interface CampaignCountRow {
 export async function campaignCounts(d1: D1Database, campaignId: string): Promise<CampaignCountRow> {
   const row = await d1
     .prepare(
-      `SELECT count(*) AS recipients,
+      `SELECT c.archived_counts AS frozen, count(*) AS recipients,
          coalesce(sum(r.outcome = 'skipped_opt_out'), 0) AS skippedOptOut,
          coalesce(sum(m.status IN ('pending', 'scheduled')), 0) AS queued,
          coalesce(sum(m.status = 'scheduled' AND m.deferred_reason = 'quiet_hours'), 0) AS skippedQuietHours,
@@ -167,8 +167,12 @@ export async function campaignCounts(d1: D1Database, campaignId: string): Promis
        WHERE r.campaign_id = ?`,
     )
     .bind(campaignId)
-    .first<CampaignCountRow>();
-  return row ?? emptyCounts();
+    .first<CampaignCountRow & { frozen: string | null }>();
+  // Once its messages started moving to the archive, the counts frozen then are the campaign's counts.
+  if (row?.frozen) return { ...emptyCounts(), ...(JSON.parse(row.frozen) as Partial<CampaignCountRow>) };
+  if (!row) return emptyCounts();
+  const { frozen: _frozen, ...counts } = row;
+  return counts;
 }
 
 /** A campaign's counts before anything happened (a draft). */
@@ -212,4 +216,16 @@ export async function campaignBacklog(
     .bind(campaignId)
     .first<{ pending: number; waiting: number }>();
   return row ?? { pending: 0, waiting: 0 };
+}
+
+/**
+ * Freezes a finished campaign's counts before its messages are archived (they leave D1, and the counts
+ * are computed from them); a no-op once frozen.
+ */
+export async function freezeCampaignCounts(d1: D1Database, campaignId: string) {
+  const counts = await campaignCounts(d1, campaignId);
+  await d1
+    .prepare("UPDATE campaigns SET archived_counts = ?2 WHERE id = ?1 AND archived_counts IS NULL")
+    .bind(campaignId, JSON.stringify(counts))
+    .run();
 }

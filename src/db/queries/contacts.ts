@@ -233,11 +233,20 @@ export async function contactHistory(d1: D1Database, workspaceId: string, contac
       .bind(workspaceId, contactId),
     d1
       .prepare(
-        `SELECT min(m.created_at) AS firstAt, max(m.created_at) AS lastAt,
-           sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE c.workspace_id = ?1
-           AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))`,
+        // Messages in D1 and those archived to R2 (their stubs carry the counts and the time range).
+        `SELECT min(firstAt) AS firstAt, max(lastAt) AS lastAt, sum(inbound) AS inbound, sum(outbound) AS outbound
+         FROM (
+           SELECT min(m.created_at) AS firstAt, max(m.created_at) AS lastAt,
+             sum(m.direction = 'inbound') AS inbound, sum(m.direction = 'outbound') AS outbound
+           FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE c.workspace_id = ?1
+             AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))
+           UNION ALL
+           SELECT min(a.first_at), max(a.last_at), sum(a.inbound), sum(a.outbound)
+           FROM message_archives a JOIN conversations c ON c.id = a.conversation_id
+           WHERE a.workspace_id = ?1
+             AND c.contact_id IN (SELECT id FROM contacts WHERE workspace_id = ?1 AND (id = ?2 OR merged_into = ?2))
+         )`,
       )
       .bind(workspaceId, contactId),
     d1

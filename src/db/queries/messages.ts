@@ -2,7 +2,7 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
 import type { MediaItem, MessageStatus } from "../schema";
@@ -165,16 +165,24 @@ export async function listThread(
           sql.raw("c.from_number"),
         )})`;
   const inThread = and(eq(messages.workspaceId, workspaceId), eq(messages.conversationId, conversationId), scope);
+  // The highest seq archived to R2 (null: none), read in the same statement, so a page tells without a
+  // second round trip whether older (or resumed) messages must come from the archive.
+  const columns = {
+    ...getTableColumns(messages),
+    archivedThrough: sql<
+      number | null
+    >`(select max(a.last_seq) from message_archives a where a.conversation_id = ${conversationId})`,
+  };
   if (opts.after !== undefined) {
     return db
-      .select()
+      .select(columns)
       .from(messages)
       .where(and(inThread, gt(messages.seq, opts.after)))
       .orderBy(asc(messages.seq))
       .limit(opts.limit);
   }
   const rows = await db
-    .select()
+    .select(columns)
     .from(messages)
     .where(opts.before !== undefined ? and(inThread, lt(messages.seq, opts.before)) : inThread)
     .orderBy(desc(messages.seq))

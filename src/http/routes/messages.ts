@@ -12,6 +12,7 @@ import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
 import { ApiError, notFound, unprocessable } from "../../domain/errors";
 import { iso } from "../../domain/time";
+import { withArchived } from "../../messaging/archive";
 import { presentMessage } from "../../messaging/present";
 import {
   cancelScheduled,
@@ -346,11 +347,20 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     // One query in the common case, the credential check folded in; only an empty page needs to tell
     // "no messages" from "not signed in" (401/403) or "not yours" (404).
     const who = credentialSql(c.get("credential"), Date.now(), "messages:read");
-    const rows = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1, userId: who.userId });
-    if (rows.length === 0) {
+    const found = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1, userId: who.userId });
+    let workspaceId = found[0]?.workspaceId;
+    if (!workspaceId) {
       const principal = await principalNow(c);
       if (!(await getConversation(db, principal.workspaceId, id, principal.userId))) throw notFound("Conversation");
+      workspaceId = principal.workspaceId;
     }
+    // Messages archived to R2 are read back when the page reaches them (no D1 round trip otherwise).
+    const rows = await withArchived(c.env, workspaceId, id, found, {
+      before,
+      after,
+      want: limit + 1,
+      archivedThrough: found.length > 0 ? (found[0]?.archivedThrough ?? null) : undefined,
+    });
     const hasMore = rows.length > limit;
     // Older pages drop their first (oldest) extra row; newer pages their last.
     const page = after !== undefined ? rows.slice(0, limit) : rows.slice(rows.length > limit ? 1 : 0);

@@ -20,6 +20,7 @@ const WorkspaceSettingsSchema = z
     name: z.string(),
     helpText: z.string(),
     retentionDays: z.number().int().nullable(),
+    archiveAfterDays: z.number().int().nullable(),
     autoAssign: z.boolean(),
     timezone: z.string(),
     quietHours: QuietHoursSchema.nullable(),
@@ -46,7 +47,7 @@ const patchRoute = createRoute({
   method: "patch",
   path: "/",
   tags: ["workspace"],
-  summary: "Change the name, HELP reply or retention (days; null keeps everything)",
+  summary: "Change the name, HELP reply, retention and archive thresholds (days; null: never), hours and limits",
   security,
   request: {
     body: jsonBody(
@@ -61,6 +62,17 @@ const patchRoute = createRoute({
             .max(3650, "must be at most 3650 days")
             .nullable()
             .optional(),
+          archiveAfterDays: z
+            .number()
+            .int()
+            .min(7, "must be at least 7 days")
+            .max(3650, "must be at most 3650 days")
+            .nullable()
+            .optional()
+            .openapi({
+              description:
+                "Move message contents older than this many days to R2 (compressed, read back transparently; null: never)",
+            }),
           autoAssign: z
             .boolean()
             .optional()
@@ -138,6 +150,7 @@ function present(row: typeof workspaces.$inferSelect) {
     name: row.name,
     helpText: row.helpText,
     retentionDays: row.retentionDays,
+    archiveAfterDays: row.archiveAfterDays ?? null,
     autoAssign: row.autoAssign,
     timezone: row.timezone,
     quietHours: row.quietHours ?? null,

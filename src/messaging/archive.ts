@@ -1,0 +1,256 @@
+/**
+ * Archive to R2. For a workspace with `archiveAfterDays`, the daily cron (or an admin's "Archive now")
+ * moves messages older than that out of D1: per conversation and UTC month, the whole rows and their
+ * status events go to R2 as gzip-compressed JSONL
+ * (`<workspace>/archive/<conversation>/<YYYY-MM>.<first seq>-<last seq>.jsonl.gz`), and a stub
+ * (`message_archives`: seq and time range, counts, the key) stays in D1. D1 keeps one row per
+ * conversation-month instead of one per message, its events and its search-index entries.
+ *
+ * Thread pages read archived pages transparently: when a page reaches below the oldest message in D1
+ * (or a resume cursor points into an archived range), the stubs covering it are found and their
+ * objects read. Search by metadata (a contact's name, number or email) still finds the conversation;
+ * the archived words are no longer full-text indexed. `GET /api/archive/entries` lists stubs by
+ * conversation, contact and time. Restore inserts the rows and events again and deletes stub and object.
+ *
+ * Nothing is lost between the steps: the object is written first, then the stub and the deletion in one
+ * D1 transaction, so a crash in between leaves the rows in D1 (the next run writes the same key again);
+ * a message still in flight, and each conversation's last message (the inbox list shows it), stay.
+ */
+import { createDb } from "../db/client";
+import {
+  type ArchivedLine,
+  archiveCandidates,
+  archiveStats,
+  archivingWorkspaces,
+  commitArchive,
+  linesToArchive,
+  markStubErased,
+  restoreLines,
+  stubsAfter,
+  stubsBefore,
+  stubsPastRetention,
+  stubsToRestore,
+} from "../db/queries/archive";
+import { freezeCampaignCounts } from "../db/queries/campaigns";
+import { auditSystem } from "../db/queries/maintenance";
+import { newId } from "../domain/ids";
+import { log } from "../log";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Conversation-months per workspace per run (each: one D1 read, one R2 write, one D1 write). */
+const MAX_GROUPS_PER_RUN = 200;
+
+async function gzipLines(lines: ArchivedLine[]): Promise<Uint8Array> {
+  const text = `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`;
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The lines of an archive object (null when it is missing). */
+export async function readArchive(env: Env, key: string): Promise<ArchivedLine[] | null> {
+  const object = await env.FILES.get(key);
+  if (!object) return null;
+  const text = await new Response(object.body.pipeThrough(new DecompressionStream("gzip"))).text();
+  return text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as ArchivedLine);
+}
+
+export function archiveKeyFor(workspaceId: string, conversationId: string, month: string, first: number, last: number) {
+  return `${workspaceId}/archive/${conversationId}/${month}.${first}-${last}.jsonl.gz`;
+}
+
+/** Archives what is due, for every workspace with a threshold (or just one). */
+export async function archiveDue(
+  env: Env,
+  now: number,
+  only?: string,
+): Promise<{ workspaces: number; objects: number; messages: number; more: boolean }> {
+  const db = createDb(env.DB);
+  const totals = { workspaces: 0, objects: 0, messages: 0, more: false };
+  for (const ws of await archivingWorkspaces(env.DB, only)) {
+    try {
+      const cutoff = now - ws.archiveAfterDays * DAY_MS;
+      const groups = await archiveCandidates(db, ws.id, cutoff, MAX_GROUPS_PER_RUN);
+      let objects = 0;
+      let messages = 0;
+      for (const g of groups) {
+        const lines = await linesToArchive(db, ws.id, g.conversationId, g.month, cutoff);
+        const first = lines[0];
+        const last = lines.at(-1);
+        if (!first || !last) continue;
+        for (const campaignId of new Set(lines.flatMap((l) => (l.campaignId ? [l.campaignId] : [])))) {
+          await freezeCampaignCounts(env.DB, campaignId);
+        }
+        const key = archiveKeyFor(ws.id, g.conversationId, g.month, first.seq, last.seq);
+        const body = await gzipLines(lines);
+        await env.FILES.put(key, body, {
+          httpMetadata: { contentType: "application/jsonl", contentEncoding: "gzip" },
+          customMetadata: { workspaceId: ws.id, conversationId: g.conversationId, messages: String(lines.length) },
+        });
+        messages += await commitArchive(
+          env.DB,
+          {
+            id: newId("arc"),
+            workspaceId: ws.id,
+            conversationId: g.conversationId,
+            month: g.month,
+            firstSeq: first.seq,
+            lastSeq: last.seq,
+            firstAt: first.createdAt,
+            lastAt: last.createdAt,
+            messages: lines.length,
+            inbound: lines.filter((l) => l.direction === "inbound").length,
+            outbound: lines.filter((l) => l.direction === "outbound").length,
+            key,
+            bytes: body.byteLength,
+            createdAt: now,
+          },
+          lines.map((l) => l.id),
+        );
+        objects++;
+      }
+      if (objects > 0) {
+        totals.workspaces++;
+        await auditSystem(
+          env.DB,
+          ws.id,
+          "messages.archived",
+          { objects, messages, before: new Date(cutoff).toISOString() },
+          now,
+        );
+        log("info", "messages archived", { workspaceId: ws.id, objects, messages });
+      }
+      totals.objects += objects;
+      totals.messages += messages;
+      if (groups.length === MAX_GROUPS_PER_RUN) totals.more = true;
+    } catch (err) {
+      log("error", "archiving failed for a workspace", { workspaceId: ws.id, error: String(err) });
+      if (only) throw err;
+    }
+  }
+  return totals;
+}
+
+type Row = Omit<ArchivedLine, "events">;
+
+async function linesOf(env: Env, stubs: { key: string }[]): Promise<Row[]> {
+  const objects = await Promise.all(stubs.map((s) => readArchive(env, s.key)));
+  return objects.flatMap((lines, i) => {
+    if (!lines) log("error", "archive object missing", { key: stubs[i]?.key });
+    return (lines ?? []).map(({ events: _events, ...row }) => row);
+  });
+}
+
+/**
+ * A thread page with its archived part: `rows` are what D1 returned for the page (oldest first), asked
+ * with `want` = limit + 1 to know whether there is more; `archivedThrough` is the highest archived seq
+ * (null: nothing archived; undefined: not known, as when D1 returned no row). Archives are read only
+ * when the page reaches below the oldest message D1 returned, or a resume cursor precedes an archived seq.
+ */
+export async function withArchived(
+  env: Env,
+  workspaceId: string,
+  conversationId: string,
+  rows: Row[],
+  page: { before?: number; after?: number; want: number; archivedThrough: number | null | undefined },
+): Promise<Row[]> {
+  if (page.archivedThrough === null) return rows;
+  if (page.after !== undefined) {
+    const after = page.after;
+    if (page.archivedThrough !== undefined && page.archivedThrough <= after) return rows;
+    // Newer than a cursor that precedes archived messages: those come first, then D1's rows.
+    const lowest = rows[0]?.seq ?? Number.POSITIVE_INFINITY;
+    const stubs = (await stubsAfter(env.DB, workspaceId, conversationId, after)).filter((s) => s.firstSeq < lowest);
+    if (stubs.length === 0) return rows;
+    const archived = (await linesOf(env, stubs)).filter((r) => r.seq > after && r.seq < lowest);
+    return [...archived.sort((a, b) => a.seq - b.seq), ...rows].slice(0, page.want);
+  }
+  if (rows.length >= page.want) return rows;
+  // Fewer than asked: the rest, if any, is archived below the oldest row (or the cursor).
+  const below = rows[0]?.seq ?? page.before ?? Number.POSITIVE_INFINITY;
+  const stubs = await stubsBefore(env.DB, workspaceId, conversationId, below);
+  const out = [...rows];
+  for (const stub of stubs) {
+    if (out.length >= page.want) break;
+    const lines = (await linesOf(env, [stub])).filter((r) => r.seq < (out[0]?.seq ?? below));
+    out.unshift(...lines.sort((a, b) => a.seq - b.seq).slice(-(page.want - out.length)));
+  }
+  return out;
+}
+
+/** Restores a workspace's (or one conversation's) archived messages into D1 and deletes their objects. */
+export async function restoreArchived(
+  env: Env,
+  workspaceId: string,
+  conversationId: string | null,
+): Promise<{ objects: number; messages: number; more: boolean }> {
+  const limit = 50;
+  const stubs = await stubsToRestore(env.DB, workspaceId, conversationId, limit);
+  let messages = 0;
+  let objects = 0;
+  for (const stub of stubs) {
+    const lines = await readArchive(env, stub.key);
+    if (!lines) {
+      log("error", "archive object missing on restore", { key: stub.key });
+      continue;
+    }
+    messages += await restoreLines(env.DB, stub.id, lines);
+    await env.FILES.delete(stub.key);
+    objects++;
+  }
+  return { objects, messages, more: stubs.length === limit };
+}
+
+/**
+ * Retention over archives, as in D1: the messages past the cutoff keep their place (seq, status, times)
+ * but lose their contents (body, media, subject, html) and their events before the cutoff; the object is
+ * rewritten (a partly expired one again on later days, as more of it expires). Returns the ids of the
+ * messages erased now (the caller deletes their attachments) and how many objects changed.
+ */
+export async function eraseArchivedBefore(
+  env: Env,
+  workspaceId: string,
+  cutoff: number,
+): Promise<{ objects: number; messageIds: string[] }> {
+  const stubs = await stubsPastRetention(env.DB, workspaceId, cutoff, 200);
+  const messageIds: string[] = [];
+  let changed = 0;
+  for (const stub of stubs) {
+    const lines = await readArchive(env, stub.key);
+    const holds = (l: ArchivedLine) => l.body !== "" || l.media.length > 0 || l.subject !== null || l.html !== null;
+    // Only messages not erased by an earlier run count (a partly expired object is rewritten daily).
+    const expired = (lines ?? []).filter((l) => l.createdAt < cutoff && holds(l));
+    messageIds.push(...expired.map((l) => l.id));
+    if (!lines || expired.length === 0) {
+      await markStubErased(env.DB, stub.id, cutoff, stub.bytes);
+      continue;
+    }
+    const erased = lines.map((l) =>
+      l.createdAt < cutoff
+        ? { ...l, body: "", media: [], subject: null, html: null, events: l.events.filter((e) => e.at >= cutoff) }
+        : l,
+    );
+    const body = await gzipLines(erased);
+    await env.FILES.put(stub.key, body, {
+      httpMetadata: { contentType: "application/jsonl", contentEncoding: "gzip" },
+      customMetadata: { workspaceId, conversationId: lines[0]?.conversationId ?? "", messages: String(lines.length) },
+    });
+    await markStubErased(env.DB, stub.id, cutoff, body.byteLength);
+    changed++;
+  }
+  return { objects: changed, messageIds };
+}
+
+export async function archiveSummary(env: Env, workspaceId: string) {
+  const row = await archiveStats(env.DB, workspaceId);
+  return {
+    archiveAfterDays: row?.archiveAfterDays ?? null,
+    archivedMessages: Number(row?.messages ?? 0),
+    objects: Number(row?.objects ?? 0),
+    bytes: Number(row?.bytes ?? 0),
+    oldestArchivedAt: row?.oldest ? new Date(row.oldest).toISOString() : null,
+    newestArchivedAt: row?.newest ? new Date(row.newest).toISOString() : null,
+  };
+}
