@@ -377,7 +377,7 @@ export const messageArchives = sqliteTable(
     messages: integer("messages").notNull(),
     inbound: integer("inbound").notNull(),
     outbound: integer("outbound").notNull(),
-    /** The R2 object: `<workspace>/archive/<conversation>/<YYYY-MM>.<first>-<last>.jsonl.gz`. */
+    /** The R2 object: `archive/<workspace>/<conversation>/<YYYY-MM>.<first>-<last>.jsonl.gz`. */
     key: text("key").notNull(),
     bytes: integer("bytes").notNull(),
     /** Retention has erased the contents of its messages created before this (the object was rewritten). */

@@ -2,7 +2,7 @@
  * Archive to R2. For a workspace with `archiveAfterDays`, the daily cron (or an admin's "Archive now")
  * moves messages older than that out of D1: per conversation and UTC month, the whole rows and their
  * status events go to R2 as gzip-compressed JSONL
- * (`<workspace>/archive/<conversation>/<YYYY-MM>.<first seq>-<last seq>.jsonl.gz`), and a stub
+ * (`archive/<workspace>/<conversation>/<YYYY-MM>.<first seq>-<last seq>.jsonl.gz`), and a stub
  * (`message_archives`: seq and time range, counts, the key) stays in D1. D1 keeps one row per
  * conversation-month instead of one per message, its events and its search-index entries.
  *
@@ -28,9 +28,11 @@ import {
   restoreLines,
   stubsAfter,
   stubsBefore,
+  stubsOfConversations,
   stubsPastRetention,
   stubsToRestore,
 } from "../db/queries/archive";
+import { attachmentsByIds, attachmentsOfConversations, deleteAttachments } from "../db/queries/attachments";
 import { freezeCampaignCounts } from "../db/queries/campaigns";
 import { auditSystem } from "../db/queries/maintenance";
 import { newId } from "../domain/ids";
@@ -58,7 +60,7 @@ export async function readArchive(env: Env, key: string): Promise<ArchivedLine[]
 }
 
 export function archiveKeyFor(workspaceId: string, conversationId: string, month: string, first: number, last: number) {
-  return `${workspaceId}/archive/${conversationId}/${month}.${first}-${last}.jsonl.gz`;
+  return `archive/${workspaceId}/${conversationId}/${month}.${first}-${last}.jsonl.gz`;
 }
 
 /** Archives what is due, for every workspace with a threshold (or just one). */
@@ -253,4 +255,50 @@ export async function archiveSummary(env: Env, workspaceId: string) {
     oldestArchivedAt: row?.oldest ? new Date(row.oldest).toISOString() : null,
     newestArchivedAt: row?.newest ? new Date(row.newest).toISOString() : null,
   };
+}
+
+/** The R2 prefixes that hold a workspace's files: attachments, archives, imports, exports. */
+const WORKSPACE_PREFIXES = ["attachments", "archive", "imports", "exports"];
+
+/**
+ * Deletes every object of a deleted workspace (its rows went by cascade), page by page. Returns how many.
+ * Runs after the response (waitUntil); a failure is logged and leaves objects nobody can reach.
+ */
+export async function deleteWorkspaceFiles(env: Env, workspaceId: string): Promise<number> {
+  let deleted = 0;
+  for (const prefix of WORKSPACE_PREFIXES) {
+    let cursor: string | undefined;
+    do {
+      const page = await env.FILES.list({ prefix: `${prefix}/${workspaceId}/`, cursor, limit: 1000 });
+      if (page.objects.length > 0) {
+        await env.FILES.delete(page.objects.map((o) => o.key));
+        deleted += page.objects.length;
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  }
+  return deleted;
+}
+
+/**
+ * The files a contact's conversations hold — their archive objects, and the attachments of their
+ * messages, live or archived — read before the rows go; `deleteFiles` removes them after.
+ */
+export async function filesOfConversations(env: Env, workspaceId: string, conversationIds: string[]) {
+  const stubs = await stubsOfConversations(env.DB, workspaceId, conversationIds);
+  const lines = (await Promise.all(stubs.map((s) => readArchive(env, s.key)))).flatMap((l) => l ?? []);
+  const archivedIds = lines.flatMap((l) => l.media.flatMap((m) => (m.attachmentId ? [m.attachmentId] : [])));
+  const db = createDb(env.DB);
+  const live = await attachmentsOfConversations(db, workspaceId, conversationIds);
+  const archived = archivedIds.length > 0 ? await attachmentsByIds(db, workspaceId, archivedIds) : [];
+  return {
+    objectKeys: [...stubs.map((s) => s.key), ...live.map((a) => a.key), ...archived.map((a) => a.key)],
+    attachmentIds: [...live, ...archived].map((a) => a.id),
+  };
+}
+
+/** Deletes files found by filesOfConversations (rows first, then objects). */
+export async function deleteFiles(env: Env, files: { objectKeys: string[]; attachmentIds: string[] }) {
+  await deleteAttachments(createDb(env.DB), files.attachmentIds);
+  for (let i = 0; i < files.objectKeys.length; i += 1000) await env.FILES.delete(files.objectKeys.slice(i, i + 1000));
 }

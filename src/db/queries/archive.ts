@@ -175,6 +175,19 @@ export async function stubsToRestore(
   return results;
 }
 
+/** The stubs of some conversations of a workspace (a contact's, before it is deleted). */
+export async function stubsOfConversations(d1: D1Database, workspaceId: string, conversationIds: string[]) {
+  if (conversationIds.length === 0) return [];
+  const { results } = await d1
+    .prepare(
+      `SELECT id, key FROM message_archives
+       WHERE workspace_id = ?1 AND conversation_id IN (SELECT value FROM json_each(?2))`,
+    )
+    .bind(workspaceId, JSON.stringify(conversationIds))
+    .all<{ id: string; key: string }>();
+  return results;
+}
+
 /** SQL that inserts rows of `table` from a JSON array parameter of objects keyed by the app's field names. */
 function insertFromJson(table: typeof messages | typeof messageEvents, name: string): string {
   const columns = Object.entries(getTableColumns(table));

@@ -3,7 +3,7 @@ import { type AnyColumn, and, desc, eq, isNull, like, lt, or, type SQL, sql } fr
 import { newId } from "../../domain/ids";
 import { toE164 } from "../../domain/phone";
 import type { Db } from "../client";
-import { auditLog, contacts, suppressions } from "../schema";
+import { auditLog, contacts, conversations, suppressions } from "../schema";
 import { hasAnyLabelSql } from "./campaigns";
 
 /** A LIKE pattern matching `text` anywhere, with %, _ and \ taken literally (paired with ESCAPE '\'). */
@@ -220,6 +220,18 @@ export async function optOutRecipient(
 }
 
 /** A contact's history: its threads, message counts and first/last message, and its consent changes. */
+/** The conversations of a contact and of those merged into it (what deleting it deletes). */
+export async function conversationIdsOfContact(db: Db, workspaceId: string, contactId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(
+      sql`${conversations.workspaceId} = ${workspaceId} AND ${conversations.contactId} IN
+        (SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND (id = ${contactId} OR merged_into = ${contactId}))`,
+    );
+  return rows.map((r) => r.id);
+}
+
 export async function contactHistory(d1: D1Database, workspaceId: string, contactId: string) {
   const [threads, totals, consent, numbers] = await d1.batch<Record<string, unknown>>([
     d1

@@ -4,6 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { audit, auditStatement } from "../../db/queries/audit";
 import {
   contactHistory,
+  conversationIdsOfContact,
   getContact,
   listContacts,
   mergeStatements,
@@ -16,6 +17,7 @@ import { conflict, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { iso } from "../../domain/time";
 import { isTimeZone } from "../../domain/zones";
+import { deleteFiles, filesOfConversations } from "../../messaging/archive";
 import { presentContact } from "../../messaging/present";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
@@ -356,6 +358,9 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = c.get("db");
     const target = await getContact(db, principal.workspaceId, c.req.valid("param").id);
     if (!target) throw notFound("Contact");
+    // Their files (archives, attachments) are found before the rows go and deleted after.
+    const conversationIds = await conversationIdsOfContact(db, principal.workspaceId, target.id);
+    const files = await filesOfConversations(c.env, principal.workspaceId, conversationIds);
     // The contact and any merged into it (their threads go with them).
     const [gone] = await db
       .delete(contacts)
@@ -367,6 +372,7 @@ export const contactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       )
       .returning({ id: contacts.id });
     if (!gone) throw notFound("Contact");
+    await deleteFiles(c.env, files);
     // The suppression list keeps the number's consent: deleting the contact does not lift an opt-out.
     await audit(db, principal, "contact.deleted", "contact", target.id);
     return c.body(null, 204);

@@ -6,6 +6,7 @@ import { workspaces } from "../../db/schema";
 import { forbidden, notFound, validationFailed } from "../../domain/errors";
 import { isTimeZone } from "../../domain/zones";
 import { log } from "../../log";
+import { deleteWorkspaceFiles } from "../../messaging/archive";
 import { inboxFor } from "../../rooms/inbox-stream";
 import { limiterFor } from "../../rooms/workspace-limiter";
 import { BusinessHoursSchema, QuietHoursSchema, SEND_LIMITS } from "../../shared/policies";
@@ -212,6 +213,13 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
       inboxFor(c.env, row.id)
         .closeAll("workspace deleted")
         .catch(() => 0),
+    );
+    // Its files in R2 (attachments, archives, imports, exports) go too.
+    c.executionCtx.waitUntil(
+      deleteWorkspaceFiles(c.env, row.id).then(
+        (n) => log("info", "workspace files deleted", { workspaceId: row.id, objects: n }),
+        (err: unknown) => log("error", "workspace files not deleted", { workspaceId: row.id, error: String(err) }),
+      ),
     );
     return c.body(null, 204);
   });

@@ -8,9 +8,12 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../../../src/db/client";
+import { attachmentsOfMessages, deleteAttachments } from "../../../src/db/queries/attachments";
 import { purgeExpired } from "../../../src/messaging/retention";
 import { addContact, addNumber, call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
+import { eventually } from "../../helpers/twilio";
 
 const DAY = 24 * 3_600_000;
 
@@ -129,7 +132,7 @@ describe("archive to R2", () => {
       [4, 5, 2],
     ]);
     expect(stubs[0]?.key).toMatch(
-      new RegExp(`^${ws.account.workspaceId}/archive/${ws.conv}/\\d{4}-\\d{2}\\.1-3\\.jsonl\\.gz$`),
+      new RegExp(`^archive/${ws.account.workspaceId}/${ws.conv}/\\d{4}-\\d{2}\\.1-3\\.jsonl\\.gz$`),
     );
     // Each object: gzip JSONL, one whole message per line with its events.
     const lines = await gunzipLines(stubs[0]?.key ?? "");
@@ -234,6 +237,48 @@ describe("archive to R2", () => {
     expect((await inD1(ws.conv)).map((r) => r.seq)).toEqual([5, 6]);
     expect(await counts(done)).toEqual(before);
     expect((await counts(going)).sent).toBe(1);
+  });
+
+  it("deleting the contact deletes its archives and their attachments; deleting the workspace deletes all its files", async () => {
+    const ws = await oldConversation();
+    // An archived message with a picture.
+    const attachmentKey = `attachments/${ws.account.workspaceId}/att_archived1`;
+    await env.FILES.put(attachmentKey, new Uint8Array([1, 2, 3]));
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO attachments (id, workspace_id, message_id, key, name, content_type, size, created_at) VALUES ('att_archived1', ?, ?, ?, 'p.jpg', 'image/jpeg', 3, ?)",
+      ).bind(ws.account.workspaceId, ws.ids[1], attachmentKey, Date.now()),
+      env.DB.prepare(
+        `UPDATE messages SET media = '[{"url":"x","contentType":"image/jpeg","attachmentId":"att_archived1","name":"p.jpg","size":3}]' WHERE id = ?`,
+      ).bind(ws.ids[1]),
+    ]);
+    await call("PATCH", "/api/workspace", { key: ws.key }, { body: { archiveAfterDays: 30 } });
+    await call("POST", "/api/archive/run", { key: ws.key });
+    const keys = (await stubRows(ws.conv)).map((s) => s.key);
+    expect(keys).toHaveLength(2);
+    expect((await call("DELETE", `/api/contacts/${ws.contactId}`, { key: ws.key })).status).toBe(204);
+    for (const k of [...keys, attachmentKey]) expect(await env.FILES.get(k)).toBeNull();
+    expect(await stubRows(ws.conv)).toEqual([]);
+    expect(await env.DB.prepare("SELECT id FROM attachments WHERE id = 'att_archived1'").first()).toBeNull();
+
+    // The workspace's other files go with the workspace.
+    const other = await oldConversation();
+    await call("PATCH", "/api/workspace", { key: other.key }, { body: { archiveAfterDays: 30 } });
+    await call("POST", "/api/archive/run", { key: other.key });
+    const files = [...(await stubRows(other.conv)).map((s) => s.key), `imports/${other.account.workspaceId}/x.csv`];
+    await env.FILES.put(files.at(-1) ?? "", "phone\n");
+    const name = (await call("GET", "/api/workspace", other.account)).json.name;
+    expect((await call("DELETE", "/api/workspace", other.account, { body: { confirm: name } })).status).toBe(204);
+    await eventually(async () => {
+      for (const k of files) if (await env.FILES.get(k)) return false;
+      return true;
+    });
+  });
+
+  it("looks up the attachments of hundreds of messages at once (D1 binds at most 100 parameters)", async () => {
+    const ids = Array.from({ length: 250 }, (_, i) => `msg_many_${i}`);
+    await expect(attachmentsOfMessages(createDb(env.DB), ids)).resolves.toEqual([]);
+    await expect(deleteAttachments(createDb(env.DB), ids)).resolves.toBeUndefined();
   });
 
   it("is admin-only and tenant-safe", async () => {
