@@ -182,8 +182,11 @@ export const workspaceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
       throw validationFailed([{ path: "workspaceSendsPerSecond", message: `at most ${cap} on this deployment` }]);
     }
     const before = await db.query.workspaces.findFirst({ where: eq(workspaces.id, principal.workspaceId) });
+    if (!before) throw notFound("Workspace");
+    // An empty change changes nothing (and is not audited).
+    if (Object.keys(input).length === 0) return c.json(present(before), 200);
     const [row] = await db.update(workspaces).set(input).where(eq(workspaces.id, principal.workspaceId)).returning();
-    if (!row || !before) throw notFound("Workspace");
+    if (!row) throw notFound("Workspace");
     const was = { ...present(before), ...before } as Record<string, unknown>;
     if ("userSendsPerMinute" in input || "workspaceSendsPerSecond" in input || "workspaceSendBurst" in input) {
       await limiterFor(c.env, principal.workspaceId)

@@ -77,6 +77,9 @@ describe("API keys", () => {
       expect(res.json.error).toMatchObject({ code: "insufficient_scope", details: { required: "admin" } });
     }
     expect((await call("PATCH", "/api/workspace", { key: admin }, { body: { helpText: "Hi" } })).status).toBe(200);
+    // An empty change is a no-op answered with the settings (it was a 500).
+    const empty = await call("PATCH", "/api/workspace", { key: admin }, { body: {} });
+    expect([empty.status, empty.json.helpText]).toEqual([200, "Hi"]);
   });
 
   it("holds a key to exactly the scopes it was given, and refuses unknown scopes with 422", async () => {
