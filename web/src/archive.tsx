@@ -60,7 +60,9 @@ export function ArchiveSettings() {
       );
       setSummary(r.summary);
       setStatus(
-        `${what === "run" ? "Archived" : "Restored"} ${r.messages} message(s) in ${r.objects} file(s).${r.more ? " More to do: press again." : ""}`,
+        what === "run" && r.messages === 0
+          ? `Nothing to archive yet: no message is older than ${r.summary.archiveAfterDays} days.`
+          : `${what === "run" ? "Archived" : "Restored"} ${r.messages} message(s) in ${r.objects} file(s).${r.more ? " More to do: press again." : ""}`,
       );
     } catch (err) {
       setStatus(errorText(err));
@@ -73,7 +75,7 @@ export function ArchiveSettings() {
       <h2 id="archive-title">Retention and archive</h2>
       <form onSubmit={save} class="row wrap">
         <label>
-          Archive contents after (days)
+          Archive messages after (days)
           <input
             type="number"
             min={7}

@@ -6,17 +6,17 @@
 /** Buckets of the response and resolution histograms (src/messaging/analytics.ts BUCKETS_MS, plus "longer"). */
 export const HIST_LENGTH = 10;
 
+/** The volume figures a rollup row sums (and a report adds up). */
+export interface Volumes {
+  inbound: number;
+  outbound: number;
+  delivered: number;
+  failed: number;
+  segments: number;
+}
+
 export interface HourSource {
-  volumes: {
-    inbox: string;
-    agent: string;
-    channel: string;
-    inbound: number;
-    outbound: number;
-    delivered: number;
-    failed: number;
-    segments: number;
-  }[];
+  volumes: (Volumes & { inbox: string; agent: string; channel: string })[];
   errors: { inbox: string; code: number; n: number }[];
   firstResponses: { inbox: string; channel: string; agent: string; waitMs: number }[];
   resolutions: { inbox: string; agent: string; channel: string; durationMs: number }[];
@@ -104,15 +104,10 @@ export async function hourSource(d1: D1Database, workspaceId: string, from: numb
 }
 
 /** One rollup row of a workspace-hour, its histograms as arrays of HIST_LENGTH buckets. */
-export interface RollupRow {
+export interface RollupRow extends Volumes {
   inbox: string;
   agentId: string;
   channel: string;
-  inbound: number;
-  outbound: number;
-  delivered: number;
-  failed: number;
-  segments: number;
   firstResponses: number;
   firstResponseHist: number[];
   resolutions: number;

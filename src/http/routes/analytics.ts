@@ -10,6 +10,7 @@ import {
   recomputeRange,
   reportCsv,
 } from "../../messaging/analytics";
+import { archiveSummary } from "../../messaging/archive";
 import type { AppEnv } from "../context";
 import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
@@ -159,6 +160,15 @@ export const analyticsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
       throw unprocessable("validation_failed", "Rebuild at most 31 days, from before to.", {
         fields: [{ path: "from", message: "at most 31 days before to" }],
       });
+    }
+    // Hours whose messages were archived to R2 can no longer be rebuilt from D1: their rollups stay as computed.
+    const { archiveAfterDays } = await archiveSummary(c.env, principal.workspaceId);
+    if (archiveAfterDays !== null && start < Date.now() - archiveAfterDays * DAY) {
+      throw unprocessable(
+        "range_archived",
+        `Messages older than ${archiveAfterDays} days are archived; their hours keep the rollups computed before.`,
+        { fields: [{ path: "from", message: `at most ${archiveAfterDays} days ago` }] },
+      );
     }
     const hours = await recomputeRange(c.env, principal.workspaceId, start, end);
     await audit(c.get("db"), principal, "analytics.recomputed", "workspace", principal.workspaceId, {

@@ -77,6 +77,16 @@ const entriesRoute = createRoute({
   responses: { 200: jsonContent(z.object({ items: z.array(EntrySchema) }), "Entries"), ...errorResponses },
 });
 
+/** What a run or a restore did: objects and messages moved, whether more remains, and the summary after. */
+function resultSchema(more: string) {
+  return z.object({
+    objects: z.number().int(),
+    messages: z.number().int(),
+    more: z.boolean().openapi({ description: more }),
+    summary: SummarySchema,
+  });
+}
+
 const runRoute = createRoute({
   method: "post",
   path: "/run",
@@ -84,15 +94,7 @@ const runRoute = createRoute({
   summary: "Archive now what is older than the threshold (owner/admin; the daily cron does it too)",
   security,
   responses: {
-    200: jsonContent(
-      z.object({
-        objects: z.number().int(),
-        messages: z.number().int(),
-        more: z.boolean().openapi({ description: "More is due: run again (or let the cron continue)" }),
-        summary: SummarySchema,
-      }),
-      "Archived",
-    ),
+    200: jsonContent(resultSchema("More is due: run again (or let the cron continue)"), "Archived"),
     ...errorResponses,
   },
 });
@@ -116,15 +118,7 @@ const restoreRoute = createRoute({
     ),
   },
   responses: {
-    200: jsonContent(
-      z.object({
-        objects: z.number().int(),
-        messages: z.number().int(),
-        more: z.boolean().openapi({ description: "More remains archived: call again" }),
-        summary: SummarySchema,
-      }),
-      "Restored",
-    ),
+    200: jsonContent(resultSchema("More remains archived: call again"), "Restored"),
     ...errorResponses,
   },
 });

@@ -166,6 +166,20 @@ describe("archive to R2", () => {
     expect(history).toMatchObject({ inbound: 4, outbound: 2 });
     expect(Date.parse(history.firstMessageAt)).toBeLessThan(Date.now() - 99 * DAY);
 
+    // Archived hours are not rebuilt from D1 (they would lose the archived messages).
+    const recompute = await call(
+      "POST",
+      "/api/analytics/recompute",
+      { key: ws.key },
+      {
+        body: {
+          from: new Date(Date.now() - 40 * DAY).toISOString(),
+          to: new Date(Date.now() - 39 * DAY).toISOString(),
+        },
+      },
+    );
+    expect([recompute.status, recompute.json.error.code]).toEqual([422, "range_archived"]);
+
     // A second run archives nothing twice.
     expect((await call("POST", "/api/archive/run", { key: ws.key })).json).toMatchObject({ objects: 0, messages: 0 });
 
