@@ -123,10 +123,11 @@ export async function receiveText(
   );
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
-  if (isNewThread)
+  // Integration events only when the workspace has an endpoint (read with the route: no extra round trip).
+  if (isNewThread && route.integrations)
     await emitEvent(ctx.env, workspaceId, "conversation.created", { conversationId, contactId: thread.contactId });
-  await emitEvent(ctx.env, workspaceId, "message.received", { message: result.message });
-  if (keyword === "opt_out") {
+  if (route.integrations) await emitEvent(ctx.env, workspaceId, "message.received", { message: result.message });
+  if (keyword === "opt_out" && route.integrations) {
     await emitEvent(ctx.env, workspaceId, "contact.opted_out", {
       contactId: thread.contactId,
       phone: from,

@@ -33,6 +33,7 @@ import {
   statusChangeStatements,
 } from "../db/queries/messages";
 import { noteStatements } from "../db/queries/notes";
+import { integrationsOfMessageStatement } from "../db/queries/webhooks";
 import { conversations, type MediaItem, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
@@ -375,13 +376,13 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /** Records a status report and moves the status forward when it ranks higher (invariant 3). */
   async applyStatus(change: StatusChange): Promise<ApplyStatusResult> {
-    return this.commitStatusChange(change.at, (d1) => statusChangeStatements(d1, change));
+    return this.commitStatusChange(change.at, change.messageId, (d1) => statusChangeStatements(d1, change));
   }
 
   /** Manual retry of a failed message: the one sanctioned move backwards, recorded as its own event. */
   async restartFailed(messageId: string): Promise<ApplyStatusResult> {
     const at = Date.now();
-    return this.commitStatusChange(at, (d1) => restartStatements(d1, messageId, at));
+    return this.commitStatusChange(at, messageId, (d1) => restartStatements(d1, messageId, at));
   }
 
   /**
@@ -430,7 +431,11 @@ export class ConversationRoom extends DurableObject<Env> {
     });
   }
 
-  private commitStatusChange(at: number, build: (d1: D1Database) => D1PreparedStatement[]): Promise<ApplyStatusResult> {
+  private commitStatusChange(
+    at: number,
+    messageId: string,
+    build: (d1: D1Database) => D1PreparedStatement[],
+  ): Promise<ApplyStatusResult> {
     return this.serialize(async () => {
       const count = newCount();
       const d1 = countingD1(this.env.DB, count);
@@ -442,9 +447,17 @@ export class ConversationRoom extends DurableObject<Env> {
         status: string;
         errorCode: number | null;
         workspaceId: string;
-      }>([...statements, mirrorSeqStatement(d1, this.conversationId, this.lastSeq + 1)]);
+      }>([
+        ...statements,
+        mirrorSeqStatement(d1, this.conversationId, this.lastSeq + 1),
+        // Rides along: whether anyone subscribed to integration events (none: nothing to put on the queue).
+        integrationsOfMessageStatement(d1, messageId),
+      ]);
       const moved = results[statements.length - 1]?.results[0];
       const seq = (results[statements.length]?.results[0] as { seq?: number } | undefined)?.seq;
+      const integrations = Boolean(
+        (results[statements.length + 1]?.results[0] as { integrations?: number } | undefined)?.integrations,
+      );
       if (!moved || seq === undefined) return { applied: false, d1: count };
       this.adoptSeq(seq);
       this.remember(moved.workspaceId);
@@ -456,15 +469,17 @@ export class ConversationRoom extends DurableObject<Env> {
         errorCode: moved.errorCode,
         at: iso(at),
       });
-      this.ctx.waitUntil(
-        emitEvent(this.env, moved.workspaceId, "message.status", {
-          messageId: moved.id,
-          conversationId: this.conversationId,
-          status: moved.status,
-          errorCode: moved.errorCode,
-          at: iso(at),
-        }),
-      );
+      if (integrations) {
+        this.ctx.waitUntil(
+          emitEvent(this.env, moved.workspaceId, "message.status", {
+            messageId: moved.id,
+            conversationId: this.conversationId,
+            status: moved.status,
+            errorCode: moved.errorCode,
+            at: iso(at),
+          }),
+        );
+      }
       return { applied: true, seq, d1: count };
     });
   }

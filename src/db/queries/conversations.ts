@@ -290,6 +290,11 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
       autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
         Boolean,
       ),
+      /** Whether the workspace has an enabled integration endpoint (none: no event goes on the queue). */
+      integrations:
+        sql<boolean>`exists (select 1 from webhook_endpoints e where e.workspace_id = ${numbers.workspaceId} and e.enabled = 1)`.mapWith(
+          Boolean,
+        ),
     })
     .from(numbers)
     .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))

@@ -92,3 +92,16 @@ export async function unattemptedDeliveriesOf(db: Db, eventIds: string[]) {
       ),
     );
 }
+
+/**
+ * Whether the workspace of a message has an enabled integration endpoint, as a statement to ride in a
+ * batch that is sent anyway: without one, no integration event is put on the queue.
+ */
+export function integrationsOfMessageStatement(d1: D1Database, messageId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT EXISTS (SELECT 1 FROM webhook_endpoints e JOIN messages m ON m.workspace_id = e.workspace_id
+         WHERE m.id = ?1 AND e.enabled = 1) AS integrations`,
+    )
+    .bind(messageId);
+}
