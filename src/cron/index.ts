@@ -7,7 +7,7 @@ import { markJobFailed, markJobStarted, markJobSucceeded } from "../db/queries/j
 import { log } from "../log";
 import { evaluateAlerts } from "../messaging/alerts";
 import { recomputeRecent } from "../messaging/analytics";
-import { archiveDue } from "../messaging/archive";
+import { scheduleArchiving } from "../messaging/archive";
 import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
@@ -72,7 +72,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
     case DAILY:
       await runJob(env, "retention", () => purgeExpired(env, now));
       await runJob(env, "uploads", () => purgeUnsentUploads(env, now));
-      await runJob(env, "archive", () => archiveDue(env, now));
+      await runJob(env, "archive", () => scheduleArchiving(env));
       break;
     default:
       log("warn", "unknown cron expression", { cron: controller.cron });

@@ -22,6 +22,7 @@ import { newId } from "../domain/ids";
 import { toE164 } from "../domain/phone";
 import { isTimeZone } from "../domain/zones";
 import { log } from "../log";
+import { ArchiveJobSchema, runArchiveJob } from "../messaging/archive";
 import { copyInboundMedia, MediaJobSchema } from "../messaging/attachments";
 import { CampaignTickSchema, enqueueTick, runCampaignTick } from "../messaging/campaigns";
 import { attemptDelivery, DeliveryJobSchema } from "../messaging/events";
@@ -228,7 +229,7 @@ async function publish(env: Env, row: ImportRow): Promise<void> {
     .catch(() => undefined);
 }
 
-/** The jobs queue: one import chunk per message (the next chunk is a new message), one export, or one campaign tick. */
+/** The jobs queue: one import chunk per message (the next chunk is a new message), one export, one campaign tick, one workspace's archiving. */
 export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     const delivery = DeliveryJobSchema.safeParse(message.body);
@@ -251,6 +252,17 @@ export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): P
       } catch (err) {
         log("warn", "media copy failed; retrying", { messageId: media.data.messageId, error: String(err) });
         message.retry({ delaySeconds: Math.min(300, 5 * 2 ** message.attempts) });
+      }
+      continue;
+    }
+    const archive = ArchiveJobSchema.safeParse(message.body);
+    if (archive.success) {
+      try {
+        await runArchiveJob(env, archive.data, Date.now());
+        message.ack();
+      } catch (err) {
+        log("error", "archive job failed; retrying", { workspaceId: archive.data.workspaceId, error: String(err) });
+        message.retry({ delaySeconds: Math.min(600, 30 * 2 ** message.attempts) });
       }
       continue;
     }

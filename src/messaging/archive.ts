@@ -16,6 +16,7 @@
  * D1 transaction, so a crash in between leaves the rows in D1 (the next run writes the same key again);
  * a message still in flight, and each conversation's last message (the inbox list shows it), stay.
  */
+import { z } from "zod";
 import { createDb } from "../db/client";
 import {
   type ArchivedLine,
@@ -26,8 +27,7 @@ import {
   linesToArchive,
   markStubErased,
   restoreLines,
-  stubsAfter,
-  stubsBefore,
+  stubsAround,
   stubsOfConversations,
   stubsPastRetention,
   stubsToRestore,
@@ -39,8 +39,34 @@ import { newId } from "../domain/ids";
 import { log } from "../log";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Conversation-months per workspace per run (each: one D1 read, one R2 write, one D1 write). */
-const MAX_GROUPS_PER_RUN = 200;
+/**
+ * Conversation-months per run (each: one D1 read, one R2 write, one D1 write), so one run stays far inside
+ * an invocation's 1,000 subrequests; a workspace with more is continued by another job.
+ */
+const MAX_GROUPS_PER_RUN = 100;
+
+/** One workspace's archiving, on the jobs queue (one invocation each; it enqueues itself again while more is due). */
+export const ArchiveJobSchema = z.object({ kind: z.literal("archive"), workspaceId: z.string().min(1).max(64) });
+
+/** The daily cron's part: one archive job per workspace with a threshold (each runs in its own invocation). */
+export async function scheduleArchiving(env: Env): Promise<{ workspaces: number }> {
+  const workspaces = await archivingWorkspaces(env.DB);
+  for (let i = 0; i < workspaces.length; i += 100) {
+    await env.JOBS.sendBatch(
+      workspaces.slice(i, i + 100).map((w) => ({
+        body: { kind: "archive", workspaceId: w.id } satisfies z.infer<typeof ArchiveJobSchema>,
+      })),
+    );
+  }
+  return { workspaces: workspaces.length };
+}
+
+/** An archive job: archives what is due in its workspace, and continues in a new job while more is. */
+export async function runArchiveJob(env: Env, job: z.infer<typeof ArchiveJobSchema>, now: number) {
+  const result = await archiveDue(env, now, job.workspaceId);
+  if (result.more) await env.JOBS.send(job);
+  return result;
+}
 
 async function gzipLines(lines: ArchivedLine[]): Promise<Uint8Array> {
   const text = `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`;
@@ -63,7 +89,7 @@ export function archiveKeyFor(workspaceId: string, conversationId: string, month
   return `archive/${workspaceId}/${conversationId}/${month}.${first}-${last}.jsonl.gz`;
 }
 
-/** Archives what is due, for every workspace with a threshold (or just one). */
+/** Archives what is due (at most MAX_GROUPS_PER_RUN conversation-months) in every workspace with a threshold, or one. */
 export async function archiveDue(
   env: Env,
   now: number,
@@ -146,10 +172,14 @@ async function linesOf(env: Env, stubs: { key: string }[]): Promise<Row[]> {
 }
 
 /**
- * A thread page with its archived part: `rows` are what D1 returned for the page (oldest first), asked
- * with `want` = limit + 1 to know whether there is more; `archivedThrough` is the highest archived seq
- * (null: nothing archived; undefined: not known, as when D1 returned no row). Archives are read only
- * when the page reaches below the oldest message D1 returned, or a resume cursor precedes an archived seq.
+ * A thread page with its archived part. `rows` are what D1 returned for the page: the newest `want`
+ * below `before` (or the latest), or the oldest `want` after `after`, oldest first; `archivedThrough` is
+ * the highest archived seq (null: nothing archived; undefined: not known, as when D1 returned no row).
+ *
+ * The page is the `want` messages nearest the cursor among D1's rows and the archived ones together:
+ * archived and D1 seqs may interleave (a running campaign's message stays in D1 while its month goes),
+ * so objects are read while one could still hold a seq inside the page. D1 rows it did not return lie
+ * beyond the ones it did, so they never belong to the page.
  */
 export async function withArchived(
   env: Env,
@@ -159,27 +189,30 @@ export async function withArchived(
   page: { before?: number; after?: number; want: number; archivedThrough: number | null | undefined },
 ): Promise<Row[]> {
   if (page.archivedThrough === null) return rows;
-  if (page.after !== undefined) {
-    const after = page.after;
-    if (page.archivedThrough !== undefined && page.archivedThrough <= after) return rows;
-    // Newer than a cursor that precedes archived messages: those come first, then D1's rows.
-    const lowest = rows[0]?.seq ?? Number.POSITIVE_INFINITY;
-    const stubs = (await stubsAfter(env.DB, workspaceId, conversationId, after)).filter((s) => s.firstSeq < lowest);
-    if (stubs.length === 0) return rows;
-    const archived = (await linesOf(env, stubs)).filter((r) => r.seq > after && r.seq < lowest);
-    return [...archived.sort((a, b) => a.seq - b.seq), ...rows].slice(0, page.want);
+  const forward = page.after !== undefined;
+  // Nothing archived can fall inside a full page: forward, all archived seqs are at or before the cursor;
+  // backward, all of them are older than the oldest row returned.
+  if (page.archivedThrough !== undefined) {
+    if (forward && page.archivedThrough <= (page.after ?? 0)) return rows;
+    if (!forward && rows.length >= page.want && page.archivedThrough < (rows[0]?.seq ?? 0)) return rows;
   }
-  if (rows.length >= page.want) return rows;
-  // Fewer than asked: the rest, if any, is archived below the oldest row (or the cursor).
-  const below = rows[0]?.seq ?? page.before ?? Number.POSITIVE_INFINITY;
-  const stubs = await stubsBefore(env.DB, workspaceId, conversationId, below);
-  const out = [...rows];
+  const stubs = await stubsAround(env.DB, workspaceId, conversationId, page, page.want);
+  const inWindow = (seq: number) =>
+    forward ? seq > (page.after ?? 0) : seq < (page.before ?? Number.POSITIVE_INFINITY);
+  const merged = new Map<number, Row>(rows.map((r) => [r.seq, r]));
+  // The seq the page reaches to so far (the want-th nearest the cursor), or none while it is short.
+  const edge = () => {
+    const seqs = [...merged.keys()].sort((a, b) => (forward ? a - b : b - a));
+    return seqs.length >= page.want ? seqs[page.want - 1] : undefined;
+  };
   for (const stub of stubs) {
-    if (out.length >= page.want) break;
-    const lines = (await linesOf(env, [stub])).filter((r) => r.seq < (out[0]?.seq ?? below));
-    out.unshift(...lines.sort((a, b) => a.seq - b.seq).slice(-(page.want - out.length)));
+    const reach = edge();
+    // Stubs come nearest-first: once one starts beyond the page's reach, none after it can contribute.
+    if (reach !== undefined && (forward ? stub.firstSeq > reach : stub.lastSeq < reach)) break;
+    for (const line of await linesOf(env, [stub])) if (inWindow(line.seq)) merged.set(line.seq, line);
   }
-  return out;
+  const seqs = [...merged.keys()].sort((a, b) => (forward ? a - b : b - a)).slice(0, page.want);
+  return seqs.sort((a, b) => a - b).flatMap((seq) => merged.get(seq) ?? []);
 }
 
 /** Restores a workspace's (or one conversation's) archived messages into D1 and deletes their objects. */

@@ -110,26 +110,27 @@ export async function commitArchive(d1: D1Database, stub: typeof messageArchives
   return deleted?.results.length ?? 0;
 }
 
-/** Stubs of a conversation holding messages before `beforeSeq` (newest first). */
-export async function stubsBefore(d1: D1Database, workspaceId: string, conversationId: string, beforeSeq: number) {
+/**
+ * Stubs of a conversation that may hold messages before `beforeSeq` (newest last seq first), or after
+ * `afterSeq` (oldest first seq first); at most `limit` (each holds at least one message, so a page of
+ * `limit` never needs more).
+ */
+export async function stubsAround(
+  d1: D1Database,
+  workspaceId: string,
+  conversationId: string,
+  page: { before?: number; after?: number },
+  limit: number,
+) {
   const { results } = await d1
     .prepare(
-      `SELECT id, key, first_seq AS firstSeq, last_seq AS lastSeq FROM message_archives
-       WHERE workspace_id = ?1 AND conversation_id = ?2 AND first_seq < ?3 ORDER BY last_seq DESC LIMIT 20`,
+      page.after !== undefined
+        ? `SELECT id, key, first_seq AS firstSeq, last_seq AS lastSeq FROM message_archives
+           WHERE workspace_id = ?1 AND conversation_id = ?2 AND last_seq > ?3 ORDER BY first_seq ASC LIMIT ?4`
+        : `SELECT id, key, first_seq AS firstSeq, last_seq AS lastSeq FROM message_archives
+           WHERE workspace_id = ?1 AND conversation_id = ?2 AND first_seq < ?3 ORDER BY last_seq DESC LIMIT ?4`,
     )
-    .bind(workspaceId, conversationId, beforeSeq)
-    .all<{ id: string; key: string; firstSeq: number; lastSeq: number }>();
-  return results;
-}
-
-/** Stubs of a conversation holding messages after `afterSeq` (oldest first). */
-export async function stubsAfter(d1: D1Database, workspaceId: string, conversationId: string, afterSeq: number) {
-  const { results } = await d1
-    .prepare(
-      `SELECT id, key, first_seq AS firstSeq, last_seq AS lastSeq FROM message_archives
-       WHERE workspace_id = ?1 AND conversation_id = ?2 AND last_seq > ?3 ORDER BY first_seq ASC LIMIT 20`,
-    )
-    .bind(workspaceId, conversationId, afterSeq)
+    .bind(workspaceId, conversationId, page.after ?? page.before ?? Number.MAX_SAFE_INTEGER, limit)
     .all<{ id: string; key: string; firstSeq: number; lastSeq: number }>();
   return results;
 }

@@ -6,10 +6,13 @@
  * restore brings rows and events back and deletes the objects; retention erases archived contents as it
  * does in D1; tenant-safe, admin-only and audited.
  */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DAILY } from "../../../src/cron";
 import { createDb } from "../../../src/db/client";
 import { attachmentsOfMessages, deleteAttachments } from "../../../src/db/queries/attachments";
+import worker from "../../../src/index";
 import { purgeExpired } from "../../../src/messaging/retention";
 import { addContact, addNumber, call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
@@ -200,6 +203,19 @@ describe("archive to R2", () => {
     expect(audit).toEqual(expect.arrayContaining(["archive.run", "archive.restored", "workspace.updated"]));
   });
 
+  it("the daily cron archives through one job per workspace on the jobs queue", async () => {
+    const ws = await oldConversation();
+    await call("PATCH", "/api/workspace", { key: ws.key }, { body: { archiveAfterDays: 30 } });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: DAILY, scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    await eventually(async () => (await stubRows(ws.conv)).length === 2);
+    expect((await inD1(ws.conv)).map((r) => r.seq)).toEqual([6]);
+    expect(bodies((await call("GET", `/api/conversations/${ws.conv}/messages`, { key: ws.key })).json)).toEqual(
+      ws.bodies,
+    );
+  });
+
   it("retention erases archived contents as it does in D1: the messages keep their place, not their words", async () => {
     const ws = await oldConversation();
     await call("PATCH", "/api/workspace", { key: ws.key }, { body: { archiveAfterDays: 30 } });
@@ -239,18 +255,27 @@ describe("archive to R2", () => {
     };
     const done = `cmp_done${crypto.randomUUID().slice(0, 8)}`;
     const going = `cmp_going${crypto.randomUUID().slice(0, 8)}`;
-    await campaign(done, "completed", ws.ids[1] ?? "");
-    await campaign(going, "running", ws.ids[4] ?? "");
+    await campaign(done, "completed", ws.ids[4] ?? "");
+    await campaign(going, "running", ws.ids[1] ?? "");
     const counts = async (id: string) => (await call("GET", `/api/campaigns/${id}`, { key: ws.key })).json.counts;
     const before = await counts(done);
     expect(before).toMatchObject({ sent: 1, delivered: 1, replied: 1 });
     await call("PATCH", "/api/workspace", { key: ws.key }, { body: { archiveAfterDays: 30 } });
     const run = await call("POST", "/api/archive/run", { key: ws.key });
-    // The running campaign's message stays in D1; the rest of its month goes.
+    // The running campaign's message (seq 2) stays in D1; the rest of its month goes around it.
     expect(run.json.messages).toBe(4);
-    expect((await inD1(ws.conv)).map((r) => r.seq)).toEqual([5, 6]);
+    expect((await inD1(ws.conv)).map((r) => r.seq)).toEqual([2, 6]);
     expect(await counts(done)).toEqual(before);
     expect((await counts(going)).sent).toBe(1);
+    // Pages merge D1's rows and the archive's where their seqs interleave.
+    const thread = async (q = "") =>
+      (await call("GET", `/api/conversations/${ws.conv}/messages${q}`, { key: ws.key })).json;
+    expect(bodies(await thread())).toEqual(ws.bodies);
+    const page = await thread("?before=4&limit=2");
+    expect([seqs(page), page.nextCursor]).toEqual([[2, 3], "2"]);
+    expect(seqs(await thread("?before=2&limit=5"))).toEqual([1]);
+    expect(seqs(await thread("?after=1&limit=3"))).toEqual([2, 3, 4]);
+    expect(seqs(await thread("?limit=3"))).toEqual([4, 5, 6]);
   });
 
   it("deleting the contact deletes its archives and their attachments; deleting the workspace deletes all its files", async () => {
