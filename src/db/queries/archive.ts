@@ -40,14 +40,26 @@ function due(workspaceId: string, cutoff: number): SQL {
 
 const MONTH = sql`strftime('%Y-%m', ${messages.createdAt} / 1000, 'unixepoch')`;
 
-/** The next conversation-months with messages due (oldest months first). */
+/** Due messages one run looks at, oldest first: the query walks the workspace's time index this far and no further. */
+const SCAN_ROWS = 5000;
+
+/**
+ * The next conversation-months with messages due, among the oldest SCAN_ROWS due messages (so a
+ * workspace with millions of old messages costs one bounded index walk per run, not a scan of them all).
+ */
 export async function archiveCandidates(db: Db, workspaceId: string, cutoff: number, limit: number) {
-  return db
+  const oldest = db
     .select({ conversationId: messages.conversationId, month: sql<string>`${MONTH}`.as("month") })
     .from(messages)
     .where(due(workspaceId, cutoff))
-    .groupBy(messages.conversationId, sql`month`)
-    .orderBy(sql`month`, messages.conversationId)
+    .orderBy(asc(messages.createdAt))
+    .limit(SCAN_ROWS)
+    .as("oldest");
+  return db
+    .select({ conversationId: oldest.conversationId, month: oldest.month })
+    .from(oldest)
+    .groupBy(oldest.conversationId, sql`month`)
+    .orderBy(sql`month`, oldest.conversationId)
     .limit(limit);
 }
 
