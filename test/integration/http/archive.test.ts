@@ -13,6 +13,7 @@ import { DAILY } from "../../../src/cron";
 import { createDb } from "../../../src/db/client";
 import { attachmentsOfMessages, deleteAttachments } from "../../../src/db/queries/attachments";
 import worker from "../../../src/index";
+import { archiveDue } from "../../../src/messaging/archive";
 import { purgeExpired } from "../../../src/messaging/retention";
 import { addContact, addNumber, call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
@@ -201,6 +202,40 @@ describe("archive to R2", () => {
 
     const audit = (await call("GET", "/api/audit", ws.account)).json.items.map((a: { action: string }) => a.action);
     expect(audit).toEqual(expect.arrayContaining(["archive.run", "archive.restored", "workspace.updated"]));
+  });
+
+  it("a crash between writing the object and committing the stub loses nothing; the next run finishes the job", async () => {
+    const ws = await oldConversation();
+    await call("PATCH", "/api/workspace", { key: ws.key }, { body: { archiveAfterDays: 30 } });
+    // D1 fails the commit (the stub and the deletion) after the object was written to R2.
+    const failingDb = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const sqlOf = (s: D1PreparedStatement) => String((s as unknown as { statement?: string }).statement);
+            if (statements.some((s) => sqlOf(s).includes("INTO message_archives"))) throw new Error("D1 went away");
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const crashing = { ...env, DB: failingDb } as Env;
+    await expect(archiveDue(crashing, Date.now(), ws.account.workspaceId)).rejects.toThrow(/went away/);
+    // The rows are all still in D1 and readable; an object was written but no stub points at it.
+    expect((await inD1(ws.conv)).map((r) => r.body)).toEqual(ws.bodies);
+    expect(await stubRows(ws.conv)).toEqual([]);
+    const orphan = (await env.FILES.list({ prefix: `archive/${ws.account.workspaceId}/` })).objects.map((o) => o.key);
+    expect(orphan.length).toBeGreaterThan(0);
+    // The next run writes the same keys again and commits: each message once, in exactly one object.
+    const run = await call("POST", "/api/archive/run", { key: ws.key });
+    expect(run.json).toMatchObject({ objects: 2, messages: 5 });
+    const keys = (await env.FILES.list({ prefix: `archive/${ws.account.workspaceId}/` })).objects.map((o) => o.key);
+    expect(keys.sort()).toEqual((await stubRows(ws.conv)).map((s) => s.key).sort());
+    expect(bodies((await call("GET", `/api/conversations/${ws.conv}/messages`, { key: ws.key })).json)).toEqual(
+      ws.bodies,
+    );
   });
 
   it("the daily cron archives through one job per workspace on the jobs queue", async () => {
