@@ -12,7 +12,7 @@ import { startDueCampaigns } from "../messaging/campaigns";
 import { jobConfig } from "../messaging/config";
 import { recoverOutbox } from "../messaging/outbox-recovery";
 import { reconcile } from "../messaging/reconcile";
-import { purgeExpired, purgeUnsentUploads } from "../messaging/retention";
+import { purgeUnsentUploads, scheduleRetention } from "../messaging/retention";
 import { sendDueScheduled } from "../messaging/scheduled";
 import { wakeSnoozed } from "../messaging/snoozes";
 
@@ -70,7 +70,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env)
       await runJob(env, "analytics", () => recomputeRecent(env, now));
       break;
     case DAILY:
-      await runJob(env, "retention", () => purgeExpired(env, now));
+      await runJob(env, "retention", () => scheduleRetention(env));
       await runJob(env, "uploads", () => purgeUnsentUploads(env, now));
       await runJob(env, "archive", () => scheduleArchiving(env));
       break;

@@ -26,6 +26,7 @@ import { ArchiveJobSchema, runArchiveJob } from "../messaging/archive";
 import { copyInboundMedia, MediaJobSchema } from "../messaging/attachments";
 import { CampaignTickSchema, enqueueTick, runCampaignTick } from "../messaging/campaigns";
 import { attemptDelivery, DeliveryJobSchema } from "../messaging/events";
+import { RetentionJobSchema, runRetentionJob } from "../messaging/retention";
 import { inboxFor } from "../rooms/inbox-stream";
 import type { ImportJson } from "../shared/frames";
 import { ExportJobSchema, processExport } from "./exports";
@@ -252,6 +253,17 @@ export async function handleJobsBatch(batch: MessageBatch<unknown>, env: Env): P
       } catch (err) {
         log("warn", "media copy failed; retrying", { messageId: media.data.messageId, error: String(err) });
         message.retry({ delaySeconds: Math.min(300, 5 * 2 ** message.attempts) });
+      }
+      continue;
+    }
+    const retention = RetentionJobSchema.safeParse(message.body);
+    if (retention.success) {
+      try {
+        await runRetentionJob(env, retention.data, Date.now());
+        message.ack();
+      } catch (err) {
+        log("error", "retention job failed; retrying", { workspaceId: retention.data.workspaceId, error: String(err) });
+        message.retry({ delaySeconds: Math.min(600, 30 * 2 ** message.attempts) });
       }
       continue;
     }

@@ -248,8 +248,9 @@ export async function eraseArchivedBefore(
   env: Env,
   workspaceId: string,
   cutoff: number,
-): Promise<{ objects: number; messageIds: string[] }> {
-  const stubs = await stubsPastRetention(env.DB, workspaceId, cutoff, 200);
+): Promise<{ objects: number; messageIds: string[]; more: boolean }> {
+  const limit = 50;
+  const stubs = await stubsPastRetention(env.DB, workspaceId, cutoff, limit);
   const messageIds: string[] = [];
   let changed = 0;
   for (const stub of stubs) {
@@ -275,7 +276,7 @@ export async function eraseArchivedBefore(
     await markStubErased(env.DB, stub.id, cutoff, body.byteLength);
     changed++;
   }
-  return { objects: changed, messageIds };
+  return { objects: changed, messageIds, more: stubs.length === limit };
 }
 
 export async function archiveSummary(env: Env, workspaceId: string) {

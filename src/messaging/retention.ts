@@ -1,17 +1,22 @@
 /**
  * Retention: for workspaces with a retention period, message bodies and media past it are erased —
- * in D1 and in the conversation rooms' resume logs — and their events deleted, in bounded batches,
- * with an audit-log entry per workspace that lost data. Messages not yet sent are never touched.
+ * in D1, in the conversation rooms' resume logs and in archived objects — and their events deleted, in
+ * bounded batches by one job per workspace (the daily cron enqueues them), with an audit-log entry per run
+ * that erased something. Messages not yet sent are never touched.
  * Rows stay (status, timestamps, seq) so threads and counts remain consistent.
  */
+import { z } from "zod";
 import { createDb } from "../db/client";
 import { attachmentsOfMessages, deleteAttachments, unusedBefore } from "../db/queries/attachments";
-import { auditSystem, eraseBefore, listRetentionWorkspaces } from "../db/queries/maintenance";
+import { auditSystem, eraseBefore, listRetentionWorkspaces, retentionOf } from "../db/queries/maintenance";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { eraseArchivedBefore } from "./archive";
 
-const BATCH = 500;
+/** Messages per purge batch; a room call per conversation touched, so a batch stays far inside an invocation's subrequests. */
+const BATCH = 200;
+/** Batches per retention job (then it continues in a new job). */
+const JOB_BATCHES = 3;
 const MAX_BATCHES_PER_RUN = 20;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -63,54 +68,104 @@ export async function purgeUnsentUploads(env: Env, now: number): Promise<number>
   return total;
 }
 
+/** One workspace's retention purge, on the jobs queue (it enqueues itself again while more is due). */
+export const RetentionJobSchema = z.object({ kind: z.literal("retention"), workspaceId: z.string().min(1).max(64) });
+
+/**
+ * The daily cron's part: one retention job per workspace with a retention period, each run in its own
+ * invocation (a purge touches rooms, D1 and R2 per conversation: one invocation for every workspace would
+ * run out of subrequests and leave the later workspaces unpurged).
+ */
+export async function scheduleRetention(env: Env): Promise<{ workspaces: number }> {
+  const workspaces = await listRetentionWorkspaces(env.DB);
+  for (let i = 0; i < workspaces.length; i += 100) {
+    await env.JOBS.sendBatch(
+      workspaces.slice(i, i + 100).map((w) => ({
+        body: { kind: "retention", workspaceId: w.id } satisfies z.infer<typeof RetentionJobSchema>,
+      })),
+    );
+  }
+  return { workspaces: workspaces.length };
+}
+
+/** A retention job: one bounded purge of its workspace, continued by a new job while more is due. */
+export async function runRetentionJob(env: Env, job: z.infer<typeof RetentionJobSchema>, now: number) {
+  const ws = await retentionOf(env.DB, job.workspaceId);
+  if (!ws) return null;
+  const result = await purgeWorkspace(env, ws, now, JOB_BATCHES);
+  if (result.more) await env.JOBS.send(job);
+  return result;
+}
+
+/**
+ * Erases what is past a workspace's retention, at most `batches` batches of BATCH messages (each:
+ * one D1 batch, one room call per conversation touched, the files), then its archived messages; writes
+ * one audit entry when anything was erased. `more`: stopped at the bound with more due.
+ */
+async function purgeWorkspace(
+  env: Env,
+  ws: { id: string; retentionDays: number },
+  now: number,
+  batches: number,
+): Promise<{ messages: number; events: number; more: boolean }> {
+  const cutoff = now - ws.retentionDays * DAY_MS;
+  let messages = 0;
+  let events = 0;
+  let media = 0;
+  let more = false;
+  for (let i = 0; i < batches; i++) {
+    // Messages still to be sent (scheduled, pending) are never touched, whatever their age.
+    const { erased: purged, events: e } = await eraseBefore(env.DB, ws.id, cutoff, now, BATCH);
+    await forgetInRooms(env, purged);
+    media += await deleteFilesOf(
+      env,
+      purged.map((p) => p.id),
+    );
+    messages += purged.length;
+    events += e;
+    more = purged.length === BATCH || e === BATCH;
+    if (!more) break;
+  }
+  // Messages archived to R2 are erased there too (their objects rewritten), once D1's part is done.
+  const archived = more ? { objects: 0, messageIds: [], more: false } : await eraseArchivedBefore(env, ws.id, cutoff);
+  media += await deleteFilesOf(env, archived.messageIds);
+  messages += archived.messageIds.length;
+  if (messages + events + archived.objects > 0) {
+    await auditSystem(
+      env.DB,
+      ws.id,
+      "retention.purged",
+      {
+        retentionDays: ws.retentionDays,
+        cutoff: new Date(cutoff).toISOString(),
+        messages,
+        events,
+        media,
+        archives: archived.objects,
+      },
+      now,
+    );
+  }
+  return { messages, events, more: more || archived.more };
+}
+
+/** Every workspace's purge to the end, in this invocation (tests and one-off operator runs; the cron uses jobs). */
 export async function purgeExpired(
   env: Env,
   now: number,
 ): Promise<{ workspaces: number; messages: number; events: number }> {
-  const workspaces = await listRetentionWorkspaces(env.DB);
   const totals = { workspaces: 0, messages: 0, events: 0 };
-  for (const ws of workspaces) {
+  for (const ws of await listRetentionWorkspaces(env.DB)) {
     try {
-      const cutoff = now - ws.retentionDays * DAY_MS;
-      let messages = 0;
-      let events = 0;
-      let media = 0;
-      for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-        // Messages still to be sent (scheduled, pending) are never touched, whatever their age.
-        const { erased: purged, events: e } = await eraseBefore(env.DB, ws.id, cutoff, now, BATCH);
-        await forgetInRooms(env, purged);
-        media += await deleteFilesOf(
-          env,
-          purged.map((p) => p.id),
-        );
-        const m = purged.length;
-        messages += m;
-        events += e;
-        if (m < BATCH && e < BATCH) break;
+      let touched = false;
+      for (let more = true; more; ) {
+        const result = await purgeWorkspace(env, ws, now, JOB_BATCHES);
+        totals.messages += result.messages;
+        totals.events += result.events;
+        touched ||= result.messages + result.events > 0;
+        more = result.more;
       }
-      // Messages archived to R2 are erased there too (whole objects, or rewritten when partly expired).
-      const archived = await eraseArchivedBefore(env, ws.id, cutoff);
-      media += await deleteFilesOf(env, archived.messageIds);
-      messages += archived.messageIds.length;
-      if (messages + events + archived.objects > 0) {
-        totals.workspaces++;
-        totals.messages += messages;
-        totals.events += events;
-        await auditSystem(
-          env.DB,
-          ws.id,
-          "retention.purged",
-          {
-            retentionDays: ws.retentionDays,
-            cutoff: new Date(cutoff).toISOString(),
-            messages,
-            events,
-            media,
-            archives: archived.objects,
-          },
-          now,
-        );
-      }
+      if (touched) totals.workspaces++;
     } catch (err) {
       log("error", "retention purge failed for a workspace", { workspaceId: ws.id, error: String(err) });
     }

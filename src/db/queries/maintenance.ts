@@ -123,6 +123,14 @@ export async function listRetentionWorkspaces(d1: D1Database) {
   return results;
 }
 
+/** One workspace's retention period (null when it has none, or is gone). */
+export async function retentionOf(d1: D1Database, workspaceId: string) {
+  return d1
+    .prepare("SELECT id, retention_days AS retentionDays FROM workspaces WHERE id = ?1 AND retention_days IS NOT NULL")
+    .bind(workspaceId)
+    .first<{ id: string; retentionDays: number }>();
+}
+
 /**
  * One bounded round of erasure before `cutoff`: message bodies and media (returning what was erased,
  * for the rooms' logs) and events. Messages still to be sent (scheduled, pending) are never touched.

@@ -12,6 +12,7 @@ import worker from "../../../src/index";
 import { jobConfig } from "../../../src/messaging/config";
 import { recoverOutbox } from "../../../src/messaging/outbox-recovery";
 import { reconcile } from "../../../src/messaging/reconcile";
+import { runRetentionJob } from "../../../src/messaging/retention";
 import { sendDueScheduled } from "../../../src/messaging/scheduled";
 import { roomFor } from "../../../src/rooms/conversation-room";
 import { call } from "../../helpers/api";
@@ -267,18 +268,44 @@ describe("cron: retention", () => {
       .bind(longAgo, old)
       .run();
     await env.DB.prepare("UPDATE message_events SET at = ? WHERE message_id = ?").bind(longAgo, old).run();
+    // The cron enqueues one retention job per workspace; the jobs queue runs it.
     await tick(DAILY);
-    expect((await getMessage(ws.key, old)).body).toBe("");
+    await eventually(async () => (await getMessage(ws.key, old)).body === "");
     expect(await countRows("message_events", "message_id = ?", old)).toBe(0);
     expect((await getMessage(ws.key, recent)).body).toBe("fresh news");
     expect(
       await countRows("audit_log", "workspace_id = ? AND action = 'retention.purged'", ws.account.workspaceId),
     ).toBe(1);
     // A second run finds nothing more to purge and writes no second entry.
-    await tick(DAILY);
+    const again = await runRetentionJob(env, { kind: "retention", workspaceId: ws.account.workspaceId }, Date.now());
+    expect(again).toMatchObject({ messages: 0, events: 0, more: false });
     expect(
       await countRows("audit_log", "workspace_id = ? AND action = 'retention.purged'", ws.account.workspaceId),
     ).toBe(1);
+  });
+
+  it("a large purge runs in bounded jobs that continue themselves until nothing past retention is left", async () => {
+    const ws = await textingWorkspace();
+    await call("PATCH", "/api/workspace", ws.account, { body: { retentionDays: 30 } });
+    const first = await pendingMessage(ws, "the thread's first");
+    const conversationId = (await getMessage(ws.key, first)).conversationId;
+    const longAgo = Date.now() - 40 * 86_400_000;
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 699)
+       INSERT INTO messages (id, workspace_id, conversation_id, seq, direction, from_number, to_number, body, status,
+         segments, encoding, created_at, updated_at)
+       SELECT 'msg_bulk_' || ?1 || '_' || i, ?2, ?1, 1000 + i, 'inbound', ?3, ?4, 'old words ' || i, 'received', 1,
+         'GSM-7', ?5, ?5 FROM n`,
+    )
+      .bind(conversationId, ws.account.workspaceId, ws.customer, ws.from, longAgo)
+      .run();
+    const job = { kind: "retention" as const, workspaceId: ws.account.workspaceId };
+    // One job erases at most 600 (3 batches of 200) and says there is more; it re-enqueues itself.
+    expect(await runRetentionJob(env, job, Date.now())).toMatchObject({ messages: 600, more: true });
+    await eventually(
+      async () => (await countRows("messages", "conversation_id = ? AND body != ''", conversationId)) === 1,
+    );
+    expect(await countRows("messages", "conversation_id = ?", conversationId)).toBe(701);
   });
 
   it("erases purged messages from the room's resume log too: a resume from before the purge gets reset", async () => {
@@ -293,7 +320,7 @@ describe("cron: retention", () => {
     await env.DB.prepare("UPDATE messages SET created_at = ?, status = 'delivered' WHERE id = ?")
       .bind(longAgo, old)
       .run();
-    await tick(DAILY);
+    await runRetentionJob(env, { kind: "retention", workspaceId: ws.account.workspaceId }, Date.now());
     const logged = await runInDurableObject(room, (_r, state) =>
       state.storage.sql.exec<{ frame: string }>("SELECT frame FROM events").toArray(),
     );
@@ -322,7 +349,7 @@ describe("cron: retention", () => {
       await env.DB.prepare("UPDATE messages SET created_at = ? WHERE id = ?").bind(longAgo, id).run();
       await env.DB.prepare("UPDATE message_events SET at = ? WHERE message_id = ?").bind(longAgo, id).run();
     }
-    await tick(DAILY);
+    await runRetentionJob(env, { kind: "retention", workspaceId: ws.account.workspaceId }, Date.now());
     expect((await getMessage(ws.key, scheduled.json.id)).body).toBe("see you on the 1st");
     expect((await getMessage(ws.key, pending)).body).toBe("still on its way");
     expect(await countRows("message_events", "message_id = ?", pending)).toBe(1);
