@@ -205,7 +205,12 @@ function credentialsFit(channel: NumberRow["channel"], credentials: Credentials 
  * the credentials work. Its webhooks are pointed at us. WhatsApp senders are set up in Twilio's
  * console (the response lists the URLs to enter there).
  */
-async function claimAtTwilio(env: Env, address: string, credentials: Credentials | undefined) {
+export async function claimAtTwilio(
+  env: Env,
+  address: string,
+  credentials: Credentials | undefined,
+  field: "address" | "phoneNumber" = "address",
+) {
   const own = credentials && "accountSid" in credentials ? credentials : undefined;
   const config = own
     ? {
@@ -222,7 +227,7 @@ async function claimAtTwilio(env: Env, address: string, credentials: Credentials
       throw unprocessable(
         "number_not_in_account",
         `${address} is not a phone number of this Twilio account; buy or port it in Twilio first.`,
-        { field: "address" },
+        { field },
       );
     }
     await twilio.updateIncomingNumber(incoming.sid, {
@@ -232,7 +237,8 @@ async function claimAtTwilio(env: Env, address: string, credentials: Credentials
     });
     return incoming.sid;
   } catch (err) {
-    if (isTwilioError(err) && err.code === 20003) {
+    // Refused credentials are the caller's to fix when they brought them; the deployment's are the operator's (502).
+    if (isTwilioError(err) && err.code === 20003 && own) {
       throw unprocessable("invalid_credentials", "Twilio refused these credentials (20003).", {
         field: "credentials",
       });

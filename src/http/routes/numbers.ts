@@ -6,11 +6,9 @@
 
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import { TwilioClient, twilioConfigFromEnv } from "../../channels/twilio/client";
-import { isTwilioError } from "../../channels/twilio/errors";
 import { audit } from "../../db/queries/audit";
 import { numbers } from "../../db/schema";
-import { ApiError, conflict, notFound, unprocessable } from "../../domain/errors";
+import { conflict, notFound } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { presentNumber } from "../../messaging/present";
 import type { AppEnv } from "../context";
@@ -27,7 +25,7 @@ import {
   security,
 } from "../schemas";
 import { validationHook } from "../validation";
-import { removeInbox } from "./inboxes";
+import { claimAtTwilio, removeInbox } from "./inboxes";
 
 /** Carriers count segments per second: 1 for a US long code, 3 toll-free, 100 short codes. */
 const RatePerSecond = z.number().int().min(1, "must be at least 1 segment per second").max(1000);
@@ -108,23 +106,6 @@ const deleteNumber = createRoute({
   },
 });
 
-/** The webhook URLs a registered number points at (SmsFallbackUrl is the same idempotent route). */
-export function numberWebhookUrls(env: Env) {
-  const base = env.PUBLIC_BASE_URL.replace(/\/$/, "");
-  return {
-    smsUrl: `${base}/webhooks/twilio/inbound`,
-    smsFallbackUrl: `${base}/webhooks/twilio/inbound`,
-    statusCallback: `${base}/webhooks/twilio/status`,
-  };
-}
-
-function upstream(err: unknown): never {
-  if (isTwilioError(err)) {
-    throw new ApiError(502, "twilio_unavailable", `Twilio could not be asked about the number: ${err.message}`);
-  }
-  throw err;
-}
-
 export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createNumber, async (c) => {
     const principal = requireAdmin(c);
@@ -134,17 +115,8 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     // Twilio configuration alone.
     const taken = await db.query.numbers.findFirst({ where: eq(numbers.phoneNumber, phoneNumber) });
     if (taken) throw conflict(`${phoneNumber} is already registered.`, { field: "phoneNumber" });
-    // A number belongs to whoever owns it at Twilio.
-    const twilio = new TwilioClient(twilioConfigFromEnv(c.env));
-    const incoming = await twilio.findIncomingNumber(phoneNumber).catch(upstream);
-    if (!incoming) {
-      throw unprocessable(
-        "number_not_in_account",
-        `${phoneNumber} is not a phone number of this Twilio account; buy or port it in Twilio first.`,
-        { field: "phoneNumber" },
-      );
-    }
-    await twilio.updateIncomingNumber(incoming.sid, numberWebhookUrls(c.env)).catch(upstream);
+    // A number belongs to whoever owns it at Twilio (the deployment's account), which then calls us.
+    const twilioSid = await claimAtTwilio(c.env, phoneNumber, undefined, "phoneNumber");
     const [row] = await db
       .insert(numbers)
       .values({
@@ -157,7 +129,7 @@ export const numberRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
       .onConflictDoNothing()
       .returning();
     if (!row) throw conflict(`${phoneNumber} is already registered.`, { field: "phoneNumber" });
-    await audit(db, principal, "number.registered", "number", row.id, { phoneNumber, twilioSid: incoming.sid });
+    await audit(db, principal, "number.registered", "number", row.id, { phoneNumber, twilioSid });
     return c.json(presentNumber(row), 201);
   })
   .openapi(patchNumber, async (c) => {
