@@ -20,6 +20,7 @@ import { z } from "zod";
 import { createDb } from "../db/client";
 import {
   type ArchivedLine,
+  anyDue,
   archiveCandidates,
   archiveStats,
   archivingWorkspaces,
@@ -152,7 +153,8 @@ export async function archiveDue(
       }
       totals.objects += objects;
       totals.messages += messages;
-      if (groups.length === MAX_GROUPS_PER_RUN) totals.more = true;
+      // The candidates come from a bounded window of the oldest due messages: ask whether any is left.
+      if (groups.length > 0 && (await anyDue(db, ws.id, cutoff))) totals.more = true;
     } catch (err) {
       log("error", "archiving failed for a workspace", { workspaceId: ws.id, error: String(err) });
       if (only) throw err;

@@ -63,6 +63,12 @@ export async function archiveCandidates(db: Db, workspaceId: string, cutoff: num
     .limit(limit);
 }
 
+/** Whether any message of the workspace is still due (after a run: is there more?). */
+export async function anyDue(db: Db, workspaceId: string, cutoff: number): Promise<boolean> {
+  const row = await db.select({ id: messages.id }).from(messages).where(due(workspaceId, cutoff)).limit(1).get();
+  return row !== undefined;
+}
+
 /** One conversation-month's due messages, whole, with their events (one round trip). */
 export async function linesToArchive(
   db: Db,
