@@ -4,9 +4,13 @@
 // Prints a table and writes bench/results/latest.json. Bounded in count and time.
 //
 //   node bench/run.mjs [--quick] [--only=phase,phase]
-// Phases: latency, throughput, cpu, fanout, resume, outbound, faults, import, rate, campaign, reads
+// Phases: latency, throughput, cpu, fanout, resume, outbound, faults, import, rate, campaign, reads, analytics, size
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { gzipSync } from "node:zlib";
 import { api, signupWorkspace } from "../scripts/http.mjs";
 import { cpuSeconds, startStack } from "../scripts/stack.mjs";
 
@@ -246,409 +250,414 @@ async function main() {
   console.log(
     `Parley benchmark${QUICK ? " (quick)" : ""} — starting a throwaway stack on 127.0.0.1:8797 (emulator :8798)`,
   );
-  const stack = await startStack({
-    port: 8797,
-    emulatorPort: 8798,
-    vars: { RECONCILE_AFTER_SECONDS: "2", OUTBOX_GRACE_SECONDS: "30", DELIVERY_UNKNOWN_AFTER_SECONDS: "3600" },
-    emulatorEnv: { EMULATOR_SENT_MS: "50", EMULATOR_FINAL_MS: "100" },
-  });
-  try {
-    const base = stack.appUrl;
-    const ws = await workspace(base);
-    const customers = Array.from({ length: 20 }, randomUs);
-    // Warm up: first requests compile and create the rooms.
-    for (const c of customers) await fetch(...Object.values(inboundRequest(stack, c, ws.from, "warm up")));
-    for (let i = 0; i < 20; i++) await fetch(`${base}/api/healthz`);
+  if (want("size")) sizePhase();
+  // Phases with their own stack (or none) skip the shared one when they are all that was asked for.
+  const needsStack = !ONLY || ONLY.some((p) => !["reads", "analytics", "size"].includes(p));
+  if (needsStack) {
+    const stack = await startStack({
+      port: 8797,
+      emulatorPort: 8798,
+      vars: { RECONCILE_AFTER_SECONDS: "2", OUTBOX_GRACE_SECONDS: "30", DELIVERY_UNKNOWN_AFTER_SECONDS: "3600" },
+      emulatorEnv: { EMULATOR_SENT_MS: "50", EMULATOR_FINAL_MS: "100" },
+    });
+    try {
+      const base = stack.appUrl;
+      const ws = await workspace(base);
+      const customers = Array.from({ length: 20 }, randomUs);
+      // Warm up: first requests compile and create the rooms.
+      for (const c of customers) await fetch(...Object.values(inboundRequest(stack, c, ws.from, "warm up")));
+      for (let i = 0; i < 20; i++) await fetch(`${base}/api/healthz`);
 
-    if (want("d1")) {
-      // What each hot operation costs D1 (the Worker's work plus its rooms'), as the responses report it;
-      // tests pin these budgets (test/integration/budget/d1-budget.test.ts).
-      console.log("\nD1 round trips / statements per operation (from each response's Server-Timing)");
-      const auth = { Authorization: `Bearer ${ws.key}`, "Content-Type": "application/json" };
-      const conv = await (
-        await fetch(`${base}/api/conversations`, {
-          method: "POST",
-          headers: auth,
-          body: JSON.stringify({ phone: customers[0] }),
-        })
-      ).json();
-      const figures = {};
-      const measure = async (name, request) => {
-        const res = await request();
-        await res.text();
-        figures[name] = d1Of(res);
-        row(name, figures[name]);
-      };
-      await measure("send in a conversation (auth included)", () =>
-        fetch(`${base}/api/conversations/${conv.id}/messages`, {
-          method: "POST",
-          headers: auth,
-          body: JSON.stringify({ body: "budget" }),
-        }),
-      );
-      await measure("send with an Idempotency-Key", () =>
-        fetch(`${base}/api/conversations/${conv.id}/messages`, {
-          method: "POST",
-          headers: { ...auth, "Idempotency-Key": `bench-${Date.now()}` },
-          body: JSON.stringify({ body: "budget keyed" }),
-        }),
-      );
-      await measure("inbound text to an existing thread", () => {
-        const req = inboundRequest(stack, customers[0], ws.from, "budget inbound");
-        return fetch(req.url, req.init);
-      });
-      await measure("conversation list page", () => fetch(`${base}/api/conversations`, { headers: auth }));
-      await measure("thread page", () => fetch(`${base}/api/conversations/${conv.id}/messages`, { headers: auth }));
-      await measure("trivial route", () => fetch(`${base}/api/healthz`));
-      results.figures.d1 = figures;
-    }
-
-    let floorP50 = null;
-    if (want("latency")) {
-      console.log("\nInbound webhook latency (sequential, interleaved with the trivial route)");
-      const trivial = [];
-      const webhook = [];
-      for (let i = 0; i < N.latency; i++) {
-        trivial.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
-        const req = inboundRequest(stack, customers[i % customers.length], ws.from, `latency ${i}`);
-        webhook.push(await timed(() => fetch(req.url, req.init).then((r) => r.text())));
-      }
-      floorP50 = pct(trivial, 50);
-      results.figures.latency = {
-        n: N.latency,
-        trivialP50: floorP50,
-        trivialP99: pct(trivial, 99),
-        webhookP50: pct(webhook, 50),
-        webhookP99: pct(webhook, 99),
-      };
-      row("trivial route (floor) p50 / p99", `${ms(floorP50)} / ${ms(pct(trivial, 99))}`, `n=${N.latency}`);
-      row(
-        "inbound webhook p50 / p99",
-        `${ms(pct(webhook, 50))} / ${ms(pct(webhook, 99))}`,
-        `+${ms(pct(webhook, 50) - floorP50)} over floor at p50`,
-      );
-    }
-
-    if (want("throughput")) {
-      console.log(`\nThroughput, 20 connections, ${N.throughputSeconds} s each`);
-      const trivial = await load(20, N.throughputSeconds, async () => {
-        const r = await fetch(`${base}/api/healthz`);
-        await r.text();
-        return r.ok;
-      });
-      const pids = stack.pids();
-      const cpuBefore = cpuSeconds(pids);
-      let i = 0;
-      const webhook = await load(20, N.throughputSeconds, async () => {
-        const req = inboundRequest(stack, customers[i++ % customers.length], ws.from, `load ${i}`);
-        const res = await fetch(req.url, req.init);
-        await res.text();
-        return res.ok;
-      });
-      const cpu = cpuSeconds(stack.pids()) - cpuBefore;
-      const ratio = webhook.perSecond / trivial.perSecond;
-      results.figures.throughput = {
-        trivialPerSecond: trivial.perSecond,
-        webhookPerSecond: webhook.perSecond,
-        ratio,
-        errors: trivial.errors + webhook.errors,
-        cpuMsPerInbound: (cpu * 1000) / webhook.done,
-      };
-      row("trivial route req/s", trivial.perSecond.toFixed(0), `errors ${trivial.errors}`);
-      row("inbound webhook req/s", webhook.perSecond.toFixed(0), `errors ${webhook.errors}`);
-      row("webhook throughput / trivial", `${(ratio * 100).toFixed(0)} %`, "target ≥ 50 %");
-      row(
-        "CPU per inbound message (all stack processes)",
-        `${((cpu * 1000) / webhook.done).toFixed(2)} ms`,
-        `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`,
-      );
-    }
-
-    if (want("cpu")) {
-      // CPU per request, by route, for the workerd processes only (the Worker, its Durable Objects and,
-      // locally, Miniflare's D1 simulator): shows what each D1 query costs under wrangler dev.
-      console.log("\nworkerd CPU per request, sequential (from /proc)");
-      const workerdPids = () => stack.pids().filter((pid) => isWorkerd(pid));
-      const perRequest = async (n, fn) => {
-        const pids = workerdPids();
-        const before = cpuSeconds(pids);
-        for (let i = 0; i < n; i++) await fn(i);
-        return ((cpuSeconds(pids) - before) * 1000) / n;
-      };
-      const n = QUICK ? 50 : 200;
-      const sendAt = new Date(Date.now() + 3_600_000).toISOString();
-      const cpu = {
-        trivial: await perRequest(n, () => fetch(`${base}/api/healthz`).then((r) => r.text())),
-        me: await perRequest(n, () => api(base, "GET", "/api/me", { key: ws.key })),
-        contacts: await perRequest(n, () => api(base, "GET", "/api/contacts", { key: ws.key })),
-        send: await perRequest(n, (i) =>
-          api(base, "POST", "/api/messages", {
-            key: ws.key,
-            body: { to: customers[i % customers.length], body: `cpu ${i}`, sendAt },
+      if (want("d1")) {
+        // What each hot operation costs D1 (the Worker's work plus its rooms'), as the responses report it;
+        // tests pin these budgets (test/integration/budget/d1-budget.test.ts).
+        console.log("\nD1 round trips / statements per operation (from each response's Server-Timing)");
+        const auth = { Authorization: `Bearer ${ws.key}`, "Content-Type": "application/json" };
+        const conv = await (
+          await fetch(`${base}/api/conversations`, {
+            method: "POST",
+            headers: auth,
+            body: JSON.stringify({ phone: customers[0] }),
+          })
+        ).json();
+        const figures = {};
+        const measure = async (name, request) => {
+          const res = await request();
+          await res.text();
+          figures[name] = d1Of(res);
+          row(name, figures[name]);
+        };
+        await measure("send in a conversation (auth included)", () =>
+          fetch(`${base}/api/conversations/${conv.id}/messages`, {
+            method: "POST",
+            headers: auth,
+            body: JSON.stringify({ body: "budget" }),
           }),
-        ),
-      };
-      results.figures.cpu = cpu;
-      row("GET /api/healthz (no D1)", `${cpu.trivial.toFixed(1)} ms`);
-      row(
-        "GET /api/me (2 D1 reads)",
-        `${cpu.me.toFixed(1)} ms`,
-        `+${(cpu.me - cpu.trivial).toFixed(1)} ms over the trivial route`,
-      );
-      row(
-        "GET /api/contacts (2 D1 reads)",
-        `${cpu.contacts.toFixed(1)} ms`,
-        `+${(cpu.contacts - cpu.trivial).toFixed(1)} ms`,
-      );
-      row(
-        "POST /api/messages, scheduled (≈5 D1 calls + room)",
-        `${cpu.send.toFixed(1)} ms`,
-        `+${(cpu.send - cpu.trivial).toFixed(1)} ms`,
-      );
-    }
-
-    if (want("fanout")) {
-      console.log(`\nInbound webhook → frame at each of ${N.fanoutClients} clients in the room`);
-      const customer = randomUs();
-      await fetch(...Object.values(inboundRequest(stack, customer, ws.from, "open the room")));
-      const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
-      const sockets = Array.from({ length: N.fanoutClients }, () =>
-        openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key),
-      );
-      await Promise.all(sockets.map((s) => s.opened));
-      await sleep(300);
-      const samples = [];
-      for (let r = 0; r < N.fanoutRounds; r++) {
-        const body = `fan ${r}`;
-        const arrivals = sockets.map(
-          (s) =>
-            new Promise((resolve) => {
-              const l = (frame, at) => {
-                if (frame.type === "message" && frame.message.body === body) {
-                  s.listeners.delete(l);
-                  resolve(at);
-                }
-              };
-              s.listeners.add(l);
-            }),
         );
-        const req = inboundRequest(stack, customer, ws.from, body);
-        const t0 = now();
-        await fetch(req.url, req.init).then((res) => res.text());
-        for (const at of await Promise.all(arrivals)) samples.push(at - t0);
-      }
-      for (const s of sockets) s.ws.close();
-      const p50 = pct(samples, 50);
-      const p99 = pct(samples, 99);
-      results.figures.fanout = { clients: N.fanoutClients, rounds: N.fanoutRounds, p50, p99, floorP50 };
-      row(
-        `webhook → frame at ${N.fanoutClients} clients p50 / p99`,
-        `${ms(p50)} / ${ms(p99)}`,
-        floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "",
-      );
-    }
-
-    if (want("resume")) {
-      console.log(`\nResume of ${N.resume} missed events`);
-      const customer = randomUs();
-      let sentCount = 0;
-      await Promise.all(
-        Array.from({ length: 10 }, async () => {
-          while (sentCount < N.resume) {
-            const i = sentCount++;
-            const req = inboundRequest(stack, customer, ws.from, `missed ${i}`);
-            await fetch(req.url, req.init).then((r) => r.text());
-          }
-        }),
-      );
-      const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
-      const s = openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key);
-      const hello = await new Promise((resolve) => s.listeners.add((f) => f.type === "hello" && resolve(f)));
-      const got = [];
-      const t0 = now();
-      const last = new Promise((resolve) =>
-        s.listeners.add((f, at) => {
-          if (f.type === "message") got.push(f.seq);
-          if (f.seq === hello.lastSeq) resolve(at);
-        }),
-      );
-      s.ws.send(JSON.stringify({ type: "resume", afterSeq: hello.lastSeq - N.resume }));
-      const elapsed = (await last) - t0;
-      s.ws.close();
-      const inOrder = got.every((seq, i) => i === 0 || seq === got[i - 1] + 1);
-      results.figures.resume = { events: got.length, ms: elapsed, inOrder };
-      row(
-        `resume of ${N.resume} missed events, time to last frame`,
-        ms(elapsed),
-        `${got.length} frames, in order: ${inOrder}`,
-      );
-    }
-
-    if (want("outbound")) {
-      console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
-      const r = await outboundRun(stack, "clean", N.outbound);
-      results.figures.outbound = r;
-      row(
-        "all terminal after",
-        `${r.totalSeconds.toFixed(1)} s`,
-        `${(r.count / r.totalSeconds).toFixed(0)} messages/s (target ≥ 150)`,
-      );
-      row(
-        "duplicates / lost / status ≠ emulator",
-        `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
-        `${r.atTwilio} at the emulator`,
-      );
-    }
-
-    if (want("faults")) {
-      console.log(`\n${N.outbound} outbound messages with faults injected`);
-      const faults = {
-        rates: { error500: 0.05, error429: 0.05, error500AfterCreate: 0.03, hangAfterCreate: 0.005 },
-        callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
-      };
-      await fetch(`${stack.emulatorUrl}/_control/faults`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(faults),
-      });
-      const before = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
-      const r = await outboundRun(stack, "faulty", N.outbound);
-      const after = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
-      await fetch(`${stack.emulatorUrl}/_control/faults`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: "{}",
-      });
-      const injected = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
-      results.figures.faults = { ...r, injected };
-      row(
-        "all terminal after",
-        `${r.totalSeconds.toFixed(1)} s`,
-        `${(r.count / r.totalSeconds).toFixed(0)} messages/s`,
-      );
-      row(
-        "duplicates / lost / status ≠ emulator",
-        `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
-        `${r.atTwilio} at the emulator`,
-      );
-      row(
-        "faults injected",
-        Object.values(injected).reduce((a, b) => a + b, 0),
-        JSON.stringify(injected),
-      );
-    }
-    if (want("import")) {
-      const count = QUICK ? 5_000 : 50_000;
-      console.log(`\nA CSV import of ${count.toLocaleString("en-US")} rows (R2, then the jobs queue chunk by chunk)`);
-      const ws = await workspace(stack.appUrl);
-      const lines = ["name,phone,email,plan"];
-      for (let i = 0; i < count; i++) {
-        lines.push(`"Imported ${i}",+1628${String(2000000 + i)},person${i}@example.com,${i % 3 ? "Free" : "Pro"}`);
-      }
-      const csv = `${lines.join("\n")}\n`;
-      const started = performance.now();
-      const res = await fetch(`${stack.appUrl}/api/imports?map=fields.plan:plan`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${ws.key}`, "Content-Type": "text/csv", Origin: stack.appUrl },
-        body: csv,
-      });
-      const accepted = await res.json();
-      if (res.status !== 202) throw new Error(`import refused: ${res.status} ${JSON.stringify(accepted)}`);
-      const acceptedMs = performance.now() - started;
-      let last = accepted;
-      const deadline = Date.now() + 300_000;
-      while (!["done", "failed"].includes(last.status) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        last = (await api(stack.appUrl, "GET", `/api/imports/${accepted.id}`, { key: ws.key })).json;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      results.figures.import = {
-        rows: count,
-        bytes: csv.length,
-        acceptedMs,
-        seconds,
-        status: last.status,
-        imported: last.imported,
-      };
-      row(
-        "upload answered (202) after",
-        `${acceptedMs.toFixed(0)} ms`,
-        `${(csv.length / 1e6).toFixed(1)} MB streamed to R2`,
-      );
-      row(
-        "all rows imported after",
-        `${seconds.toFixed(1)} s`,
-        `${last.status}: ${last.imported} new, ${last.errorCount} errors`,
-      );
-      if (last.status !== "done" || last.imported !== count)
-        throw new Error(`import ended ${last.status} with ${last.imported}`);
-    }
-    if (want("rate")) {
-      const rate = 5;
-      const count = QUICK ? 20 : 60;
-      console.log(`\n${count} messages from a number limited to ${rate} segments per second`);
-      const ws = await workspace(stack.appUrl);
-      const nums = (await api(stack.appUrl, "GET", "/api/numbers", { key: ws.key })).json.items;
-      await api(stack.appUrl, "PATCH", `/api/numbers/${nums[0].id}`, {
-        cookie: ws.cookie,
-        body: { ratePerSecond: rate },
-      });
-      // One paced send first, so the pacer's first outbound connection (cold: up to ~0.7 s under
-      // `wrangler dev` when this phase runs alone) is not counted as pacing.
-      await api(stack.appUrl, "POST", "/api/messages", { key: ws.key, body: { to: randomUs(), body: "warm-up" } });
-      await waitAllTerminal(stack, ws.key, 1);
-      const customers = Array.from({ length: 6 }, randomUs);
-      const t0 = now();
-      await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          api(stack.appUrl, "POST", "/api/messages", {
-            key: ws.key,
-            body: { to: customers[i % customers.length], body: `rate ${i}` },
+        await measure("send with an Idempotency-Key", () =>
+          fetch(`${base}/api/conversations/${conv.id}/messages`, {
+            method: "POST",
+            headers: { ...auth, "Idempotency-Key": `bench-${Date.now()}` },
+            body: JSON.stringify({ body: "budget keyed" }),
           }),
-        ),
-      );
-      await waitAllTerminal(stack, ws.key, count + 1);
-      const seconds = (now() - t0) / 1000;
-      const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages
-        .filter((m) => m.from === ws.from && m.direction === "outbound-api" && m.body.startsWith("rate "))
-        .map((m) => m.created_ms)
-        .sort((a, b) => a - b);
-      let busiest = 0;
-      for (let i = 0, j = 0; i < sent.length; i++) {
-        while (sent[i] - sent[j] >= 1000) j++;
-        busiest = Math.max(busiest, i - j + 1);
+        );
+        await measure("inbound text to an existing thread", () => {
+          const req = inboundRequest(stack, customers[0], ws.from, "budget inbound");
+          return fetch(req.url, req.init);
+        });
+        await measure("conversation list page", () => fetch(`${base}/api/conversations`, { headers: auth }));
+        await measure("thread page", () => fetch(`${base}/api/conversations/${conv.id}/messages`, { headers: auth }));
+        await measure("trivial route", () => fetch(`${base}/api/healthz`));
+        results.figures.d1 = figures;
       }
-      const achieved = (sent.length - 1) / ((sent.at(-1) - sent[0]) / 1000);
-      const gaps = sent.slice(1).map((t, i) => t - sent[i]);
-      results.figures.rate = {
-        configured: rate,
-        count,
-        sent: sent.length,
-        busiestSecond: busiest,
-        achievedPerSecond: achieved,
-        minGapMs: Math.min(...gaps),
-        p50GapMs: pct(gaps, 50),
-        seconds,
-      };
-      row(
-        `busiest 1 s window at the emulator (limit ${rate}/s)`,
-        `${busiest} sends`,
-        busiest <= rate ? "honoured" : "over by arrival jitter",
-      );
-      row(
-        "gap between sends at the emulator, min / p50",
-        `${Math.min(...gaps)} / ${pct(gaps, 50)} ms`,
-        `slots are ${1000 / rate} ms apart`,
-      );
-      row(
-        "achieved send rate",
-        `${achieved.toFixed(2)} /s`,
-        `${sent.length} sent, all terminal after ${seconds.toFixed(1)} s`,
-      );
+
+      let floorP50 = null;
+      if (want("latency")) {
+        console.log("\nInbound webhook latency (sequential, interleaved with the trivial route)");
+        const trivial = [];
+        const webhook = [];
+        for (let i = 0; i < N.latency; i++) {
+          trivial.push(await timed(() => fetch(`${base}/api/healthz`).then((r) => r.text())));
+          const req = inboundRequest(stack, customers[i % customers.length], ws.from, `latency ${i}`);
+          webhook.push(await timed(() => fetch(req.url, req.init).then((r) => r.text())));
+        }
+        floorP50 = pct(trivial, 50);
+        results.figures.latency = {
+          n: N.latency,
+          trivialP50: floorP50,
+          trivialP99: pct(trivial, 99),
+          webhookP50: pct(webhook, 50),
+          webhookP99: pct(webhook, 99),
+        };
+        row("trivial route (floor) p50 / p99", `${ms(floorP50)} / ${ms(pct(trivial, 99))}`, `n=${N.latency}`);
+        row(
+          "inbound webhook p50 / p99",
+          `${ms(pct(webhook, 50))} / ${ms(pct(webhook, 99))}`,
+          `+${ms(pct(webhook, 50) - floorP50)} over floor at p50`,
+        );
+      }
+
+      if (want("throughput")) {
+        console.log(`\nThroughput, 20 connections, ${N.throughputSeconds} s each`);
+        const trivial = await load(20, N.throughputSeconds, async () => {
+          const r = await fetch(`${base}/api/healthz`);
+          await r.text();
+          return r.ok;
+        });
+        const pids = stack.pids();
+        const cpuBefore = cpuSeconds(pids);
+        let i = 0;
+        const webhook = await load(20, N.throughputSeconds, async () => {
+          const req = inboundRequest(stack, customers[i++ % customers.length], ws.from, `load ${i}`);
+          const res = await fetch(req.url, req.init);
+          await res.text();
+          return res.ok;
+        });
+        const cpu = cpuSeconds(stack.pids()) - cpuBefore;
+        const ratio = webhook.perSecond / trivial.perSecond;
+        results.figures.throughput = {
+          trivialPerSecond: trivial.perSecond,
+          webhookPerSecond: webhook.perSecond,
+          ratio,
+          errors: trivial.errors + webhook.errors,
+          cpuMsPerInbound: (cpu * 1000) / webhook.done,
+        };
+        row("trivial route req/s", trivial.perSecond.toFixed(0), `errors ${trivial.errors}`);
+        row("inbound webhook req/s", webhook.perSecond.toFixed(0), `errors ${webhook.errors}`);
+        row("webhook throughput / trivial", `${(ratio * 100).toFixed(0)} %`, "target ≥ 50 %");
+        row(
+          "CPU per inbound message (all stack processes)",
+          `${((cpu * 1000) / webhook.done).toFixed(2)} ms`,
+          `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`,
+        );
+      }
+
+      if (want("cpu")) {
+        // CPU per request, by route, for the workerd processes only (the Worker, its Durable Objects and,
+        // locally, Miniflare's D1 simulator): shows what each D1 query costs under wrangler dev.
+        console.log("\nworkerd CPU per request, sequential (from /proc)");
+        const workerdPids = () => stack.pids().filter((pid) => isWorkerd(pid));
+        const perRequest = async (n, fn) => {
+          const pids = workerdPids();
+          const before = cpuSeconds(pids);
+          for (let i = 0; i < n; i++) await fn(i);
+          return ((cpuSeconds(pids) - before) * 1000) / n;
+        };
+        const n = QUICK ? 50 : 200;
+        const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+        const cpu = {
+          trivial: await perRequest(n, () => fetch(`${base}/api/healthz`).then((r) => r.text())),
+          me: await perRequest(n, () => api(base, "GET", "/api/me", { key: ws.key })),
+          contacts: await perRequest(n, () => api(base, "GET", "/api/contacts", { key: ws.key })),
+          send: await perRequest(n, (i) =>
+            api(base, "POST", "/api/messages", {
+              key: ws.key,
+              body: { to: customers[i % customers.length], body: `cpu ${i}`, sendAt },
+            }),
+          ),
+        };
+        results.figures.cpu = cpu;
+        row("GET /api/healthz (no D1)", `${cpu.trivial.toFixed(1)} ms`);
+        row(
+          "GET /api/me (2 D1 reads)",
+          `${cpu.me.toFixed(1)} ms`,
+          `+${(cpu.me - cpu.trivial).toFixed(1)} ms over the trivial route`,
+        );
+        row(
+          "GET /api/contacts (2 D1 reads)",
+          `${cpu.contacts.toFixed(1)} ms`,
+          `+${(cpu.contacts - cpu.trivial).toFixed(1)} ms`,
+        );
+        row(
+          "POST /api/messages, scheduled (≈5 D1 calls + room)",
+          `${cpu.send.toFixed(1)} ms`,
+          `+${(cpu.send - cpu.trivial).toFixed(1)} ms`,
+        );
+      }
+
+      if (want("fanout")) {
+        console.log(`\nInbound webhook → frame at each of ${N.fanoutClients} clients in the room`);
+        const customer = randomUs();
+        await fetch(...Object.values(inboundRequest(stack, customer, ws.from, "open the room")));
+        const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
+        const sockets = Array.from({ length: N.fanoutClients }, () =>
+          openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key),
+        );
+        await Promise.all(sockets.map((s) => s.opened));
+        await sleep(300);
+        const samples = [];
+        for (let r = 0; r < N.fanoutRounds; r++) {
+          const body = `fan ${r}`;
+          const arrivals = sockets.map(
+            (s) =>
+              new Promise((resolve) => {
+                const l = (frame, at) => {
+                  if (frame.type === "message" && frame.message.body === body) {
+                    s.listeners.delete(l);
+                    resolve(at);
+                  }
+                };
+                s.listeners.add(l);
+              }),
+          );
+          const req = inboundRequest(stack, customer, ws.from, body);
+          const t0 = now();
+          await fetch(req.url, req.init).then((res) => res.text());
+          for (const at of await Promise.all(arrivals)) samples.push(at - t0);
+        }
+        for (const s of sockets) s.ws.close();
+        const p50 = pct(samples, 50);
+        const p99 = pct(samples, 99);
+        results.figures.fanout = { clients: N.fanoutClients, rounds: N.fanoutRounds, p50, p99, floorP50 };
+        row(
+          `webhook → frame at ${N.fanoutClients} clients p50 / p99`,
+          `${ms(p50)} / ${ms(p99)}`,
+          floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "",
+        );
+      }
+
+      if (want("resume")) {
+        console.log(`\nResume of ${N.resume} missed events`);
+        const customer = randomUs();
+        let sentCount = 0;
+        await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            while (sentCount < N.resume) {
+              const i = sentCount++;
+              const req = inboundRequest(stack, customer, ws.from, `missed ${i}`);
+              await fetch(req.url, req.init).then((r) => r.text());
+            }
+          }),
+        );
+        const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
+        const s = openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key);
+        const hello = await new Promise((resolve) => s.listeners.add((f) => f.type === "hello" && resolve(f)));
+        const got = [];
+        const t0 = now();
+        const last = new Promise((resolve) =>
+          s.listeners.add((f, at) => {
+            if (f.type === "message") got.push(f.seq);
+            if (f.seq === hello.lastSeq) resolve(at);
+          }),
+        );
+        s.ws.send(JSON.stringify({ type: "resume", afterSeq: hello.lastSeq - N.resume }));
+        const elapsed = (await last) - t0;
+        s.ws.close();
+        const inOrder = got.every((seq, i) => i === 0 || seq === got[i - 1] + 1);
+        results.figures.resume = { events: got.length, ms: elapsed, inOrder };
+        row(
+          `resume of ${N.resume} missed events, time to last frame`,
+          ms(elapsed),
+          `${got.length} frames, in order: ${inOrder}`,
+        );
+      }
+
+      if (want("outbound")) {
+        console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
+        const r = await outboundRun(stack, "clean", N.outbound);
+        results.figures.outbound = r;
+        row(
+          "all terminal after",
+          `${r.totalSeconds.toFixed(1)} s`,
+          `${(r.count / r.totalSeconds).toFixed(0)} messages/s (target ≥ 150)`,
+        );
+        row(
+          "duplicates / lost / status ≠ emulator",
+          `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
+          `${r.atTwilio} at the emulator`,
+        );
+      }
+
+      if (want("faults")) {
+        console.log(`\n${N.outbound} outbound messages with faults injected`);
+        const faults = {
+          rates: { error500: 0.05, error429: 0.05, error500AfterCreate: 0.03, hangAfterCreate: 0.005 },
+          callbacks: { drop: 0.05, duplicate: 0.1, reorder: 0.1 },
+        };
+        await fetch(`${stack.emulatorUrl}/_control/faults`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(faults),
+        });
+        const before = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
+        const r = await outboundRun(stack, "faulty", N.outbound);
+        const after = (await (await fetch(`${stack.emulatorUrl}/_control/stats`)).json()).faults;
+        await fetch(`${stack.emulatorUrl}/_control/faults`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: "{}",
+        });
+        const injected = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+        results.figures.faults = { ...r, injected };
+        row(
+          "all terminal after",
+          `${r.totalSeconds.toFixed(1)} s`,
+          `${(r.count / r.totalSeconds).toFixed(0)} messages/s`,
+        );
+        row(
+          "duplicates / lost / status ≠ emulator",
+          `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
+          `${r.atTwilio} at the emulator`,
+        );
+        row(
+          "faults injected",
+          Object.values(injected).reduce((a, b) => a + b, 0),
+          JSON.stringify(injected),
+        );
+      }
+      if (want("import")) {
+        const count = QUICK ? 5_000 : 50_000;
+        console.log(`\nA CSV import of ${count.toLocaleString("en-US")} rows (R2, then the jobs queue chunk by chunk)`);
+        const ws = await workspace(stack.appUrl);
+        const lines = ["name,phone,email,plan"];
+        for (let i = 0; i < count; i++) {
+          lines.push(`"Imported ${i}",+1628${String(2000000 + i)},person${i}@example.com,${i % 3 ? "Free" : "Pro"}`);
+        }
+        const csv = `${lines.join("\n")}\n`;
+        const started = performance.now();
+        const res = await fetch(`${stack.appUrl}/api/imports?map=fields.plan:plan`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${ws.key}`, "Content-Type": "text/csv", Origin: stack.appUrl },
+          body: csv,
+        });
+        const accepted = await res.json();
+        if (res.status !== 202) throw new Error(`import refused: ${res.status} ${JSON.stringify(accepted)}`);
+        const acceptedMs = performance.now() - started;
+        let last = accepted;
+        const deadline = Date.now() + 300_000;
+        while (!["done", "failed"].includes(last.status) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          last = (await api(stack.appUrl, "GET", `/api/imports/${accepted.id}`, { key: ws.key })).json;
+        }
+        const seconds = (performance.now() - started) / 1000;
+        results.figures.import = {
+          rows: count,
+          bytes: csv.length,
+          acceptedMs,
+          seconds,
+          status: last.status,
+          imported: last.imported,
+        };
+        row(
+          "upload answered (202) after",
+          `${acceptedMs.toFixed(0)} ms`,
+          `${(csv.length / 1e6).toFixed(1)} MB streamed to R2`,
+        );
+        row(
+          "all rows imported after",
+          `${seconds.toFixed(1)} s`,
+          `${last.status}: ${last.imported} new, ${last.errorCount} errors`,
+        );
+        if (last.status !== "done" || last.imported !== count)
+          throw new Error(`import ended ${last.status} with ${last.imported}`);
+      }
+      if (want("rate")) {
+        const rate = 5;
+        const count = QUICK ? 20 : 60;
+        console.log(`\n${count} messages from a number limited to ${rate} segments per second`);
+        const ws = await workspace(stack.appUrl);
+        const nums = (await api(stack.appUrl, "GET", "/api/numbers", { key: ws.key })).json.items;
+        await api(stack.appUrl, "PATCH", `/api/numbers/${nums[0].id}`, {
+          cookie: ws.cookie,
+          body: { ratePerSecond: rate },
+        });
+        // One paced send first, so the pacer's first outbound connection (cold: up to ~0.7 s under
+        // `wrangler dev` when this phase runs alone) is not counted as pacing.
+        await api(stack.appUrl, "POST", "/api/messages", { key: ws.key, body: { to: randomUs(), body: "warm-up" } });
+        await waitAllTerminal(stack, ws.key, 1);
+        const customers = Array.from({ length: 6 }, randomUs);
+        const t0 = now();
+        await Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            api(stack.appUrl, "POST", "/api/messages", {
+              key: ws.key,
+              body: { to: customers[i % customers.length], body: `rate ${i}` },
+            }),
+          ),
+        );
+        await waitAllTerminal(stack, ws.key, count + 1);
+        const seconds = (now() - t0) / 1000;
+        const sent = (await (await fetch(`${stack.emulatorUrl}/_control/messages`)).json()).messages
+          .filter((m) => m.from === ws.from && m.direction === "outbound-api" && m.body.startsWith("rate "))
+          .map((m) => m.created_ms)
+          .sort((a, b) => a - b);
+        let busiest = 0;
+        for (let i = 0, j = 0; i < sent.length; i++) {
+          while (sent[i] - sent[j] >= 1000) j++;
+          busiest = Math.max(busiest, i - j + 1);
+        }
+        const achieved = (sent.length - 1) / ((sent.at(-1) - sent[0]) / 1000);
+        const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+        results.figures.rate = {
+          configured: rate,
+          count,
+          sent: sent.length,
+          busiestSecond: busiest,
+          achievedPerSecond: achieved,
+          minGapMs: Math.min(...gaps),
+          p50GapMs: pct(gaps, 50),
+          seconds,
+        };
+        row(
+          `busiest 1 s window at the emulator (limit ${rate}/s)`,
+          `${busiest} sends`,
+          busiest <= rate ? "honoured" : "over by arrival jitter",
+        );
+        row(
+          "gap between sends at the emulator, min / p50",
+          `${Math.min(...gaps)} / ${pct(gaps, 50)} ms`,
+          `slots are ${1000 / rate} ms apart`,
+        );
+        row(
+          "achieved send rate",
+          `${achieved.toFixed(2)} /s`,
+          `${sent.length} sent, all terminal after ${seconds.toFixed(1)} s`,
+        );
+      }
+      if (want("campaign")) await campaignPhase(stack);
+    } finally {
+      await stack.stop();
     }
-    if (want("campaign")) await campaignPhase(stack);
-  } finally {
-    await stack.stop();
   }
 
   if (want("reads")) {
@@ -935,6 +944,64 @@ async function expectHits(request) {
     throw new Error(`search answered ${res.status} with ${res.json?.items?.length ?? 0} hits`);
   }
   return res;
+}
+
+/**
+ * D1 bytes per message and archive bytes per message, measured in SQLite itself (node:sqlite, the same
+ * migrations and the same 100,000-message seed as the reads phase): the database's size and `dbstat` per
+ * table and index, then one conversation's rows as the archive writes them (JSONL, gzip). docs/scale.md
+ * quotes these figures.
+ */
+function sizePhase() {
+  console.log("\nStorage: D1 bytes per message, archive bytes per message (node:sqlite, 100,000 seeded messages)");
+  const dir = mkdtempSync(join(tmpdir(), "parley-size-"));
+  const db = new DatabaseSync(join(dir, "size.db"));
+  try {
+    for (const file of readdirSync("migrations")
+      .filter((f) => f.endsWith(".sql"))
+      .sort()) {
+      for (const statement of readFileSync(join("migrations", file), "utf8").split("--> statement-breakpoint")) {
+        if (statement.trim()) db.exec(statement);
+      }
+    }
+    db.exec(seedSql(createHash("sha256").update("size").digest("hex")));
+    db.exec("VACUUM");
+    const count = db.prepare("SELECT count(*) AS n FROM messages").get().n;
+    const objects = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name").all();
+    const of = (test) => objects.filter((o) => test(o.name)).reduce((a, o) => a + o.bytes, 0);
+    const table = of((n) => n === "messages");
+    const search = of((n) => n.startsWith("messages_fts"));
+    const indexes =
+      of((n) => n.startsWith("messages_") && !n.startsWith("messages_fts")) +
+      of((n) => n === "sqlite_autoindex_messages_1");
+    const total = table + search + indexes;
+    const rows = db.prepare("SELECT * FROM messages WHERE conversation_id = 'cv_seed_7' ORDER BY seq").all();
+    const jsonl = `${rows.map((r) => JSON.stringify({ ...r, events: [] })).join("\n")}\n`;
+    const gz = gzipSync(jsonl).length;
+    results.figures.size = {
+      messages: count,
+      bytesPerMessage: total / count,
+      tableBytesPerMessage: table / count,
+      searchBytesPerMessage: search / count,
+      indexBytesPerMessage: indexes / count,
+      archiveJsonlBytesPerMessage: jsonl.length / rows.length,
+      archiveGzipBytesPerMessage: gz / rows.length,
+    };
+    row("messages", count.toLocaleString("en-US"));
+    row(
+      "D1 bytes per message",
+      `${(total / count).toFixed(0)} B`,
+      `row ${(table / count).toFixed(0)}, search ${(search / count).toFixed(0)}, indexes ${(indexes / count).toFixed(0)}`,
+    );
+    row(
+      "archive bytes per message",
+      `${(gz / rows.length).toFixed(0)} B gzip`,
+      `${(jsonl.length / rows.length).toFixed(0)} B of JSONL before (the seed's text repeats; real text compresses less)`,
+    );
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
