@@ -83,7 +83,7 @@ function phoneLike(field: string): boolean {
 }
 
 /** A value for `schema` (named `field` inside an object built from the component `holder`). */
-export function sample(
+function sample(
   doc: Doc,
   schema: Schema | undefined,
   field = "",

@@ -76,7 +76,7 @@ async function gzipLines(lines: ArchivedLine[]): Promise<Uint8Array> {
 }
 
 /** The lines of an archive object (null when it is missing). */
-export async function readArchive(env: Env, key: string): Promise<ArchivedLine[] | null> {
+async function readArchive(env: Env, key: string): Promise<ArchivedLine[] | null> {
   const object = await env.FILES.get(key);
   if (!object) return null;
   const text = await new Response(object.body.pipeThrough(new DecompressionStream("gzip"))).text();
@@ -86,7 +86,7 @@ export async function readArchive(env: Env, key: string): Promise<ArchivedLine[]
     .map((l) => JSON.parse(l) as ArchivedLine);
 }
 
-export function archiveKeyFor(workspaceId: string, conversationId: string, month: string, first: number, last: number) {
+function archiveKeyFor(workspaceId: string, conversationId: string, month: string, first: number, last: number) {
   return `archive/${workspaceId}/${conversationId}/${month}.${first}-${last}.jsonl.gz`;
 }
 

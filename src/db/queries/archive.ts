@@ -8,8 +8,7 @@ import type { Db } from "../client";
 import { messageArchives, messageEvents, messages } from "../schema";
 
 export type MessageRow = typeof messages.$inferSelect;
-export type EventRow = typeof messageEvents.$inferSelect;
-export type ArchiveStub = typeof messageArchives.$inferSelect;
+type EventRow = typeof messageEvents.$inferSelect;
 /** One line of an archive object: the message row as the app reads it, with its status events. */
 export type ArchivedLine = MessageRow & { events: EventRow[] };
 

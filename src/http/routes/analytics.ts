@@ -1,5 +1,6 @@
 /** Analytics (owners/admins): the dashboard's report over hourly rollups, its CSV, and rebuilding a range. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { archivingWorkspaces } from "../../db/queries/archive";
 import { audit } from "../../db/queries/audit";
 import { unprocessable } from "../../domain/errors";
 import {
@@ -10,7 +11,6 @@ import {
   recomputeRange,
   reportCsv,
 } from "../../messaging/analytics";
-import { archiveSummary } from "../../messaging/archive";
 import type { AppEnv } from "../context";
 import { requireAdmin } from "../middleware/auth";
 import { errorResponses, jsonBody, jsonContent, security } from "../schemas";
@@ -162,7 +162,8 @@ export const analyticsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
       });
     }
     // Hours whose messages were archived to R2 can no longer be rebuilt from D1: their rollups stay as computed.
-    const { archiveAfterDays } = await archiveSummary(c.env, principal.workspaceId);
+    const [archiving] = await archivingWorkspaces(c.get("d1"), principal.workspaceId);
+    const archiveAfterDays = archiving?.archiveAfterDays ?? null;
     if (archiveAfterDays !== null && start < Date.now() - archiveAfterDays * DAY) {
       throw unprocessable(
         "range_archived",
