@@ -4,7 +4,8 @@
  *   load → skip unless still pending → refuse suppressed numbers and removed senders → take the
  *   lease (so two deliveries of one queue message never both send) → ask the breaker → if an earlier
  *   attempt's outcome is unknown, look it up at Twilio and adopt it → POST Messages.json (through the
- *   sender's pacer when it has a rate) → record sid and status through the room.
+ *   sender's pacer when it has a rate) → record sid and status (through the room, or into the queue
+ *   batch's one D1 write: see StatusBatch).
  * Permanent Twilio errors mark the message failed; retryable ones retry with backoff; the DLQ
  * consumer handles what runs out of retries.
  */
@@ -26,12 +27,11 @@ import {
 } from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
-import { roomFor } from "../rooms/conversation-room";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
 import { breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { backoffSeconds, enqueueOutbound } from "./outbox";
 import { outgoingFor } from "./outgoing";
-import { markFailed, recordSent } from "./status";
+import { markFailed, recordSent, type StatusSink, throughRoom } from "./status";
 
 /** Longer than a pacing wait plus one Twilio call (ky timeout) and the D1 writes around them. */
 export const LEASE_MS = 45_000;
@@ -106,6 +106,8 @@ export async function handOver(
   client?: TwilioClient,
   /** Times this message went back to the queue untaken (fair share, Twilio 429s). */
   deferrals = 0,
+  /** Where the verdict goes (the consumer collects a batch's verdicts for one D1 write). */
+  sink: StatusSink = throughRoom(env),
 ): Promise<Decision> {
   const row = claimed?.row;
   const msg = row?.msg;
@@ -115,7 +117,7 @@ export async function handOver(
   }
   if (msg.status !== "pending") return { action: "ack", outcome: `skipped:${msg.status}` };
   if (row?.suppressed) {
-    await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue");
+    await markFailed(env, db, msg, 21610, "The recipient opted out (replied STOP); not sent.", "queue", sink);
     return { action: "ack", outcome: "opted_out" };
   }
   if (!row?.senderId) {
@@ -126,13 +128,14 @@ export async function handOver(
       null,
       `The sender ${msg.fromNumber} was removed from the workspace; not sent.`,
       "queue",
+      sink,
     );
     return { action: "ack", outcome: "sender_removed" };
   }
   if (msg.campaignId && row?.campaignStatus !== "running") {
     // A paused campaign's message waits (pending) for resume, which enqueues it again; a canceled one's ends.
     if (row?.campaignStatus === "canceled" || row?.campaignStatus === null) {
-      await roomFor(env, msg.conversationId).applyStatus({
+      await sink(msg, {
         messageId: msg.id,
         status: "canceled",
         errorMessage: "Canceled with its campaign.",
@@ -156,7 +159,7 @@ export async function handOver(
     credentials: row.inboxCredentials,
   };
   const channel = channelFor(inbox.channel);
-  if (channel.provider === "direct") return handOverDirect(env, db, msg, channel, inbox, attempt, deferrals);
+  if (channel.provider === "direct") return handOverDirect(env, db, msg, channel, inbox, attempt, deferrals, sink);
 
   // An outage holds the message instead of spending its retries (see TwilioBreaker).
   const breaker = breakerFor(env);
@@ -179,7 +182,7 @@ export async function handOver(
       const earlier = await lookUpEarlierAttempt(twilio, env.DB, msg, lease.earlierAttempt);
       if (earlier) {
         // Recording the handover ends the attempt and releases the lease in the same write.
-        await recordSent(env, msg, sentFromTwilio(earlier), "queue");
+        await recordSent(env, msg, sentFromTwilio(earlier), "queue", sink);
         if (!admission.clean) await breaker.report("ok");
         log("info", "adopted an earlier attempt instead of sending again", { messageId, sid: earlier.sid });
         return { action: "ack", outcome: "adopted" };
@@ -217,13 +220,13 @@ export async function handOver(
       tw = await twilio.createMessage(params);
     }
     if (!admission.clean) await breaker.report("ok");
-    await recordSent(env, msg, sentFromTwilio(tw), "queue");
+    await recordSent(env, msg, sentFromTwilio(tw), "queue", sink);
     return { action: "ack", outcome: "sent" };
   } catch (err) {
     if (isProviderError(err)) {
       const outage = isOutage(err);
       if (outage || !admission.clean) await breaker.report(outage ? "outage" : "ok").catch(() => undefined);
-      return handleTwilioError(env, db, msg, err, attempt, deferrals);
+      return handleTwilioError(env, db, msg, err, attempt, deferrals, sink);
     }
     // D1 or the room failed: the attempt's outcome is unknown, so keep attempt_started_at for a lookup.
     log("error", "outbound attempt failed on our side", { messageId, error: String(err) });
@@ -252,6 +255,7 @@ async function handleTwilioError(
   err: ProviderError,
   attempt: number,
   deferrals: number,
+  sink: StatusSink,
 ): Promise<Decision> {
   log("warn", "twilio send failed", {
     messageId: msg.id,
@@ -285,7 +289,7 @@ async function handleTwilioError(
   }
   if (!err.retryable) {
     // Failing the message also ends the attempt and releases the lease.
-    await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue");
+    await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue", sink);
     return { action: "ack", outcome: `failed:${err.code ?? err.httpStatus}` };
   }
   await releaseMessage(db, msg.id, !err.ambiguous);
@@ -305,15 +309,16 @@ async function handOverDirect(
   inbox: InboxRecord,
   attempt: number,
   deferrals: number,
+  sink: StatusSink,
 ): Promise<Decision> {
   try {
     const sent = await channel.send(env, inbox, await outgoingFor(env, db, msg, channel));
-    await recordSent(env, msg, sent, "queue");
+    await recordSent(env, msg, sent, "queue", sink);
     return { action: "ack", outcome: "sent" };
   } catch (err) {
     if (isProviderError(err)) {
       if (err.code !== null && !err.retryable) {
-        await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue");
+        await markFailed(env, db, msg, err.code, describeProviderError(err.code) ?? err.message, "queue", sink);
         return { action: "ack", outcome: `failed:${err.code}` };
       }
       log("warn", "provider send failed", { messageId: msg.id, channel: channel.kind, httpStatus: err.httpStatus });
@@ -328,7 +333,7 @@ async function handOverDirect(
         return { action: "ack", outcome: "throttled" };
       }
       if (!err.retryable) {
-        await markFailed(env, db, msg, null, err.message, "queue");
+        await markFailed(env, db, msg, null, err.message, "queue", sink);
         return { action: "ack", outcome: "failed" };
       }
     } else {

@@ -1,7 +1,8 @@
 /**
  * Status: every report about an outbound message (the send call's answer, a status callback, a
- * reconciliation fetch, our own failure verdicts) goes through the conversation's room, which records
- * it as an event and moves the status only forward (invariant 3). 21610 also suppresses the number.
+ * reconciliation fetch, our own failure verdicts) is recorded as an event and moves the status only
+ * forward (invariant 3), through the conversation's room — or, for a queue batch's results, all in one
+ * D1 round trip (StatusBatch) whose frames the rooms then log and broadcast. 21610 also suppresses the number.
  */
 
 import { describeProviderError } from "../channels/describe";
@@ -16,19 +17,112 @@ import {
   findEarlierAttemptBySid,
   findStatusTarget,
   getMessageByProviderSid,
+  recordStatusBatch,
   recordUnappliedEvent,
+  type StatusChange,
 } from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
+import { iso } from "../domain/time";
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
+import type { LoggedFrame } from "../shared/frames";
 import { emitEvent } from "./events";
 
 type MessageRow = typeof messages.$inferSelect;
 
-/** Records what a provider answered about the message (its id for it, the status, an error) through the conversation's room. */
-export async function recordSent(env: Env, msg: MessageRow, sent: Sent, source: "queue" | "reconcile" | "dlq") {
-  await roomFor(env, msg.conversationId).applyStatus({
+/** Where a verdict on a message goes: straight through its room, or into a queue batch's one write. */
+export type StatusSink = (msg: MessageRow, change: StatusChange) => Promise<void>;
+
+/** Each verdict through its conversation's room (its own D1 round trip): single handovers, the DLQ, reconciliation. */
+export function throughRoom(env: Env): StatusSink {
+  return async (msg, change) => {
+    await roomFor(env, msg.conversationId).applyStatus(change);
+  };
+}
+
+/**
+ * A queue batch's verdicts, written together: `sink` collects them, `flush` records them all in one D1
+ * round trip (the statements a room would run, each status moving only forward, each moved one taking
+ * its conversation's next seq in D1) and then hands each room its frames, which it logs and broadcasts
+ * in seq order (ConversationRoom.deliverCommitted). Nothing is acked before `flush` has returned.
+ */
+export class StatusBatch {
+  private readonly items: { msg: MessageRow; change: StatusChange }[] = [];
+  readonly sink: StatusSink = async (msg, change) => {
+    this.items.push({ msg, change });
+  };
+
+  /** Whether a verdict on this message waits in the batch. */
+  has(messageId: string): boolean {
+    return this.items.some((i) => i.msg.id === messageId);
+  }
+
+  /** Writes the verdicts (throws when D1 refused them: nothing of them is stored), then tells the rooms. */
+  async flush(env: Env, d1: D1Database): Promise<void> {
+    if (this.items.length === 0) return;
+    const { results, integrations } = await recordStatusBatch(
+      d1,
+      this.items.map(({ msg, change }) => ({
+        conversationId: msg.conversationId,
+        workspaceId: msg.workspaceId,
+        change,
+      })),
+    );
+    const frames = new Map<string, { workspaceId: string; frames: LoggedFrame[] }>();
+    const events: Promise<unknown>[] = [];
+    results.forEach((result, i) => {
+      const item = this.items[i];
+      if (!result || !item) return;
+      const { moved, seq } = result;
+      const at = iso(item.change.at);
+      const room = frames.get(item.msg.conversationId) ?? { workspaceId: moved.workspaceId, frames: [] };
+      room.frames.push({
+        type: "status",
+        seq,
+        messageId: moved.id,
+        status: moved.status,
+        errorCode: moved.errorCode,
+        at,
+      });
+      frames.set(item.msg.conversationId, room);
+      if (integrations.has(moved.workspaceId)) {
+        events.push(
+          emitEvent(env, moved.workspaceId, "message.status", {
+            messageId: moved.id,
+            conversationId: item.msg.conversationId,
+            status: moved.status,
+            errorCode: moved.errorCode,
+            at,
+          }),
+        );
+      }
+    });
+    await Promise.all([
+      ...[...frames].map(([conversationId, { workspaceId, frames: list }]) =>
+        roomFor(env, conversationId)
+          .deliverCommitted(workspaceId, list)
+          .catch((err: unknown) =>
+            // Stored in D1 all the same; the room skips the seqs it never got (see GAP_WAIT_MS).
+            log("warn", "could not hand a room its frames", { conversationId, error: String(err) }),
+          ),
+      ),
+      ...events.map((e) =>
+        e.catch((err: unknown) => log("warn", "integration event not queued", { error: String(err) })),
+      ),
+    ]);
+  }
+}
+
+/** Records what a provider answered about the message (its id for it, the status, an error). */
+export async function recordSent(
+  env: Env,
+  msg: MessageRow,
+  sent: Sent,
+  source: "queue" | "reconcile" | "dlq",
+  sink: StatusSink = throughRoom(env),
+) {
+  await sink(msg, {
     messageId: msg.id,
     status: fromTwilioStatus(sent.status) ?? "queued",
     rawStatus: sent.status,
@@ -47,8 +141,9 @@ export async function markFailed(
   code: number | null,
   message: string,
   source: "queue" | "dlq",
+  sink: StatusSink = throughRoom(env),
 ): Promise<void> {
-  await roomFor(env, msg.conversationId).applyStatus({
+  await sink(msg, {
     messageId: msg.id,
     status: "failed",
     errorCode: code,

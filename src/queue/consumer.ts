@@ -1,23 +1,24 @@
 /**
- * The outbound queue's consumer: loads and claims a batch in one round trip, then decides per message
- * (ack, or retry with backoff) from what the handover step (src/messaging/handover.ts) reports; never
- * acks in a blanket catch.
+ * The outbound queue's consumer: loads and claims a batch in one D1 round trip, hands each message over
+ * (src/messaging/handover.ts), writes the batch's verdicts in one more round trip (StatusBatch), and
+ * only then acks or retries each message as its handover decided; never acks in a blanket catch.
  */
 
 import { TwilioClient, twilioConfigFromEnv } from "../channels/twilio/client";
 import { createDb } from "../db/client";
-import { type ClaimedForHandover, claimForHandover } from "../db/queries/messages";
+import { type ClaimedForHandover, claimForHandover, releaseMessage } from "../db/queries/messages";
 import { log } from "../log";
 import type { Decision } from "../messaging/handover";
 import { handOver, LEASE_MS } from "../messaging/handover";
 import { backoffSeconds, type OutboundJob, OutboundJobSchema } from "../messaging/outbox";
+import { StatusBatch } from "../messaging/status";
 import { pacerFor } from "../rooms/sender-pacer";
 import { limiterFor } from "../rooms/workspace-limiter";
 
 /**
  * A batch: its messages are loaded and claimed in one round trip, then each is handed over on its own
- * (they go to different conversations and senders). The same message twice in one batch is handed
- * over once.
+ * (they go to different conversations and senders), and their verdicts (sid and status, failures) are
+ * written together in one round trip. The same message twice in one batch is handed over once.
  */
 export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   // The bulk queue carries campaign messages; both queues are handled alike (each message knows its lane).
@@ -49,7 +50,8 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
     return;
   }
   const seen = new Set<string>();
-  await Promise.all(
+  const verdicts = new StatusBatch();
+  const decided = await Promise.all(
     jobs.map(async ({ message, messageId, deferrals }) => {
       let decision: Decision;
       if (seen.has(messageId)) {
@@ -57,16 +59,44 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
       } else {
         seen.add(messageId);
         try {
-          decision = await handOver(env, db, messageId, claimed.get(messageId), message.attempts, client, deferrals);
+          decision = await handOver(
+            env,
+            db,
+            messageId,
+            claimed.get(messageId),
+            message.attempts,
+            client,
+            deferrals,
+            verdicts.sink,
+          );
         } catch (err) {
           log("error", "outbound job crashed", { messageId, error: String(err) });
           decision = { action: "retry", delaySeconds: backoffSeconds(message.attempts), outcome: "crashed" };
         }
       }
-      if (decision.action === "ack") message.ack();
-      else message.retry({ delaySeconds: decision.delaySeconds });
+      return { message, messageId, decision };
     }),
   );
+  try {
+    await verdicts.flush(env, env.DB);
+  } catch (err) {
+    // Nothing of the verdicts is stored. A message that reached Twilio must not be sent again: the
+    // retry finds the attempt still open (attempt_started_at kept) and looks it up before sending.
+    log("error", "could not record the outbound batch's results", { size: jobs.length, error: String(err) });
+    for (const item of decided) {
+      if (item.decision.action !== "ack" || !verdicts.has(item.messageId)) continue;
+      await releaseMessage(db, item.messageId, false).catch(() => undefined);
+      item.decision = {
+        action: "retry",
+        delaySeconds: backoffSeconds(item.message.attempts),
+        outcome: "results_not_recorded",
+      };
+    }
+  }
+  for (const { message, decision } of decided) {
+    if (decision.action === "ack") message.ack();
+    else message.retry({ delaySeconds: decision.delaySeconds });
+  }
 }
 
 /**

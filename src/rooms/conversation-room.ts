@@ -1,10 +1,15 @@
 /**
  * ConversationRoom: one Durable Object per conversation, the ordering point of its events.
  *
- * Every event (message created, status changed) is appended here: the room takes the next seq,
- * writes D1 in one batch, and only when that succeeds commits the seq to its own SQLite log and
- * broadcasts the frame. Appends are serialized, so a failed D1 write leaves no gap and two writers
- * never share a seq. The log keeps the last LOG_LIMIT events for clients that resume.
+ * Every event (message created, status changed) gets its seq in D1, in the same batch that writes it
+ * (the conversation's `last_seq`; see mirrorSeqStatement), so two writers never share a seq and a
+ * failed write takes none. Most events are written here (appends are serialized); the outbound
+ * consumer writes a whole batch's results in one D1 round trip and hands each room its frames
+ * (deliverCommitted). Either way a frame is logged and broadcast only in seq order: one that arrives
+ * ahead of an earlier seq still on its way is held until that one comes, for at most GAP_WAIT_MS
+ * (after a crash between a D1 commit and its frame it never does: the room then drops its resume
+ * log, so clients resuming across the hole reload instead of missing an event). The log keeps the
+ * last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
@@ -65,6 +70,11 @@ import {
 } from "./sockets";
 
 export const LOG_LIMIT = 1000;
+/**
+ * How long a frame numbered past the room's next seq waits for the earlier ones (the consumer's frames
+ * reach the room a moment after its D1 commit) before the room gives up on them as lost.
+ */
+export const GAP_WAIT_MS = 3000;
 
 export type AppendMessageResult = (
   | { outcome: "created"; message: MessageJson }
@@ -85,6 +95,13 @@ export class ConversationRoom extends DurableObject<Env> {
   private readonly conversationId: string;
   private tail: Promise<unknown> = Promise.resolve();
   private lastCredentialCheck = 0;
+  /** Frames D1 numbered past lastSeq + 1, waiting for the ones before them (see accept). */
+  private readonly held = new Map<number, LoggedFrame>();
+  private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Waiters for lastSeq to reach a seq (ensureInitialized), resolved as frames are committed. */
+  private readonly seqWaiters = new Set<{ seq: number; resolve: () => void }>();
+  /** No event was ever committed here (a new room): nobody can be waiting for a log, so a gap is skipped at once. */
+  private fresh = true;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -104,6 +121,7 @@ export class ConversationRoom extends DurableObject<Env> {
       );
       // Not yet trusted: ensureInitialized checks it against D1 on first use (see there).
       this.lastSeq = Number(meta.get("lastSeq") ?? 0);
+      this.fresh = !meta.has("lastSeq");
       this.workspaceId = meta.get("workspaceId") ?? null;
     });
   }
@@ -135,30 +153,102 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /**
-   * On first use after the object starts, the room's seq is checked against D1's. D1 can be ahead:
-   * for a room created for an existing conversation, one whose storage was lost, or one that crashed
-   * after D1 committed an event and before the room committed it to its own log. The room then
-   * continues after D1's seq (reusing one would make every later write to the conversation fail on
-   * the unique (conversation_id, seq) index), and drops its log, which now has a hole: clients that
-   * resume across it are told to reload instead of silently missing the event.
+   * On first use after the object starts (a read: hello, resume, read marker), the room's seq is checked
+   * against D1's. D1 can be ahead: frames of the consumer's last batch are on their way (they fill the gap
+   * within GAP_WAIT_MS), or the room crashed after D1 committed an event and before it logged the frame,
+   * lost its storage, or was created for an existing conversation. What is still missing after the wait
+   * is skipped: the room continues after D1's seq and drops its log, which now has a hole, so clients
+   * that resume across it are told to reload instead of silently missing the event.
    */
   private async ensureInitialized(d1: D1Database = this.env.DB): Promise<void> {
     if (this.initialized) return;
-    const conversationId = this.conversationId;
-    const d1Seq = await conversationSeqInD1(d1, conversationId);
-    if (d1Seq > this.lastSeq) {
-      if (this.lastSeq > 0) {
-        log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
-          conversationId,
-          roomSeq: this.lastSeq,
-          d1Seq,
-        });
-      }
-      this.ctx.storage.sql.exec("DELETE FROM events");
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(d1Seq));
-      this.lastSeq = d1Seq;
-    }
+    const d1Seq = await conversationSeqInD1(d1, this.conversationId);
+    if (d1Seq > this.lastSeq && !this.fresh) await this.waitForSeq(d1Seq);
+    if (d1Seq > this.lastSeq) this.skipGap(d1Seq);
     this.initialized = true;
+  }
+
+  /** Resolves when lastSeq reaches `seq` or GAP_WAIT_MS has passed, whichever is first. */
+  private waitForSeq(seq: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          this.seqWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.resolve, GAP_WAIT_MS);
+      this.seqWaiters.add(waiter);
+    });
+  }
+
+  /**
+   * Takes a frame whose event D1 has committed: the next seq is logged and broadcast at once (with any
+   * held frames it unblocks); a later one waits for the seqs before it (see GAP_WAIT_MS); an earlier
+   * one was given up on and is not logged again.
+   */
+  private accept(frame: LoggedFrame): void {
+    if (frame.seq <= this.lastSeq) return;
+    if (frame.seq > this.lastSeq + 1) {
+      if (this.fresh && this.held.size === 0) {
+        this.skipGap(frame.seq - 1);
+      } else {
+        this.held.set(frame.seq, frame);
+        this.gapTimer ??= setTimeout(() => {
+          this.gapTimer = null;
+          if (this.held.size === 0) return;
+          log("warn", "events missing before the room's held frames; skipping them and dropping the resume log", {
+            conversationId: this.conversationId,
+            roomSeq: this.lastSeq,
+            heldFrom: Math.min(...this.held.keys()),
+          });
+          this.skipGap(Math.min(...this.held.keys()) - 1);
+        }, GAP_WAIT_MS);
+        return;
+      }
+    }
+    this.commit(frame);
+    for (let next = this.held.get(this.lastSeq + 1); next; next = this.held.get(this.lastSeq + 1)) {
+      this.held.delete(next.seq);
+      this.commit(next);
+    }
+    if (this.held.size === 0 && this.gapTimer) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    }
+  }
+
+  /**
+   * Gives up on the events up to `through` that never reached the room (their D1 writes committed, their
+   * frames are lost): the log drops everything (it has a hole now), the room continues after `through`,
+   * and held frames beyond it go out in order.
+   */
+  private skipGap(through: number): void {
+    if (through <= this.lastSeq) return;
+    if (this.lastSeq > 0) {
+      log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
+        conversationId: this.conversationId,
+        roomSeq: this.lastSeq,
+        d1Seq: through,
+      });
+    }
+    this.ctx.storage.sql.exec("DELETE FROM events");
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(through));
+    this.lastSeq = through;
+    this.fresh = false;
+    for (const seq of this.held.keys()) if (seq <= through) this.held.delete(seq);
+    const next = this.held.get(through + 1);
+    if (next) {
+      this.held.delete(next.seq);
+      this.accept(next);
+    }
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    for (const waiter of this.seqWaiters) if (this.lastSeq >= waiter.seq) waiter.resolve();
   }
 
   /** After a seq conflict in D1 (another writer took it): re-read D1's seq before the next attempt. */
@@ -167,28 +257,9 @@ export class ConversationRoom extends DurableObject<Env> {
     await this.ensureInitialized(d1);
   }
 
-  /**
-   * D1 assigned `seq` to the event this room is about to commit. Normally it is the next one; if D1 was
-   * ahead (the room restarted after a crash between D1's commit and its own, or lost its storage), the
-   * room continues after D1's seq and drops its log, which now has a hole: clients that resume across
-   * it are told to reload instead of silently missing the event.
-   */
-  private adoptSeq(seq: number): void {
-    if (seq === this.lastSeq + 1) return;
-    if (this.lastSeq > 0) {
-      log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
-        conversationId: this.conversationId,
-        roomSeq: this.lastSeq,
-        d1Seq: seq - 1,
-      });
-    }
-    this.ctx.storage.sql.exec("DELETE FROM events");
-    this.lastSeq = seq - 1;
-    this.initialized = true;
-  }
-
   private commit(frame: LoggedFrame): void {
     this.lastSeq = frame.seq;
+    this.fresh = false;
     this.ctx.storage.sql.exec(
       "INSERT OR REPLACE INTO events (seq, frame) VALUES (?, ?)",
       frame.seq,
@@ -198,6 +269,7 @@ export class ConversationRoom extends DurableObject<Env> {
     if (frame.seq > LOG_LIMIT) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", frame.seq - LOG_LIMIT);
     this.broadcast(frame);
     this.notifyInbox();
+    if (this.seqWaiters.size > 0) this.wakeWaiters();
   }
 
   protected broadcast(frame: ServerFrame, except?: WebSocket): void {
@@ -304,12 +376,10 @@ export class ConversationRoom extends DurableObject<Env> {
     }
     if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
     const seq = stored.seq;
-    this.adoptSeq(seq);
     const message = presentMessage(stored);
-    this.commit({ type: "message", seq, message });
+    this.accept({ type: "message", seq, message });
     if (reopened && reopenSeq !== undefined) {
-      this.adoptSeq(reopenSeq);
-      this.commit({ type: "conversation", seq: reopenSeq, conversation: presentConversationState(reopened) });
+      this.accept({ type: "conversation", seq: reopenSeq, conversation: presentConversationState(reopened) });
     }
     return { outcome: "created", message };
   }
@@ -333,9 +403,8 @@ export class ConversationRoom extends DurableObject<Env> {
       const row = results[2]?.results[0] as Parameters<typeof presentNote>[0] | undefined;
       if (seq === undefined || !row) return null;
       this.remember(note.workspaceId);
-      this.adoptSeq(seq);
       const json = presentNote(row);
-      this.commit({ type: "note", seq, note: json });
+      this.accept({ type: "note", seq, note: json });
       return json;
     });
   }
@@ -362,9 +431,8 @@ export class ConversationRoom extends DurableObject<Env> {
       const row = results[statements.length + 1]?.results[0] as ConversationStateRow | undefined;
       if (!updated || seq === undefined || !row) return null;
       this.remember(workspaceId);
-      this.adoptSeq(seq);
       const state = presentConversationState(row);
-      this.commit({ type: "conversation", seq, conversation: state });
+      this.accept({ type: "conversation", seq, conversation: state });
       // Integration events for the changes integrators follow.
       const about = { conversationId: this.conversationId, conversation: state };
       if (change.assigneeId) this.ctx.waitUntil(emitEvent(this.env, workspaceId, "conversation.assigned", about));
@@ -421,12 +489,15 @@ export class ConversationRoom extends DurableObject<Env> {
       ]);
       const seq = results[statements.length]?.results[0]?.seq;
       if (!results[statements.length - 1]?.results[0] || seq === undefined) return null;
-      this.adoptSeq(seq);
       const row = await getMessageById(createDb(this.env.DB), messageId);
-      if (!row) return null;
+      if (!row) {
+        // Gone (erased) between the edit and the read: its seq has no frame to show.
+        this.skipGap(seq);
+        return null;
+      }
       this.remember(row.workspaceId);
       const message = presentMessage(row);
-      this.commit({ type: "message", seq, message });
+      this.accept({ type: "message", seq, message });
       return message;
     });
   }
@@ -459,9 +530,8 @@ export class ConversationRoom extends DurableObject<Env> {
         (results[statements.length + 1]?.results[0] as { integrations?: number } | undefined)?.integrations,
       );
       if (!moved || seq === undefined) return { applied: false, d1: count };
-      this.adoptSeq(seq);
       this.remember(moved.workspaceId);
-      this.commit({
+      this.accept({
         type: "status",
         seq,
         messageId: moved.id,
@@ -482,6 +552,16 @@ export class ConversationRoom extends DurableObject<Env> {
       }
       return { applied: true, seq, d1: count };
     });
+  }
+
+  /**
+   * Frames of events D1 has already committed outside the room (the outbound consumer records a whole
+   * batch's results in one D1 round trip; see src/messaging/status.ts): logged and broadcast in seq
+   * order, after any earlier seq still on its way. Costs no D1.
+   */
+  async deliverCommitted(workspaceId: string, frames: LoggedFrame[]): Promise<void> {
+    this.remember(workspaceId);
+    for (const frame of [...frames].sort((a, b) => a.seq - b.seq)) this.accept(frame);
   }
 
   /**

@@ -97,6 +97,16 @@ export async function unattemptedDeliveriesOf(db: Db, eventIds: string[]) {
  * Whether the workspace of a message has an enabled integration endpoint, as a statement to ride in a
  * batch that is sent anyway: without one, no integration event is put on the queue.
  */
+/** Which of these workspaces have an enabled integration endpoint (rows of `workspaceId`). */
+export function workspacesWithIntegrationsStatement(d1: D1Database, workspaceIds: string[]): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT DISTINCT workspace_id AS workspaceId FROM webhook_endpoints
+       WHERE enabled = 1 AND workspace_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(workspaceIds));
+}
+
 export function integrationsOfMessageStatement(d1: D1Database, messageId: string): D1PreparedStatement {
   return d1
     .prepare(

@@ -16,6 +16,7 @@ import { pacerFor } from "../../../src/rooms/sender-pacer";
 import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
 import { call } from "../../helpers/api";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { collect, openSocket } from "../../helpers/sockets";
 import {
   control,
   deliver,
@@ -99,20 +100,57 @@ describe("outbound consumer (invariants 1 and 2)", () => {
     expect(await emulatorMessages(ws.customer)).toHaveLength(1);
   });
 
-  it("loads and claims a whole batch in one D1 round trip", async () => {
+  it("loads and claims a whole batch in one D1 round trip and writes its results in one more; clients get the status frames in seq order", async () => {
     const ws = await textingWorkspace();
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await pendingMessage(ws, `batched ${i}`));
+    const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await socket.next((f) => f.type === "hello")).lastSeq).toBe(5);
     const count = newCount();
     const batch = createMessageBatch(
       "parley-outbound",
       ids.map((messageId, i) => ({ id: `b${i}`, timestamp: Date.now(), attempts: 1, body: { messageId } })),
     );
-    // The consumer's own D1 work (the rooms record each result in their own round trip).
+    // All of the batch's D1 work, the rooms' included: they only log and broadcast the frames.
     await handleOutboundBatch(batch, { ...env, DB: countingD1(env.DB, count) });
-    expect(count).toEqual({ roundTrips: 1, statements: 2 });
-    for (const id of ids) expect((await getMessage(ws.key, id)).status).not.toBe("pending");
+    // The claim (an UPDATE and the rows), then per message: sid, event, status, seq; and the integrations check.
+    expect(count).toEqual({ roundTrips: 2, statements: 2 + 5 * 4 + 1 });
+    for (const id of ids) expect((await getMessage(ws.key, id)).status).toBe("queued");
     expect(await emulatorMessages(ws.customer)).toHaveLength(5);
+    const frames = await collect(socket, (f) => f.type === "status", 5);
+    expect(frames.map((f) => f.seq)).toEqual([6, 7, 8, 9, 10]);
+    expect(frames.map((f) => f.status)).toEqual(Array(5).fill("queued"));
+    expect(new Set(frames.map((f) => f.messageId))).toEqual(new Set(ids));
+  });
+
+  it("when the batch's results cannot be written, every message is retried, and the retry adopts what Twilio has instead of sending again", async () => {
+    const ws = await textingWorkspace();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await pendingMessage(ws, `unrecorded ${i}`));
+    let batches = 0;
+    // D1 takes the claim, then refuses the results' batch (an outage, or the isolate dying, between the two).
+    const flaky = {
+      prepare: (query: string) => env.DB.prepare(query),
+      batch: (statements: D1PreparedStatement[]) =>
+        ++batches === 2 ? Promise.reject(new Error("D1_ERROR: network connection lost")) : env.DB.batch(statements),
+    } as unknown as D1Database;
+    const batch = createMessageBatch(
+      "parley-outbound",
+      ids.map((messageId, i) => ({ id: `f${i}`, timestamp: Date.now(), attempts: 1, body: { messageId } })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, DB: flaky }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toHaveLength(0);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["f0", "f1", "f2"]);
+    expect(await emulatorMessages(ws.customer)).toHaveLength(3);
+    for (const id of ids) expect((await getMessage(ws.key, id)).status).toBe("pending");
+    // The queue's redelivery: each message is found at Twilio and adopted.
+    const again = await runQueue(ids, 2);
+    expect(again.explicitAcks).toHaveLength(3);
+    for (const id of ids) expect((await getMessage(ws.key, id)).status).not.toBe("pending");
+    expect(await emulatorMessages(ws.customer)).toHaveLength(3);
   });
 
   it("a crash after Twilio accepted but before the D1 write: the retry adopts the message instead of resending", async () => {

@@ -1,16 +1,20 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { roomFor } from "../../../src/rooms/conversation-room";
+import { recordStatusBatch } from "../../../src/db/queries/messages";
+import { iso } from "../../../src/domain/time";
+import { GAP_WAIT_MS, roomFor } from "../../../src/rooms/conversation-room";
 import { inboxFor } from "../../../src/rooms/inbox-stream";
 import { CREDENTIAL_CHECK_MS } from "../../../src/rooms/sockets";
 import { call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
-import { textingWorkspace } from "../../helpers/pipeline";
+import { pendingMessage, textingWorkspace } from "../../helpers/pipeline";
 import { collect, openSocket, type TestSocket, upgrade } from "../../helpers/sockets";
 import { deliver, eventually, inboundText, takeHeld } from "../../helpers/twilio";
 
 type Ws = Awaited<ReturnType<typeof textingWorkspace>>;
+
+const sid = () => `SM${crypto.randomUUID().replaceAll("-", "")}`;
 
 async function conversationOf(ws: Ws) {
   return (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json as {
@@ -166,6 +170,86 @@ describe("room WebSocket: order and resume (invariant 4)", () => {
     const got = await Promise.all(sockets.map((s) => s.next((f) => f.type === "message")));
     expect(got.every((f) => f.message.body === "to everyone" && f.seq === 1)).toBe(true);
   });
+});
+
+describe("room WebSocket: frames of events written outside the room (the consumer's batch write)", () => {
+  const logged = (f: any) => f.type === "message" || f.type === "status";
+
+  /** What the consumer's batch write does for one verdict: D1 records it and numbers its event. */
+  async function writtenOutside(ws: Ws, conversationId: string, messageId: string) {
+    const change = {
+      messageId,
+      status: "queued" as const,
+      providerSid: sid(),
+      source: "queue" as const,
+      at: Date.now(),
+    };
+    const { results } = await recordStatusBatch(env.DB, [
+      { conversationId, workspaceId: ws.account.workspaceId, change },
+    ]);
+    const seq = results[0]?.seq as number;
+    return {
+      seq,
+      frame: {
+        type: "status" as const,
+        seq,
+        messageId,
+        status: "queued" as const,
+        errorCode: null,
+        at: iso(change.at),
+      },
+    };
+  }
+
+  it("a frame D1 numbered past the room's next waits for the earlier one: clients get each seq once, in order, and the log stays whole", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "batched");
+    const conv = await conversationOf(ws);
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await socket.next((f) => f.type === "hello")).lastSeq).toBe(1);
+    // The consumer's batch took seq 2 in D1; its frame is still on the way to the room …
+    const early = await writtenOutside(ws, conv.id, id);
+    expect(early.seq).toBe(2);
+    // … when a text arrives: D1 gives it seq 3, and the room holds its frame back.
+    await textIn(ws, "reply");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(socket.frames.filter(logged)).toEqual([]);
+    await roomFor(env, conv.id).deliverCommitted(ws.account.workspaceId, [early.frame]);
+    const got = await collect(socket, logged, 2);
+    expect(got.map((f) => [f.seq, f.type])).toEqual([
+      [2, "status"],
+      [3, "message"],
+    ]);
+    // Delivered again (a redelivered call): nothing is logged or sent twice.
+    await roomFor(env, conv.id).deliverCommitted(ws.account.workspaceId, [early.frame]);
+    const late = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await late.next((f) => f.type === "hello")).lastSeq).toBe(3);
+    late.send({ type: "resume", afterSeq: 0 });
+    expect((await collect(late, logged, 3)).map((f) => f.seq)).toEqual([1, 2, 3]);
+    expect(socket.frames.filter(logged)).toHaveLength(2);
+  });
+
+  it(`a frame that never comes (a crash after the batch's D1 commit) holds the next one for at most ${GAP_WAIT_MS} ms; then the room skips the hole and clients resuming across it reload`, async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "lost frame");
+    const conv = await conversationOf(ws);
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await socket.next((f) => f.type === "hello");
+    expect((await writtenOutside(ws, conv.id, id)).seq).toBe(2);
+    const t0 = Date.now();
+    await textIn(ws, "after the hole");
+    const [three] = await collect(socket, logged, 1, GAP_WAIT_MS + 5000);
+    expect(three).toMatchObject({ seq: 3, type: "message" });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(GAP_WAIT_MS - 200);
+    // D1 has the event; the room's log has a hole at 2, so a resume across it gets reset.
+    expect((await call("GET", `/api/messages/${id}`, { key: ws.key })).json.status).toBe("queued");
+    const again = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await again.next((f) => f.type === "hello")).lastSeq).toBe(3);
+    again.send({ type: "resume", afterSeq: 1 });
+    expect(await again.next((f) => f.type === "reset")).toEqual({ type: "reset" });
+    again.send({ type: "resume", afterSeq: 2 });
+    expect((await again.next((f) => f.type === "message")).seq).toBe(3);
+  }, 20_000);
 });
 
 describe("room WebSocket: typing and read receipts", () => {
