@@ -69,6 +69,8 @@ export async function startStack({
   emulatorEnv = {},
   quiet = true,
   seedSql,
+  /** wrangler's inspector for the Worker (0: a free port); a fixed one lets a profiler attach. */
+  inspectorPort = 0,
 } = {}) {
   const stateDir = join(".wrangler", `stack-${port}`);
   rmSync(stateDir, { recursive: true, force: true });
@@ -151,7 +153,7 @@ export async function startStack({
     stateDir,
     "--show-interactive-dev-session=false",
     "--inspector-port",
-    "0",
+    String(inspectorPort),
   ];
   for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);
   let wrangler = null;

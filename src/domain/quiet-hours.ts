@@ -9,8 +9,21 @@ import { clockMinutes, localTime, nextLocalClock, offsetMinutes } from "./zones"
 
 const HALF_YEAR_MS = 182 * 24 * 60 * 60 * 1000;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** regionZone's answers by region and UTC day: the US alone has ~30 zones to compare (~120 Intl calls a send). */
+const regionZones = new Map<string, { day: number; zone: string | null }>();
+
 /** A region's zone when it has one clock (all its zones share offsets now and in half a year), else null. */
 export function regionZone(region: string, now: number): string | null {
+  const day = Math.floor(now / DAY_MS);
+  const known = regionZones.get(region);
+  if (known?.day === day) return known.zone;
+  const zone = computeRegionZone(region, now);
+  regionZones.set(region, { day, zone });
+  return zone;
+}
+
+function computeRegionZone(region: string, now: number): string | null {
   let zones: string[] = [];
   try {
     const locale = new Intl.Locale(`und-${region}`) as Intl.Locale & {

@@ -98,6 +98,8 @@ export class ConversationRoom extends DurableObject<Env> {
   /** Frames D1 numbered past lastSeq + 1, waiting for the ones before them (see accept). */
   private readonly held = new Map<number, LoggedFrame>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The workspace's inbox stream (kept: its id is a hash of the name, worked out once). */
+  private inbox: { workspaceId: string; stub: ReturnType<typeof inboxFor> } | null = null;
   /** Waiters for lastSeq to reach a seq (ensureInitialized), resolved as frames are committed. */
   private readonly seqWaiters = new Set<{ seq: number; resolve: () => void }>();
   /** No event was ever committed here (a new room): nobody can be waiting for a log, so a gap is skipped at once. */
@@ -138,8 +140,9 @@ export class ConversationRoom extends DurableObject<Env> {
   private notifyInbox(): void {
     const { workspaceId, conversationId } = this;
     if (!workspaceId || !conversationId) return;
+    if (this.inbox?.workspaceId !== workspaceId) this.inbox = { workspaceId, stub: inboxFor(this.env, workspaceId) };
     this.ctx.waitUntil(
-      inboxFor(this.env, workspaceId)
+      this.inbox.stub
         .publish(conversationId)
         .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) })),
     );
