@@ -5,6 +5,7 @@
 import { and, desc, eq, inArray, isNull, like, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
+import { selectRows } from "../rows";
 import { contacts, conversationReads, conversations, messages, numbers, users } from "../schema";
 import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts";
 
@@ -102,10 +103,14 @@ export async function listConversations(
       ),
     );
   }
-  return selectConversation(db, userId)
-    .where(and(...conditions))
-    .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
-    .limit(opts.limit + 1);
+  // Wide rows (three whole tables): mapped by selectRows, not row by row through drizzle's checks.
+  return selectRows(
+    db,
+    selectConversation(db, userId)
+      .where(and(...conditions))
+      .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
+      .limit(opts.limit + 1),
+  );
 }
 
 export async function getConversationView(db: Db, workspaceId: string, userId: string | null, id: string) {
