@@ -494,7 +494,10 @@ async function main() {
 
       if (want("outbound")) {
         console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
+        const workerd = stack.pids().filter((pid) => isWorkerd(pid));
+        const cpuBefore = cpuSeconds(workerd);
         const r = await outboundRun(stack, "clean", N.outbound);
+        r.workerdCpuSeconds = cpuSeconds(workerd) - cpuBefore;
         results.figures.outbound = r;
         const perSecond = r.count / r.totalSeconds;
         const trivial = results.figures.throughput?.trivialPerSecond;
@@ -510,6 +513,11 @@ async function main() {
           "duplicates / lost / status ≠ emulator",
           `${r.duplicates} / ${r.lost} / ${r.mismatched}`,
           `${r.atTwilio} at the emulator`,
+        );
+        row(
+          "workerd CPU per message (from /proc)",
+          `${((r.workerdCpuSeconds * 1000) / r.count).toFixed(1)} ms`,
+          `${r.workerdCpuSeconds.toFixed(1)} s for ${r.count}, checking the results included${process.env.X_LOCAL_OBSERVABILITY === "true" ? " (trace collector on)" : ""}`,
         );
       }
 

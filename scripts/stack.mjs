@@ -86,8 +86,9 @@ export async function startStack({
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
   // Without wrangler's local trace collector: it streams every invocation (each request, Durable Object
   // call and D1 query) to a collector Worker in the same workerd thread, a per-call tax production does
-  // not pay in-process (~20 % of workerd's CPU on the outbound bench). `npm run dev` keeps it.
-  const env = { ...wranglerEnv(), X_LOCAL_OBSERVABILITY: "false" };
+  // not pay in-process (~20 % of workerd's CPU on the outbound bench). `npm run dev` keeps it; so does a
+  // stack started with X_LOCAL_OBSERVABILITY=true (to measure what it costs).
+  const env = { ...wranglerEnv(), X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" };
   const migrate = spawnSync(WRANGLER_BIN, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
     env,
     stdio: quiet ? "ignore" : "inherit",
