@@ -17,16 +17,15 @@ import {
   findEarlierAttemptBySid,
   findStatusTarget,
   getMessageByProviderSid,
-  recordStatusBatch,
+  recordStatusChanges,
   recordUnappliedEvent,
   type StatusChange,
+  statusChangeStatements,
 } from "../db/queries/messages";
 import type { messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
-import { iso } from "../domain/time";
 import { log } from "../log";
-import { roomFor } from "../rooms/conversation-room";
-import type { LoggedFrame } from "../shared/frames";
+import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
 import { emitEvent } from "./events";
 
 type MessageRow = typeof messages.$inferSelect;
@@ -61,56 +60,32 @@ export class StatusBatch {
   /** Writes the verdicts (throws when D1 refused them: nothing of them is stored), then tells the rooms. */
   async flush(env: Env, d1: D1Database): Promise<void> {
     if (this.items.length === 0) return;
-    const { results, integrations } = await recordStatusBatch(
+    const { results, integrations } = await recordStatusChanges(
       d1,
       this.items.map(({ msg, change }) => ({
         conversationId: msg.conversationId,
-        workspaceId: msg.workspaceId,
-        change,
+        messageId: msg.id,
+        statements: statusChangeStatements(d1, change),
       })),
     );
-    const frames = new Map<string, { workspaceId: string; frames: LoggedFrame[] }>();
-    const events: Promise<unknown>[] = [];
-    results.forEach((result, i) => {
+    const byRoom = new Map<string, Parameters<ConversationRoom["deliverCommitted"]>[0]>();
+    results.forEach((recorded, i) => {
       const item = this.items[i];
-      if (!result || !item) return;
-      const { moved, seq } = result;
-      const at = iso(item.change.at);
-      const room = frames.get(item.msg.conversationId) ?? { workspaceId: moved.workspaceId, frames: [] };
-      room.frames.push({
-        type: "status",
-        seq,
-        messageId: moved.id,
-        status: moved.status,
-        errorCode: moved.errorCode,
-        at,
-      });
-      frames.set(item.msg.conversationId, room);
-      if (integrations.has(moved.workspaceId)) {
-        events.push(
-          emitEvent(env, moved.workspaceId, "message.status", {
-            messageId: moved.id,
-            conversationId: item.msg.conversationId,
-            status: moved.status,
-            errorCode: moved.errorCode,
-            at,
-          }),
-        );
-      }
+      if (!recorded || !item) return;
+      const list = byRoom.get(item.msg.conversationId) ?? [];
+      list.push({ recorded, at: item.change.at, integrations: integrations.has(recorded.moved.workspaceId) });
+      byRoom.set(item.msg.conversationId, list);
     });
-    await Promise.all([
-      ...[...frames].map(([conversationId, { workspaceId, frames: list }]) =>
+    await Promise.all(
+      [...byRoom].map(([conversationId, changes]) =>
         roomFor(env, conversationId)
-          .deliverCommitted(workspaceId, list)
+          .deliverCommitted(changes)
           .catch((err: unknown) =>
             // Stored in D1 all the same; the room skips the seqs it never got (see GAP_WAIT_MS).
             log("warn", "could not hand a room its frames", { conversationId, error: String(err) }),
           ),
       ),
-      ...events.map((e) =>
-        e.catch((err: unknown) => log("warn", "integration event not queued", { error: String(err) })),
-      ),
-    ]);
+    );
   }
 }
 

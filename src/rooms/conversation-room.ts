@@ -30,6 +30,8 @@ import {
   mirrorSeqStatement,
   type NewMessage,
   nextSeqSql,
+  type RecordedStatus,
+  recordStatusChanges,
   replaceMediaStatements,
   restartStatements,
   type StatusChange,
@@ -38,7 +40,6 @@ import {
   statusChangeStatements,
 } from "../db/queries/messages";
 import { noteStatements } from "../db/queries/notes";
-import { integrationsOfMessageStatement } from "../db/queries/webhooks";
 import { conversations, type MediaItem, messageEvents, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
@@ -515,56 +516,42 @@ export class ConversationRoom extends DurableObject<Env> {
       const d1 = countingD1(this.env.DB, count);
       this.remember(null);
       // D1 takes the seq in the same batch, only if the change applied (see mirrorSeqStatement).
-      const statements = build(d1);
-      const results = await d1.batch<{
-        id: string;
-        status: string;
-        errorCode: number | null;
-        workspaceId: string;
-      }>([
-        ...statements,
-        mirrorSeqStatement(d1, this.conversationId, this.lastSeq + 1),
-        // Rides along: whether anyone subscribed to integration events (none: nothing to put on the queue).
-        integrationsOfMessageStatement(d1, messageId),
+      const { results, integrations } = await recordStatusChanges(d1, [
+        { conversationId: this.conversationId, messageId, statements: build(d1), proposedSeq: this.lastSeq + 1 },
       ]);
-      const moved = results[statements.length - 1]?.results[0];
-      const seq = (results[statements.length]?.results[0] as { seq?: number } | undefined)?.seq;
-      const integrations = Boolean(
-        (results[statements.length + 1]?.results[0] as { integrations?: number } | undefined)?.integrations,
-      );
-      if (!moved || seq === undefined) return { applied: false, d1: count };
-      this.remember(moved.workspaceId);
-      this.accept({
-        type: "status",
-        seq,
-        messageId: moved.id,
-        status: moved.status,
-        errorCode: moved.errorCode,
-        at: iso(at),
-      });
-      if (integrations) {
-        this.ctx.waitUntil(
-          emitEvent(this.env, moved.workspaceId, "message.status", {
-            messageId: moved.id,
-            conversationId: this.conversationId,
-            status: moved.status,
-            errorCode: moved.errorCode,
-            at: iso(at),
-          }),
-        );
-      }
-      return { applied: true, seq, d1: count };
+      const done = results[0];
+      if (!done) return { applied: false, d1: count };
+      this.announceStatus(done, at, integrations.has(done.moved.workspaceId));
+      return { applied: true, seq: done.seq, d1: count };
     });
   }
 
   /**
-   * Frames of events D1 has already committed outside the room (the outbound consumer records a whole
-   * batch's results in one D1 round trip; see src/messaging/status.ts): logged and broadcast in seq
-   * order, after any earlier seq still on its way. Costs no D1.
+   * Status changes D1 has already committed outside the room (the outbound consumer records a whole
+   * batch's results in one D1 round trip; see StatusBatch): logged and broadcast in seq order, after any
+   * earlier seq still on its way, with their integration events when the workspace follows them. No D1.
    */
-  async deliverCommitted(workspaceId: string, frames: LoggedFrame[]): Promise<void> {
-    this.remember(workspaceId);
-    for (const frame of [...frames].sort((a, b) => a.seq - b.seq)) this.accept(frame);
+  async deliverCommitted(changes: { recorded: NonNullable<RecordedStatus>; at: number; integrations: boolean }[]) {
+    for (const { recorded, at, integrations } of [...changes].sort((a, b) => a.recorded.seq - b.recorded.seq)) {
+      this.announceStatus(recorded, at, integrations);
+    }
+  }
+
+  /** A committed status change: its `status` frame in order, and `message.status` for integrations. */
+  private announceStatus({ moved, seq }: NonNullable<RecordedStatus>, at: number, integrations: boolean): void {
+    this.remember(moved.workspaceId);
+    const about = {
+      messageId: moved.id,
+      status: moved.status,
+      errorCode: moved.errorCode,
+      at: iso(at),
+    };
+    this.accept({ type: "status", seq, ...about });
+    if (integrations) {
+      this.ctx.waitUntil(
+        emitEvent(this.env, moved.workspaceId, "message.status", { ...about, conversationId: this.conversationId }),
+      );
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Db } from "../client";
 import type { MediaItem, MessageStatus } from "../schema";
 import { conversationReads, messageAttempts, messageEvents, messages, numbers } from "../schema";
 import { inboxScopeSql } from "./conversations";
-import { workspacesWithIntegrationsStatement } from "./webhooks";
+import { integrationsOfMessagesStatement } from "./webhooks";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
 
@@ -401,33 +401,38 @@ export function mirrorSeqStatement(d1: D1Database, conversationId: string, propo
     .bind(proposed, conversationId);
 }
 
-/** What one status report in a batch did: the row when it moved the status, and the seq D1 gave the event. */
-export type BatchedStatusResult = {
+/** What one status change did: the row when it moved the status, and the seq D1 gave the event; null when it moved nothing. */
+export type RecordedStatus = {
   moved: { id: string; status: MessageStatus; errorCode: number | null; workspaceId: string };
   seq: number;
 } | null;
 
 /**
- * Several status reports (a queue batch's results) in one round trip: each one's statements as a room
- * runs them (statusChangeStatements: the event recorded, the status moved only forward), its
- * conversation's next seq taken only when it moved (mirrorSeqStatement, D1 picks the seq), and at the
- * end the workspaces among them that follow integration events. Reports of one conversation get
- * consecutive seqs in the order given.
+ * Status changes in one round trip — one from a room, or a queue batch's results: each change's
+ * statements (statusChangeStatements or restartStatements, whose last RETURNs the row when it moved),
+ * then its conversation's next seq, taken only when it moved (mirrorSeqStatement: the room's proposed
+ * seq, else D1's next), and at the end which of their workspaces follow integration events. Changes of
+ * one conversation get consecutive seqs in the order given.
  */
-export async function recordStatusBatch(
+export async function recordStatusChanges(
   d1: D1Database,
-  items: { conversationId: string; workspaceId: string; change: StatusChange }[],
-): Promise<{ results: BatchedStatusResult[]; integrations: Set<string> }> {
-  const groups = items.map(({ conversationId, change }) => [
-    ...statusChangeStatements(d1, change),
-    mirrorSeqStatement(d1, conversationId, 0),
+  items: { conversationId: string; messageId: string; statements: D1PreparedStatement[]; proposedSeq?: number }[],
+): Promise<{ results: RecordedStatus[]; integrations: Set<string> }> {
+  const groups = items.map(({ conversationId, statements, proposedSeq }) => [
+    ...statements,
+    mirrorSeqStatement(d1, conversationId, proposedSeq ?? 0),
   ]);
-  const integrations = workspacesWithIntegrationsStatement(d1, [...new Set(items.map((i) => i.workspaceId))]);
-  const out = await d1.batch([...groups.flat(), integrations]);
-  const results: BatchedStatusResult[] = [];
+  const out = await d1.batch([
+    ...groups.flat(),
+    integrationsOfMessagesStatement(
+      d1,
+      items.map((i) => i.messageId),
+    ),
+  ]);
+  const results: RecordedStatus[] = [];
   let at = 0;
   for (const group of groups) {
-    const moved = out[at + group.length - 2]?.results[0] as NonNullable<BatchedStatusResult>["moved"] | undefined;
+    const moved = out[at + group.length - 2]?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
     const seq = (out[at + group.length - 1]?.results[0] as { seq?: number } | undefined)?.seq;
     results.push(moved && seq !== undefined ? { moved, seq } : null);
     at += group.length;

@@ -94,24 +94,15 @@ export async function unattemptedDeliveriesOf(db: Db, eventIds: string[]) {
 }
 
 /**
- * Whether the workspace of a message has an enabled integration endpoint, as a statement to ride in a
- * batch that is sent anyway: without one, no integration event is put on the queue.
+ * Which workspaces of these messages have an enabled integration endpoint (rows of `workspaceId`), as a
+ * statement to ride in a batch that is sent anyway: without one, no integration event is put on the queue.
  */
-/** Which of these workspaces have an enabled integration endpoint (rows of `workspaceId`). */
-export function workspacesWithIntegrationsStatement(d1: D1Database, workspaceIds: string[]): D1PreparedStatement {
+export function integrationsOfMessagesStatement(d1: D1Database, messageIds: string[]): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT DISTINCT workspace_id AS workspaceId FROM webhook_endpoints
-       WHERE enabled = 1 AND workspace_id IN (SELECT value FROM json_each(?1))`,
+      `SELECT DISTINCT m.workspace_id AS workspaceId FROM messages m
+       JOIN webhook_endpoints e ON e.workspace_id = m.workspace_id AND e.enabled = 1
+       WHERE m.id IN (SELECT value FROM json_each(?1))`,
     )
-    .bind(JSON.stringify(workspaceIds));
-}
-
-export function integrationsOfMessageStatement(d1: D1Database, messageId: string): D1PreparedStatement {
-  return d1
-    .prepare(
-      `SELECT EXISTS (SELECT 1 FROM webhook_endpoints e JOIN messages m ON m.workspace_id = e.workspace_id
-         WHERE m.id = ?1 AND e.enabled = 1) AS integrations`,
-    )
-    .bind(messageId);
+    .bind(JSON.stringify(messageIds));
 }

@@ -1,8 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { recordStatusBatch } from "../../../src/db/queries/messages";
-import { iso } from "../../../src/domain/time";
+import { recordStatusChanges, statusChangeStatements } from "../../../src/db/queries/messages";
 import { GAP_WAIT_MS, roomFor } from "../../../src/rooms/conversation-room";
 import { inboxFor } from "../../../src/rooms/inbox-stream";
 import { CREDENTIAL_CHECK_MS } from "../../../src/rooms/sockets";
@@ -175,30 +174,16 @@ describe("room WebSocket: order and resume (invariant 4)", () => {
 describe("room WebSocket: frames of events written outside the room (the consumer's batch write)", () => {
   const logged = (f: any) => f.type === "message" || f.type === "status";
 
-  /** What the consumer's batch write does for one verdict: D1 records it and numbers its event. */
-  async function writtenOutside(ws: Ws, conversationId: string, messageId: string) {
-    const change = {
-      messageId,
-      status: "queued" as const,
-      providerSid: sid(),
-      source: "queue" as const,
-      at: Date.now(),
-    };
-    const { results } = await recordStatusBatch(env.DB, [
-      { conversationId, workspaceId: ws.account.workspaceId, change },
+  /** What the consumer's batch write does for one verdict: D1 records it and numbers its event (the room is told later). */
+  async function writtenOutside(conversationId: string, messageId: string) {
+    const at = Date.now();
+    const change = { messageId, status: "queued" as const, providerSid: sid(), source: "queue" as const, at };
+    const { results } = await recordStatusChanges(env.DB, [
+      { conversationId, messageId, statements: statusChangeStatements(env.DB, change) },
     ]);
-    const seq = results[0]?.seq as number;
-    return {
-      seq,
-      frame: {
-        type: "status" as const,
-        seq,
-        messageId,
-        status: "queued" as const,
-        errorCode: null,
-        at: iso(change.at),
-      },
-    };
+    const recorded = results[0];
+    if (!recorded) throw new Error("the status change did not apply");
+    return { seq: recorded.seq, change: { recorded, at, integrations: false } };
   }
 
   it("a frame D1 numbered past the room's next waits for the earlier one: clients get each seq once, in order, and the log stays whole", async () => {
@@ -208,20 +193,20 @@ describe("room WebSocket: frames of events written outside the room (the consume
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
     expect((await socket.next((f) => f.type === "hello")).lastSeq).toBe(1);
     // The consumer's batch took seq 2 in D1; its frame is still on the way to the room …
-    const early = await writtenOutside(ws, conv.id, id);
+    const early = await writtenOutside(conv.id, id);
     expect(early.seq).toBe(2);
     // … when a text arrives: D1 gives it seq 3, and the room holds its frame back.
     await textIn(ws, "reply");
     await new Promise((r) => setTimeout(r, 300));
     expect(socket.frames.filter(logged)).toEqual([]);
-    await roomFor(env, conv.id).deliverCommitted(ws.account.workspaceId, [early.frame]);
+    await roomFor(env, conv.id).deliverCommitted([early.change]);
     const got = await collect(socket, logged, 2);
     expect(got.map((f) => [f.seq, f.type])).toEqual([
       [2, "status"],
       [3, "message"],
     ]);
     // Delivered again (a redelivered call): nothing is logged or sent twice.
-    await roomFor(env, conv.id).deliverCommitted(ws.account.workspaceId, [early.frame]);
+    await roomFor(env, conv.id).deliverCommitted([early.change]);
     const late = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
     expect((await late.next((f) => f.type === "hello")).lastSeq).toBe(3);
     late.send({ type: "resume", afterSeq: 0 });
@@ -235,7 +220,7 @@ describe("room WebSocket: frames of events written outside the room (the consume
     const conv = await conversationOf(ws);
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
     await socket.next((f) => f.type === "hello");
-    expect((await writtenOutside(ws, conv.id, id)).seq).toBe(2);
+    expect((await writtenOutside(conv.id, id)).seq).toBe(2);
     const t0 = Date.now();
     await textIn(ws, "after the hole");
     const [three] = await collect(socket, logged, 1, GAP_WAIT_MS + 5000);
@@ -250,6 +235,33 @@ describe("room WebSocket: frames of events written outside the room (the consume
     again.send({ type: "resume", afterSeq: 2 });
     expect((await again.next((f) => f.type === "message")).seq).toBe(3);
   }, 20_000);
+
+  it("a room starting up while a batch's frames are on their way waits for them instead of skipping them: the log stays whole", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "in flight at start");
+    const conv = await conversationOf(ws);
+    const room = roomFor(env, conv.id);
+    await evictDurableObject(room);
+    const inFlight = await writtenOutside(conv.id, id);
+    expect(inFlight.seq).toBe(2);
+    // The first read finds D1 at seq 2 and the room at 1; the frame arrives while it waits.
+    const reading = room.getLastSeq();
+    await new Promise((r) => setTimeout(r, 200));
+    await room.deliverCommitted([inFlight.change]);
+    expect(await reading).toBe(2);
+    expect((await room.eventsAfter(0))?.map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it("a new room for a conversation D1 already numbered takes its first frame at once (nobody can be waiting for a log)", async () => {
+    const ws = await textingWorkspace();
+    const id = await pendingMessage(ws, "before the new room");
+    const conv = await conversationOf(ws);
+    const fresh = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(`${conv.id}#fresh`));
+    const t0 = Date.now();
+    await fresh.deliverCommitted([(await writtenOutside(conv.id, id)).change]);
+    expect((await fresh.eventsAfter(1))?.map((f) => f.seq)).toEqual([2]);
+    expect(Date.now() - t0).toBeLessThan(GAP_WAIT_MS);
+  });
 });
 
 describe("room WebSocket: typing and read receipts", () => {
