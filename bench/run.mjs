@@ -5,7 +5,7 @@
 //
 //   node bench/run.mjs [--quick] [--only=phase,phase]
 // Phases: latency, throughput, cpu, fanout, resume, outbound, faults, import, rate, campaign, reads, analytics, size
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { DatabaseSync } from "node:sqlite";
 import { gzipSync } from "node:zlib";
 import { api, signupWorkspace } from "../scripts/http.mjs";
 import { cpuSeconds, startStack } from "../scripts/stack.mjs";
+import { inboundRequest, randomUs } from "./twilio-requests.mjs";
 
 const workspace = (base) => signupWorkspace(base, "bench", randomUs());
 
@@ -54,43 +55,6 @@ function isWorkerd(pid) {
   } catch {
     return false;
   }
-}
-
-function sign(token, url, params) {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, k) => acc + k + params[k], url);
-  return createHmac("sha1", token).update(Buffer.from(data, "utf8")).digest("base64");
-}
-
-function randomUs() {
-  return `+1415${200 + Math.floor(Math.random() * 800)}${String(Math.floor(Math.random() * 10000)).padStart(4, "0")}`;
-}
-
-function inboundRequest(stack, from, to, body) {
-  const url = `${stack.appUrl}/webhooks/twilio/inbound`;
-  const sid = `SM${randomBytes(16).toString("hex")}`;
-  const params = {
-    AccountSid: `AC${"0".repeat(32)}`,
-    From: from,
-    To: to,
-    Body: body,
-    NumMedia: "0",
-    MessageSid: sid,
-    SmsSid: sid,
-    ApiVersion: "2010-04-01",
-  };
-  return {
-    url,
-    init: {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": sign(stack.token, url, params),
-      },
-      body: new URLSearchParams(params).toString(),
-    },
-  };
 }
 
 /** The D1 work a response reports (Server-Timing: d1;desc="round-trips=R statements=S"). */
