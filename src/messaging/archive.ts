@@ -38,6 +38,7 @@ import { freezeCampaignCounts } from "../db/queries/campaigns";
 import { auditSystem } from "../db/queries/maintenance";
 import { newId } from "../domain/ids";
 import { log } from "../log";
+import { sendAll } from "./outbox";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /**
@@ -52,13 +53,10 @@ export const ArchiveJobSchema = z.object({ kind: z.literal("archive"), workspace
 /** The daily cron's part: one archive job per workspace with a threshold (each runs in its own invocation). */
 export async function scheduleArchiving(env: Env): Promise<{ workspaces: number }> {
   const workspaces = await archivingWorkspaces(env.DB);
-  for (let i = 0; i < workspaces.length; i += 100) {
-    await env.JOBS.sendBatch(
-      workspaces.slice(i, i + 100).map((w) => ({
-        body: { kind: "archive", workspaceId: w.id } satisfies z.infer<typeof ArchiveJobSchema>,
-      })),
-    );
-  }
+  await sendAll(
+    env.JOBS,
+    workspaces.map((w) => ({ kind: "archive", workspaceId: w.id }) satisfies z.infer<typeof ArchiveJobSchema>),
+  );
   return { workspaces: workspaces.length };
 }
 

@@ -29,6 +29,7 @@ import { toBase64 } from "../security/crypto";
 import { seal, unseal } from "../security/sealed";
 import { ALERT_WORDS, AUTO_DISABLED_REASON } from "../shared/alerts";
 import { notify } from "./notify";
+import { sendAll } from "./outbox";
 
 export const EVENT_TYPES = [
   "message.received",
@@ -129,11 +130,10 @@ export async function fanOutEvents(env: Env, events: z.infer<typeof EventJobSche
   // Every delivery of these events not yet attempted gets its job: also those a failed earlier run of
   // this batch stored but did not enqueue (receivers dedupe by webhook-id, as the spec says).
   const pending = await unattemptedDeliveriesOf(db, [...new Set(rows.map((r) => r.eventId))]);
-  for (let i = 0; i < pending.length; i += 100) {
-    await env.JOBS.sendBatch(
-      pending.slice(i, i + 100).map((row) => ({ body: { kind: "webhook", deliveryId: row.id } })),
-    );
-  }
+  await sendAll(
+    env.JOBS,
+    pending.map((row) => ({ kind: "webhook", deliveryId: row.id })),
+  );
   return pending.length;
 }
 

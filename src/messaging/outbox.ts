@@ -1,6 +1,6 @@
 /**
  * The outbound queue's message: `{ messageId }` only (the row in D1 is the truth), validated on both
- * sides, and the retry backoff the consumer asks for.
+ * sides, and the retry backoff the consumer asks for; sendAll puts many jobs on any queue.
  */
 import { z } from "zod";
 
@@ -60,4 +60,14 @@ export async function enqueueOutboundMany(
 export function backoffSeconds(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(300, 2 ** Math.max(0, attempt - 1));
   return Math.max(1, Math.ceil(ceiling / 2 + random() * (ceiling / 2)));
+}
+
+/** Cloudflare Queues take at most 100 messages per sendBatch call. */
+const SEND_BATCH_MAX = 100;
+
+/** Puts jobs on a queue in as few sendBatch calls as the platform allows. */
+export async function sendAll<Body>(queue: Queue<Body>, bodies: Body[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += SEND_BATCH_MAX) {
+    await queue.sendBatch(bodies.slice(i, i + SEND_BATCH_MAX).map((body) => ({ body })));
+  }
 }

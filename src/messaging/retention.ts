@@ -12,6 +12,7 @@ import { auditSystem, eraseBefore, listRetentionWorkspaces, retentionOf } from "
 import { log } from "../log";
 import { roomFor } from "../rooms/conversation-room";
 import { eraseArchivedBefore } from "./archive";
+import { sendAll } from "./outbox";
 
 /** Messages per purge batch; a room call per conversation touched, so a batch stays far inside an invocation's subrequests. */
 const BATCH = 200;
@@ -78,13 +79,10 @@ export const RetentionJobSchema = z.object({ kind: z.literal("retention"), works
  */
 export async function scheduleRetention(env: Env): Promise<{ workspaces: number }> {
   const workspaces = await listRetentionWorkspaces(env.DB);
-  for (let i = 0; i < workspaces.length; i += 100) {
-    await env.JOBS.sendBatch(
-      workspaces.slice(i, i + 100).map((w) => ({
-        body: { kind: "retention", workspaceId: w.id } satisfies z.infer<typeof RetentionJobSchema>,
-      })),
-    );
-  }
+  await sendAll(
+    env.JOBS,
+    workspaces.map((w) => ({ kind: "retention", workspaceId: w.id }) satisfies z.infer<typeof RetentionJobSchema>),
+  );
   return { workspaces: workspaces.length };
 }
 
