@@ -50,7 +50,7 @@ export async function receiveText(
 
   // One statement: which workspace owns `To`, whether this sid is a replay, and (the common case) the
   // existing contact and thread.
-  const route = await routeInbound(db, to, from, input.MessageSid);
+  const route = await routeInbound(db.$client, to, from, input.MessageSid);
   if (!route) {
     log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
     return null;

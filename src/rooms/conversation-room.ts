@@ -12,7 +12,6 @@
  * last LOG_LIMIT events for clients that resume.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import {
@@ -20,27 +19,26 @@ import {
   type ConversationStateRow,
   conversationChangeStatements,
   conversationStateStatement,
-  reopenQueries,
+  reopenStatements,
 } from "../db/queries/conversations";
 import {
+  appendMessageStatements,
   conversationSeqInD1,
   editScheduledStatements,
   getMessageById,
   markReadUpTo,
   mirrorSeqStatement,
   type NewMessage,
-  nextSeqSql,
   type RecordedStatus,
   recordStatusChanges,
   replaceMediaStatements,
   restartStatements,
   type StatusChange,
-  senderNameSql,
-  seqOfMessageSql,
   statusChangeStatements,
+  storedMessage,
 } from "../db/queries/messages";
 import { noteStatements } from "../db/queries/notes";
-import { conversations, type MediaItem, messageEvents, messages } from "../db/schema";
+import type { MediaItem, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
@@ -295,7 +293,7 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.serialize(async () => {
       const count = newCount();
       const d1 = countingD1(this.env.DB, count);
-      // No read first: the insert itself takes the next seq D1 allows (see nextSeqSql), and the
+      // No read first: the insert itself takes the next seq D1 allows (see appendMessageStatements), and the
       // room adopts what D1 returns.
       this.remember(row.workspaceId);
       for (let attempt = 1; ; attempt++) {
@@ -316,51 +314,22 @@ export class ConversationRoom extends DurableObject<Env> {
     | { outcome: "duplicate"; constraint: "provider_sid" | "idempotency_key" }
     | "seq_taken"
   > {
-    const db = createDb(d1);
     const now = row.createdAt ?? Date.now();
-    const full = {
-      ...row,
-      seq: nextSeqSql(row.conversationId, this.lastSeq + 1),
-      sentByName: row.sentByName ?? senderNameSql(row.sentByType, row.createdBy),
-      // A reply is tagged with the campaign whose message was the thread's latest outbound.
-      campaignId:
-        row.direction === "inbound"
-          ? sql<string | null>`(select c.campaign_id from conversations c where c.id = ${row.conversationId})`
-          : (row.campaignId ?? null),
-      createdAt: now,
-      updatedAt: now,
-    };
     let stored: typeof messages.$inferSelect | undefined;
     let reopened: ConversationStateRow | undefined;
     let reopenSeq: number | undefined;
     // A customer's text reopens a snoozed or resolved conversation: its own event, in the same batch.
     // (Only asked for when the caller saw the conversation snoozed or resolved: the common case costs nothing.)
     const reopen =
-      row.direction === "inbound" && reopenIfClosed ? reopenQueries(db, row.conversationId, this.lastSeq + 2) : [];
+      row.direction === "inbound" && reopenIfClosed ? reopenStatements(d1, row.conversationId, this.lastSeq + 2) : [];
     try {
-      const [inserted, , , ...rest] = await db.batch([
-        db.insert(messages).values(full).returning(),
-        db.insert(messageEvents).values({
-          workspaceId: row.workspaceId,
-          messageId: row.id,
-          status: row.status,
-          source: row.direction === "inbound" ? "webhook" : "api",
-          at: now,
-        }),
-        db
-          .update(conversations)
-          .set({
-            lastSeq: seqOfMessageSql(row.id),
-            lastMessageId: row.id,
-            lastMessageAt: now,
-            ...(row.direction === "inbound" ? { lastInboundAt: now } : { campaignId: row.campaignId ?? null }),
-          })
-          .where(eq(conversations.id, row.conversationId)),
+      const [inserted, , , ...rest] = await d1.batch([
+        ...appendMessageStatements(d1, { ...row, createdAt: now }, this.lastSeq + 1),
         ...reopen,
       ]);
-      stored = inserted[0];
+      stored = storedMessage(inserted);
       if (reopen.length > 0) {
-        const [moved, seqRows, stateRows] = rest as unknown as [
+        const [moved, seqRows, stateRows] = rest.map((r) => r.results) as [
           { id: string }[],
           { seq: number }[],
           ConversationStateRow[],

@@ -3,6 +3,7 @@ import { findAdoptable } from "../../src/channels/twilio/client";
 import type { TwilioMessage } from "../../src/channels/twilio/schemas";
 import { maskPhone, toE164 } from "../../src/domain/phone";
 import { fromTwilioStatus } from "../../src/domain/status";
+import { iso } from "../../src/domain/time";
 import { decodeCursor, encodeCursor } from "../../src/http/cursor";
 import { hashPassword, timingSafeEqualStrings, verifyPassword } from "../../src/security/crypto";
 
@@ -112,5 +113,17 @@ describe("findAdoptable (which Twilio message an ambiguous attempt created)", ()
         takenSids: new Set(),
       }),
     ).toBeUndefined();
+  });
+});
+
+describe("iso", () => {
+  it("gives exactly toISOString's string, null for no time", () => {
+    const samples = [0, 1, 999, 1_700_000_000_000, 1_700_000_000_007, 1_700_000_000_070, -1, 253_402_300_799_999];
+    for (let i = 0; i < 2000; i++) samples.push(Math.floor(Math.random() * 4_102_444_800_000));
+    for (const ms of samples) expect(iso(ms)).toBe(new Date(ms).toISOString());
+    expect(iso(-62_198_755_200_000)).toBe(new Date(-62_198_755_200_000).toISOString()); // year 0
+    expect(iso(253_402_300_800_000)).toBe(new Date(253_402_300_800_000).toISOString()); // year 10000
+    expect(iso(null)).toBeNull();
+    expect(iso(undefined)).toBeNull();
   });
 });

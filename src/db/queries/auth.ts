@@ -1,5 +1,5 @@
 /** Users, memberships, sessions and API keys. */
-import { and, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { apiKeys, memberships, sessions, users, workspaces } from "../schema";
 
@@ -100,9 +100,9 @@ export interface PresentedCredential {
  * Both are NULL for a credential that does not hold, and a query filtered on them finds nothing.
  */
 export function credentialSql(
-  credential: PresentedCredential,
-  now: number,
-  scope: string,
+  credential: { kind: PresentedCredential["kind"]; hash: string | Placeholder },
+  now: number | Placeholder,
+  scope: string | Placeholder,
 ): { workspaceId: SQL; userId: SQL } {
   if (credential.kind === "session") {
     const live = sql`from sessions s join memberships m on m.user_id = s.user_id and m.workspace_id = s.workspace_id
@@ -111,7 +111,7 @@ export function credentialSql(
   }
   return {
     workspaceId: sql`(select k.workspace_id from api_keys k where k.key_hash = ${credential.hash} and k.revoked_at is null
-      and (' ' || k.scopes || ' ') like ${`% ${scope} %`})`,
+      and (' ' || k.scopes || ' ') like ('% ' || ${scope} || ' %'))`,
     userId: sql`null`,
   };
 }

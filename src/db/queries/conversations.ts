@@ -2,11 +2,12 @@
  * Conversations: one thread between a contact and one of the workspace's sender numbers.
  * `last_message_at` doubles as the list's sort key (set to the creation time until a message exists).
  */
-import { and, desc, eq, inArray, isNull, like, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
-import { selectRows } from "../rows";
+import { compiled, compiledShapes, type Placeholders } from "../compiled";
 import { contacts, conversationReads, conversations, messages, numbers, users } from "../schema";
+import { credentialSql, type PresentedCredential } from "./auth";
 import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts";
 
 export type ConversationListRow = Awaited<ReturnType<typeof listConversations>>[number];
@@ -38,10 +39,6 @@ function selectConversation(db: Db, userId: string | SQL | null) {
 }
 
 /**
- * A page of the inbox. `workspaceId` and `userId` may be SQL (credentialSql): the credential check then
- * happens inside this one query, and a credential that does not hold finds nothing.
- */
-/**
  * SQL: whether this member may see a conversation of inbox `fromNumber`. Members limited to some
  * inboxes (memberships.inbox_ids) see only those; everyone else, and API keys (`userId` null), all.
  * Read inside the caller's own statement: no round trip of its own.
@@ -56,62 +53,110 @@ export function inboxScopeSql(
   return sql`(${limits} is null or ${fromNumber} in (select n.phone_number from numbers n, json_each(${limits}) j where n.id = j.value))`;
 }
 
+export interface ListOptions {
+  status?: ConversationStatus;
+  /** "me" needs a member; "none" is unassigned; otherwise a user id. */
+  assignee?: string;
+  label?: string;
+  q?: string;
+  limit: number;
+  before?: { key: number; id: string } | null;
+}
+
+/**
+ * A page of the inbox for a presented credential, in one statement: the credential check is folded in
+ * (credentialSql), so a credential that does not hold finds nothing. Compiled per shape of filters.
+ */
 export async function listConversations(
-  db: Db,
-  workspaceId: string | SQL,
-  userId: string | SQL | null,
-  opts: {
-    status?: ConversationStatus;
-    /** "me" needs userId; "none" is unassigned; otherwise a user id. */
-    assignee?: string;
-    label?: string;
-    q?: string;
-    limit: number;
-    before?: { key: number; id: string } | null;
-  },
+  d1: D1Database,
+  credential: PresentedCredential,
+  now: number,
+  opts: ListOptions,
 ) {
-  const conditions: (SQL | undefined)[] = [
-    eq(conversations.workspaceId, workspaceId),
-    inboxScopeSql(workspaceId, userId, sql`${conversations.fromNumber}`),
-  ];
-  if (opts.status) conditions.push(eq(conversations.status, opts.status));
-  if (opts.assignee === "none") conditions.push(isNull(conversations.assignedUserId));
-  else if (opts.assignee === "me") conditions.push(userId === null ? sql`0` : eq(conversations.assignedUserId, userId));
-  else if (opts.assignee) conditions.push(eq(conversations.assignedUserId, opts.assignee));
-  if (opts.label) {
-    conditions.push(
-      sql`exists (select 1 from conversation_labels cl join labels l on l.id = cl.label_id
-        where cl.conversation_id = ${conversations.id} and (l.id = ${opts.label} or l.name = ${opts.label}))`,
-    );
-  }
-  if (opts.q) {
-    const pattern = containsPattern(opts.q);
-    const digits = opts.q.replace(/\D/g, "");
-    conditions.push(
-      or(
-        sql`${contacts.name} like ${pattern} escape '\\'`,
-        sql`${contacts.email} like ${pattern} escape '\\'`,
-        digits.length >= 3 ? like(contacts.phone, `%${digits}%`) : undefined,
-      ),
-    );
-  }
-  if (opts.before) {
-    conditions.push(
-      or(
-        lt(conversations.lastMessageAt, opts.before.key),
-        and(eq(conversations.lastMessageAt, opts.before.key), lt(conversations.id, opts.before.id)),
-      ),
-    );
-  }
-  // Wide rows (three whole tables): mapped by selectRows, not row by row through drizzle's checks.
-  return selectRows(
+  const digits = opts.q ? opts.q.replace(/\D/g, "") : "";
+  const shape = [
+    credential.kind,
+    opts.status ? "status" : "",
+    opts.assignee === "none" || opts.assignee === "me" ? opts.assignee : opts.assignee ? "user" : "",
+    opts.label ? "label" : "",
+    opts.q ? (digits.length >= 3 ? "q+phone" : "q") : "",
+    opts.before ? "before" : "",
+  ].join("/") as ListShape;
+  return listQuery(shape).all(d1, {
+    hash: credential.hash,
+    now,
+    scope: "messages:read",
+    status: opts.status,
+    assignee: opts.assignee,
+    label: opts.label,
+    pattern: opts.q ? containsPattern(opts.q) : undefined,
+    digits: `%${digits}%`,
+    beforeKey: opts.before?.key,
+    beforeId: opts.before?.id,
+    limit: opts.limit + 1,
+  });
+}
+
+type ListShape = `${PresentedCredential["kind"]}/${string}`;
+
+const listQuery = compiledShapes(
+  (
     db,
-    selectConversation(db, userId)
+    p: Placeholders<
+      | "hash"
+      | "now"
+      | "scope"
+      | "status"
+      | "assignee"
+      | "label"
+      | "pattern"
+      | "digits"
+      | "beforeKey"
+      | "beforeId"
+      | "limit"
+    >,
+    shape: ListShape,
+  ) => {
+    const [kind, status, assignee, label, q, before] = shape.split("/") as [PresentedCredential["kind"], ...string[]];
+    const who = credentialSql({ kind, hash: p.hash }, p.now, p.scope);
+    const userId = kind === "session" ? who.userId : null;
+    const conditions: (SQL | undefined)[] = [
+      eq(conversations.workspaceId, who.workspaceId),
+      inboxScopeSql(who.workspaceId, userId, sql`${conversations.fromNumber}`),
+    ];
+    if (status) conditions.push(sql`${conversations.status} = ${p.status}`);
+    if (assignee === "none") conditions.push(isNull(conversations.assignedUserId));
+    else if (assignee === "me") conditions.push(userId === null ? sql`0` : eq(conversations.assignedUserId, userId));
+    else if (assignee) conditions.push(sql`${conversations.assignedUserId} = ${p.assignee}`);
+    if (label) {
+      conditions.push(
+        sql`exists (select 1 from conversation_labels cl join labels l on l.id = cl.label_id
+          where cl.conversation_id = ${conversations.id} and (l.id = ${p.label} or l.name = ${p.label}))`,
+      );
+    }
+    if (q) {
+      conditions.push(
+        or(
+          sql`${contacts.name} like ${p.pattern} escape '\\'`,
+          sql`${contacts.email} like ${p.pattern} escape '\\'`,
+          q === "q+phone" ? sql`${contacts.phone} like ${p.digits}` : undefined,
+        ),
+      );
+    }
+    if (before) {
+      conditions.push(
+        or(
+          sql`${conversations.lastMessageAt} < ${p.beforeKey}`,
+          and(sql`${conversations.lastMessageAt} = ${p.beforeKey}`, sql`${conversations.id} < ${p.beforeId}`),
+        ),
+      );
+    }
+    return selectConversation(db, userId)
       .where(and(...conditions))
       .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
-      .limit(opts.limit + 1),
-  );
-}
+      .limit(p.limit);
+  },
+);
 
 export async function getConversationView(db: Db, workspaceId: string, userId: string | null, id: string) {
   const rows = await selectConversation(db, userId)
@@ -271,7 +316,13 @@ export async function findThread(db: Db, workspaceId: string, phone: string, fro
  * Where an inbound text goes, in one statement: the workspace that owns `to` (no row when none does),
  * whether this sid was stored already (a replay), and the existing contact and thread if there are.
  */
-export async function routeInbound(db: Db, to: string, phone: string, sid: string) {
+export async function routeInbound(d1: D1Database, to: string, phone: string, sid: string) {
+  return routeInboundQuery.get(d1, { to, phone, sid });
+}
+
+const routeInboundQuery = compiled(routeInboundSelect);
+
+function routeInboundSelect(db: Db, p: Placeholders<"to" | "phone" | "sid">) {
   return db
     .select({
       workspaceId: numbers.workspaceId,
@@ -279,7 +330,7 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
       inboxChannel: numbers.channel,
       /** The inbox's own Twilio account (null: the deployment's): the webhook must be signed by it. */
       inboxAccountSid: numbers.accountSid,
-      replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${sid})`.mapWith(Boolean),
+      replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${p.sid})`.mapWith(Boolean),
       contactId: contacts.id,
       optedOut: contacts.optedOut,
       conversationId: conversations.id,
@@ -302,7 +353,7 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
         ),
     })
     .from(numbers)
-    .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, phone)))
+    .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, p.phone)))
     .leftJoin(
       conversations,
       and(
@@ -311,8 +362,7 @@ export async function routeInbound(db: Db, to: string, phone: string, sid: strin
         eq(conversations.fromNumber, numbers.phoneNumber),
       ),
     )
-    .where(eq(numbers.phoneNumber, to))
-    .get();
+    .where(eq(numbers.phoneNumber, p.to));
 }
 
 /**
@@ -528,7 +578,11 @@ export function conversationChangeStatements(
 }
 
 /** The conversation's workflow state, as the room's `conversation` frame carries it. */
-export function conversationStateStatement(d1: D1Database, conversationId: string): D1PreparedStatement {
+export function conversationStateStatement(
+  d1: D1Database,
+  conversationId: string,
+  opts: { ifChanged?: boolean } = {},
+): D1PreparedStatement {
   return d1
     .prepare(
       `SELECT c.id, c.status, c.snoozed_until AS snoozedUntil, c.assigned_user_id AS assigneeId,
@@ -536,7 +590,7 @@ export function conversationStateStatement(d1: D1Database, conversationId: strin
          (SELECT json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color))
             FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
             WHERE cl.conversation_id = c.id) AS labels
-       FROM conversations c WHERE c.id = ?1`,
+       FROM conversations c WHERE c.id = ?1${opts.ifChanged ? " AND changes() > 0" : ""}`,
     )
     .bind(conversationId);
 }
@@ -560,40 +614,28 @@ export async function dueSnoozes(db: Db, now: number, limit: number) {
 }
 
 /**
- * The same three steps for a drizzle batch (an inbound message's insert): reopen a snoozed or resolved
- * conversation, take the next seq if it did, and read the state back.
+ * Reopening a snoozed or resolved conversation in an inbound message's batch, in three statements:
+ * reopen it (RETURNING its id), take the next seq if it did (RETURNING `seq`), and read the state back
+ * (a ConversationStateRow) if it did. Nothing happens to an open or pending conversation.
  */
-export function reopenQueries(db: Db, conversationId: string, proposedSeq: number) {
+export function reopenStatements(d1: D1Database, conversationId: string, proposedSeq: number): D1PreparedStatement[] {
   return [
-    db
-      .update(conversations)
-      .set({
-        status: "open",
-        snoozedUntil: null,
-        openedAt: sql`CASE WHEN ${conversations.status} = 'resolved' THEN cast(unixepoch('subsec') * 1000 as integer) ELSE ${conversations.openedAt} END`,
-      })
-      .where(and(eq(conversations.id, conversationId), inArray(conversations.status, ["snoozed", "resolved"])))
-      .returning({ id: conversations.id }),
-    db
-      .update(conversations)
-      .set({
-        lastSeq: sql`max(${conversations.lastSeq} + 1, ${proposedSeq},
-          coalesce((select max(m.seq) from messages m where m.conversation_id = ${conversationId}), 0) + 1)`,
-      })
-      .where(and(eq(conversations.id, conversationId), sql`changes() > 0`))
-      .returning({ seq: conversations.lastSeq }),
-    db
-      .select({
-        id: conversations.id,
-        status: conversations.status,
-        snoozedUntil: conversations.snoozedUntil,
-        assigneeId: conversations.assignedUserId,
-        assigneeName: assigneeNameSql,
-        labels: labelsJsonSql(conversations.id),
-      })
-      .from(conversations)
-      .where(and(eq(conversations.id, conversationId), sql`changes() > 0`)),
-  ] as const;
+    d1
+      .prepare(
+        `UPDATE conversations SET status = 'open', snoozed_until = NULL,
+           opened_at = CASE WHEN status = 'resolved' THEN cast(unixepoch('subsec') * 1000 as integer) ELSE opened_at END
+         WHERE id = ?1 AND status IN ('snoozed', 'resolved') RETURNING id`,
+      )
+      .bind(conversationId),
+    d1
+      .prepare(
+        `UPDATE conversations SET last_seq = max(last_seq + 1, ?2,
+           coalesce((SELECT max(m.seq) FROM messages m WHERE m.conversation_id = ?1), 0) + 1)
+         WHERE id = ?1 AND changes() > 0 RETURNING last_seq AS seq`,
+      )
+      .bind(conversationId, proposedSeq),
+    conversationStateStatement(d1, conversationId, { ifChanged: true }),
+  ];
 }
 
 /** Each member's read marker in a conversation, with their name (for "Seen by"). */

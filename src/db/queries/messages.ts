@@ -2,11 +2,13 @@
  * Messages and their events. The room (src/rooms/conversation-room.ts) is the only writer of
  * message rows and status changes, so each statement here is built for its serialized appends.
  */
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, or, type Placeholder, sql } from "drizzle-orm";
 import { STATUS_RANK, statusRankSql } from "../../domain/status";
 import type { Db } from "../client";
+import { compiled, compiledShapes, type Placeholders } from "../compiled";
 import type { MediaItem, MessageStatus } from "../schema";
-import { conversationReads, messageAttempts, messageEvents, messages, numbers } from "../schema";
+import { conversationReads, conversations, messageAttempts, messageEvents, messages, numbers } from "../schema";
+import { credentialSql, type PresentedCredential } from "./auth";
 import { inboxScopeSql } from "./conversations";
 import { integrationsOfMessagesStatement } from "./webhooks";
 
@@ -147,49 +149,72 @@ export async function listMessageEvents(db: Db, messageId: string) {
 
 /**
  * A page of a workspace's thread in seq order: after `after`, before `before`, or the latest `limit`.
- * Scoped by workspace (which may be SQL: credentialSql), so another workspace's conversation, or a
- * credential that does not hold, reads as empty.
+ * For a presented credential, checked in the same statement (credentialSql), so another workspace's
+ * conversation, or a credential that does not hold, reads as empty. Compiled per shape.
  */
 export async function listThread(
-  db: Db,
-  workspaceId: string | SQL,
+  d1: D1Database,
+  credential: PresentedCredential,
+  now: number,
   conversationId: string,
-  opts: { after?: number; before?: number; limit: number; userId?: string | SQL | null },
+  opts: { after?: number; before?: number; limit: number },
 ) {
-  // A member limited to some inboxes reads only their conversations (one subquery, same statement).
-  const scope =
-    opts.userId === undefined || opts.userId === null
-      ? undefined
-      : sql`exists (select 1 from conversations c where c.id = ${conversationId} and ${inboxScopeSql(
-          workspaceId,
-          opts.userId,
-          sql.raw("c.from_number"),
-        )})`;
-  const inThread = and(eq(messages.workspaceId, workspaceId), eq(messages.conversationId, conversationId), scope);
-  // The highest seq archived to R2 (null: none), read in the same statement, so a page tells without a
-  // second round trip whether older (or resumed) messages must come from the archive.
-  const columns = {
-    ...getTableColumns(messages),
-    archivedThrough: sql<
-      number | null
-    >`(select max(a.last_seq) from message_archives a where a.conversation_id = ${conversationId})`,
-  };
-  if (opts.after !== undefined) {
-    return db
-      .select(columns)
-      .from(messages)
-      .where(and(inThread, gt(messages.seq, opts.after)))
-      .orderBy(asc(messages.seq))
-      .limit(opts.limit);
-  }
-  const rows = await db
-    .select(columns)
-    .from(messages)
-    .where(opts.before !== undefined ? and(inThread, lt(messages.seq, opts.before)) : inThread)
-    .orderBy(desc(messages.seq))
-    .limit(opts.limit);
-  return rows.reverse();
+  const direction = opts.after !== undefined ? "after" : opts.before !== undefined ? "before" : "latest";
+  const rows = await threadQuery(`${credential.kind}/${direction}`).all(d1, {
+    hash: credential.hash,
+    now,
+    scope: "messages:read",
+    conversationId,
+    after: opts.after,
+    before: opts.before,
+    limit: opts.limit,
+  });
+  return direction === "after" ? rows : rows.reverse();
 }
+
+const threadQuery = compiledShapes(
+  (
+    db,
+    p: Placeholders<"hash" | "now" | "scope" | "conversationId" | "after" | "before" | "limit">,
+    shape: `${PresentedCredential["kind"]}/${"after" | "before" | "latest"}`,
+  ) => {
+    const [kind, direction] = shape.split("/") as [PresentedCredential["kind"], string];
+    const who = credentialSql({ kind, hash: p.hash }, p.now, p.scope);
+    // A member limited to some inboxes reads only their conversations (one subquery, same statement).
+    const scope =
+      kind === "session"
+        ? sql`exists (select 1 from conversations c where c.id = ${p.conversationId} and ${inboxScopeSql(
+            who.workspaceId,
+            who.userId,
+            sql.raw("c.from_number"),
+          )})`
+        : undefined;
+    const inThread = and(
+      eq(messages.workspaceId, who.workspaceId),
+      sql`${messages.conversationId} = ${p.conversationId}`,
+      scope,
+    );
+    // The highest seq archived to R2 (null: none), read in the same statement, so a page tells without a
+    // second round trip whether older (or resumed) messages must come from the archive.
+    const columns = {
+      ...getTableColumns(messages),
+      archivedThrough: sql<
+        number | null
+      >`(select max(a.last_seq) from message_archives a where a.conversation_id = ${p.conversationId})`,
+    };
+    const query = db.select(columns).from(messages);
+    if (direction === "after") {
+      return query
+        .where(and(inThread, sql`${messages.seq} > ${p.after}`))
+        .orderBy(asc(messages.seq))
+        .limit(p.limit);
+    }
+    return query
+      .where(direction === "before" ? and(inThread, sql`${messages.seq} < ${p.before}`) : inThread)
+      .orderBy(desc(messages.seq))
+      .limit(p.limit);
+  },
+);
 
 /**
  * Which of `sids` are already some message's (current or earlier attempt), other than `exceptMessageId`'s
@@ -442,17 +467,97 @@ export async function recordStatusChanges(
 }
 
 /**
- * The seq for a message inserted into a conversation: the room's `proposed` one, or D1's next if D1
- * is ahead, so a room never reuses a seq D1 has recorded and needs no read before it writes.
+ * A new message's statements, in one batch: the row (at `proposedSeq`, or D1's next if D1 is ahead,
+ * so a room never reuses a seq D1 has recorded and needs no read before it writes), its first event, and the conversation's latest-message fields. The first RETURNs
+ * the stored row (read it with `storedMessage`). Compiled once: the hottest write of both directions.
  */
-export function nextSeqSql(conversationId: string, proposed: number) {
-  return sql<number>`max(${proposed},
-    coalesce((select c.last_seq from conversations c where c.id = ${conversationId}), 0) + 1,
-    coalesce((select max(m.seq) from messages m where m.conversation_id = ${conversationId}), 0) + 1)`;
+export function appendMessageStatements(
+  d1: D1Database,
+  row: NewMessage & { createdAt: number },
+  proposedSeq: number,
+): D1PreparedStatement[] {
+  const values = { ...row, proposedSeq, updatedAt: row.createdAt } as Record<string, unknown>;
+  const at = { workspaceId: row.workspaceId, messageId: row.id, conversationId: row.conversationId, at: row.createdAt };
+  return [
+    insertMessageQuery.statement(d1, values),
+    insertFirstEventQuery.statement(d1, {
+      ...at,
+      status: row.status,
+      source: row.direction === "inbound" ? "webhook" : "api",
+    }),
+    row.direction === "inbound"
+      ? latestInboundQuery.statement(d1, at)
+      : latestOutboundQuery.statement(d1, { ...at, campaignId: row.campaignId ?? null }),
+  ];
 }
 
+/** The row the first of appendMessageStatements stored, from its batch result. */
+export function storedMessage(result: D1Result | undefined): typeof messages.$inferSelect | undefined {
+  return insertMessageQuery.fromBatch(result)[0];
+}
+
+type MessageColumn = keyof typeof messages.$inferInsert;
+
+const insertMessageQuery = compiled((db, p: Placeholders<MessageColumn | "proposedSeq">) => {
+  const values = Object.fromEntries(
+    Object.keys(getTableColumns(messages)).map((key) => [key, p[key as MessageColumn]]),
+  ) as unknown as typeof messages.$inferInsert;
+  return db
+    .insert(messages)
+    .values({
+      ...values,
+      seq: sql<number>`max(${p.proposedSeq},
+        coalesce((select c.last_seq from conversations c where c.id = ${p.conversationId}), 0) + 1,
+        coalesce((select max(m.seq) from messages m where m.conversation_id = ${p.conversationId}), 0) + 1)`,
+      // The sender's name when it was sent: given, or the member's or API key's.
+      sentByName: sql<string | null>`coalesce(${p.sentByName}, case ${p.sentByType}
+        when 'user' then (select u.name from users u where u.id = ${p.createdBy})
+        when 'api_key' then (select k.name from api_keys k where k.id = ${p.createdBy}) end)`,
+      // A reply is tagged with the campaign whose message was the thread's latest outbound.
+      campaignId: sql<string | null>`case ${p.direction}
+        when 'inbound' then (select c.campaign_id from conversations c where c.id = ${p.conversationId})
+        else ${p.campaignId} end`,
+    })
+    .returning();
+});
+
+const insertFirstEventQuery = compiled(
+  (db, p: Placeholders<"workspaceId" | "messageId" | "status" | "source" | "at">) =>
+    db.insert(messageEvents).values({
+      workspaceId: p.workspaceId,
+      messageId: p.messageId,
+      status: p.status,
+      source: p.source,
+      at: p.at,
+    }) as unknown as PromiseLike<unknown[]> & { toSQL(): unknown },
+);
+
+const latestInboundQuery = compiled((db, p: Placeholders<"conversationId" | "messageId" | "at">) =>
+  db
+    .update(conversations)
+    .set({
+      lastSeq: seqOfMessageSql(p.messageId),
+      lastMessageId: sql`${p.messageId}`,
+      lastMessageAt: sql`${p.at}`,
+      lastInboundAt: sql`${p.at}`,
+    })
+    .where(eq(conversations.id, p.conversationId)),
+);
+
+const latestOutboundQuery = compiled((db, p: Placeholders<"conversationId" | "messageId" | "at" | "campaignId">) =>
+  db
+    .update(conversations)
+    .set({
+      lastSeq: seqOfMessageSql(p.messageId),
+      lastMessageId: sql`${p.messageId}`,
+      lastMessageAt: sql`${p.at}`,
+      campaignId: sql`${p.campaignId}`,
+    })
+    .where(eq(conversations.id, p.conversationId)),
+);
+
 /** SQL: the seq D1 gave a message (for the conversation's last_seq in the same batch). */
-export function seqOfMessageSql(messageId: string) {
+export function seqOfMessageSql(messageId: string | Placeholder) {
   return sql<number>`(select ${messages.seq} from ${messages} where ${messages.id} = ${messageId})`;
 }
 
@@ -565,14 +670,6 @@ export async function claimForHandover(
     });
   }
   return out;
-}
-
-/** SQL: the sender's name, read inside a message's insert (a member's or an API key's). */
-export function senderNameSql(type: string | null | undefined, id: string | null | undefined) {
-  if (!id) return null;
-  if (type === "user") return sql<string | null>`(select u.name from users u where u.id = ${id})`;
-  if (type === "api_key") return sql<string | null>`(select k.name from api_keys k where k.id = ${id})`;
-  return null;
 }
 
 /** Email threading: the provider ids (`<inbox>/<Message-ID>`) of a conversation's latest inbound emails, newest first. */

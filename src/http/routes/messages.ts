@@ -7,7 +7,6 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createDb } from "../../db/client";
 import { audit } from "../../db/queries/audit";
-import { credentialSql } from "../../db/queries/auth";
 import { getConversation } from "../../db/queries/conversations";
 import { getMessage, listAttempts, listMessageEvents, listThread } from "../../db/queries/messages";
 import { ApiError, notFound, unprocessable } from "../../domain/errors";
@@ -346,8 +345,11 @@ export const messageRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = c.get("db");
     // One query in the common case, the credential check folded in; only an empty page needs to tell
     // "no messages" from "not signed in" (401/403) or "not yours" (404).
-    const who = credentialSql(c.get("credential"), Date.now(), "messages:read");
-    const found = await listThread(db, who.workspaceId, id, { after, before, limit: limit + 1, userId: who.userId });
+    const found = await listThread(db.$client, c.get("credential"), Date.now(), id, {
+      after,
+      before,
+      limit: limit + 1,
+    });
     let workspaceId = found[0]?.workspaceId;
     if (!workspaceId) {
       const principal = await principalNow(c);
