@@ -39,7 +39,7 @@ export async function outgoingFor(env: Env, db: Db, msg: MessageRow, channel: Ch
     media,
     contentSid: msg.contentSid ?? null,
     contentVariables: msg.contentVariables ?? undefined,
-    statusCallback: statusCallbackUrl(env, msg.id),
+    statusCallback: statusCallbackUrl(env, msg.id, msg.conversationId),
   };
   if (channel.capabilities.subject) {
     const ids = (await inboundEmailIds(db, msg.conversationId)).map(messageIdOfSid);

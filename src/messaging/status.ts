@@ -17,6 +17,7 @@ import {
   findEarlierAttemptBySid,
   findStatusTarget,
   getMessageByProviderSid,
+  recordReport,
   recordStatusChanges,
   recordUnappliedEvent,
   type StatusChange,
@@ -138,6 +139,58 @@ export interface StatusReport {
   ErrorMessage?: string;
   /** The Twilio account that signed the report (the deployment's when absent). */
   account?: string;
+  /** Our conversation id from the callback URL (sent since callbacks carry it; absent on older ones). */
+  cid?: string | null;
+}
+
+/**
+ * The common case in one D1 round trip: a report on a message whose id and conversation the callback
+ * URL names. The guards the full path checks by reading first (an outbound message of that
+ * conversation, this sid or none yet, the inbox's account) are part of the statements, and the room
+ * only logs and broadcasts what D1 recorded (as for a queue batch). False when the guards did not
+ * hold (nothing was written): the full path then looks the message up and decides.
+ */
+async function applyReportDirectly(
+  ctx: { env: Env; db: Db },
+  input: StatusReport & { mid: string; cid: string },
+): Promise<boolean> {
+  const status = fromTwilioStatus(input.MessageStatus);
+  if (!status) return false;
+  const errorCode = input.ErrorCode ?? null;
+  const at = Date.now();
+  const result = await recordReport(ctx.db.$client, {
+    messageId: input.mid,
+    status,
+    rawStatus: input.MessageStatus,
+    errorCode,
+    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
+    providerSid: input.MessageSid,
+    source: "webhook",
+    at,
+    report: {
+      conversationId: input.cid,
+      sid: input.MessageSid,
+      account: input.account ?? null,
+      deploymentAccount: ctx.env.TWILIO_ACCOUNT_SID,
+    },
+  });
+  if (!result.matched) return false;
+  if (result.recorded) {
+    await roomFor(ctx.env, input.cid)
+      .deliverCommitted([{ recorded: result.recorded, at, integrations: result.integrations }])
+      .catch((err: unknown) =>
+        // Stored in D1 all the same; the room skips the seq it never got (see GAP_WAIT_MS).
+        log("warn", "could not hand a room its frame", { conversationId: input.cid, error: String(err) }),
+      );
+  }
+  if (errorCode === 21610) {
+    await optOutRecipient(ctx.db, result.message);
+    await emitEvent(ctx.env, result.message.workspaceId, "contact.opted_out", {
+      phone: result.message.toNumber,
+      source: "twilio_21610",
+    });
+  }
+  return true;
 }
 
 /**
@@ -150,6 +203,7 @@ export async function applyStatusReport(
   input: StatusReport,
 ): Promise<void> {
   const db = ctx.db;
+  if (input.mid && input.cid && (await applyReportDirectly(ctx, { ...input, mid: input.mid, cid: input.cid }))) return;
   // One query: the message (by our id, else by sid), and whether the sid was an earlier attempt's.
   const target = await findStatusTarget(db, input.mid, input.MessageSid);
   const msg = target?.message;

@@ -29,6 +29,66 @@ export interface StatusChange {
    * precondition is our own decision, not a report, so it records no event.
    */
   requireStatus?: MessageStatus[];
+  /**
+   * A provider's report, applied without reading the message first: only to an outbound message of
+   * this conversation whose sid is this one's (or not yet known) and whose inbox sends with `account`
+   * (null: any; `deploymentAccount` stands for an inbox without its own). Otherwise nothing happens.
+   */
+  report?: ReportGuard;
+}
+
+export interface ReportGuard {
+  conversationId: string;
+  sid: string;
+  account: string | null;
+  deploymentAccount: string;
+}
+
+/** SQL (after `WHERE id = ?`) that holds only for the message a report may apply to; its params start at `?first`. */
+function reportGuardSql(first: number): string {
+  return `AND direction = 'outbound' AND conversation_id = ?${first}
+    AND (provider_sid IS NULL OR provider_sid = ?${first + 1})
+    AND (?${first + 2} IS NULL OR coalesce((SELECT n.account_sid FROM numbers n
+      WHERE n.workspace_id = messages.workspace_id AND n.phone_number = messages.from_number), ?${first + 3}) = ?${first + 2})`;
+}
+
+function reportGuardParams(guard: ReportGuard | undefined): unknown[] {
+  return guard ? [guard.conversationId, guard.sid, guard.account, guard.deploymentAccount] : [];
+}
+
+/**
+ * A provider's report in one round trip (the callback path): which message the report may apply to
+ * (first statement: its row, or none, and then nothing else happened), the report's statements, the
+ * conversation's next seq when it moved, and whether its workspace follows integration events.
+ */
+export async function recordReport(
+  d1: D1Database,
+  change: StatusChange & { report: ReportGuard },
+): Promise<
+  | { matched: false }
+  | { matched: true; message: { id: string; workspaceId: string; toNumber: string }; recorded: RecordedStatus; integrations: boolean }
+> {
+  const statements = statusChangeStatements(d1, change);
+  const out = await d1.batch([
+    d1
+      .prepare(
+        `SELECT id, workspace_id AS workspaceId, to_number AS toNumber FROM messages WHERE id = ?1 ${reportGuardSql(2)}`,
+      )
+      .bind(change.messageId, ...reportGuardParams(change.report)),
+    ...statements,
+    mirrorSeqStatement(d1, change.report.conversationId, 0),
+    integrationsOfMessagesStatement(d1, [change.messageId]),
+  ]);
+  const message = out[0]?.results[0] as { id: string; workspaceId: string; toNumber: string } | undefined;
+  if (!message) return { matched: false };
+  const moved = out[statements.length]?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
+  const seq = (out[statements.length + 1]?.results[0] as { seq?: number } | undefined)?.seq;
+  return {
+    matched: true,
+    message,
+    recorded: moved && seq !== undefined ? { moved, seq } : null,
+    integrations: (out[statements.length + 2]?.results.length ?? 0) > 0,
+  };
 }
 
 const RANK = statusRankSql("status");
@@ -43,22 +103,25 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
   const isSent = ["sent", "delivered", "undelivered", "read", "delivery_unknown"].includes(change.status) ? 1 : 0;
   const isDelivered = change.status === "delivered" || change.status === "read" ? 1 : 0;
   const isFailed = change.status === "failed" || change.status === "undelivered" ? 1 : 0;
-  const guard = change.requireStatus?.length
+  const required = change.requireStatus?.length
     ? `AND status IN (${change.requireStatus.map((s) => `'${s}'`).join(", ")})`
     : "";
+  // The report guard's params follow each statement's own (see reportGuardSql).
+  const guard = (first: number) => (change.report ? `${required} ${reportGuardSql(first)}` : required);
+  const guardParams = reportGuardParams(change.report);
   const statements: D1PreparedStatement[] = [];
   if (change.providerSid) {
     statements.push(
       d1
-        .prepare("UPDATE messages SET provider_sid = ?1 WHERE id = ?2 AND provider_sid IS NULL")
-        .bind(change.providerSid, change.messageId),
+        .prepare(`UPDATE messages SET provider_sid = ?1 WHERE id = ?2 AND provider_sid IS NULL ${guard(3)}`)
+        .bind(change.providerSid, change.messageId, ...guardParams),
     );
   }
   statements.push(
     d1
       .prepare(
         `INSERT INTO message_events (workspace_id, message_id, status, error_code, error_message, source, applied, at)
-         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5, ?6 FROM messages WHERE id = ?7 ${guard}`,
+         SELECT workspace_id, id, ?1, ?2, ?3, ?4, ${RANK} < ?5, ?6 FROM messages WHERE id = ?7 ${guard(8)}`,
       )
       .bind(
         change.rawStatus ?? change.status,
@@ -68,6 +131,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
         rank,
         change.at,
         change.messageId,
+        ...guardParams,
       ),
     d1
       .prepare(
@@ -81,7 +145,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
            failed_at = CASE WHEN ?7 THEN coalesce(failed_at, ?4) ELSE failed_at END,
            attempt_started_at = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE attempt_started_at END,
            lease_until = CASE WHEN ?8 >= ${STATUS_RANK.queued} THEN NULL ELSE lease_until END
-         WHERE id = ?9 AND ${RANK} < ?8 ${guard}
+         WHERE id = ?9 AND ${RANK} < ?8 ${guard(10)}
          RETURNING id, status, error_code AS errorCode, workspace_id AS workspaceId`,
       )
       .bind(
@@ -94,6 +158,7 @@ export function statusChangeStatements(d1: D1Database, change: StatusChange): D1
         isFailed,
         rank,
         change.messageId,
+        ...guardParams,
       ),
   );
   return statements;

@@ -1,9 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { computeSignature } from "../../../src/channels/twilio/signature";
+import { createDb } from "../../../src/db/client";
+import { countingD1 } from "../../../src/db/counted";
+import { applyStatusReport } from "../../../src/messaging/status";
 import { call } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { getMessage, settle, textingWorkspace } from "../../helpers/pipeline";
+import { openSocket } from "../../helpers/sockets";
 import { deliver, eventually, type HeldRequest, takeHeld } from "../../helpers/twilio";
 
 /** Sends a message and returns it once Twilio has it (status queued), with its held callbacks. */
@@ -152,5 +156,35 @@ describe("POST /webhooks/twilio/status (invariant 3)", () => {
       errorCode: 30003,
       errorMessage: "The handset is unreachable",
     });
+  });
+
+  it("a callback naming its message and conversation is recorded in one round trip; its guards are in the statements", async () => {
+    const ws = await textingWorkspace();
+    const { msg, held } = await sendAndWaitForHandover(ws);
+    const [sent] = held as [HeldRequest, HeldRequest];
+    expect(new URL(sent.url).searchParams.get("cid")).toBe(msg.conversationId);
+    const socket = await openSocket(`/api/conversations/${msg.conversationId}/ws`, { key: ws.key });
+    expect((await deliver(sent)).status).toBe(200);
+    expect((await socket.next((f) => f.type === "status")).status).toBe("sent");
+    const events = async () => (await getMessage(ws.key, msg.id)).events.length;
+    const before = await events();
+    const db = createDb(env.DB);
+    const report = { mid: msg.id, cid: msg.conversationId, MessageStatus: "failed" as const };
+    // Another sid for this message, or a report signed by an account that is not its inbox's: nothing moves.
+    await applyStatusReport({ env, db }, { ...report, MessageSid: `SM${"0".repeat(32)}` });
+    await applyStatusReport({ env, db }, { ...report, MessageSid: msg.providerSid, account: `AC${"1".repeat(32)}` });
+    expect(await getMessage(ws.key, msg.id)).toMatchObject({ status: "sent" });
+    expect(await events()).toBe(before);
+    // Naming another conversation (say, a URL from before a merge): the full path finds the message by id.
+    const other = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: "+14155550123" } })).json;
+    const count = { roundTrips: 0, statements: 0 };
+    await applyStatusReport(
+      { env, db: createDb(countingD1(env.DB, count)), count },
+      { ...report, cid: other.id, MessageSid: msg.providerSid, MessageStatus: "delivered" },
+    );
+    expect(await getMessage(ws.key, msg.id)).toMatchObject({ status: "delivered" });
+    expect(count.roundTrips).toBeGreaterThan(1);
+    expect((await socket.next((f) => f.type === "status" && f.status === "delivered")).messageId).toBe(msg.id);
+    socket.ws.close();
   });
 });

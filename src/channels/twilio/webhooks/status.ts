@@ -26,7 +26,12 @@ export async function handleStatus(c: Context<WebhookEnv>): Promise<Response> {
   }
   await applyStatusReport(
     { env: c.env, db: c.get("db"), count: c.get("d1Count") },
-    { mid: c.req.query("mid") ?? null, ...parsed.data, account: c.get("twilioAccountSid") },
+    {
+      mid: c.req.query("mid") ?? null,
+      cid: c.req.query("cid") ?? null,
+      ...parsed.data,
+      account: c.get("twilioAccountSid"),
+    },
   );
   return twimlResponse(EMPTY_TWIML);
 }
