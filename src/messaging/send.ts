@@ -14,6 +14,7 @@ import { isSuppressed } from "../db/queries/contacts";
 import {
   ensureEmailThread,
   ensureThread,
+  findDirectThread,
   findWorkspaceNumber,
   getConversationWithContact,
   workspacePolicy,
@@ -327,9 +328,44 @@ export async function sendToNumber(
 ): Promise<MessageJson> {
   const { db, principal } = ctx;
   const hash = await requestHash("direct", input);
+  const wanted = channelOfAddress(input.to);
+  // The common case, a number with an inbox of its channel: one lookup (the inbox, the thread if there
+  // is one, consent, the key's earlier message, the policy), then the room.
+  const guess = wanted === "email" ? null : channelFor(wanted).contactKey(input.to);
+  if (guess && "phone" in guess) {
+    const found = await findDirectThread(db.$client, {
+      workspaceId: principal.workspaceId,
+      from: input.from,
+      channel: wanted,
+      phone: guess.phone,
+      idempotencyKey,
+    });
+    const channel = found ? channelFor(found.sender.channel) : null;
+    const key = channel?.contactKey(input.to);
+    if (found && channel && key && "phone" in key && key.phone === guess.phone) {
+      if (found.replayId && idempotencyKey) {
+        const replay = await replayIdempotent(ctx, idempotencyKey, hash);
+        if (replay) return presentMessage(replay);
+      }
+      // Refused before anything is stored: no contact or thread for a number that opted out.
+      if (found.suppressed) throw optedOut(key.phone);
+      const thread =
+        found.contact && found.conversation
+          ? { contact: found.contact, conversation: found.conversation }
+          : await ensureThread(db, principal.workspaceId, key.phone, found.sender.phoneNumber, newThreadIds, {
+              channel: channel.kind,
+              customerAddress:
+                channel.kind === "sms" ? null : channel.customerAddress({ phone: key.phone, email: null }),
+            });
+      return createOutbound(ctx, thread.conversation, thread.contact, input, idempotencyKey, hash, {
+        quietHours: parseQuietHours(found.quietHours),
+        workspaceZone: found.workspaceZone ?? "UTC",
+        lastInboundAt: thread.conversation.lastInboundAt,
+      });
+    }
+  }
   const replay = idempotencyKey ? await replayIdempotent(ctx, idempotencyKey, hash) : null;
   if (replay) return presentMessage(replay);
-  const wanted = channelOfAddress(input.to);
   const sender = await findWorkspaceNumber(db, principal.workspaceId, input.from, input.from ? undefined : wanted);
   if (!sender) {
     throw input.from
@@ -345,7 +381,7 @@ export async function sendToNumber(
       fields: [{ path: "to", message: `not a ${channel.label} address` }],
     });
   }
-  const ids = () => ({ contact: newId("ct"), conversation: newId("cv") });
+  const ids = newThreadIds;
   let thread: Awaited<ReturnType<typeof ensureThread>>;
   if ("email" in key) {
     thread = await ensureEmailThread(db, principal.workspaceId, key.email, sender.phoneNumber, null, ids);
@@ -363,6 +399,10 @@ export async function sendToNumber(
     workspaceZone: workspace?.timezone ?? "UTC",
     lastInboundAt: thread.conversation.lastInboundAt,
   });
+}
+
+function newThreadIds() {
+  return { contact: newId("ct"), conversation: newId("cv") };
 }
 
 /** Changes a scheduled message's body or send time before it is due (re-broadcast under a new seq). */

@@ -252,7 +252,7 @@ export async function findWorkspaceNumber(
     where: address
       ? and(eq(numbers.workspaceId, workspaceId), eq(numbers.phoneNumber, address))
       : and(eq(numbers.workspaceId, workspaceId), eq(numbers.channel, channel)),
-    orderBy: numbers.createdAt,
+    orderBy: [numbers.createdAt, numbers.id],
   });
 }
 
@@ -407,6 +407,56 @@ export async function getConversationWithContact(
     )
     .get();
 }
+
+/**
+ * What a send to a phone number needs, in one statement: the sending inbox (`from`, else the
+ * workspace's first of `channel`, as findWorkspaceNumber picks it), the contact with that phone and its
+ * thread with that inbox if they exist, whether the number is suppressed, the message an earlier
+ * request with this Idempotency-Key stored, and the workspace's sending policy. No row: no such inbox.
+ */
+export async function findDirectThread(
+  d1: D1Database,
+  input: { workspaceId: string; from?: string; channel: string; phone: string; idempotencyKey?: string },
+) {
+  return directThreadQuery(input.from ? "from" : "channel").get(d1, {
+    workspaceId: input.workspaceId,
+    from: input.from,
+    channel: input.channel,
+    phone: input.phone,
+    idempotencyKey: input.idempotencyKey ?? null,
+  });
+}
+
+const directThreadQuery = compiledShapes(
+  (db, p: Placeholders<"workspaceId" | "from" | "channel" | "phone" | "idempotencyKey">, shape: "from" | "channel") =>
+    db
+      .select({
+        sender: numbers,
+        contact: contacts,
+        conversation: conversations,
+        replayId: sql<
+          string | null
+        >`(select m.id from messages m where m.workspace_id = ${p.workspaceId} and m.idempotency_key = ${p.idempotencyKey})`,
+        suppressed: suppressedSql(sql`${p.workspaceId}`, sql`${p.phone}`),
+        quietHours: sql<string | null>`(select w.quiet_hours from workspaces w where w.id = ${p.workspaceId})`,
+        workspaceZone: sql<string>`(select w.timezone from workspaces w where w.id = ${p.workspaceId})`,
+      })
+      .from(numbers)
+      .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), sql`${contacts.phone} = ${p.phone}`))
+      .leftJoin(
+        conversations,
+        and(
+          eq(conversations.workspaceId, numbers.workspaceId),
+          eq(conversations.contactId, contacts.id),
+          eq(conversations.fromNumber, numbers.phoneNumber),
+        ),
+      )
+      .where(
+        sql`${numbers.id} = (select n.id from numbers n where n.workspace_id = ${p.workspaceId} and ${
+          shape === "from" ? sql`n.phone_number = ${p.from}` : sql`n.channel = ${p.channel}`
+        } order by n.created_at, n.id limit 1)`,
+      ),
+);
 
 /** The channel of a thread being created, and the customer's address on it when it is not their phone. */
 export interface ThreadChannel {

@@ -66,7 +66,12 @@ export async function recordReport(
   change: StatusChange & { report: ReportGuard },
 ): Promise<
   | { matched: false }
-  | { matched: true; message: { id: string; workspaceId: string; toNumber: string }; recorded: RecordedStatus; integrations: boolean }
+  | {
+      matched: true;
+      message: { id: string; workspaceId: string; toNumber: string };
+      recorded: RecordedStatus;
+      integrations: boolean;
+    }
 > {
   const statements = statusChangeStatements(d1, change);
   const out = await d1.batch([

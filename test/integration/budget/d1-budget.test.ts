@@ -56,6 +56,29 @@ describe("D1 budget per operation", () => {
     expect(d1(replay).roundTrips).toBeLessThanOrEqual(3);
   });
 
+  it("a send to a number with a thread costs 3 round trips before the 202 (auth, one lookup, the room), keyed or not", async () => {
+    const ws = await textingWorkspace();
+    const first = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "first" } });
+    expect(first.status).toBe(202);
+    const again = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "again" } });
+    expect(again.status).toBe(202);
+    expect(again.json.conversationId).toBe(first.json.conversationId);
+    expect(d1(again).roundTrips).toBe(3);
+    const keyed = await call("POST", "/api/messages", ws.account, {
+      body: { to: ws.customer, body: "keyed" },
+      headers: { "Idempotency-Key": "direct-1" },
+    });
+    expect(keyed.status).toBe(202);
+    expect(d1(keyed).roundTrips).toBe(3);
+    // The repeat answers the stored message (one more read, for the key's request hash).
+    const replay = await call("POST", "/api/messages", ws.account, {
+      body: { to: ws.customer, body: "keyed" },
+      headers: { "Idempotency-Key": "direct-1" },
+    });
+    expect(replay.json.id).toBe(keyed.json.id);
+    expect(d1(replay).roundTrips).toBeLessThanOrEqual(3);
+  });
+
   it("a status callback costs 1 round trip (at most 2 on a callback URL without the conversation)", async () => {
     const ws = await textingWorkspace();
     const sent = await call("POST", "/api/messages", { key: ws.key }, { body: { to: ws.customer, body: "track me" } });
