@@ -99,6 +99,9 @@ export class ConversationRoom extends DurableObject<Env> {
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
   /** The workspace's inbox stream (kept: its id is a hash of the name, worked out once). */
   private inbox: { workspaceId: string; stub: ReturnType<typeof inboxFor> } | null = null;
+  /** An inbox publish is on its way; another change since it started asks for one more (notifyInbox). */
+  private publishing = false;
+  private publishAgain = false;
   /** Waiters for lastSeq to reach a seq (ensureInitialized), resolved as frames are committed. */
   private readonly seqWaiters = new Set<{ seq: number; resolve: () => void }>();
   /** No event was ever committed here (a new room): nobody can be waiting for a log, so a gap is skipped at once. */
@@ -135,15 +138,35 @@ export class ConversationRoom extends DurableObject<Env> {
     }
   }
 
-  /** Tells the workspace's inbox stream that this conversation changed (after the frame went out). */
+  /**
+   * Tells the workspace's inbox stream that this conversation changed (after the frame went out). The
+   * stream sends the conversation as it is now, so changes made while a publish is on its way need one
+   * more publish after it, not one each: a message and its status frames in quick succession cost the
+   * stream one or two calls instead of four.
+   */
   private notifyInbox(): void {
     const { workspaceId, conversationId } = this;
     if (!workspaceId || !conversationId) return;
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
     if (this.inbox?.workspaceId !== workspaceId) this.inbox = { workspaceId, stub: inboxFor(this.env, workspaceId) };
+    const stub = this.inbox.stub;
+    this.publishing = true;
     this.ctx.waitUntil(
-      this.inbox.stub
-        .publish(conversationId)
-        .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) })),
+      (async () => {
+        try {
+          do {
+            this.publishAgain = false;
+            await stub
+              .publish(conversationId)
+              .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
+          } while (this.publishAgain);
+        } finally {
+          this.publishing = false;
+        }
+      })(),
     );
   }
 

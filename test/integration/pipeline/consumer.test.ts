@@ -107,6 +107,7 @@ describe("outbound consumer (invariants 1 and 2)", () => {
     const conv = (await call("POST", "/api/conversations", { key: ws.key }, { body: { phone: ws.customer } })).json;
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
     expect((await socket.next((f) => f.type === "hello")).lastSeq).toBe(5);
+    const inbox = await openSocket("/api/ws", { key: ws.key });
     const count = newCount();
     const batch = createMessageBatch(
       "parley-outbound",
@@ -122,6 +123,17 @@ describe("outbound consumer (invariants 1 and 2)", () => {
     expect(frames.map((f) => f.seq)).toEqual([6, 7, 8, 9, 10]);
     expect(frames.map((f) => f.status)).toEqual(Array(5).fill("queued"));
     expect(new Set(frames.map((f) => f.messageId))).toEqual(new Set(ids));
+    // The inbox stream hears of the five changes at most twice (a publish on its way, then one more),
+    // and the last thing it sends is the conversation as it is now.
+    const latest = await inbox.next(
+      (f) =>
+        f.type === "conversation" && f.conversation.id === conv.id && f.conversation.lastMessage?.status === "queued",
+    );
+    expect(latest.conversation.lastMessage.id).toBe(ids[4]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      inbox.frames.filter((f) => f.type === "conversation" && f.conversation.id === conv.id).length,
+    ).toBeLessThanOrEqual(2);
   });
 
   it("when the batch's results cannot be written, every message is retried, and the retry adopts what Twilio has instead of sending again", async () => {
