@@ -341,7 +341,8 @@ export async function sendToNumber(
       idempotencyKey,
     });
     const channel = found ? channelFor(found.sender.channel) : null;
-    const key = channel?.contactKey(input.to);
+    // The address read for its own channel's inbox is the guess (libphonenumber once, not twice).
+    const key = found?.sender.channel === wanted ? guess : channel?.contactKey(input.to);
     if (found && channel && key && "phone" in key && key.phone === guess.phone) {
       if (found.replayId && idempotencyKey) {
         const replay = await replayIdempotent(ctx, idempotencyKey, hash);

@@ -1,6 +1,7 @@
 /** Users, memberships, sessions and API keys. */
-import { and, eq, gt, isNull, type Placeholder, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../client";
+import { compiled, type Placeholders } from "../compiled";
 import { apiKeys, memberships, sessions, users, workspaces } from "../schema";
 
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -17,8 +18,13 @@ export async function findPrimaryMembership(db: Db, userId: string) {
   });
 }
 
+/** The live session with this token hash (not expired, membership still there), with the member's role. Compiled: every request with a cookie asks. */
 export async function findSession(db: Db, tokenHash: string, now: number) {
-  const rows = await db
+  return sessionQuery.get(db.$client, { tokenHash, now });
+}
+
+const sessionQuery = compiled((db, p: Placeholders<"tokenHash" | "now">) =>
+  db
     .select({
       tokenHash: sessions.tokenHash,
       userId: sessions.userId,
@@ -31,14 +37,22 @@ export async function findSession(db: Db, tokenHash: string, now: number) {
       memberships,
       and(eq(memberships.userId, sessions.userId), eq(memberships.workspaceId, sessions.workspaceId)),
     )
-    .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
-    .limit(1);
-  return rows[0];
+    .where(and(eq(sessions.tokenHash, p.tokenHash), sql`${sessions.expiresAt} > ${p.now}`))
+    .limit(1),
+);
+
+/** The API key with this hash, unless revoked. Compiled: every request with a key asks. */
+export async function findActiveApiKey(db: Db, keyHash: string) {
+  return apiKeyQuery.get(db.$client, { keyHash });
 }
 
-export async function findActiveApiKey(db: Db, keyHash: string) {
-  return db.query.apiKeys.findFirst({ where: and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)) });
-}
+const apiKeyQuery = compiled((db, p: Placeholders<"keyHash">) =>
+  db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, p.keyHash), isNull(apiKeys.revokedAt)))
+    .limit(1),
+);
 
 export async function deleteSession(db: Db, tokenHash: string) {
   await db.delete(sessions).where(eq(sessions.tokenHash, tokenHash));
