@@ -151,6 +151,22 @@ function fillerOf(param: unknown): Fill {
   return () => param;
 }
 
+/**
+ * A flat selection whose result columns are named by their keys (`col AS "key"`), each still decoded by
+ * its column: for statements read from a batch, whose rows are objects, where two columns of one name
+ * (two tables' `id`) would otherwise be one. Typed nullable (a column may come from a left join).
+ */
+export function named<F extends Record<string, Column | SQL | SQL.Aliased>>(
+  fields: F,
+): { [K in keyof F]: F[K] extends Column ? SQL.Aliased<F[K]["_"]["data"] | null> : F[K] } {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, field]) => [
+      key,
+      is(field, Column) ? sql`${field}`.mapWith(field).as(key) : is(field, SQL) ? field.as(key) : field,
+    ]),
+  ) as never;
+}
+
 /** Placeholders by name, for writing a compiled statement: `p.id` is `sql.placeholder("id")`. */
 export type Placeholders<K extends string> = { readonly [name in K]: Placeholder<name> };
 
@@ -181,13 +197,14 @@ export function compiled<K extends string, Q extends { toSQL(): unknown }>(
 ): Compiled<Partial<Record<K, unknown>>, RowOf<Q>> {
   type V = Partial<Record<K, unknown>>;
   type R = RowOf<Q>;
-  let plan: { sql: string; fills: Fill[]; map: (row: unknown[]) => Record<string, unknown> } | undefined;
+  let plan: { sql: string; fills: Fill[]; map: (row: unknown[]) => Record<string, unknown>; width: number } | undefined;
   const planned = () => {
     if (!plan) {
       // Built on a handle with no binding: only its dialect is used, to write the SQL.
       const query = build(createDb({} as D1Database), placeholders()) as unknown as Built;
       const { sql: text, params } = query.toSQL();
-      plan = { sql: text, fills: params.map(fillerOf), map: rowMapper(query) };
+      const width = (query.config.returning ?? (query.config.fields ? ordered(query.config.fields) : [])).length;
+      plan = { sql: text, fills: params.map(fillerOf), map: rowMapper(query), width };
     }
     return plan;
   };
@@ -210,8 +227,16 @@ export function compiled<K extends string, Q extends { toSQL(): unknown }>(
       return (first ? planned().map(first) : undefined) as R | undefined;
     },
     fromBatch(result) {
-      const { map } = planned();
-      return ((result?.results ?? []) as Record<string, unknown>[]).map((row) => map(Object.values(row))) as R[];
+      const { map, width } = planned();
+      return ((result?.results ?? []) as Record<string, unknown>[]).map((row) => {
+        const values = Object.values(row);
+        // A batch gives rows as objects: two result columns of one name would have become one.
+        if (values.length !== width)
+          throw new Error(
+            `compiled statement: ${width} columns, a batch row has ${values.length} (name them: named())`,
+          );
+        return map(values);
+      }) as R[];
     },
   };
 }

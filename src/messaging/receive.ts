@@ -9,19 +9,27 @@ import { channelFor } from "../channels/registry";
 import type { Db } from "../db/client";
 import { addCount, type D1Count } from "../db/counted";
 import { recordConsent } from "../db/queries/contacts";
-import { claimAwayReply, ensureThread, routeInbound } from "../db/queries/conversations";
+import {
+  claimAwayReply,
+  ensureThread,
+  routeFromBatch,
+  routeInbound,
+  routeInboundStatement,
+} from "../db/queries/conversations";
+import { receiveIntoThreadStatements, storedMessage } from "../db/queries/messages";
 import { workspaces } from "../db/schema";
 import { isOpen } from "../domain/business-hours";
 import { newId } from "../domain/ids";
 import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { analyzeSegments } from "../domain/segments";
 import { log, maskPhone } from "../log";
-import { roomFor } from "../rooms/conversation-room";
+import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
 import { inboxFor } from "../rooms/inbox-stream";
 import { AWAY_REPLY_EVERY_MS, BusinessHoursSchema } from "../shared/policies";
 import { enqueueMediaCopy } from "./attachments";
 import { emitEvent } from "./events";
 import { notify } from "./notify";
+import { presentMessage } from "./present";
 import { sendSystemMessage } from "./send";
 
 export interface InboundText {
@@ -48,10 +56,44 @@ export async function receiveText(
   const from = key && "phone" in key ? key.phone : input.From;
   const customerAddress = channel.kind === "whatsapp" ? `whatsapp:${from}` : from;
 
-  // One statement: which workspace owns `To`, whether this sid is a replay, and (the common case) the
-  // existing contact and thread.
-  const route = await routeInbound(db.$client, to, from, input.MessageSid);
-  if (!route) {
+  const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
+  const now = Date.now();
+  const media = input.media;
+  const { encoding, segments } = analyzeSegments(input.Body);
+  const messageChannel = channel.kind === "whatsapp" ? "whatsapp" : media.length > 0 ? "mms" : "sms";
+  const messageId = newId("msg");
+
+  // One round trip in the common case (a text, not a keyword, to an open or pending thread): which
+  // workspace owns `To`, whether this sid is a replay, the contact and thread — and, in the same batch,
+  // the message stored into that thread if it exists. Keywords change consent first (see below).
+  let route: Awaited<ReturnType<typeof routeInbound>>;
+  let stored: ReturnType<typeof storedMessage>;
+  if (keyword === null) {
+    const d1 = db.$client;
+    const [routed, inserted] = await d1.batch([
+      routeInboundStatement(d1, to, from, input.MessageSid),
+      ...receiveIntoThreadStatements(d1, {
+        id: messageId,
+        channel: messageChannel,
+        fromNumber: customerAddress,
+        to,
+        phone: from,
+        body: input.Body,
+        media,
+        segments,
+        encoding,
+        providerSid: input.MessageSid,
+        account: input.account ?? null,
+        deploymentAccount: ctx.env.TWILIO_ACCOUNT_SID,
+        at: now,
+      }),
+    ]);
+    route = routeFromBatch(routed);
+    stored = storedMessage(inserted);
+  } else {
+    route = await routeInbound(db.$client, to, from, input.MessageSid);
+  }
+  if (!route?.workspaceId) {
     log("warn", "inbound text for a number no workspace owns", { to: maskPhone(to), sid: input.MessageSid });
     return null;
   }
@@ -86,8 +128,6 @@ export async function receiveText(
   const { conversationId } = thread;
 
   // Consent first (idempotent), so a crash before the append cannot lose a STOP on Twilio's retry.
-  const keyword = keywordFromOptOutType(input.OptOutType) ?? classifyKeyword(input.Body);
-  const now = Date.now();
   if (keyword === "opt_out" || keyword === "opt_in") {
     await recordConsent(
       db,
@@ -99,28 +139,37 @@ export async function receiveText(
     );
   }
 
-  const media = input.media;
-  const { encoding, segments } = analyzeSegments(input.Body);
   const asleep = route.conversationStatus === "snoozed" || route.conversationStatus === "resolved";
-  const result = await roomFor(ctx.env, conversationId).appendMessage(
-    {
-      id: newId("msg"),
-      workspaceId,
-      conversationId,
-      direction: "inbound",
-      channel: channel.kind === "whatsapp" ? "whatsapp" : media.length > 0 ? "mms" : "sms",
-      fromNumber: customerAddress,
-      toNumber: to,
-      body: input.Body,
-      media,
-      status: "received",
-      segments,
-      encoding,
-      providerSid: input.MessageSid,
-      createdAt: now,
-    },
-    { reopen: asleep },
-  );
+  let result: Awaited<ReturnType<ConversationRoom["appendMessage"]>>;
+  if (stored) {
+    // Stored with the route: the room only logs and broadcasts it (if that fails, D1 has it all the
+    // same, and the room skips the seq it never got: see GAP_WAIT_MS).
+    const message = presentMessage(stored);
+    await roomFor(ctx.env, conversationId)
+      .deliverMessage(workspaceId, stored.seq, message)
+      .catch((err: unknown) => log("warn", "could not hand a room its frame", { conversationId, error: String(err) }));
+    result = { outcome: "created", message, d1: { roundTrips: 0, statements: 0 } };
+  } else {
+    result = await roomFor(ctx.env, conversationId).appendMessage(
+      {
+        id: messageId,
+        workspaceId,
+        conversationId,
+        direction: "inbound",
+        channel: messageChannel,
+        fromNumber: customerAddress,
+        toNumber: to,
+        body: input.Body,
+        media,
+        status: "received",
+        segments,
+        encoding,
+        providerSid: input.MessageSid,
+        createdAt: now,
+      },
+      { reopen: asleep },
+    );
+  }
   addCount(ctx.count, result.d1);
   if (result.outcome === "duplicate") return null;
   // Integration events only when the workspace has an endpoint (read with the route: no extra round trip).

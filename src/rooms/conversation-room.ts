@@ -529,6 +529,15 @@ export class ConversationRoom extends DurableObject<Env> {
     }
   }
 
+  /**
+   * A message D1 stored without the room (an inbound text in the webhook's one round trip): its
+   * `message` frame goes out in seq order, as the room's own appends do.
+   */
+  async deliverMessage(workspaceId: string, seq: number, message: MessageJson): Promise<void> {
+    this.remember(workspaceId);
+    this.accept({ type: "message", seq, message });
+  }
+
   /** A committed status change: its `status` frame in order, and `message.status` for integrations. */
   private announceStatus({ moved, seq }: NonNullable<RecordedStatus>, at: number, integrations: boolean): void {
     this.remember(moved.workspaceId);

@@ -5,7 +5,7 @@
 import { and, desc, eq, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
-import { compiled, compiledShapes, type Placeholders } from "../compiled";
+import { compiled, compiledShapes, named, type Placeholders } from "../compiled";
 import { contacts, conversationReads, conversations, messages, numbers, users } from "../schema";
 import { credentialSql, type PresentedCredential } from "./auth";
 import { containsPattern, findOrCreateContact, suppressedSql } from "./contacts";
@@ -320,38 +320,50 @@ export async function routeInbound(d1: D1Database, to: string, phone: string, si
   return routeInboundQuery.get(d1, { to, phone, sid });
 }
 
+/** routeInbound's statement, for a batch (read its row with routeFromBatch). */
+export function routeInboundStatement(d1: D1Database, to: string, phone: string, sid: string) {
+  return routeInboundQuery.statement(d1, { to, phone, sid });
+}
+
+export function routeFromBatch(result: D1Result | undefined) {
+  return routeInboundQuery.fromBatch(result)[0];
+}
+
 const routeInboundQuery = compiled(routeInboundSelect);
 
 function routeInboundSelect(db: Db, p: Placeholders<"to" | "phone" | "sid">) {
+  // Named columns: the inbound webhook reads this row from a batch.
   return db
-    .select({
-      workspaceId: numbers.workspaceId,
-      inboxId: numbers.id,
-      inboxChannel: numbers.channel,
-      /** The inbox's own Twilio account (null: the deployment's): the webhook must be signed by it. */
-      inboxAccountSid: numbers.accountSid,
-      replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${p.sid})`.mapWith(Boolean),
-      contactId: contacts.id,
-      optedOut: contacts.optedOut,
-      conversationId: conversations.id,
-      conversationStatus: conversations.status,
-      assigneeId: conversations.assignedUserId,
-      awaySentAt: conversations.awaySentAt,
-      /** The workspace's away reply settings (JSON hours, message, zone), read in the same statement. */
-      away: sql<
-        string | null
-      >`(select json_object('hours', json(w.business_hours), 'message', w.away_message, 'zone', w.timezone)
+    .select(
+      named({
+        workspaceId: numbers.workspaceId,
+        inboxId: numbers.id,
+        inboxChannel: numbers.channel,
+        /** The inbox's own Twilio account (null: the deployment's): the webhook must be signed by it. */
+        inboxAccountSid: numbers.accountSid,
+        replay: sql<boolean>`exists (select 1 from messages m where m.provider_sid = ${p.sid})`.mapWith(Boolean),
+        contactId: contacts.id,
+        optedOut: contacts.optedOut,
+        conversationId: conversations.id,
+        conversationStatus: conversations.status,
+        assigneeId: conversations.assignedUserId,
+        awaySentAt: conversations.awaySentAt,
+        /** The workspace's away reply settings (JSON hours, message, zone), read in the same statement. */
+        away: sql<
+          string | null
+        >`(select json_object('hours', json(w.business_hours), 'message', w.away_message, 'zone', w.timezone)
         from workspaces w where w.id = ${numbers.workspaceId} and w.business_hours is not null and w.away_message is not null)`,
-      contactName: contacts.name,
-      autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
-        Boolean,
-      ),
-      /** Whether the workspace has an enabled integration endpoint (none: no event goes on the queue). */
-      integrations:
-        sql<boolean>`exists (select 1 from webhook_endpoints e where e.workspace_id = ${numbers.workspaceId} and e.enabled = 1)`.mapWith(
+        contactName: contacts.name,
+        autoAssign: sql<boolean>`(select w.auto_assign from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
           Boolean,
         ),
-    })
+        /** Whether the workspace has an enabled integration endpoint (none: no event goes on the queue). */
+        integrations:
+          sql<boolean>`exists (select 1 from webhook_endpoints e where e.workspace_id = ${numbers.workspaceId} and e.enabled = 1)`.mapWith(
+            Boolean,
+          ),
+      }),
+    )
     .from(numbers)
     .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, p.phone)))
     .leftJoin(

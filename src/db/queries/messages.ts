@@ -561,6 +561,79 @@ export function appendMessageStatements(
   ];
 }
 
+/**
+ * A customer's text to a thread that exists and is open or pending, without knowing the thread first
+ * (the inbound webhook's one round trip; run after routeInboundStatement in the same batch): the
+ * message goes into the conversation between the contact with `phone` and the inbox `to`, at D1's next
+ * seq, with its first event and the conversation's latest-message fields. Nothing is stored when there
+ * is no such thread, it is snoozed or resolved (reopening is the room's), the sid is stored already,
+ * or `account` is not the inbox's (null: not checked). The first RETURNs the stored row (storedMessage).
+ */
+export function receiveIntoThreadStatements(
+  d1: D1Database,
+  row: {
+    id: string;
+    channel: string;
+    fromNumber: string;
+    to: string;
+    phone: string;
+    body: string;
+    media: MediaItem[];
+    segments: number;
+    encoding: string;
+    providerSid: string;
+    account: string | null;
+    deploymentAccount: string;
+    at: number;
+  },
+): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        `INSERT INTO messages (id, workspace_id, conversation_id, seq, direction, channel, from_number, to_number,
+           body, media, status, segments, encoding, provider_sid, campaign_id, created_at, updated_at)
+         SELECT ?1, n.workspace_id, cv.id,
+           max(coalesce(cv.last_seq, 0) + 1, coalesce((SELECT max(m.seq) FROM messages m WHERE m.conversation_id = cv.id), 0) + 1),
+           'inbound', ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9, cv.campaign_id, ?10, ?10
+         FROM numbers n
+         JOIN contacts c ON c.workspace_id = n.workspace_id AND c.phone = ?11
+         JOIN conversations cv ON cv.workspace_id = n.workspace_id AND cv.contact_id = c.id AND cv.from_number = n.phone_number
+         WHERE n.phone_number = ?4 AND cv.status IN ('open', 'pending')
+           AND (?12 IS NULL OR coalesce(n.account_sid, ?13) = ?12)
+           AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.provider_sid = ?9)
+         RETURNING *`,
+      )
+      .bind(
+        row.id,
+        row.channel,
+        row.fromNumber,
+        row.to,
+        row.body,
+        JSON.stringify(row.media),
+        row.segments,
+        row.encoding,
+        row.providerSid,
+        row.at,
+        row.phone,
+        row.account,
+        row.deploymentAccount,
+      ),
+    d1
+      .prepare(
+        `INSERT INTO message_events (workspace_id, message_id, status, source, at)
+         SELECT workspace_id, id, 'received', 'webhook', ?2 FROM messages WHERE id = ?1`,
+      )
+      .bind(row.id, row.at),
+    d1
+      .prepare(
+        `UPDATE conversations SET last_seq = (SELECT seq FROM messages WHERE id = ?1), last_message_id = ?1,
+           last_message_at = ?2, last_inbound_at = ?2
+         WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)`,
+      )
+      .bind(row.id, row.at),
+  ];
+}
+
 /** The row the first of appendMessageStatements stored, from its batch result. */
 export function storedMessage(result: D1Result | undefined): typeof messages.$inferSelect | undefined {
   return insertMessageQuery.fromBatch(result)[0];
