@@ -13,7 +13,7 @@ import { DatabaseSync } from "node:sqlite";
 import { gzipSync } from "node:zlib";
 import { api, signupWorkspace } from "../scripts/http.mjs";
 import { cpuSeconds, startStack } from "../scripts/stack.mjs";
-import { inboundRequest, randomUs } from "./twilio-requests.mjs";
+import { inboundRequest, randomUs, statusRequest } from "./twilio-requests.mjs";
 
 const workspace = (base) => signupWorkspace(base, "bench", randomUs());
 
@@ -265,6 +265,32 @@ async function main() {
             body: JSON.stringify({ body: "budget keyed" }),
           }),
         );
+        await measure("send to a number with a thread (POST /api/messages)", () =>
+          fetch(`${base}/api/messages`, {
+            method: "POST",
+            headers: auth,
+            body: JSON.stringify({ to: customers[0], body: "budget direct" }),
+          }),
+        );
+        // A status callback as Twilio makes it, once the send's message has its sid.
+        const tracked = await (
+          await fetch(`${base}/api/conversations/${conv.id}/messages`, {
+            method: "POST",
+            headers: auth,
+            body: JSON.stringify({ body: "budget tracked" }),
+          })
+        ).json();
+        let sid = null;
+        for (let i = 0; i < 100 && !sid; i++) {
+          sid = (await (await fetch(`${base}/api/messages/${tracked.id}`, { headers: auth })).json()).providerSid;
+          if (!sid) await new Promise((r) => setTimeout(r, 50));
+        }
+        if (sid) {
+          await measure("status callback", () => {
+            const req = statusRequest(stack, { mid: tracked.id, cid: conv.id, sid, status: "delivered" });
+            return fetch(req.url, req.init);
+          });
+        }
         await measure("inbound text to an existing thread", () => {
           const req = inboundRequest(stack, customers[0], ws.from, "budget inbound");
           return fetch(req.url, req.init);

@@ -38,3 +38,25 @@ export function inboundRequest(stack, from, to, body) {
     },
   };
 }
+
+/** A status callback for one of our messages, to the URL a send gives Twilio (`mid` and `cid`). */
+export function statusRequest(stack, { mid, cid, sid, status }) {
+  const url = `${stack.appUrl}/webhooks/twilio/status?mid=${encodeURIComponent(mid)}&cid=${encodeURIComponent(cid)}`;
+  const params = {
+    AccountSid: `AC${"0".repeat(32)}`,
+    MessageSid: sid,
+    MessageStatus: status,
+    ApiVersion: "2010-04-01",
+  };
+  return {
+    url,
+    init: {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": sign(stack.token, url, params),
+      },
+      body: new URLSearchParams(params).toString(),
+    },
+  };
+}

@@ -28,7 +28,7 @@ import {
 import type { messages } from "../db/schema";
 import { log, maskPhone } from "../log";
 import { pacedError, pacerFor } from "../rooms/sender-pacer";
-import { breakerFor, isOutage } from "../rooms/twilio-breaker";
+import { type Admission, breakerFor, isOutage } from "../rooms/twilio-breaker";
 import { backoffSeconds, enqueueOutbound } from "./outbox";
 import { outgoingFor } from "./outgoing";
 import { markFailed, recordSent, type StatusSink, throughRoom } from "./status";
@@ -108,6 +108,8 @@ export async function handOver(
   deferrals = 0,
   /** Where the verdict goes (the consumer collects a batch's verdicts for one D1 write). */
   sink: StatusSink = throughRoom(env),
+  /** The breaker was clean when the batch began (breakerClean): no admission asked per message. */
+  cleared = false,
 ): Promise<Decision> {
   const row = claimed?.row;
   const msg = row?.msg;
@@ -163,7 +165,7 @@ export async function handOver(
 
   // An outage holds the message instead of spending its retries (see TwilioBreaker).
   const breaker = breakerFor(env);
-  const admission = await breaker.admit();
+  const admission: Admission = cleared ? { allow: true, probe: false, clean: true } : await breaker.admit();
   if (!admission.allow) {
     await hold(env, msg, admission.reason, lease.earlierAttempt === null);
     await enqueueOutbound(env, messageId, {
@@ -233,6 +235,17 @@ export async function handOver(
     await releaseMessage(db, messageId, false).catch(() => undefined);
     return { action: "retry", delaySeconds: backoffSeconds(attempt), outcome: "internal_error" };
   }
+}
+
+/**
+ * Whether the breaker is closed with no failure counted: then a whole queue batch goes ahead without an
+ * admission per message (one call to the breaker per batch instead of one per message). When it is
+ * not (or cannot say), each message asks as before, probes included.
+ */
+export async function breakerClean(env: Env): Promise<boolean> {
+  return breakerFor(env)
+    .isClean()
+    .catch(() => false);
 }
 
 /** Seconds to hold a message for: the breaker's wait, spread by up to two seconds so holds do not return in a herd. */

@@ -9,7 +9,7 @@ import { createDb } from "../db/client";
 import { type ClaimedForHandover, claimForHandover, releaseMessage } from "../db/queries/messages";
 import { log } from "../log";
 import type { Decision } from "../messaging/handover";
-import { handOver, LEASE_MS } from "../messaging/handover";
+import { breakerClean, handOver, LEASE_MS } from "../messaging/handover";
 import { backoffSeconds, type OutboundJob, OutboundJobSchema } from "../messaging/outbox";
 import { StatusBatch } from "../messaging/status";
 import { pacerFor } from "../rooms/sender-pacer";
@@ -51,6 +51,7 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
   }
   const seen = new Set<string>();
   const verdicts = new StatusBatch();
+  const cleared = await breakerClean(env);
   const decided = await Promise.all(
     jobs.map(async ({ message, messageId, deferrals }) => {
       let decision: Decision;
@@ -68,6 +69,7 @@ export async function handleOutboundBatch(batch: MessageBatch<unknown>, env: Env
             client,
             deferrals,
             verdicts.sink,
+            cleared,
           );
         } catch (err) {
           log("error", "outbound job crashed", { messageId, error: String(err) });

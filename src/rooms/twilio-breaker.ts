@@ -54,6 +54,14 @@ export class TwilioBreaker extends DurableObject<Env> {
     this.ctx.storage.put("breaker", this.s);
   }
 
+  /**
+   * Whether Twilio calls may go ahead with nothing to report back: closed, no failure being counted. Asked
+   * once per queue batch (no side effect, unlike admit's probe): a clean breaker admits the whole batch.
+   */
+  async isClean(): Promise<boolean> {
+    return this.s.state === "closed" && this.s.failures === 0;
+  }
+
   /** May a consumer call Twilio now? `clean` means no failure is being counted (no report needed on success). */
   async admit(now = Date.now()): Promise<Admission> {
     const s = this.s;

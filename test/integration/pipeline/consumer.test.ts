@@ -13,7 +13,7 @@ import { reconcile } from "../../../src/messaging/reconcile";
 import { handleOutboundBatch } from "../../../src/queue/consumer";
 import { processDeadLetter } from "../../../src/queue/dead-letters";
 import { pacerFor } from "../../../src/rooms/sender-pacer";
-import { FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
+import { breakerFor, FIRST_COOLDOWN_MS, HOLD_REASON, OPEN_AFTER_FAILURES } from "../../../src/rooms/twilio-breaker";
 import { call } from "../../helpers/api";
 import { getMessage, pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
 import { collect, openSocket } from "../../helpers/sockets";
@@ -113,8 +113,28 @@ describe("outbound consumer (invariants 1 and 2)", () => {
       "parley-outbound",
       ids.map((messageId, i) => ({ id: `b${i}`, timestamp: Date.now(), attempts: 1, body: { messageId } })),
     );
-    // All of the batch's D1 work, the rooms' included: they only log and broadcast the frames.
-    await handleOutboundBatch(batch, { ...env, DB: countingD1(env.DB, count) });
+    // All of the batch's D1 work, the rooms' included: they only log and broadcast the frames. The
+    // breaker (clean) is asked once for the whole batch, not once a message.
+    await breakerFor(env).report("ok"); // other tests' failures may still be counted
+    const breakerCalls: string[] = [];
+    const breakers = {
+      idFromName: (name: string) => env.TWILIO_BREAKER.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = env.TWILIO_BREAKER.get(id);
+        return new Proxy(stub, {
+          get: (target, method) => {
+            const value = Reflect.get(target, method);
+            if (typeof value !== "function") return value;
+            return (...args: unknown[]) => {
+              breakerCalls.push(String(method));
+              return Reflect.apply(value, target, args);
+            };
+          },
+        });
+      },
+    } as unknown as typeof env.TWILIO_BREAKER;
+    await handleOutboundBatch(batch, { ...env, DB: countingD1(env.DB, count), TWILIO_BREAKER: breakers });
+    expect(breakerCalls).toEqual(["isClean"]);
     // The claim (an UPDATE and the rows), then per message: sid, event, status, seq; and the integrations check.
     expect(count).toEqual({ roundTrips: 2, statements: 2 + 5 * 4 + 1 });
     for (const id of ids) expect((await getMessage(ws.key, id)).status).toBe("queued");
