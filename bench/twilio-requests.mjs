@@ -26,17 +26,7 @@ export function inboundRequest(stack, from, to, body) {
     SmsSid: sid,
     ApiVersion: "2010-04-01",
   };
-  return {
-    url,
-    init: {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": sign(stack.token, url, params),
-      },
-      body: new URLSearchParams(params).toString(),
-    },
-  };
+  return signedForm(stack, url, params);
 }
 
 /** A status callback for one of our messages, to the URL a send gives Twilio (`mid` and `cid`). */
@@ -48,6 +38,11 @@ export function statusRequest(stack, { mid, cid, sid, status }) {
     MessageStatus: status,
     ApiVersion: "2010-04-01",
   };
+  return signedForm(stack, url, params);
+}
+
+/** A form POST to `url` signed as Twilio signs it. */
+function signedForm(stack, url, params) {
   return {
     url,
     init: {

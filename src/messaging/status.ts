@@ -23,7 +23,7 @@ import {
   type StatusChange,
   statusChangeStatements,
 } from "../db/queries/messages";
-import type { messages } from "../db/schema";
+import type { MessageStatus, messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log } from "../log";
 import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
@@ -143,6 +143,25 @@ export interface StatusReport {
   cid?: string | null;
 }
 
+/** The status change a Twilio report asks for (Twilio's raw status kept for the event log). */
+function reportChange(
+  messageId: string,
+  status: MessageStatus,
+  input: StatusReport,
+): StatusChange & { errorCode: number | null; at: number } {
+  const errorCode = input.ErrorCode ?? null;
+  return {
+    messageId,
+    status,
+    rawStatus: input.MessageStatus,
+    errorCode,
+    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
+    providerSid: input.MessageSid,
+    source: "webhook",
+    at: Date.now(),
+  };
+}
+
 /**
  * The common case in one D1 round trip: a report on a message whose id and conversation the callback
  * URL names. The guards the full path checks by reading first (an outbound message of that
@@ -156,17 +175,10 @@ async function applyReportDirectly(
 ): Promise<boolean> {
   const status = fromTwilioStatus(input.MessageStatus);
   if (!status) return false;
-  const errorCode = input.ErrorCode ?? null;
-  const at = Date.now();
+  const change = reportChange(input.mid, status, input);
+  const { errorCode, at } = change;
   const result = await recordReport(ctx.db.$client, {
-    messageId: input.mid,
-    status,
-    rawStatus: input.MessageStatus,
-    errorCode,
-    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
-    providerSid: input.MessageSid,
-    source: "webhook",
-    at,
+    ...change,
     report: {
       conversationId: input.cid,
       sid: input.MessageSid,
@@ -242,17 +254,9 @@ export async function applyStatusReport(
     log("info", "status callback with an untracked status", { messageId: msg.id, status: input.MessageStatus });
     return;
   }
-  const errorCode = input.ErrorCode ?? null;
-  const result = await roomFor(ctx.env, msg.conversationId).applyStatus({
-    messageId: msg.id,
-    status,
-    rawStatus: input.MessageStatus,
-    errorCode,
-    errorMessage: errorCode === null ? null : (input.ErrorMessage ?? describeTwilioError(errorCode)),
-    providerSid: input.MessageSid,
-    source: "webhook",
-    at: Date.now(),
-  });
+  const change = reportChange(msg.id, status, input);
+  const { errorCode } = change;
+  const result = await roomFor(ctx.env, msg.conversationId).applyStatus(change);
   addCount(ctx.count, result.d1);
   if (errorCode === 21610) {
     await optOutRecipient(db, msg);

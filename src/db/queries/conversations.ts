@@ -2,7 +2,7 @@
  * Conversations: one thread between a contact and one of the workspace's sender numbers.
  * `last_message_at` doubles as the list's sort key (set to the creation time until a message exists).
  */
-import { and, desc, eq, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lte, or, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { ConversationStatus } from "../../shared/status";
 import type { Db } from "../client";
 import { compiled, compiledShapes, named, type Placeholders } from "../compiled";
@@ -312,6 +312,16 @@ export async function findThread(db: Db, workspaceId: string, phone: string, fro
     .get();
 }
 
+/** Join conditions from an inbox (`numbers`): the workspace's contact with `phone`, and its thread with that inbox. */
+function contactOfInbox(phone: Placeholder) {
+  return and(eq(contacts.workspaceId, numbers.workspaceId), sql`${contacts.phone} = ${phone}`);
+}
+const threadOfInbox = and(
+  eq(conversations.workspaceId, numbers.workspaceId),
+  eq(conversations.contactId, contacts.id),
+  eq(conversations.fromNumber, numbers.phoneNumber),
+);
+
 /**
  * Where an inbound text goes, in one statement: the workspace that owns `to` (no row when none does),
  * whether this sid was stored already (a replay), and the existing contact and thread if there are.
@@ -365,15 +375,8 @@ function routeInboundSelect(db: Db, p: Placeholders<"to" | "phone" | "sid">) {
       }),
     )
     .from(numbers)
-    .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), eq(contacts.phone, p.phone)))
-    .leftJoin(
-      conversations,
-      and(
-        eq(conversations.workspaceId, numbers.workspaceId),
-        eq(conversations.contactId, contacts.id),
-        eq(conversations.fromNumber, numbers.phoneNumber),
-      ),
-    )
+    .leftJoin(contacts, contactOfInbox(p.phone))
+    .leftJoin(conversations, threadOfInbox)
     .where(eq(numbers.phoneNumber, p.to));
 }
 
@@ -454,15 +457,8 @@ const directThreadQuery = compiledShapes(
         workspaceZone: sql<string>`(select w.timezone from workspaces w where w.id = ${p.workspaceId})`,
       })
       .from(numbers)
-      .leftJoin(contacts, and(eq(contacts.workspaceId, numbers.workspaceId), sql`${contacts.phone} = ${p.phone}`))
-      .leftJoin(
-        conversations,
-        and(
-          eq(conversations.workspaceId, numbers.workspaceId),
-          eq(conversations.contactId, contacts.id),
-          eq(conversations.fromNumber, numbers.phoneNumber),
-        ),
-      )
+      .leftJoin(contacts, contactOfInbox(p.phone))
+      .leftJoin(conversations, threadOfInbox)
       .where(
         sql`${numbers.id} = (select n.id from numbers n where n.workspace_id = ${p.workspaceId} and ${
           shape === "from" ? sql`n.phone_number = ${p.from}` : sql`n.channel = ${p.channel}`
