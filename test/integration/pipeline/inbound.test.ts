@@ -5,6 +5,7 @@ import worker from "../../../src/index";
 import { call, randomUsNumber } from "../../helpers/api";
 import { countRows } from "../../helpers/db";
 import { textingWorkspace } from "../../helpers/pipeline";
+import { openSocket } from "../../helpers/sockets";
 import { deliver, inboundText } from "../../helpers/twilio";
 
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -53,6 +54,23 @@ describe("POST /webhooks/twilio/inbound", () => {
     await deliver(held[0]!);
     const bAfter = (await call("GET", `/api/conversations/${bConv.id}/messages`, { key: b.key })).json.items;
     expect(bAfter.map((m: { body: string }) => m.body)).toEqual(["to B"]);
+  });
+
+  it("a text to an open thread (stored with its route, one round trip) reaches the room's clients as the message the API gives", async () => {
+    const ws = await textingWorkspace();
+    const first = await inboundText({ from: ws.customer, to: ws.from, body: "first" });
+    await deliver(first.held[0]!);
+    const [conversation] = (await call("GET", "/api/conversations", { key: ws.key })).json.items;
+    const socket = await openSocket(`/api/conversations/${conversation.id}/ws`, { key: ws.key });
+    await socket.next((f) => f.type === "hello");
+    const next = await inboundText({ from: ws.customer, to: ws.from, body: "the second one" });
+    const res = await deliver(next.held[0]!);
+    expect(res.headers.get("Server-Timing")).toBe('d1;desc="round-trips=1 statements=4"');
+    const frame = await socket.next((f) => f.type === "message" && f.message.body === "the second one");
+    const thread = (await call("GET", `/api/conversations/${conversation.id}/messages`, { key: ws.key })).json.items;
+    expect(frame.message).toEqual(thread.find((m: { id: string }) => m.id === frame.message.id));
+    expect(frame.seq).toBe(frame.message.seq);
+    socket.ws.close();
   });
 
   it("an inbound text delivered 3 times stores one message (invariant 2)", async () => {
