@@ -52,6 +52,15 @@ function slotsOf(fields: { path: string[]; field: unknown }[]): Slot[] {
   }));
 }
 
+/** The result column names of a selection (a column's name, an alias), or null if any is unknown or two are the same. */
+function namesOf(fields: { path: string[]; field: unknown }[]): string[] | null {
+  const names = fields.map(({ field }) =>
+    is(field, Column) ? field.name : is(field, SQL.Aliased) ? (field as SQL.Aliased).fieldAlias : null,
+  );
+  if (names.some((name) => name === null) || new Set(names).size !== names.length) return null;
+  return names as string[];
+}
+
 /**
  * Maps raw rows (arrays in SELECT order) of `query` as drizzle would: nested objects, each column
  * decoded by its own type, a left-joined table's object null when it found no row.
@@ -197,14 +206,29 @@ export function compiled<K extends string, Q extends { toSQL(): unknown }>(
 ): Compiled<Partial<Record<K, unknown>>, RowOf<Q>> {
   type V = Partial<Record<K, unknown>>;
   type R = RowOf<Q>;
-  let plan: { sql: string; fills: Fill[]; map: (row: unknown[]) => Record<string, unknown>; width: number } | undefined;
+  let plan:
+    | {
+        sql: string;
+        fills: Fill[];
+        map: (row: unknown[]) => Record<string, unknown>;
+        width: number;
+        /** Each result column's name, when all are known and distinct (a batch row is read by them). */
+        names: string[] | null;
+      }
+    | undefined;
   const planned = () => {
     if (!plan) {
       // Built on a handle with no binding: only its dialect is used, to write the SQL.
       const query = build(createDb({} as D1Database), placeholders()) as unknown as Built;
       const { sql: text, params } = query.toSQL();
-      const width = (query.config.returning ?? (query.config.fields ? ordered(query.config.fields) : [])).length;
-      plan = { sql: text, fills: params.map(fillerOf), map: rowMapper(query), width };
+      const fields = query.config.returning ?? (query.config.fields ? ordered(query.config.fields) : []);
+      plan = {
+        sql: text,
+        fills: params.map(fillerOf),
+        map: rowMapper(query),
+        width: fields.length,
+        names: namesOf(fields),
+      };
     }
     return plan;
   };
@@ -227,10 +251,13 @@ export function compiled<K extends string, Q extends { toSQL(): unknown }>(
       return (first ? planned().map(first) : undefined) as R | undefined;
     },
     fromBatch(result) {
-      const { map, width } = planned();
+      const { map, width, names } = planned();
       return ((result?.results ?? []) as Record<string, unknown>[]).map((row) => {
+        // A batch gives rows as objects: read by column name where the names are known (whatever order
+        // the database returns them in), else by position.
+        if (names) return map(names.map((name) => row[name]));
         const values = Object.values(row);
-        // A batch gives rows as objects: two result columns of one name would have become one.
+        // Two result columns of one name would have become one.
         if (values.length !== width)
           throw new Error(
             `compiled statement: ${width} columns, a batch row has ${values.length} (name them: named())`,

@@ -562,15 +562,6 @@ export function appendMessageStatements(
 }
 
 /**
- * The messages table's columns in the schema's order, for a RETURNING read as the schema's row
- * (storedMessage maps by position; `*` would give the database's order, where columns added by later
- * migrations come last).
- */
-const MESSAGE_COLUMNS = Object.values(getTableColumns(messages))
-  .map((column) => `"${column.name}"`)
-  .join(", ");
-
-/**
  * A customer's text to a thread that exists and is open or pending, without knowing the thread first
  * (the inbound webhook's one round trip; run after routeInboundStatement in the same batch): the
  * message goes into the conversation between the contact with `phone` and the inbox `to`, at D1's next
@@ -610,7 +601,7 @@ export function receiveIntoThreadStatements(
          WHERE n.phone_number = ?4 AND cv.status IN ('open', 'pending')
            AND (?12 IS NULL OR coalesce(n.account_sid, ?13) = ?12)
            AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.provider_sid = ?9)
-         RETURNING ${MESSAGE_COLUMNS}`,
+         RETURNING *`,
       )
       .bind(
         row.id,

@@ -63,6 +63,22 @@ describe("compiled statements", () => {
     expect(batched?.results).toHaveLength(2);
     const [flatBatch] = await env.DB.batch([flat.statement(env.DB, { workspaceId: ws.account.workspaceId })]);
     expect(flat.fromBatch(flatBatch)).toEqual(expected.map((r) => ({ id: r.conversation.id, count: 2 })));
+    // A batch row is read by column name, whatever order the statement that made it returns them in
+    // (RETURNING * gives the database's order, where columns added by later migrations come last).
+    const named = compiled((d, p: Placeholders<"workspaceId">) =>
+      d
+        .select({ id: conversations.id, status: conversations.status, count: sql<number>`1`.mapWith(Number).as("n") })
+        .from(conversations)
+        .where(eq(conversations.workspaceId, p.workspaceId)),
+    );
+    const [reversed] = await env.DB.batch([
+      env.DB.prepare("SELECT 1 AS n, status, id FROM conversations WHERE workspace_id = ? ORDER BY id").bind(
+        ws.account.workspaceId,
+      ),
+    ]);
+    expect(named.fromBatch(reversed)).toEqual(
+      expected.map((r) => ({ id: r.conversation.id, status: r.conversation.status, count: 1 })),
+    );
   });
 
   it("fill an insert's omitted columns with their defaults and encode the given ones by column", async () => {
