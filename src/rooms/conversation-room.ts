@@ -19,6 +19,7 @@ import {
   type ConversationStateRow,
   conversationChangeStatements,
   conversationStateStatement,
+  mirrorSeqStatement,
   reopenStatements,
 } from "../db/queries/conversations";
 import {
@@ -27,7 +28,6 @@ import {
   editScheduledStatements,
   getMessageById,
   markReadUpTo,
-  mirrorSeqStatement,
   type NewMessage,
   type RecordedStatus,
   recordStatusChanges,

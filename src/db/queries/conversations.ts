@@ -672,8 +672,24 @@ export async function dueSnoozes(db: Db, now: number, limit: number) {
 }
 
 /**
+ * Appended right after a batch's last UPDATE: when that UPDATE changed a row, takes the
+ * conversation's next seq — the room's `proposed` one, or D1's next if D1 is ahead (a room that
+ * restarted after a crash between D1's commit and its own) — and RETURNs it as `seq`.
+ */
+export function mirrorSeqStatement(d1: D1Database, conversationId: string, proposed: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE conversations SET last_seq = max(last_seq + 1, ?1,
+         coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?2), 0) + 1)
+       WHERE id = ?2 AND changes() > 0
+       RETURNING last_seq AS seq`,
+    )
+    .bind(proposed, conversationId);
+}
+
+/**
  * Reopening a snoozed or resolved conversation in an inbound message's batch, in three statements:
- * reopen it (RETURNING its id), take the next seq if it did (RETURNING `seq`), and read the state back
+ * reopen it (RETURNING its id), take the next seq if it did (mirrorSeqStatement), and read the state back
  * (a ConversationStateRow) if it did. Nothing happens to an open or pending conversation.
  */
 export function reopenStatements(d1: D1Database, conversationId: string, proposedSeq: number): D1PreparedStatement[] {
@@ -685,13 +701,7 @@ export function reopenStatements(d1: D1Database, conversationId: string, propose
          WHERE id = ?1 AND status IN ('snoozed', 'resolved') RETURNING id`,
       )
       .bind(conversationId),
-    d1
-      .prepare(
-        `UPDATE conversations SET last_seq = max(last_seq + 1, ?2,
-           coalesce((SELECT max(m.seq) FROM messages m WHERE m.conversation_id = ?1), 0) + 1)
-         WHERE id = ?1 AND changes() > 0 RETURNING last_seq AS seq`,
-      )
-      .bind(conversationId, proposedSeq),
+    mirrorSeqStatement(d1, conversationId, proposedSeq),
     conversationStateStatement(d1, conversationId, { ifChanged: true }),
   ];
 }

@@ -9,7 +9,7 @@ import { compiled, compiledShapes, type Placeholders } from "../compiled";
 import type { MediaItem, MessageStatus } from "../schema";
 import { conversationReads, conversations, messageAttempts, messageEvents, messages, numbers } from "../schema";
 import { credentialSql, type PresentedCredential } from "./auth";
-import { inboxScopeSql } from "./conversations";
+import { inboxScopeSql, mirrorSeqStatement } from "./conversations";
 import { integrationsOfMessagesStatement } from "./webhooks";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
@@ -480,22 +480,6 @@ export function editScheduledStatements(
   ];
 }
 
-/**
- * Appended right after a batch's last UPDATE: when that UPDATE changed a row, takes the
- * conversation's next seq — the room's `proposed` one, or D1's next if D1 is ahead (a room that
- * restarted after a crash between D1's commit and its own) — and RETURNs it as `seq`.
- */
-export function mirrorSeqStatement(d1: D1Database, conversationId: string, proposed: number): D1PreparedStatement {
-  return d1
-    .prepare(
-      `UPDATE conversations SET last_seq = max(last_seq + 1, ?1,
-         coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?2), 0) + 1)
-       WHERE id = ?2 AND changes() > 0
-       RETURNING last_seq AS seq`,
-    )
-    .bind(proposed, conversationId);
-}
-
 /** What one status change did: the row when it moved the status, and the seq D1 gave the event; null when it moved nothing. */
 export type RecordedStatus = {
   moved: { id: string; status: MessageStatus; errorCode: number | null; workspaceId: string };
@@ -555,9 +539,11 @@ export function appendMessageStatements(
       status: row.status,
       source: row.direction === "inbound" ? "webhook" : "api",
     }),
-    row.direction === "inbound"
-      ? latestInboundQuery.statement(d1, at)
-      : latestOutboundQuery.statement(d1, { ...at, campaignId: row.campaignId ?? null }),
+    latestMessageQuery.statement(d1, {
+      ...at,
+      inbound: row.direction === "inbound" ? 1 : 0,
+      campaignId: row.campaignId ?? null,
+    }),
   ];
 }
 
@@ -675,28 +661,19 @@ const insertFirstEventQuery = compiled(
     }) as unknown as PromiseLike<unknown[]> & { toSQL(): unknown },
 );
 
-const latestInboundQuery = compiled((db, p: Placeholders<"conversationId" | "messageId" | "at">) =>
-  db
-    .update(conversations)
-    .set({
-      lastSeq: seqOfMessageSql(p.messageId),
-      lastMessageId: sql`${p.messageId}`,
-      lastMessageAt: sql`${p.at}`,
-      lastInboundAt: sql`${p.at}`,
-    })
-    .where(eq(conversations.id, p.conversationId)),
-);
-
-const latestOutboundQuery = compiled((db, p: Placeholders<"conversationId" | "messageId" | "at" | "campaignId">) =>
-  db
-    .update(conversations)
-    .set({
-      lastSeq: seqOfMessageSql(p.messageId),
-      lastMessageId: sql`${p.messageId}`,
-      lastMessageAt: sql`${p.at}`,
-      campaignId: sql`${p.campaignId}`,
-    })
-    .where(eq(conversations.id, p.conversationId)),
+/** The conversation's latest-message fields; an inbound one also its last inbound time, an outbound one its campaign tag. */
+const latestMessageQuery = compiled(
+  (db, p: Placeholders<"conversationId" | "messageId" | "at" | "inbound" | "campaignId">) =>
+    db
+      .update(conversations)
+      .set({
+        lastSeq: seqOfMessageSql(p.messageId),
+        lastMessageId: sql`${p.messageId}`,
+        lastMessageAt: sql`${p.at}`,
+        lastInboundAt: sql`case when ${p.inbound} then ${p.at} else ${conversations.lastInboundAt} end`,
+        campaignId: sql`case when ${p.inbound} then ${conversations.campaignId} else ${p.campaignId} end`,
+      })
+      .where(eq(conversations.id, p.conversationId)),
 );
 
 /** SQL: the seq D1 gave a message (for the conversation's last_seq in the same batch). */
