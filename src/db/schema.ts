@@ -37,6 +37,13 @@ export const workspaces = sqliteTable("workspaces", {
   workspaceSendBurst: integer("workspace_send_burst"),
   /** A running campaign pauses when more than this share of its recipients opt out (percent; null: 2). */
   campaignOptOutPausePct: integer("campaign_opt_out_pause_pct"),
+  /**
+   * Whether the workspace's inbox stream may have a socket open (src/rooms/inbox-stream.ts). The stream
+   * sets it before it accepts a socket and clears it when it has none; writers read it in the batch that
+   * commits their change and skip the stream's publish when it is clear. True by default (the safe side:
+   * a publish to nobody costs a call, a skipped one to somebody would lose an update).
+   */
+  inboxListeners: integer("inbox_listeners", { mode: "boolean" }).notNull().default(true),
   createdAt: timestamp("created_at"),
 });
 

@@ -143,10 +143,11 @@ export async function receiveText(
   let result: Awaited<ReturnType<ConversationRoom["appendMessage"]>>;
   if (stored) {
     // Stored with the route: the room only logs and broadcasts it (if that fails, D1 has it all the
-    // same, and the room skips the seq it never got: see GAP_WAIT_MS).
+    // same, and the room skips the seq it never got: see GAP_WAIT_MS). The route, read in the same
+    // batch, says whether anyone may have the inbox open.
     const message = presentMessage(stored);
     await roomFor(ctx.env, conversationId)
-      .deliverMessage(workspaceId, stored.seq, message)
+      .deliverMessage(workspaceId, stored.seq, message, route.listening)
       .catch((err: unknown) => log("warn", "could not hand a room its frame", { conversationId, error: String(err) }));
     result = { outcome: "created", message, d1: { roundTrips: 0, statements: 0 } };
   } else {

@@ -61,7 +61,7 @@ export class StatusBatch {
   /** Writes the verdicts (throws when D1 refused them: nothing of them is stored), then tells the rooms. */
   async flush(env: Env, d1: D1Database): Promise<void> {
     if (this.items.length === 0) return;
-    const { results, integrations } = await recordStatusChanges(
+    const { results, integrations, listening } = await recordStatusChanges(
       d1,
       this.items.map(({ msg, change }) => ({
         conversationId: msg.conversationId,
@@ -74,7 +74,13 @@ export class StatusBatch {
       const item = this.items[i];
       if (!recorded || !item) return;
       const list = byRoom.get(item.msg.conversationId) ?? [];
-      list.push({ recorded, at: item.change.at, integrations: integrations.has(recorded.moved.workspaceId) });
+      const workspaceId = recorded.moved.workspaceId;
+      list.push({
+        recorded,
+        at: item.change.at,
+        integrations: integrations.has(workspaceId),
+        inbox: listening.has(workspaceId),
+      });
       byRoom.set(item.msg.conversationId, list);
     });
     await Promise.all(
@@ -189,7 +195,7 @@ async function applyReportDirectly(
   if (!result.matched) return false;
   if (result.recorded) {
     await roomFor(ctx.env, input.cid)
-      .deliverCommitted([{ recorded: result.recorded, at, integrations: result.integrations }])
+      .deliverCommitted([{ recorded: result.recorded, at, integrations: result.integrations, inbox: result.listening }])
       .catch((err: unknown) =>
         // Stored in D1 all the same; the room skips the seq it never got (see GAP_WAIT_MS).
         log("warn", "could not hand a room its frame", { conversationId: input.cid, error: String(err) }),

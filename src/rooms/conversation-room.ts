@@ -27,6 +27,7 @@ import {
   conversationSeqInD1,
   editScheduledStatements,
   getMessageById,
+  inboxListening,
   markReadUpTo,
   type NewMessage,
   type RecordedStatus,
@@ -95,7 +96,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private tail: Promise<unknown> = Promise.resolve();
   private lastCredentialCheck = 0;
   /** Frames D1 numbered past lastSeq + 1, waiting for the ones before them (see accept). */
-  private readonly held = new Map<number, LoggedFrame>();
+  private readonly held = new Map<number, { frame: LoggedFrame; inbox: boolean }>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
   /** The workspace's inbox stream (kept: its id is a hash of the name, worked out once). */
   private inbox: { workspaceId: string; stub: ReturnType<typeof inboxFor> } | null = null;
@@ -212,15 +213,17 @@ export class ConversationRoom extends DurableObject<Env> {
   /**
    * Takes a frame whose event D1 has committed: the next seq is logged and broadcast at once (with any
    * held frames it unblocks); a later one waits for the seqs before it (see GAP_WAIT_MS); an earlier
-   * one was given up on and is not logged again.
+   * one was given up on and is not logged again. `inbox`: whether the workspace's inbox stream is told
+   * (false when the batch that committed the event read that nobody has the inbox open: see
+   * InboxStream's presence).
    */
-  private accept(frame: LoggedFrame): void {
+  private accept(frame: LoggedFrame, inbox = true): void {
     if (frame.seq <= this.lastSeq) return;
     if (frame.seq > this.lastSeq + 1) {
       if (this.fresh && this.held.size === 0) {
         this.skipGap(frame.seq - 1);
       } else {
-        this.held.set(frame.seq, frame);
+        this.held.set(frame.seq, { frame, inbox });
         this.gapTimer ??= setTimeout(() => {
           this.gapTimer = null;
           if (this.held.size === 0) return;
@@ -234,10 +237,10 @@ export class ConversationRoom extends DurableObject<Env> {
         return;
       }
     }
-    this.commit(frame);
+    this.commit(frame, inbox);
     for (let next = this.held.get(this.lastSeq + 1); next; next = this.held.get(this.lastSeq + 1)) {
-      this.held.delete(next.seq);
-      this.commit(next);
+      this.held.delete(next.frame.seq);
+      this.commit(next.frame, next.inbox);
     }
     if (this.held.size === 0 && this.gapTimer) {
       clearTimeout(this.gapTimer);
@@ -266,8 +269,8 @@ export class ConversationRoom extends DurableObject<Env> {
     for (const seq of this.held.keys()) if (seq <= through) this.held.delete(seq);
     const next = this.held.get(through + 1);
     if (next) {
-      this.held.delete(next.seq);
-      this.accept(next);
+      this.held.delete(next.frame.seq);
+      this.accept(next.frame, next.inbox);
     }
     this.wakeWaiters();
   }
@@ -282,23 +285,26 @@ export class ConversationRoom extends DurableObject<Env> {
     await this.ensureInitialized(d1);
   }
 
-  private commit(frame: LoggedFrame): void {
+  private commit(frame: LoggedFrame, inbox: boolean): void {
     this.lastSeq = frame.seq;
     this.fresh = false;
-    this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO events (seq, frame) VALUES (?, ?)",
-      frame.seq,
-      JSON.stringify(frame),
-    );
+    // Sent before the log is written: the runtime holds a Durable Object's outgoing messages until
+    // its storage writes before them are confirmed, and the log is only a cache of what D1 has
+    // committed (a room that lost its last entries skips them and resumers reload: ensureInitialized).
+    const text = JSON.stringify(frame);
+    this.sendToAll(text);
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO events (seq, frame) VALUES (?, ?)", frame.seq, text);
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(frame.seq));
     if (frame.seq > LOG_LIMIT) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", frame.seq - LOG_LIMIT);
-    this.broadcast(frame);
-    this.notifyInbox();
+    if (inbox) this.notifyInbox();
     if (this.seqWaiters.size > 0) this.wakeWaiters();
   }
 
   protected broadcast(frame: ServerFrame, except?: WebSocket): void {
-    const text = JSON.stringify(frame);
+    this.sendToAll(JSON.stringify(frame), except);
+  }
+
+  private sendToAll(text: string, except?: WebSocket): void {
     // No credential check per frame (the hot path): the alarm closes sockets whose credentials ended
     // within CREDENTIAL_CHECK_MS, and a closed socket gets nothing more.
     for (const ws of this.ctx.getWebSockets()) {
@@ -341,16 +347,18 @@ export class ConversationRoom extends DurableObject<Env> {
     let stored: typeof messages.$inferSelect | undefined;
     let reopened: ConversationStateRow | undefined;
     let reopenSeq: number | undefined;
+    let listening = true;
     // A customer's text reopens a snoozed or resolved conversation: its own event, in the same batch.
     // (Only asked for when the caller saw the conversation snoozed or resolved: the common case costs nothing.)
     const reopen =
       row.direction === "inbound" && reopenIfClosed ? reopenStatements(d1, row.conversationId, this.lastSeq + 2) : [];
     try {
-      const [inserted, , , ...rest] = await d1.batch([
+      const [inserted, , latest, ...rest] = await d1.batch([
         ...appendMessageStatements(d1, { ...row, createdAt: now }, this.lastSeq + 1),
         ...reopen,
       ]);
       stored = storedMessage(inserted);
+      listening = inboxListening(latest);
       if (reopen.length > 0) {
         const [moved, seqRows, stateRows] = rest.map((r) => r.results) as [
           { id: string }[],
@@ -373,9 +381,12 @@ export class ConversationRoom extends DurableObject<Env> {
     if (!stored) throw new Error(`message ${row.id} was not returned by its insert`);
     const seq = stored.seq;
     const message = presentMessage(stored);
-    this.accept({ type: "message", seq, message });
+    this.accept({ type: "message", seq, message }, listening);
     if (reopened && reopenSeq !== undefined) {
-      this.accept({ type: "conversation", seq: reopenSeq, conversation: presentConversationState(reopened) });
+      this.accept(
+        { type: "conversation", seq: reopenSeq, conversation: presentConversationState(reopened) },
+        listening,
+      );
     }
     return { outcome: "created", message };
   }
@@ -508,12 +519,13 @@ export class ConversationRoom extends DurableObject<Env> {
       const d1 = countingD1(this.env.DB, count);
       this.remember(null);
       // D1 takes the seq in the same batch, only if the change applied (see mirrorSeqStatement).
-      const { results, integrations } = await recordStatusChanges(d1, [
+      const { results, integrations, listening } = await recordStatusChanges(d1, [
         { conversationId: this.conversationId, messageId, statements: build(d1), proposedSeq: this.lastSeq + 1 },
       ]);
       const done = results[0];
       if (!done) return { applied: false, d1: count };
-      this.announceStatus(done, at, integrations.has(done.moved.workspaceId));
+      const workspaceId = done.moved.workspaceId;
+      this.announceStatus(done, at, integrations.has(workspaceId), listening.has(workspaceId));
       return { applied: true, seq: done.seq, d1: count };
     });
   }
@@ -522,24 +534,32 @@ export class ConversationRoom extends DurableObject<Env> {
    * Status changes D1 has already committed outside the room (the outbound consumer records a whole
    * batch's results in one D1 round trip; see StatusBatch): logged and broadcast in seq order, after any
    * earlier seq still on its way, with their integration events when the workspace follows them. No D1.
+   * `inbox`: whether the batch read that the workspace's inbox stream may have a socket open.
    */
-  async deliverCommitted(changes: { recorded: NonNullable<RecordedStatus>; at: number; integrations: boolean }[]) {
-    for (const { recorded, at, integrations } of [...changes].sort((a, b) => a.recorded.seq - b.recorded.seq)) {
-      this.announceStatus(recorded, at, integrations);
+  async deliverCommitted(
+    changes: { recorded: NonNullable<RecordedStatus>; at: number; integrations: boolean; inbox: boolean }[],
+  ) {
+    for (const { recorded, at, integrations, inbox } of [...changes].sort((a, b) => a.recorded.seq - b.recorded.seq)) {
+      this.announceStatus(recorded, at, integrations, inbox);
     }
   }
 
   /**
    * A message D1 stored without the room (an inbound text in the webhook's one round trip): its
-   * `message` frame goes out in seq order, as the room's own appends do.
+   * `message` frame goes out in seq order, as the room's own appends do. `inbox`: as for deliverCommitted.
    */
-  async deliverMessage(workspaceId: string, seq: number, message: MessageJson): Promise<void> {
+  async deliverMessage(workspaceId: string, seq: number, message: MessageJson, inbox = true): Promise<void> {
     this.remember(workspaceId);
-    this.accept({ type: "message", seq, message });
+    this.accept({ type: "message", seq, message }, inbox);
   }
 
   /** A committed status change: its `status` frame in order, and `message.status` for integrations. */
-  private announceStatus({ moved, seq }: NonNullable<RecordedStatus>, at: number, integrations: boolean): void {
+  private announceStatus(
+    { moved, seq }: NonNullable<RecordedStatus>,
+    at: number,
+    integrations: boolean,
+    inbox: boolean,
+  ): void {
     this.remember(moved.workspaceId);
     const about = {
       messageId: moved.id,
@@ -547,7 +567,7 @@ export class ConversationRoom extends DurableObject<Env> {
       errorCode: moved.errorCode,
       at: iso(at),
     };
-    this.accept({ type: "status", seq, ...about });
+    this.accept({ type: "status", seq, ...about }, inbox);
     if (integrations) {
       this.ctx.waitUntil(
         emitEvent(this.env, moved.workspaceId, "message.status", { ...about, conversationId: this.conversationId }),

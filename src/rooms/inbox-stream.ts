@@ -3,6 +3,14 @@
  * browsers' inbox sockets whenever a conversation's last message, status, unread count or
  * assignment changes, so the list view never polls. Unread counts are per user: one query computes
  * the view with every connected user's count, and nothing is read when nobody is connected.
+ *
+ * Presence: most of the time nobody has a workspace's inbox open, and telling the stream of every
+ * message, status and read marker would cost a call each for nothing. So the stream keeps the
+ * workspace's `inbox_listeners` flag in D1: set (and committed) before it accepts a socket, cleared
+ * when it finds itself without one. Writers read the flag in the batch that commits their change and
+ * skip the publish when it is clear. That is safe because a socket accepted after such a commit loads
+ * the list after it opens (the browser reloads the list on every open), so it has the change already;
+ * a flag left set (a crash) only costs the publishes it would have cost anyway, until the next clear.
  */
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
@@ -22,15 +30,54 @@ import {
 } from "./sockets";
 
 export class InboxStream extends DurableObject<Env> {
+  /** Sockets on their way in (fetch between the presence write and acceptWebSocket). */
+  private accepting = 0;
+  /** The flag as this object last wrote it (null: not since it started). */
+  private written: boolean | null = null;
+  /** Presence writes, one at a time, each deciding from the sockets open when it runs. */
+  private presenceTail: Promise<void> = Promise.resolve();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  /**
+   * Brings the workspace's `inbox_listeners` flag in line with the sockets open now (`leaving`: one
+   * that is closing, not counted). Writes run one at a time and each looks at the sockets when it
+   * runs, so a clear that races a new socket's set cannot land after it.
+   */
+  private syncPresence(leaving?: WebSocket): Promise<void> {
+    const task = async () => {
+      const open =
+        this.accepting > 0 ||
+        this.ctx.getWebSockets().some((ws) => ws !== leaving && ws.readyState !== WebSocket.CLOSED);
+      if (this.written === open) return;
+      await this.env.DB.prepare("UPDATE workspaces SET inbox_listeners = ?1 WHERE id = ?2")
+        .bind(open ? 1 : 0, this.ctx.id.name ?? "")
+        .run();
+      this.written = open;
+    };
+    const run = this.presenceTail.then(task, task);
+    this.presenceTail = run.catch((err: unknown) => {
+      // Unknown now: the next sync writes again.
+      this.written = null;
+      log("warn", "inbox presence write failed", { error: String(err) });
+    });
+    return run;
   }
 
   override async fetch(request: Request): Promise<Response> {
     const parsed = SocketIdentitySchema.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
     if (!parsed.success || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("the inbox stream is reached through the Worker", { status: 400 });
+    }
+    // Writers must see the flag set before this socket can get (or miss) anything: committed first.
+    this.accepting++;
+    try {
+      await this.syncPresence();
+    } finally {
+      this.accepting--;
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -128,7 +175,7 @@ export class InboxStream extends DurableObject<Env> {
   /** Every CREDENTIAL_CHECK_MS while sockets are open: close those whose credentials ended (4401). */
   override async alarm(): Promise<void> {
     const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return;
+    if (sockets.length === 0) return this.syncPresence();
     try {
       for (const { ws, why } of await socketsWithEndedCredentials(this.env.DB, sockets, Date.now())) {
         closeForCredentials(ws, why);
@@ -142,7 +189,11 @@ export class InboxStream extends DurableObject<Env> {
   async publish(conversationId: string): Promise<{ sent: number; d1: D1Count }> {
     const count = newCount();
     const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return { sent: 0, d1: count };
+    if (sockets.length === 0) {
+      // Told while nobody listens (the flag was set, or the writer did not read it): clear it.
+      this.ctx.waitUntil(this.syncPresence());
+      return { sent: 0, d1: count };
+    }
     const byReader = new Map<string | null, WebSocket[]>();
     const now = Date.now();
     for (const ws of sockets) {
@@ -200,10 +251,12 @@ export class InboxStream extends DurableObject<Env> {
     } catch {
       // already closed
     }
+    await this.syncPresence(ws);
   }
 
-  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log("warn", "inbox socket error", { error: String(error) });
+    await this.syncPresence(ws);
   }
 }
 

@@ -372,6 +372,11 @@ function routeInboundSelect(db: Db, p: Placeholders<"to" | "phone" | "sid">) {
           sql<boolean>`exists (select 1 from webhook_endpoints e where e.workspace_id = ${numbers.workspaceId} and e.enabled = 1)`.mapWith(
             Boolean,
           ),
+        /** Whether the workspace's inbox stream may have a socket open (see InboxStream's presence). */
+        listening:
+          sql<boolean>`(select w.inbox_listeners from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
+            Boolean,
+          ),
       }),
     )
     .from(numbers)

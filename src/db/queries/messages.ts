@@ -10,7 +10,7 @@ import type { MediaItem, MessageStatus } from "../schema";
 import { conversationReads, conversations, messageAttempts, messageEvents, messages, numbers } from "../schema";
 import { credentialSql, type PresentedCredential } from "./auth";
 import { inboxScopeSql, mirrorSeqStatement } from "./conversations";
-import { integrationsOfMessagesStatement } from "./webhooks";
+import { type WorkspaceSignals, workspaceSignals, workspaceSignalsStatement } from "./webhooks";
 
 export type NewMessage = Omit<typeof messages.$inferInsert, "seq">;
 
@@ -59,7 +59,8 @@ function reportGuardParams(guard: ReportGuard | undefined): unknown[] {
 /**
  * A provider's report in one round trip (the callback path): which message the report may apply to
  * (first statement: its row, or none, and then nothing else happened), the report's statements, the
- * conversation's next seq when it moved, and whether its workspace follows integration events.
+ * conversation's next seq when it moved, and whether its workspace follows integration events and may
+ * have the inbox open (workspaceSignalsStatement).
  */
 export async function recordReport(
   d1: D1Database,
@@ -71,6 +72,7 @@ export async function recordReport(
       message: { id: string; workspaceId: string; toNumber: string };
       recorded: RecordedStatus;
       integrations: boolean;
+      listening: boolean;
     }
 > {
   const statements = statusChangeStatements(d1, change);
@@ -82,17 +84,19 @@ export async function recordReport(
       .bind(change.messageId, ...reportGuardParams(change.report)),
     ...statements,
     mirrorSeqStatement(d1, change.report.conversationId, 0),
-    integrationsOfMessagesStatement(d1, [change.messageId]),
+    workspaceSignalsStatement(d1, [change.messageId]),
   ]);
   const message = out[0]?.results[0] as { id: string; workspaceId: string; toNumber: string } | undefined;
   if (!message) return { matched: false };
   const moved = out[statements.length]?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
   const seq = (out[statements.length + 1]?.results[0] as { seq?: number } | undefined)?.seq;
+  const signals = workspaceSignals(out[statements.length + 2]);
   return {
     matched: true,
     message,
     recorded: moved && seq !== undefined ? { moved, seq } : null,
-    integrations: (out[statements.length + 2]?.results.length ?? 0) > 0,
+    integrations: signals.integrations.has(message.workspaceId),
+    listening: signals.listening.has(message.workspaceId),
   };
 }
 
@@ -490,20 +494,20 @@ export type RecordedStatus = {
  * Status changes in one round trip — one from a room, or a queue batch's results: each change's
  * statements (statusChangeStatements or restartStatements, whose last RETURNs the row when it moved),
  * then its conversation's next seq, taken only when it moved (mirrorSeqStatement: the room's proposed
- * seq, else D1's next), and at the end which of their workspaces follow integration events. Changes of
- * one conversation get consecutive seqs in the order given.
+ * seq, else D1's next), and at the end what their workspaces need (workspaceSignalsStatement). Changes
+ * of one conversation get consecutive seqs in the order given.
  */
 export async function recordStatusChanges(
   d1: D1Database,
   items: { conversationId: string; messageId: string; statements: D1PreparedStatement[]; proposedSeq?: number }[],
-): Promise<{ results: RecordedStatus[]; integrations: Set<string> }> {
+): Promise<{ results: RecordedStatus[] } & WorkspaceSignals> {
   const groups = items.map(({ conversationId, statements, proposedSeq }) => [
     ...statements,
     mirrorSeqStatement(d1, conversationId, proposedSeq ?? 0),
   ]);
   const out = await d1.batch([
     ...groups.flat(),
-    integrationsOfMessagesStatement(
+    workspaceSignalsStatement(
       d1,
       items.map((i) => i.messageId),
     ),
@@ -516,14 +520,14 @@ export async function recordStatusChanges(
     results.push(moved && seq !== undefined ? { moved, seq } : null);
     at += group.length;
   }
-  const following = (out[at]?.results ?? []) as { workspaceId: string }[];
-  return { results, integrations: new Set(following.map((r) => r.workspaceId)) };
+  return { results, ...workspaceSignals(out[at]) };
 }
 
 /**
  * A new message's statements, in one batch: the row (at `proposedSeq`, or D1's next if D1 is ahead,
  * so a room never reuses a seq D1 has recorded and needs no read before it writes), its first event, and the conversation's latest-message fields. The first RETURNs
- * the stored row (read it with `storedMessage`). Compiled once: the hottest write of both directions.
+ * the stored row (read it with `storedMessage`), the third whether the workspace's inbox stream may have
+ * a socket open (`inboxListening`). Compiled once: the hottest write of both directions.
  */
 export function appendMessageStatements(
   d1: D1Database,
@@ -625,6 +629,11 @@ export function storedMessage(result: D1Result | undefined): typeof messages.$in
   return insertMessageQuery.fromBatch(result)[0];
 }
 
+/** Whether the third of appendMessageStatements read that the inbox stream may have a socket open (true when unknown). */
+export function inboxListening(result: D1Result | undefined): boolean {
+  return latestMessageQuery.fromBatch(result)[0]?.listening ?? true;
+}
+
 type MessageColumn = keyof typeof messages.$inferInsert;
 
 const insertMessageQuery = compiled((db, p: Placeholders<MessageColumn | "proposedSeq">) => {
@@ -673,7 +682,14 @@ const latestMessageQuery = compiled(
         lastInboundAt: sql`case when ${p.inbound} then ${p.at} else ${conversations.lastInboundAt} end`,
         campaignId: sql`case when ${p.inbound} then ${conversations.campaignId} else ${p.campaignId} end`,
       })
-      .where(eq(conversations.id, p.conversationId)),
+      .where(eq(conversations.id, p.conversationId))
+      // Whether the workspace's inbox stream may have a socket open (read in the append's transaction).
+      .returning({
+        listening:
+          sql<boolean>`(select w.inbox_listeners from workspaces w where w.id = ${conversations.workspaceId})`.mapWith(
+            Boolean,
+          ),
+      }),
 );
 
 /** SQL: the seq D1 gave a message (for the conversation's last_seq in the same batch). */

@@ -93,16 +93,35 @@ export async function unattemptedDeliveriesOf(db: Db, eventIds: string[]) {
     );
 }
 
+/** What a batch that changed these messages needs to know of their workspaces afterwards (workspaceSignalsStatement). */
+export interface WorkspaceSignals {
+  /** Workspaces with an enabled integration endpoint: without one, no integration event is put on the queue. */
+  integrations: Set<string>;
+  /** Workspaces whose inbox stream may have a socket open: without one, the stream is not told (InboxStream). */
+  listening: Set<string>;
+}
+
 /**
- * Which workspaces of these messages have an enabled integration endpoint (rows of `workspaceId`), as a
- * statement to ride in a batch that is sent anyway: without one, no integration event is put on the queue.
+ * The workspaces of these messages (rows of `workspaceId`, `integrations`, `listening`), as a statement
+ * to ride in the batch that changes them: read in the same transaction as the change, so a socket the
+ * inbox stream accepts after it loads a list that already has the change.
  */
-export function integrationsOfMessagesStatement(d1: D1Database, messageIds: string[]): D1PreparedStatement {
+export function workspaceSignalsStatement(d1: D1Database, messageIds: string[]): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT DISTINCT m.workspace_id AS workspaceId FROM messages m
-       JOIN webhook_endpoints e ON e.workspace_id = m.workspace_id AND e.enabled = 1
-       WHERE m.id IN (SELECT value FROM json_each(?1))`,
+      `SELECT w.id AS workspaceId, w.inbox_listeners AS listening,
+         EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.workspace_id = w.id AND e.enabled = 1) AS integrations
+       FROM workspaces w
+       WHERE w.id IN (SELECT m.workspace_id FROM messages m WHERE m.id IN (SELECT value FROM json_each(?1)))`,
     )
     .bind(JSON.stringify(messageIds));
+}
+
+/** Reads workspaceSignalsStatement's result. */
+export function workspaceSignals(result: D1Result | undefined): WorkspaceSignals {
+  const rows = (result?.results ?? []) as { workspaceId: string; listening: number; integrations: number }[];
+  return {
+    integrations: new Set(rows.filter((r) => r.integrations).map((r) => r.workspaceId)),
+    listening: new Set(rows.filter((r) => r.listening).map((r) => r.workspaceId)),
+  };
 }

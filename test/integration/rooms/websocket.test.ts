@@ -7,7 +7,7 @@ import { inboxFor } from "../../../src/rooms/inbox-stream";
 import { CREDENTIAL_CHECK_MS } from "../../../src/rooms/sockets";
 import { call, createKey, signup } from "../../helpers/api";
 import { addMember } from "../../helpers/db";
-import { pendingMessage, textingWorkspace } from "../../helpers/pipeline";
+import { pendingMessage, settle, textingWorkspace } from "../../helpers/pipeline";
 import { collect, openSocket, type TestSocket, upgrade } from "../../helpers/sockets";
 import { deliver, eventually, inboundText, takeHeld } from "../../helpers/twilio";
 
@@ -183,7 +183,7 @@ describe("room WebSocket: frames of events written outside the room (the consume
     ]);
     const recorded = results[0];
     if (!recorded) throw new Error("the status change did not apply");
-    return { seq: recorded.seq, change: { recorded, at, integrations: false } };
+    return { seq: recorded.seq, change: { recorded, at, integrations: false, inbox: true } };
   }
 
   it("a frame D1 numbered past the room's next waits for the earlier one: clients get each seq once, in order, and the log stays whole", async () => {
@@ -396,6 +396,90 @@ describe("inbox stream (GET /api/ws)", () => {
     expect(
       (await inbox.next((f) => f.type === "conversation" && f.conversation.status === "resolved")).conversation.id,
     ).toBe(frame.conversation.id);
+  });
+});
+
+describe("inbox stream presence: nobody listening, nothing told", () => {
+  const listeners = async (workspaceId: string) =>
+    (
+      await env.DB.prepare("SELECT inbox_listeners AS n FROM workspaces WHERE id = ?")
+        .bind(workspaceId)
+        .first<{ n: number }>()
+    )?.n;
+
+  /** Counts the stream's publishes for this workspace while `during` runs. */
+  async function publishesDuring(workspaceId: string, during: () => Promise<void>): Promise<string[]> {
+    const calls: string[] = [];
+    const stream = inboxFor(env, workspaceId);
+    const proto = await runInDurableObject(stream, (instance) => Object.getPrototypeOf(instance));
+    const original = proto.publish;
+    proto.publish = function (this: unknown, conversationId: string) {
+      calls.push(conversationId);
+      return Reflect.apply(original, this, [conversationId]);
+    };
+    try {
+      await during();
+    } finally {
+      proto.publish = original;
+    }
+    return calls;
+  }
+
+  it("writers skip the stream while nobody has the inbox open; a socket opened after a skipped change still has it, and later changes reach it", async () => {
+    const ws = await textingWorkspace();
+    const workspaceId = ws.account.workspaceId;
+    // The first text is told (the flag starts set: the safe side); the stream, finding nobody, clears it.
+    await textIn(ws, "first");
+    await eventually(async () => (await listeners(workspaceId)) === 0, 5000, "the stream to clear the flag");
+    await new Promise((r) => setTimeout(r, 300)); // the first text's publishes are done
+    const conv = await conversationOf(ws);
+    const skipped = await publishesDuring(workspaceId, async () => {
+      await textIn(ws, "while nobody looks"); // the webhook's one-round-trip path
+      const sent = await call(
+        "POST",
+        `/api/conversations/${conv.id}/messages`,
+        { key: ws.key },
+        { body: { body: "a reply" } },
+      );
+      expect(sent.status).toBe(202);
+      await settle(ws.key, ws.customer, sent.json.id); // the consumer's batch, then the callbacks
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    expect(skipped).toEqual([]);
+
+    // Opening the inbox sets the flag before the socket is accepted; the list read after it has the change.
+    const inbox = await openSocket("/api/ws", ws.account);
+    expect(await listeners(workspaceId)).toBe(1);
+    const list = (await call("GET", "/api/conversations", { key: ws.key })).json;
+    expect(list.items.find((c: { id: string }) => c.id === conv.id)?.lastMessage.body).toBe("a reply");
+    const told = await publishesDuring(workspaceId, async () => {
+      await textIn(ws, "now somebody looks");
+      const frame = await inbox.next(
+        (f) => f.type === "conversation" && f.conversation.lastMessage?.body === "now somebody looks",
+      );
+      expect(frame.conversation.id).toBe(conv.id);
+    });
+    expect(told).toContain(conv.id);
+
+    // The last socket closing clears it again.
+    inbox.ws.close(1000, "done");
+    await eventually(async () => (await listeners(workspaceId)) === 0, 5000, "the flag to clear on close");
+  });
+
+  it("one socket closing keeps the flag while another is open, and that one still gets every change", async () => {
+    const ws = await textingWorkspace();
+    const workspaceId = ws.account.workspaceId;
+    const first = await openSocket("/api/ws", ws.account);
+    const second = await openSocket("/api/ws", { key: ws.key });
+    first.ws.close(1000, "tab closed");
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await listeners(workspaceId)).toBe(1);
+    await textIn(ws, "still watched");
+    expect(
+      (await second.next((f) => f.type === "conversation" && f.conversation.lastMessage?.body === "still watched"))
+        .conversation.contact.phone,
+    ).toBe(ws.customer);
   });
 });
 

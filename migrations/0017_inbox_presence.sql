@@ -1,0 +1,1 @@
+ALTER TABLE `workspaces` ADD `inbox_listeners` integer DEFAULT true NOT NULL;
