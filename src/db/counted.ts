@@ -24,38 +24,52 @@ export function serverTiming(count: D1Count): string {
   return `d1;desc="round-trips=${count.roundTrips} statements=${count.statements}"`;
 }
 
-/** The statements handed out by counting bindings, mapped to D1's own (a batch needs D1's). */
-const inner = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
+/**
+ * A statement handed out by a counting binding: counts a round trip when run on its own; a batch
+ * counts itself and passes D1 its own statement (`inner`). A class, not a wrapper object of closures:
+ * hot paths make several per request.
+ */
+class CountedStatement {
+  constructor(
+    readonly inner: D1PreparedStatement,
+    private readonly count: D1Count,
+  ) {}
 
-function unwrap(statement: D1PreparedStatement): D1PreparedStatement {
-  return inner.get(statement) ?? statement;
+  private once<T>(run: Promise<T>): Promise<T> {
+    this.count.roundTrips++;
+    this.count.statements++;
+    return run;
+  }
+
+  bind(...values: unknown[]): CountedStatement {
+    return new CountedStatement(this.inner.bind(...values), this.count);
+  }
+
+  first(column?: string) {
+    return this.once(column === undefined ? this.inner.first() : this.inner.first(column));
+  }
+
+  run() {
+    return this.once(this.inner.run());
+  }
+
+  all() {
+    return this.once(this.inner.all());
+  }
+
+  raw(options?: { columnNames?: boolean }) {
+    return this.once<unknown>(options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw());
+  }
 }
 
-function countingStatement(statement: D1PreparedStatement, count: D1Count): D1PreparedStatement {
-  const once = <T>(run: () => Promise<T>): Promise<T> => {
-    count.roundTrips++;
-    count.statements++;
-    return run();
-  };
-  const wrapped: D1PreparedStatement = {
-    bind: (...values: unknown[]) => countingStatement(statement.bind(...values), count),
-    first: ((column?: string) =>
-      once(() => (column === undefined ? statement.first() : statement.first(column)))) as D1PreparedStatement["first"],
-    run: (() => once(() => statement.run())) as D1PreparedStatement["run"],
-    all: (() => once(() => statement.all())) as D1PreparedStatement["all"],
-    raw: ((options?: { columnNames?: boolean }) =>
-      once<unknown>(() =>
-        options?.columnNames ? statement.raw({ columnNames: true }) : statement.raw(),
-      )) as D1PreparedStatement["raw"],
-  } as D1PreparedStatement;
-  inner.set(wrapped, statement);
-  return wrapped;
+function unwrap(statement: D1PreparedStatement): D1PreparedStatement {
+  return statement instanceof CountedStatement ? statement.inner : statement;
 }
 
 /** `d1`, counting into `count`. */
 export function countingD1(d1: D1Database, count: D1Count): D1Database {
   return {
-    prepare: (query: string) => countingStatement(d1.prepare(query), count),
+    prepare: (query: string) => new CountedStatement(d1.prepare(query), count) as unknown as D1PreparedStatement,
     batch: ((statements: D1PreparedStatement[]) => {
       count.roundTrips++;
       count.statements += statements.length;

@@ -4,13 +4,26 @@
  */
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/min";
 
+/**
+ * Numbers parsed lately (input and default country → E.164 or null). Parsing with the metadata is a
+ * large share of an inbound webhook's CPU, and the same few numbers (the inboxes, active customers)
+ * come back all the time. Bounded: cleared when full.
+ */
+const parsedNumbers = new Map<string, string | null>();
+const PARSED_NUMBERS_MAX = 10_000;
+
 /** Returns the E.164 form of `input`, or null when it is not a valid number. */
 export function toE164(input: string, defaultCountry: string = "US"): string | null {
   const trimmed = input.trim();
   if (trimmed.length === 0 || trimmed.length > 32) return null;
+  const key = `${defaultCountry}:${trimmed}`;
+  const known = parsedNumbers.get(key);
+  if (known !== undefined) return known;
   const parsed = parsePhoneNumberFromString(trimmed, defaultCountry as CountryCode);
-  if (!parsed?.isValid()) return null;
-  return parsed.number;
+  const e164 = parsed?.isValid() ? parsed.number : null;
+  if (parsedNumbers.size >= PARSED_NUMBERS_MAX) parsedNumbers.clear();
+  parsedNumbers.set(key, e164);
+  return e164;
 }
 
 /** Masks a phone number for logs, keeping at most its last 4 digits: `•••2671`. */

@@ -70,6 +70,8 @@ import {
 } from "./sockets";
 
 export const LOG_LIMIT = 1000;
+/** The log is trimmed back to LOG_LIMIT entries every LOG_TRIM frames (one write a frame otherwise). */
+const LOG_TRIM = 64;
 /**
  * How long a frame numbered past the room's next seq waits for the earlier ones (the consumer's frames
  * reach the room a moment after its D1 commit) before the room gives up on them as lost.
@@ -124,9 +126,11 @@ export class ConversationRoom extends DurableObject<Env> {
           .toArray()
           .map((r) => [r.key, r.value]),
       );
-      // Not yet trusted: ensureInitialized checks it against D1 on first use (see there).
-      this.lastSeq = Number(meta.get("lastSeq") ?? 0);
-      this.fresh = !meta.has("lastSeq");
+      // The last logged frame's seq (meta's lastSeq is written only when the log is emptied: skipGap,
+      // forget). Not yet trusted: ensureInitialized checks it against D1 on first use (see there).
+      const logged = this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM events").one().seq;
+      this.lastSeq = Math.max(Number(meta.get("lastSeq") ?? 0), logged ?? 0);
+      this.fresh = !meta.has("lastSeq") && logged === null;
       this.workspaceId = meta.get("workspaceId") ?? null;
     });
   }
@@ -293,9 +297,11 @@ export class ConversationRoom extends DurableObject<Env> {
     // committed (a room that lost its last entries skips them and resumers reload: ensureInitialized).
     const text = JSON.stringify(frame);
     this.sendToAll(text);
+    // One write a frame (the room's lastSeq is the log's highest seq); older entries go LOG_TRIM at a time.
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO events (seq, frame) VALUES (?, ?)", frame.seq, text);
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(frame.seq));
-    if (frame.seq > LOG_LIMIT) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", frame.seq - LOG_LIMIT);
+    if (frame.seq > LOG_LIMIT && frame.seq % LOG_TRIM === 0) {
+      this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", frame.seq - LOG_LIMIT);
+    }
     if (inbox) this.notifyInbox();
     if (this.seqWaiters.size > 0) this.wakeWaiters();
   }
@@ -581,6 +587,8 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   async forget(throughSeq: number, messageIds: string[]): Promise<number> {
     const before = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n;
+    // The log may end up empty: its last seq is kept in meta (the constructor reads both).
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('lastSeq', ?)", String(this.lastSeq));
     this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", throughSeq);
     this.ctx.storage.sql.exec(
       "DELETE FROM events WHERE json_extract(frame, '$.type') = 'message' AND json_extract(frame, '$.message.id') IN (SELECT value FROM json_each(?))",
@@ -810,6 +818,8 @@ export class ConversationRoom extends DurableObject<Env> {
 
   protected readLog(afterSeq: number): LoggedFrame[] | null {
     if (afterSeq >= this.lastSeq) return [];
+    // The log keeps the last LOG_LIMIT events (older ones are trimmed LOG_TRIM at a time).
+    if (this.lastSeq - afterSeq > LOG_LIMIT) return null;
     const oldest = this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM events").one().seq;
     if (oldest === null || oldest > afterSeq + 1) return null;
     const frames = this.ctx.storage.sql

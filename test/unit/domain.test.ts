@@ -17,6 +17,15 @@ describe("phone numbers", () => {
     expect(toE164("")).toBeNull();
   });
 
+  it("answers a number parsed before (remembered) exactly as the first time, per default country", () => {
+    for (let round = 0; round < 2; round++) {
+      expect(toE164("020 7946 0958", "GB")).toBe("+442079460958");
+      expect(toE164("020 7946 0958", "US")).toBeNull();
+      expect(toE164(" (415) 555-2671 ")).toBe("+14155552671");
+      expect(toE164("12")).toBeNull();
+    }
+  });
+
   it("masks numbers for logs", () => {
     expect(maskPhone("+14155552671")).toBe("•••2671");
     expect(maskPhone("whatsapp:+447700900123")).toBe("•••0123");
