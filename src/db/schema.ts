@@ -213,6 +213,14 @@ export const conversations = sqliteTable(
     lastSeq: integer("last_seq").notNull().default(0),
     lastMessageId: text("last_message_id"),
     lastMessageAt: integer("last_message_at"),
+    /**
+     * Whether the conversation's room may have a socket open, or had one within ROOM_GRACE_MS
+     * (src/rooms/conversation-room.ts). Set by the room before it accepts a socket, cleared by its
+     * alarm after the grace; writers read it in the batch that commits their change and, when it is
+     * clear, leave the room out (it has nobody to tell and nothing to keep). New threads start clear;
+     * the migration set it on the threads that existed (their rooms may have had sockets open).
+     */
+    roomListeners: integer("room_listeners", { mode: "boolean" }).notNull().default(false),
     createdAt: timestamp("created_at"),
   },
   (t) => [

@@ -24,6 +24,7 @@ import {
 } from "../db/queries/webhooks";
 import { memberships, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import { newId } from "../domain/ids";
+import { iso } from "../domain/time";
 import { log } from "../log";
 import { toBase64 } from "../security/crypto";
 import { seal, unseal } from "../security/sealed";
@@ -59,6 +60,15 @@ export const GIVE_UP_AFTER_MS = 24 * 60 * 60 * 1000;
 const TIMEOUT_MS = 10_000;
 
 /** Puts an event on the jobs queue (best effort for the caller: a lost event is logged, never thrown). */
+/** The `message.status` event's data for a status change D1 recorded (the room's, or a writer's that left the room out). */
+export function statusEventData(
+  moved: { id: string; status: string; errorCode: number | null },
+  at: number,
+  conversationId: string,
+): Record<string, unknown> {
+  return { messageId: moved.id, status: moved.status, errorCode: moved.errorCode, at: iso(at), conversationId };
+}
+
 export async function emitEvent(
   env: Env,
   workspaceId: string,

@@ -144,11 +144,20 @@ export async function receiveText(
   if (stored) {
     // Stored with the route: the room only logs and broadcasts it (if that fails, D1 has it all the
     // same, and the room skips the seq it never got: see GAP_WAIT_MS). The route, read in the same
-    // batch, says whether anyone may have the inbox open.
+    // batch, says whether anyone may have the room or the inbox open: a room nobody has open is left
+    // out (conversations.room_listeners), and the inbox stream is then told directly.
     const message = presentMessage(stored);
-    await roomFor(ctx.env, conversationId)
-      .deliverMessage(workspaceId, stored.seq, message, route.listening)
-      .catch((err: unknown) => log("warn", "could not hand a room its frame", { conversationId, error: String(err) }));
+    if (route.roomListening) {
+      await roomFor(ctx.env, conversationId)
+        .deliverMessage(workspaceId, stored.seq, message, route.listening)
+        .catch((err: unknown) =>
+          log("warn", "could not hand a room its frame", { conversationId, error: String(err) }),
+        );
+    } else if (route.listening) {
+      await inboxFor(ctx.env, workspaceId)
+        .publish(conversationId)
+        .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
+    }
     result = { outcome: "created", message, d1: { roundTrips: 0, statements: 0 } };
   } else {
     result = await roomFor(ctx.env, conversationId).appendMessage(

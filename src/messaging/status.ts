@@ -27,7 +27,8 @@ import type { MessageStatus, messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log } from "../log";
 import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
-import { emitEvent } from "./events";
+import { inboxFor } from "../rooms/inbox-stream";
+import { emitEvent, statusEventData } from "./events";
 
 type MessageRow = typeof messages.$inferSelect;
 
@@ -69,31 +70,66 @@ export class StatusBatch {
         statements: statusChangeStatements(d1, change),
       })),
     );
-    const byRoom = new Map<string, Parameters<ConversationRoom["deliverCommitted"]>[0]>();
+    const committed: CommittedStatus[] = [];
     results.forEach((recorded, i) => {
       const item = this.items[i];
       if (!recorded || !item) return;
-      const list = byRoom.get(item.msg.conversationId) ?? [];
       const workspaceId = recorded.moved.workspaceId;
-      list.push({
+      committed.push({
+        conversationId: item.msg.conversationId,
         recorded,
         at: item.change.at,
         integrations: integrations.has(workspaceId),
         inbox: listening.has(workspaceId),
       });
-      byRoom.set(item.msg.conversationId, list);
     });
-    await Promise.all(
-      [...byRoom].map(([conversationId, changes]) =>
-        roomFor(env, conversationId)
-          .deliverCommitted(changes)
+    await announceCommitted(env, committed);
+  }
+}
+
+type CommittedStatus = Parameters<ConversationRoom["deliverCommitted"]>[0][number] & { conversationId: string };
+
+/**
+ * Status changes D1 committed outside the rooms, announced: each conversation's through its room (one
+ * call with all of them), which logs and broadcasts them in seq order and emits their integration
+ * events. A room that nobody has open (its flag read in the same batch: see conversations.room_listeners)
+ * is left out; its integration events are emitted here, and the inbox stream is told if anyone has
+ * the inbox open.
+ */
+async function announceCommitted(env: Env, committed: CommittedStatus[]): Promise<void> {
+  const byRoom = new Map<string, CommittedStatus[]>();
+  for (const change of committed) {
+    byRoom.set(change.conversationId, [...(byRoom.get(change.conversationId) ?? []), change]);
+  }
+  await Promise.all(
+    [...byRoom].map(async ([conversationId, changes]) => {
+      if (changes.some((c) => c.recorded.room)) {
+        await roomFor(env, conversationId)
+          .deliverCommitted(changes.map(({ conversationId: _, ...change }) => change))
           .catch((err: unknown) =>
             // Stored in D1 all the same; the room skips the seqs it never got (see GAP_WAIT_MS).
             log("warn", "could not hand a room its frames", { conversationId, error: String(err) }),
-          ),
-      ),
-    );
-  }
+          );
+        return;
+      }
+      for (const { recorded, at, integrations } of changes) {
+        if (integrations) {
+          await emitEvent(
+            env,
+            recorded.moved.workspaceId,
+            "message.status",
+            statusEventData(recorded.moved, at, conversationId),
+          );
+        }
+      }
+      const told = changes.find((c) => c.inbox);
+      if (told) {
+        await inboxFor(env, told.recorded.moved.workspaceId)
+          .publish(conversationId)
+          .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
+      }
+    }),
+  );
 }
 
 /** Records what a provider answered about the message (its id for it, the status, an error). */
@@ -194,12 +230,15 @@ async function applyReportDirectly(
   });
   if (!result.matched) return false;
   if (result.recorded) {
-    await roomFor(ctx.env, input.cid)
-      .deliverCommitted([{ recorded: result.recorded, at, integrations: result.integrations, inbox: result.listening }])
-      .catch((err: unknown) =>
-        // Stored in D1 all the same; the room skips the seq it never got (see GAP_WAIT_MS).
-        log("warn", "could not hand a room its frame", { conversationId: input.cid, error: String(err) }),
-      );
+    await announceCommitted(ctx.env, [
+      {
+        conversationId: input.cid,
+        recorded: result.recorded,
+        at,
+        integrations: result.integrations,
+        inbox: result.listening,
+      },
+    ]);
   }
   if (errorCode === 21610) {
     await optOutRecipient(ctx.db, result.message);

@@ -43,7 +43,7 @@ import type { MediaItem, messages } from "../db/schema";
 import { isUniqueViolation } from "../db/unique";
 import { iso } from "../domain/time";
 import { log } from "../log";
-import { emitEvent } from "../messaging/events";
+import { emitEvent, statusEventData } from "../messaging/events";
 import { presentConversationState, presentMessage, presentNote } from "../messaging/present";
 import {
   ClientFrameSchema,
@@ -77,6 +77,12 @@ const LOG_TRIM = 64;
  * reach the room a moment after its D1 commit) before the room gives up on them as lost.
  */
 export const GAP_WAIT_MS = 3000;
+/**
+ * How long a room stays attended after its last socket closed: writers keep handing it their frames
+ * (its conversations.room_listeners flag stays set), so a client that reconnects within it resumes
+ * frame by frame. After it the room clears the flag and writers leave it out.
+ */
+export const ROOM_GRACE_MS = 60_000;
 
 export type AppendMessageResult = (
   | { outcome: "created"; message: MessageJson }
@@ -109,6 +115,14 @@ export class ConversationRoom extends DurableObject<Env> {
   private readonly seqWaiters = new Set<{ seq: number; resolve: () => void }>();
   /** No event was ever committed here (a new room): nobody can be waiting for a log, so a gap is skipped at once. */
   private fresh = true;
+  /** Sockets on their way in (fetch, from the presence write to acceptWebSocket). */
+  private accepting = 0;
+  /** The conversation's room_listeners flag as this room last wrote it (meta `present`); null: never. */
+  private present: boolean | null = null;
+  /** Presence writes, one at a time, each deciding when it runs. */
+  private presenceTail: Promise<void> = Promise.resolve();
+  /** When the last socket closed (meta `leftAt`); 0: none ever did. */
+  private leftAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -132,7 +146,56 @@ export class ConversationRoom extends DurableObject<Env> {
       this.lastSeq = Math.max(Number(meta.get("lastSeq") ?? 0), logged ?? 0);
       this.fresh = !meta.has("lastSeq") && logged === null;
       this.workspaceId = meta.get("workspaceId") ?? null;
+      this.present = meta.has("present") ? meta.get("present") === "1" : null;
+      this.leftAt = Number(meta.get("leftAt") ?? 0);
     });
+  }
+
+  /**
+   * Whether anyone may still need this room's frames and log: a socket is open or on its way in, or the
+   * last one closed less than ROOM_GRACE_MS ago. An unattended room skips gaps at once (writers leave it
+   * out, and nobody can resume across them: the log is dropped) instead of waiting for frames.
+   */
+  private attended(leaving?: WebSocket): boolean {
+    return (
+      this.accepting > 0 ||
+      this.ctx.getWebSockets().some((ws) => ws !== leaving) ||
+      Date.now() < this.leftAt + ROOM_GRACE_MS
+    );
+  }
+
+  /**
+   * Brings the conversation's room_listeners flag in line with attended(). One write at a time, each
+   * deciding when it runs, so a clear racing a new socket's set cannot land after it.
+   */
+  private syncPresence(): Promise<void> {
+    const task = async () => {
+      const want = this.attended();
+      if (this.present === want) return;
+      await this.env.DB.prepare("UPDATE conversations SET room_listeners = ?1 WHERE id = ?2")
+        .bind(want ? 1 : 0, this.conversationId)
+        .run();
+      this.present = want;
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('present', ?)", want ? "1" : "0");
+    };
+    const run = this.presenceTail.then(task, task);
+    this.presenceTail = run.catch((err: unknown) => {
+      this.present = null; // unknown: the next sync writes again
+      log("warn", "room presence write failed", { conversationId: this.conversationId, error: String(err) });
+    });
+    return run;
+  }
+
+  /** A writer handed this room a frame while nobody has it open (a flag left set): clear the flag. */
+  private healPresence(): void {
+    if (this.present !== false && !this.attended()) this.ctx.waitUntil(this.syncPresence().catch(() => undefined));
+  }
+
+  /** The last socket closed: the grace starts, and the alarm clears the flag when it ends. */
+  private async left(): Promise<void> {
+    this.leftAt = Date.now();
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('leftAt', ?)", String(this.leftAt));
+    await this.scheduleAlarm(this.leftAt + ROOM_GRACE_MS);
   }
 
   /** Remembers which workspace this room's conversation belongs to (for inbox updates after hibernation). */
@@ -190,11 +253,11 @@ export class ConversationRoom extends DurableObject<Env> {
    * is skipped: the room continues after D1's seq and drops its log, which now has a hole, so clients
    * that resume across it are told to reload instead of silently missing the event.
    */
-  private async ensureInitialized(d1: D1Database = this.env.DB): Promise<void> {
+  private async ensureInitialized(d1: D1Database = this.env.DB, wait = this.attended()): Promise<void> {
     if (this.initialized) return;
     const d1Seq = await conversationSeqInD1(d1, this.conversationId);
-    if (d1Seq > this.lastSeq && !this.fresh) await this.waitForSeq(d1Seq);
-    if (d1Seq > this.lastSeq) this.skipGap(d1Seq);
+    if (d1Seq > this.lastSeq && !this.fresh && wait) await this.waitForSeq(d1Seq);
+    if (d1Seq > this.lastSeq) this.skipGap(d1Seq, !wait);
     this.initialized = true;
   }
 
@@ -224,8 +287,9 @@ export class ConversationRoom extends DurableObject<Env> {
   private accept(frame: LoggedFrame, inbox = true): void {
     if (frame.seq <= this.lastSeq) return;
     if (frame.seq > this.lastSeq + 1) {
-      if (this.fresh && this.held.size === 0) {
-        this.skipGap(frame.seq - 1);
+      const attended = this.attended();
+      if ((this.fresh && this.held.size === 0) || !attended) {
+        this.skipGap(frame.seq - 1, !attended);
       } else {
         this.held.set(frame.seq, { frame, inbox });
         this.gapTimer ??= setTimeout(() => {
@@ -257,9 +321,9 @@ export class ConversationRoom extends DurableObject<Env> {
    * frames are lost): the log drops everything (it has a hole now), the room continues after `through`,
    * and held frames beyond it go out in order.
    */
-  private skipGap(through: number): void {
+  private skipGap(through: number, expected = false): void {
     if (through <= this.lastSeq) return;
-    if (this.lastSeq > 0) {
+    if (this.lastSeq > 0 && !expected) {
       log("warn", "room behind D1; continuing after D1's seq and dropping the resume log", {
         conversationId: this.conversationId,
         roomSeq: this.lastSeq,
@@ -545,6 +609,7 @@ export class ConversationRoom extends DurableObject<Env> {
   async deliverCommitted(
     changes: { recorded: NonNullable<RecordedStatus>; at: number; integrations: boolean; inbox: boolean }[],
   ) {
+    this.healPresence();
     for (const { recorded, at, integrations, inbox } of [...changes].sort((a, b) => a.recorded.seq - b.recorded.seq)) {
       this.announceStatus(recorded, at, integrations, inbox);
     }
@@ -555,6 +620,7 @@ export class ConversationRoom extends DurableObject<Env> {
    * `message` frame goes out in seq order, as the room's own appends do. `inbox`: as for deliverCommitted.
    */
   async deliverMessage(workspaceId: string, seq: number, message: MessageJson, inbox = true): Promise<void> {
+    this.healPresence();
     this.remember(workspaceId);
     this.accept({ type: "message", seq, message }, inbox);
   }
@@ -576,7 +642,7 @@ export class ConversationRoom extends DurableObject<Env> {
     this.accept({ type: "status", seq, ...about }, inbox);
     if (integrations) {
       this.ctx.waitUntil(
-        emitEvent(this.env, moved.workspaceId, "message.status", { ...about, conversationId: this.conversationId }),
+        emitEvent(this.env, moved.workspaceId, "message.status", statusEventData(moved, at, this.conversationId)),
       );
     }
   }
@@ -634,17 +700,28 @@ export class ConversationRoom extends DurableObject<Env> {
     }
     const identity = parsed.data;
     const conversationId = this.conversationId;
-    await this.ensureInitialized();
-    this.remember(identity.workspaceId);
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [`user:${identity.userId ?? "api-key"}`]);
-    const state: SocketState = { ...identity, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
-    server.serializeAttachment(state);
-    server.send(JSON.stringify({ type: "hello", conversationId, lastSeq: this.lastSeq } satisfies ServerFrame));
-    this.broadcastPresence();
-    await this.scheduleAlarm(Date.now() + CREDENTIAL_CHECK_MS);
-    return new Response(null, { status: 101, webSocket: client });
+    const wasAttended = this.attended();
+    this.accepting++;
+    try {
+      // Writers must see the flag set before this socket can get (or miss) a frame: committed first.
+      await this.syncPresence();
+      // An unattended room may have been left out: it takes D1's seq as it is now, without waiting
+      // (what it missed is in the thread the client loads once its socket is open).
+      if (!wasAttended) this.initialized = false;
+      await this.ensureInitialized(this.env.DB, wasAttended);
+      this.remember(identity.workspaceId);
+      const pair = new WebSocketPair();
+      const [client, server] = [pair[0], pair[1]];
+      this.ctx.acceptWebSocket(server, [`user:${identity.userId ?? "api-key"}`]);
+      const state: SocketState = { ...identity, typingWindowStart: 0, typingCount: 0, typingUntil: 0, strikes: 0 };
+      server.serializeAttachment(state);
+      server.send(JSON.stringify({ type: "hello", conversationId, lastSeq: this.lastSeq } satisfies ServerFrame));
+      this.broadcastPresence();
+      await this.scheduleAlarm(Date.now() + CREDENTIAL_CHECK_MS);
+      return new Response(null, { status: 101, webSocket: client });
+    } finally {
+      this.accepting--;
+    }
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -672,6 +749,7 @@ export class ConversationRoom extends DurableObject<Env> {
         // already closed
       }
       this.broadcastPresence(ws);
+      if (!this.ctx.getWebSockets().some((other) => other !== ws)) await this.left();
     }
   }
 
@@ -692,6 +770,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log("warn", "room socket error", { conversationId: this.conversationId, error: String(error) });
+    if (!this.ctx.getWebSockets().some((other) => other !== ws)) await this.left();
     try {
       ws.close(1011, "socket error");
     } catch {
@@ -736,6 +815,11 @@ export class ConversationRoom extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length > 0) {
       const check = this.lastCredentialCheck + CREDENTIAL_CHECK_MS;
       next = next === 0 ? check : Math.min(next, check);
+    } else if (this.present !== false) {
+      // Nobody here: once the grace is over, the flag is cleared and writers leave the room out.
+      const graceEnds = this.leftAt + ROOM_GRACE_MS;
+      if (now >= graceEnds) await this.syncPresence();
+      else next = next === 0 ? graceEnds : Math.min(next, graceEnds);
     }
     if (next) await this.ctx.storage.setAlarm(next);
   }

@@ -372,6 +372,8 @@ function routeInboundSelect(db: Db, p: Placeholders<"to" | "phone" | "sid">) {
           sql<boolean>`exists (select 1 from webhook_endpoints e where e.workspace_id = ${numbers.workspaceId} and e.enabled = 1)`.mapWith(
             Boolean,
           ),
+        /** Whether the thread's room may have a socket open (see conversations.room_listeners). */
+        roomListening: sql<boolean>`coalesce(${conversations.roomListeners}, 1)`.mapWith(Boolean),
         /** Whether the workspace's inbox stream may have a socket open (see InboxStream's presence). */
         listening:
           sql<boolean>`(select w.inbox_listeners from workspaces w where w.id = ${numbers.workspaceId})`.mapWith(
@@ -679,7 +681,8 @@ export async function dueSnoozes(db: Db, now: number, limit: number) {
 /**
  * Appended right after a batch's last UPDATE: when that UPDATE changed a row, takes the
  * conversation's next seq — the room's `proposed` one, or D1's next if D1 is ahead (a room that
- * restarted after a crash between D1's commit and its own) — and RETURNs it as `seq`.
+ * restarted after a crash between D1's commit and its own) — and RETURNs it as `seq`, with whether
+ * the room may have a socket open (`room`: see conversations.room_listeners).
  */
 export function mirrorSeqStatement(d1: D1Database, conversationId: string, proposed: number): D1PreparedStatement {
   return d1
@@ -687,7 +690,7 @@ export function mirrorSeqStatement(d1: D1Database, conversationId: string, propo
       `UPDATE conversations SET last_seq = max(last_seq + 1, ?1,
          coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?2), 0) + 1)
        WHERE id = ?2 AND changes() > 0
-       RETURNING last_seq AS seq`,
+       RETURNING last_seq AS seq, room_listeners AS room`,
     )
     .bind(proposed, conversationId);
 }

@@ -88,13 +88,11 @@ export async function recordReport(
   ]);
   const message = out[0]?.results[0] as { id: string; workspaceId: string; toNumber: string } | undefined;
   if (!message) return { matched: false };
-  const moved = out[statements.length]?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
-  const seq = (out[statements.length + 1]?.results[0] as { seq?: number } | undefined)?.seq;
   const signals = workspaceSignals(out[statements.length + 2]);
   return {
     matched: true,
     message,
-    recorded: moved && seq !== undefined ? { moved, seq } : null,
+    recorded: recorded(out[statements.length], out[statements.length + 1]),
     integrations: signals.integrations.has(message.workspaceId),
     listening: signals.listening.has(message.workspaceId),
   };
@@ -484,11 +482,22 @@ export function editScheduledStatements(
   ];
 }
 
-/** What one status change did: the row when it moved the status, and the seq D1 gave the event; null when it moved nothing. */
+/**
+ * What one status change did: the row when it moved the status, the seq D1 gave the event, and whether
+ * the conversation's room may have a socket open (`room`); null when it moved nothing.
+ */
 export type RecordedStatus = {
   moved: { id: string; status: MessageStatus; errorCode: number | null; workspaceId: string };
   seq: number;
+  room: boolean;
 } | null;
+
+/** A RecordedStatus from a status change's last statement and its mirrorSeqStatement. */
+function recorded(moved: D1Result | undefined, seq: D1Result | undefined): RecordedStatus {
+  const row = moved?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
+  const taken = seq?.results[0] as { seq?: number; room?: number } | undefined;
+  return row && taken?.seq !== undefined ? { moved: row, seq: taken.seq, room: taken.room !== 0 } : null;
+}
 
 /**
  * Status changes in one round trip — one from a room, or a queue batch's results: each change's
@@ -515,9 +524,7 @@ export async function recordStatusChanges(
   const results: RecordedStatus[] = [];
   let at = 0;
   for (const group of groups) {
-    const moved = out[at + group.length - 2]?.results[0] as NonNullable<RecordedStatus>["moved"] | undefined;
-    const seq = (out[at + group.length - 1]?.results[0] as { seq?: number } | undefined)?.seq;
-    results.push(moved && seq !== undefined ? { moved, seq } : null);
+    results.push(recorded(out[at + group.length - 2], out[at + group.length - 1]));
     at += group.length;
   }
   return { results, ...workspaceSignals(out[at]) };

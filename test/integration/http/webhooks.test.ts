@@ -60,7 +60,8 @@ describe("integration webhooks", () => {
     expect(got.id).toMatch(/^evt_/);
 
     // Sending emits status events as the message moves: first the queue consumer's verdict (its batch
-    // write; Twilio's callbacks are held here), which the room announces with the frame.
+    // write; Twilio's callbacks are held here). Nobody has the room open, so the consumer emits it
+    // itself (a room someone has open announces it with the frame).
     const sent = await call(
       "POST",
       "/api/messages",

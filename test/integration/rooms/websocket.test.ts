@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { recordStatusChanges, statusChangeStatements } from "../../../src/db/queries/messages";
-import { GAP_WAIT_MS, roomFor } from "../../../src/rooms/conversation-room";
+import { GAP_WAIT_MS, ROOM_GRACE_MS, roomFor } from "../../../src/rooms/conversation-room";
 import { inboxFor } from "../../../src/rooms/inbox-stream";
 import { CREDENTIAL_CHECK_MS } from "../../../src/rooms/sockets";
 import { call, createKey, signup } from "../../helpers/api";
@@ -122,6 +122,9 @@ describe("room WebSocket: order and resume (invariant 4)", () => {
   it("answers reset to a resume from the future, nothing to one from the last seq, and reset to one from before the log", async () => {
     const ws = await textingWorkspace();
     const conv = await conversationOf(ws);
+    // Someone has the room open, so it logs what follows (a room nobody has open is left out).
+    const watching = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await watching.next((f) => f.type === "hello");
     await textIn(ws, "one");
     await textIn(ws, "two");
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
@@ -241,6 +244,9 @@ describe("room WebSocket: frames of events written outside the room (the consume
     const id = await pendingMessage(ws, "in flight at start");
     const conv = await conversationOf(ws);
     const room = roomFor(env, conv.id);
+    // A client has the room open (its socket outlives the eviction): its log matters.
+    const watching = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await watching.next((f) => f.type === "hello");
     await evictDurableObject(room);
     const inFlight = await writtenOutside(conv.id, id);
     expect(inFlight.seq).toBe(2);
@@ -480,6 +486,115 @@ describe("inbox stream presence: nobody listening, nothing told", () => {
       (await second.next((f) => f.type === "conversation" && f.conversation.lastMessage?.body === "still watched"))
         .conversation.contact.phone,
     ).toBe(ws.customer);
+  });
+});
+
+describe("room presence: writers leave out a room nobody has open", () => {
+  const roomFlag = async (conversationId: string) =>
+    (await env.DB.prepare("SELECT room_listeners AS n, last_seq AS seq FROM conversations WHERE id = ?")
+      .bind(conversationId)
+      .first<{ n: number; seq: number }>()) ?? { n: -1, seq: -1 };
+
+  /** The frames writers hand this conversation's room while `during` runs (its deliver calls). */
+  async function handedDuring(conversationId: string, during: () => Promise<void>): Promise<string[]> {
+    const calls: string[] = [];
+    const room = roomFor(env, conversationId);
+    const proto = await runInDurableObject(room, (instance) => Object.getPrototypeOf(instance));
+    const originals = { deliverMessage: proto.deliverMessage, deliverCommitted: proto.deliverCommitted };
+    for (const name of ["deliverMessage", "deliverCommitted"] as const) {
+      proto[name] = function (this: { conversationId?: string }, ...args: unknown[]) {
+        if (this.conversationId === conversationId) calls.push(name);
+        return Reflect.apply(originals[name], this, args);
+      };
+    }
+    try {
+      await during();
+    } finally {
+      Object.assign(proto, originals);
+    }
+    return calls;
+  }
+
+  it("a new thread's room is left out until a socket opens; it then starts at D1's seq at once, and every later frame reaches it in order", async () => {
+    const ws = await textingWorkspace();
+    await textIn(ws, "first"); // a new thread: its flag starts clear
+    const conv = await conversationOf(ws);
+    expect((await roomFlag(conv.id)).n).toBe(0);
+    const handed = await handedDuring(conv.id, async () => {
+      await textIn(ws, "nobody is looking"); // the webhook's one-round-trip path
+      const sent = await call(
+        "POST",
+        `/api/conversations/${conv.id}/messages`,
+        { key: ws.key },
+        { body: { body: "reply" } },
+      );
+      await settle(ws.key, ws.customer, sent.json.id); // the consumer's batch and two callbacks
+    });
+    expect(handed).toEqual([]);
+    // The room's own append after the seqs it missed does not hold its frame for them.
+    const again = await call(
+      "POST",
+      `/api/conversations/${conv.id}/messages`,
+      { key: ws.key },
+      { body: { body: "again" } },
+    );
+    expect(again.status).toBe(202);
+    await settle(ws.key, ws.customer, again.json.id);
+    const roomSeq = await runInDurableObject(
+      roomFor(env, conv.id),
+      (room) => (room as unknown as { lastSeq: number }).lastSeq,
+    );
+    expect(roomSeq).toBeGreaterThanOrEqual(again.json.seq); // not held back for the seqs it never got
+    // A socket: the flag is set before it is accepted, hello carries D1's seq (no wait), frames follow in order.
+    const t0 = Date.now();
+    const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    const hello = await socket.next((f) => f.type === "hello");
+    expect(Date.now() - t0).toBeLessThan(GAP_WAIT_MS);
+    expect((await roomFlag(conv.id)).n).toBe(1);
+    const seqNow = (await roomFlag(conv.id)).seq;
+    expect(hello.lastSeq).toBe(seqNow);
+    const told = await handedDuring(conv.id, async () => {
+      await textIn(ws, "now somebody is");
+      const frame = await socket.next((f) => f.type === "message" && f.message.body === "now somebody is");
+      expect(frame.seq).toBe(seqNow + 1);
+    });
+    expect(told).toEqual(["deliverMessage"]);
+  });
+
+  it(`a client back within ${ROOM_GRACE_MS / 1000} s resumes frame by frame; after that the room clears its flag, writers leave it out, and a resume across what it missed is told to reload`, async () => {
+    const ws = await textingWorkspace();
+    await textIn(ws, "first");
+    const conv = await conversationOf(ws);
+    const first = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    const { lastSeq } = await first.next((f) => f.type === "hello");
+    first.ws.close(1000, "reload");
+    await first.closed;
+    await textIn(ws, "while reloading"); // within the grace: still handed to the room
+    const back = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    await back.next((f) => f.type === "hello");
+    back.send({ type: "resume", afterSeq: lastSeq });
+    expect((await back.next((f) => f.type === "message")).message.body).toBe("while reloading");
+    back.ws.close(1000, "gone");
+    await back.closed;
+    await eventually(
+      async () => runInDurableObject(roomFor(env, conv.id), (_room, state) => state.storage.getAlarm()),
+      2000,
+      "the grace alarm",
+    );
+    // The grace ends (moved back instead of waited for); the alarm clears the flag.
+    const ended = Date.now() - ROOM_GRACE_MS - 1;
+    await runInDurableObject(roomFor(env, conv.id), (room, state) => {
+      state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'leftAt'", String(ended));
+      (room as unknown as { leftAt: number }).leftAt = ended;
+    });
+    await runDurableObjectAlarm(roomFor(env, conv.id));
+    expect((await roomFlag(conv.id)).n).toBe(0);
+    const handed = await handedDuring(conv.id, () => textIn(ws, "after the grace"));
+    expect(handed).toEqual([]);
+    const late = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
+    expect((await late.next((f) => f.type === "hello")).lastSeq).toBe((await roomFlag(conv.id)).seq);
+    late.send({ type: "resume", afterSeq: lastSeq });
+    expect(await late.next((f) => f.type === "reset")).toEqual({ type: "reset" });
   });
 });
 
