@@ -405,6 +405,40 @@ describe("inbox stream (GET /api/ws)", () => {
   });
 });
 
+/** Sends a message in a conversation through the API (202). */
+async function sendIn(ws: Ws, conversationId: string, body: string) {
+  const sent = await call("POST", `/api/conversations/${conversationId}/messages`, { key: ws.key }, { body: { body } });
+  expect(sent.status).toBe(202);
+  return sent.json as { id: string; seq: number };
+}
+
+/**
+ * The calls `methods` of a Durable Object class get while `during` runs, on the instances `mine` picks
+ * (patched on the class's prototype, reached through `stub`'s instance, and restored after).
+ */
+async function callsDuring(
+  stub: DurableObjectStub<Rpc.DurableObjectBranded>,
+  methods: string[],
+  mine: (instance: Record<string, unknown>, args: unknown[]) => boolean,
+  during: () => Promise<void>,
+): Promise<string[]> {
+  const calls: string[] = [];
+  const proto = await runInDurableObject(stub, (instance) => Object.getPrototypeOf(instance));
+  const originals = Object.fromEntries(methods.map((name) => [name, proto[name]]));
+  for (const name of methods) {
+    proto[name] = function (this: Record<string, unknown>, ...args: unknown[]) {
+      if (mine(this, args)) calls.push(name);
+      return Reflect.apply(originals[name], this, args);
+    };
+  }
+  try {
+    await during();
+  } finally {
+    Object.assign(proto, originals);
+  }
+  return calls;
+}
+
 describe("inbox stream presence: nobody listening, nothing told", () => {
   const listeners = async (workspaceId: string) =>
     (
@@ -413,22 +447,16 @@ describe("inbox stream presence: nobody listening, nothing told", () => {
         .first<{ n: number }>()
     )?.n;
 
-  /** Counts the stream's publishes for this workspace while `during` runs. */
+  /** The conversations the workspace's stream is asked to publish while `during` runs. */
   async function publishesDuring(workspaceId: string, during: () => Promise<void>): Promise<string[]> {
-    const calls: string[] = [];
-    const stream = inboxFor(env, workspaceId);
-    const proto = await runInDurableObject(stream, (instance) => Object.getPrototypeOf(instance));
-    const original = proto.publish;
-    proto.publish = function (this: unknown, conversationId: string) {
-      calls.push(conversationId);
-      return Reflect.apply(original, this, [conversationId]);
-    };
-    try {
-      await during();
-    } finally {
-      proto.publish = original;
-    }
-    return calls;
+    const asked: string[] = [];
+    await callsDuring(
+      inboxFor(env, workspaceId),
+      ["publish"],
+      (_stream, [conversationId]) => asked.push(String(conversationId)) > 0,
+      during,
+    );
+    return asked;
   }
 
   it("writers skip the stream while nobody has the inbox open; a socket opened after a skipped change still has it, and later changes reach it", async () => {
@@ -441,14 +469,8 @@ describe("inbox stream presence: nobody listening, nothing told", () => {
     const conv = await conversationOf(ws);
     const skipped = await publishesDuring(workspaceId, async () => {
       await textIn(ws, "while nobody looks"); // the webhook's one-round-trip path
-      const sent = await call(
-        "POST",
-        `/api/conversations/${conv.id}/messages`,
-        { key: ws.key },
-        { body: { body: "a reply" } },
-      );
-      expect(sent.status).toBe(202);
-      await settle(ws.key, ws.customer, sent.json.id); // the consumer's batch, then the callbacks
+      const sent = await sendIn(ws, conv.id, "a reply");
+      await settle(ws.key, ws.customer, sent.id); // the consumer's batch, then the callbacks
       await new Promise((r) => setTimeout(r, 200));
     });
     expect(skipped).toEqual([]);
@@ -496,24 +518,13 @@ describe("room presence: writers leave out a room nobody has open", () => {
       .first<{ n: number; seq: number }>()) ?? { n: -1, seq: -1 };
 
   /** The frames writers hand this conversation's room while `during` runs (its deliver calls). */
-  async function handedDuring(conversationId: string, during: () => Promise<void>): Promise<string[]> {
-    const calls: string[] = [];
-    const room = roomFor(env, conversationId);
-    const proto = await runInDurableObject(room, (instance) => Object.getPrototypeOf(instance));
-    const originals = { deliverMessage: proto.deliverMessage, deliverCommitted: proto.deliverCommitted };
-    for (const name of ["deliverMessage", "deliverCommitted"] as const) {
-      proto[name] = function (this: { conversationId?: string }, ...args: unknown[]) {
-        if (this.conversationId === conversationId) calls.push(name);
-        return Reflect.apply(originals[name], this, args);
-      };
-    }
-    try {
-      await during();
-    } finally {
-      Object.assign(proto, originals);
-    }
-    return calls;
-  }
+  const handedDuring = (conversationId: string, during: () => Promise<void>) =>
+    callsDuring(
+      roomFor(env, conversationId),
+      ["deliverMessage", "deliverCommitted"],
+      (room) => room.conversationId === conversationId,
+      during,
+    );
 
   it("a new thread's room is left out until a socket opens; it then starts at D1's seq at once, and every later frame reaches it in order", async () => {
     const ws = await textingWorkspace();
@@ -522,29 +533,18 @@ describe("room presence: writers leave out a room nobody has open", () => {
     expect((await roomFlag(conv.id)).n).toBe(0);
     const handed = await handedDuring(conv.id, async () => {
       await textIn(ws, "nobody is looking"); // the webhook's one-round-trip path
-      const sent = await call(
-        "POST",
-        `/api/conversations/${conv.id}/messages`,
-        { key: ws.key },
-        { body: { body: "reply" } },
-      );
-      await settle(ws.key, ws.customer, sent.json.id); // the consumer's batch and two callbacks
+      const sent = await sendIn(ws, conv.id, "reply");
+      await settle(ws.key, ws.customer, sent.id); // the consumer's batch and two callbacks
     });
     expect(handed).toEqual([]);
     // The room's own append after the seqs it missed does not hold its frame for them.
-    const again = await call(
-      "POST",
-      `/api/conversations/${conv.id}/messages`,
-      { key: ws.key },
-      { body: { body: "again" } },
-    );
-    expect(again.status).toBe(202);
-    await settle(ws.key, ws.customer, again.json.id);
+    const again = await sendIn(ws, conv.id, "again");
+    await settle(ws.key, ws.customer, again.id);
     const roomSeq = await runInDurableObject(
       roomFor(env, conv.id),
       (room) => (room as unknown as { lastSeq: number }).lastSeq,
     );
-    expect(roomSeq).toBeGreaterThanOrEqual(again.json.seq); // not held back for the seqs it never got
+    expect(roomSeq).toBeGreaterThanOrEqual(again.seq); // not held back for the seqs it never got
     // A socket: the flag is set before it is accepted, hello carries D1's seq (no wait), frames follow in order.
     const t0 = Date.now();
     const socket = await openSocket(`/api/conversations/${conv.id}/ws`, { key: ws.key });
