@@ -57,6 +57,42 @@ function isWorkerd(pid) {
   }
 }
 
+/**
+ * What a stack process is, for the CPU split: wrangler's proxy `workerd` (it listens on the public port
+ * and forwards every request and WebSocket message), the app's `workerd` (the Worker, its Durable
+ * Objects, Miniflare's D1 and queues), wrangler's Node process, the emulator; null for helpers (esbuild).
+ */
+function processLabel(pid, port) {
+  let cmd;
+  try {
+    cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return null;
+  }
+  if (cmd.includes("workerd")) return cmd.includes(`entry=127.0.0.1:${port} `) ? "proxy workerd" : "app workerd";
+  if (cmd.includes("emulator/main")) return "emulator";
+  if (cmd.includes("wrangler")) return "wrangler";
+  return null;
+}
+
+/** CPU seconds so far of each kind of stack process (processLabel). */
+function cpuByProcess(stack, port) {
+  const split = {};
+  for (const pid of stack.pids()) {
+    const label = processLabel(pid, port);
+    if (label) split[label] = (split[label] ?? 0) + cpuSeconds([pid]);
+  }
+  return split;
+}
+
+/** "app workerd 0.8, proxy workerd 1.1, …" ms per unit between two cpuByProcess readings. */
+function perUnitSplit(before, after, units) {
+  return Object.keys(after)
+    .sort()
+    .map((label) => `${label} ${(((after[label] - (before[label] ?? 0)) * 1000) / units).toFixed(2)}`)
+    .join(", ");
+}
+
 /** The D1 work a response reports (Server-Timing: d1;desc="round-trips=R statements=S"). */
 function d1Of(res) {
   const m = /round-trips=(\d+) statements=(\d+)/.exec(res.headers.get("Server-Timing") ?? "");
@@ -329,11 +365,13 @@ async function main() {
 
       if (want("throughput")) {
         console.log(`\nThroughput, 20 connections, ${N.throughputSeconds} s each`);
+        const splitTrivial = cpuByProcess(stack, 8797);
         const trivial = await load(20, N.throughputSeconds, async () => {
           const r = await fetch(`${base}/api/healthz`);
           await r.text();
           return r.ok;
         });
+        const splitBetween = cpuByProcess(stack, 8797);
         const pids = stack.pids();
         const cpuBefore = cpuSeconds(pids);
         let i = 0;
@@ -344,6 +382,7 @@ async function main() {
           return res.ok;
         });
         const cpu = cpuSeconds(stack.pids()) - cpuBefore;
+        const splitAfter = cpuByProcess(stack, 8797);
         const ratio = webhook.perSecond / trivial.perSecond;
         results.figures.throughput = {
           trivialPerSecond: trivial.perSecond,
@@ -360,6 +399,10 @@ async function main() {
           `${((cpu * 1000) / webhook.done).toFixed(2)} ms`,
           `${cpu.toFixed(1)} s CPU for ${webhook.done} texts`,
         );
+        // Which process each costs (ms of CPU per request): the trivial route is bounded by the machine as a
+        // whole, a heavier path by the app's workerd (one thread).
+        console.log(`    trivial route, ms CPU a request: ${perUnitSplit(splitTrivial, splitBetween, trivial.done)}`);
+        console.log(`    inbound text, ms CPU a request:  ${perUnitSplit(splitBetween, splitAfter, webhook.done)}`);
       }
 
       if (want("cpu")) {
@@ -410,39 +453,81 @@ async function main() {
         const customer = randomUs();
         await fetch(...Object.values(inboundRequest(stack, customer, ws.from, "open the room")));
         const conv = (await api(base, "POST", "/api/conversations", { key: ws.key, body: { phone: customer } })).json;
-        const sockets = Array.from({ length: N.fanoutClients }, () =>
-          openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key),
-        );
-        await Promise.all(sockets.map((s) => s.opened));
-        await sleep(300);
-        const samples = [];
-        for (let r = 0; r < N.fanoutRounds; r++) {
-          const body = `fan ${r}`;
-          const arrivals = sockets.map(
-            (s) =>
-              new Promise((resolve) => {
-                const l = (frame, at) => {
-                  if (frame.type === "message" && frame.message.body === body) {
-                    s.listeners.delete(l);
-                    resolve(at);
-                  }
-                };
-                s.listeners.add(l);
-              }),
+        /** `rounds` inbound texts, one at a time; per round, each socket's arrival time after the webhook was sent. */
+        const fanRounds = async (sockets, rounds, tag) => {
+          const perRound = [];
+          for (let r = 0; r < rounds; r++) {
+            const body = `fan ${tag} ${r}`;
+            const arrivals = sockets.map(
+              (s) =>
+                new Promise((resolve) => {
+                  const l = (frame, at) => {
+                    if (frame.type === "message" && frame.message.body === body) {
+                      s.listeners.delete(l);
+                      resolve(at);
+                    }
+                  };
+                  s.listeners.add(l);
+                }),
+            );
+            const req = inboundRequest(stack, customer, ws.from, body);
+            const t0 = now();
+            await fetch(req.url, req.init).then((res) => res.text());
+            perRound.push((await Promise.all(arrivals)).map((at) => at - t0).sort((a, b) => a - b));
+          }
+          return perRound;
+        };
+        const open = async (count) => {
+          const sockets = Array.from({ length: count }, () =>
+            openSocket(stack, `/api/conversations/${conv.id}/ws`, ws.key),
           );
-          const req = inboundRequest(stack, customer, ws.from, body);
-          const t0 = now();
-          await fetch(req.url, req.init).then((res) => res.text());
-          for (const at of await Promise.all(arrivals)) samples.push(at - t0);
-        }
+          await Promise.all(sockets.map((s) => s.opened));
+          await sleep(300);
+          return sockets;
+        };
+        // One client first: the same path without the fan-out.
+        const alone = await open(1);
+        const aloneP50 = pct((await fanRounds(alone, N.fanoutRounds / 2, "alone")).flat(), 50);
+        for (const s of alone) s.ws.close();
+        const sockets = await open(N.fanoutClients);
+        const perRound = await fanRounds(sockets, N.fanoutRounds, "all");
         for (const s of sockets) s.ws.close();
+        const samples = perRound.flat();
         const p50 = pct(samples, 50);
         const p99 = pct(samples, 99);
-        results.figures.fanout = { clients: N.fanoutClients, rounds: N.fanoutRounds, p50, p99, floorP50 };
+        const firstP50 = pct(
+          perRound.map((r) => r[0]),
+          50,
+        );
+        const lastP50 = pct(
+          perRound.map((r) => r[r.length - 1]),
+          50,
+        );
+        results.figures.fanout = {
+          clients: N.fanoutClients,
+          rounds: N.fanoutRounds,
+          p50,
+          p99,
+          floorP50,
+          oneClientP50: aloneP50,
+          firstP50,
+          lastP50,
+        };
+        const over = (v) => (floorP50 ? ` (+${ms(v - floorP50)})` : "");
+        row(
+          "webhook → frame at 1 client p50",
+          ms(aloneP50),
+          floorP50 ? `floor ${ms(floorP50)}: +${ms(aloneP50 - floorP50)}` : "",
+        );
         row(
           `webhook → frame at ${N.fanoutClients} clients p50 / p99`,
           `${ms(p50)} / ${ms(p99)}`,
           floorP50 ? `floor ${ms(floorP50)}: +${ms(p50 - floorP50)} / +${ms(p99 - floorP50)}` : "",
+        );
+        row(
+          `  per text: first / last of the ${N.fanoutClients} frames, p50`,
+          `${ms(firstP50)} / ${ms(lastP50)}`,
+          `${over(firstP50)} /${over(lastP50)}`.trim(),
         );
       }
 
@@ -486,8 +571,10 @@ async function main() {
         console.log(`\n${N.outbound} outbound messages: API → queue → emulator → callbacks, no faults`);
         const workerd = stack.pids().filter((pid) => isWorkerd(pid));
         const cpuBefore = cpuSeconds(workerd);
+        const splitBefore = cpuByProcess(stack, 8797);
         const r = await outboundRun(stack, "clean", N.outbound);
         r.workerdCpuSeconds = cpuSeconds(workerd) - cpuBefore;
+        r.cpuSplit = perUnitSplit(splitBefore, cpuByProcess(stack, 8797), N.outbound);
         results.figures.outbound = r;
         const perSecond = r.count / r.totalSeconds;
         const trivial = results.figures.throughput?.trivialPerSecond;
@@ -509,6 +596,7 @@ async function main() {
           `${((r.workerdCpuSeconds * 1000) / r.count).toFixed(1)} ms`,
           `${r.workerdCpuSeconds.toFixed(1)} s for ${r.count}, checking the results included${process.env.X_LOCAL_OBSERVABILITY === "true" ? " (trace collector on)" : ""}`,
         );
+        console.log(`    ms CPU a message: ${r.cpuSplit}`);
       }
 
       if (want("faults")) {

@@ -59,7 +59,6 @@ const BACKOFF_S = [10, 60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800];
 export const GIVE_UP_AFTER_MS = 24 * 60 * 60 * 1000;
 const TIMEOUT_MS = 10_000;
 
-/** Puts an event on the jobs queue (best effort for the caller: a lost event is logged, never thrown). */
 /** The `message.status` event's data for a status change D1 recorded (the room's, or a writer's that left the room out). */
 export function statusEventData(
   moved: { id: string; status: string; errorCode: number | null },
@@ -69,6 +68,7 @@ export function statusEventData(
   return { messageId: moved.id, status: moved.status, errorCode: moved.errorCode, at: iso(at), conversationId };
 }
 
+/** Puts an event on the jobs queue (best effort for the caller: a lost event is logged, never thrown). */
 export async function emitEvent(
   env: Env,
   workspaceId: string,
