@@ -56,6 +56,35 @@ async function inspector() {
   };
 }
 
+/**
+ * Inclusive time by function (the function and everything it called; each function counted once per
+ * sample), weighted by the samples' time deltas, idle excluded: where a whole path's CPU goes.
+ */
+function inclusive(profile, top = 30) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (f) => `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-1)[0]}:${f.lineNumber + 1}`;
+  const total = new Map();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const weight = profile.timeDeltas[i + 1] ?? 0;
+    if (byId.get(id).callFrame.functionName === "(idle)") return;
+    busy += weight;
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const k = key(byId.get(at).callFrame);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + weight);
+    }
+  });
+  console.log("\ninclusive time (a function and what it called):");
+  for (const [k, t] of [...total].sort((a, b) => b[1] - a[1]).slice(1, top + 1)) {
+    console.log(`  ${((100 * t) / busy).toFixed(1).padStart(5)} %  ${k}`);
+  }
+}
+
 /** Self time by function, from a V8 CPU profile (idle excluded). */
 function summarize(profile, top = 30) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -135,6 +164,7 @@ try {
   writeFileSync(file, JSON.stringify(profile));
   console.log(`${workload}: ${count} in ${seconds.toFixed(1)} s; profile written to ${file}`);
   summarize(profile);
+  inclusive(profile);
 } finally {
   await stack.stop();
 }

@@ -24,7 +24,7 @@ import { classifyKeyword, keywordFromOptOutType } from "../domain/keywords";
 import { analyzeSegments } from "../domain/segments";
 import { log, maskPhone } from "../log";
 import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
-import { inboxFor } from "../rooms/inbox-stream";
+import { inboxFor, publishConversation } from "../rooms/inbox-stream";
 import { AWAY_REPLY_EVERY_MS, BusinessHoursSchema } from "../shared/policies";
 import { enqueueMediaCopy } from "./attachments";
 import { emitEvent } from "./events";
@@ -154,9 +154,7 @@ export async function receiveText(
           log("warn", "could not hand a room its frame", { conversationId, error: String(err) }),
         );
     } else if (route.listening) {
-      await inboxFor(ctx.env, workspaceId)
-        .publish(conversationId)
-        .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
+      await publishConversation(ctx.env, workspaceId, conversationId);
     }
     result = { outcome: "created", message, d1: { roundTrips: 0, statements: 0 } };
   } else {

@@ -27,7 +27,7 @@ import type { MessageStatus, messages } from "../db/schema";
 import { fromTwilioStatus } from "../domain/status";
 import { log } from "../log";
 import { type ConversationRoom, roomFor } from "../rooms/conversation-room";
-import { inboxFor } from "../rooms/inbox-stream";
+import { publishConversation } from "../rooms/inbox-stream";
 import { emitEvent, statusEventData } from "./events";
 
 type MessageRow = typeof messages.$inferSelect;
@@ -123,11 +123,7 @@ async function announceCommitted(env: Env, committed: CommittedStatus[]): Promis
         }
       }
       const told = changes.find((c) => c.inbox);
-      if (told) {
-        await inboxFor(env, told.recorded.moved.workspaceId)
-          .publish(conversationId)
-          .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
-      }
+      if (told) await publishConversation(env, told.recorded.moved.workspaceId, conversationId);
     }),
   );
 }

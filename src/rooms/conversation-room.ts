@@ -21,6 +21,7 @@ import {
   conversationStateStatement,
   mirrorSeqStatement,
   reopenStatements,
+  setRoomListeners,
 } from "../db/queries/conversations";
 import {
   appendMessageStatements,
@@ -54,6 +55,7 @@ import {
   type ServerFrame,
 } from "../shared/frames";
 import { inboxFor } from "./inbox-stream";
+import { PresenceFlag } from "./presence";
 import {
   CREDENTIAL_CHECK_MS,
   closeForCredentials,
@@ -117,16 +119,19 @@ export class ConversationRoom extends DurableObject<Env> {
   private fresh = true;
   /** Sockets on their way in (fetch, from the presence write to acceptWebSocket). */
   private accepting = 0;
-  /** The conversation's room_listeners flag as this room last wrote it (meta `present`); null: never. */
-  private present: boolean | null = null;
-  /** Presence writes, one at a time, each deciding when it runs. */
-  private presenceTail: Promise<void> = Promise.resolve();
-  /** When the last socket closed (meta `leftAt`); 0: none ever did. */
+  /** The conversation's room_listeners flag: set while the room is attended(). */
+  private readonly presence: PresenceFlag;
+  /** When the last socket closed (meta `leftAt`, so the grace outlives an eviction); 0: none ever did. */
   private leftAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.conversationId = (ctx.id.name ?? "").split("#")[0] ?? "";
+    this.presence = new PresenceFlag(
+      () => this.attended(),
+      (on) => setRoomListeners(this.env.DB, this.conversationId, on),
+      { conversationId: this.conversationId },
+    );
     // Pings are answered by the runtime without waking the object (idle sockets cost nothing).
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
@@ -146,7 +151,6 @@ export class ConversationRoom extends DurableObject<Env> {
       this.lastSeq = Math.max(Number(meta.get("lastSeq") ?? 0), logged ?? 0);
       this.fresh = !meta.has("lastSeq") && logged === null;
       this.workspaceId = meta.get("workspaceId") ?? null;
-      this.present = meta.has("present") ? meta.get("present") === "1" : null;
       this.leftAt = Number(meta.get("leftAt") ?? 0);
     });
   }
@@ -156,43 +160,22 @@ export class ConversationRoom extends DurableObject<Env> {
    * last one closed less than ROOM_GRACE_MS ago. An unattended room skips gaps at once (writers leave it
    * out, and nobody can resume across them: the log is dropped) instead of waiting for frames.
    */
-  private attended(leaving?: WebSocket): boolean {
-    return (
-      this.accepting > 0 ||
-      this.ctx.getWebSockets().some((ws) => ws !== leaving) ||
-      Date.now() < this.leftAt + ROOM_GRACE_MS
-    );
+  private attended(): boolean {
+    return this.accepting > 0 || this.hasSocketsBesides() || Date.now() < this.leftAt + ROOM_GRACE_MS;
   }
 
-  /**
-   * Brings the conversation's room_listeners flag in line with attended(). One write at a time, each
-   * deciding when it runs, so a clear racing a new socket's set cannot land after it.
-   */
-  private syncPresence(): Promise<void> {
-    const task = async () => {
-      const want = this.attended();
-      if (this.present === want) return;
-      await this.env.DB.prepare("UPDATE conversations SET room_listeners = ?1 WHERE id = ?2")
-        .bind(want ? 1 : 0, this.conversationId)
-        .run();
-      this.present = want;
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('present', ?)", want ? "1" : "0");
-    };
-    const run = this.presenceTail.then(task, task);
-    this.presenceTail = run.catch((err: unknown) => {
-      this.present = null; // unknown: the next sync writes again
-      log("warn", "room presence write failed", { conversationId: this.conversationId, error: String(err) });
-    });
-    return run;
+  private hasSocketsBesides(leaving?: WebSocket): boolean {
+    return this.ctx.getWebSockets().some((ws) => ws !== leaving);
   }
 
   /** A writer handed this room a frame while nobody has it open (a flag left set): clear the flag. */
   private healPresence(): void {
-    if (this.present !== false && !this.attended()) this.ctx.waitUntil(this.syncPresence().catch(() => undefined));
+    if (this.presence.written !== false && !this.attended()) this.ctx.waitUntil(this.presence.sync());
   }
 
-  /** The last socket closed: the grace starts, and the alarm clears the flag when it ends. */
-  private async left(): Promise<void> {
+  /** `closing` was the last socket: the grace starts, and the alarm clears the flag when it ends. */
+  private async leaving(closing: WebSocket): Promise<void> {
+    if (this.hasSocketsBesides(closing)) return;
     this.leftAt = Date.now();
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('leftAt', ?)", String(this.leftAt));
     await this.scheduleAlarm(this.leftAt + ROOM_GRACE_MS);
@@ -356,9 +339,8 @@ export class ConversationRoom extends DurableObject<Env> {
   private commit(frame: LoggedFrame, inbox: boolean): void {
     this.lastSeq = frame.seq;
     this.fresh = false;
-    // Sent before the log is written: the runtime holds a Durable Object's outgoing messages until
-    // its storage writes before them are confirmed, and the log is only a cache of what D1 has
-    // committed (a room that lost its last entries skips them and resumers reload: ensureInitialized).
+    // Sent first: the log is only a cache of what D1 has committed (a room that lost its last entries
+    // skips them and resumers reload: ensureInitialized), so nothing waits for its write.
     const text = JSON.stringify(frame);
     this.sendToAll(text);
     // One write a frame (the room's lastSeq is the log's highest seq); older entries go LOG_TRIM at a time.
@@ -704,7 +686,7 @@ export class ConversationRoom extends DurableObject<Env> {
     this.accepting++;
     try {
       // Writers must see the flag set before this socket can get (or miss) a frame: committed first.
-      await this.syncPresence();
+      await this.presence.sync();
       // An unattended room may have been left out: it takes D1's seq as it is now, without waiting
       // (what it missed is in the thread the client loads once its socket is open).
       if (!wasAttended) this.initialized = false;
@@ -749,7 +731,7 @@ export class ConversationRoom extends DurableObject<Env> {
         // already closed
       }
       this.broadcastPresence(ws);
-      if (!this.ctx.getWebSockets().some((other) => other !== ws)) await this.left();
+      await this.leaving(ws);
     }
   }
 
@@ -770,7 +752,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log("warn", "room socket error", { conversationId: this.conversationId, error: String(error) });
-    if (!this.ctx.getWebSockets().some((other) => other !== ws)) await this.left();
+    await this.leaving(ws);
     try {
       ws.close(1011, "socket error");
     } catch {
@@ -815,10 +797,10 @@ export class ConversationRoom extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length > 0) {
       const check = this.lastCredentialCheck + CREDENTIAL_CHECK_MS;
       next = next === 0 ? check : Math.min(next, check);
-    } else if (this.present !== false) {
+    } else if (this.presence.written !== false) {
       // Nobody here: once the grace is over, the flag is cleared and writers leave the room out.
       const graceEnds = this.leftAt + ROOM_GRACE_MS;
-      if (now >= graceEnds) await this.syncPresence();
+      if (now >= graceEnds) await this.presence.sync();
       else next = next === 0 ? graceEnds : Math.min(next, graceEnds);
     }
     if (next) await this.ctx.storage.setAlarm(next);

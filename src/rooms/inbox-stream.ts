@@ -16,9 +16,11 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import { countingD1, type D1Count, newCount } from "../db/counted";
 import { getConversationViewForReaders } from "../db/queries/conversations";
+import { agentsAmong, setInboxListeners } from "../db/queries/team";
 import { log } from "../log";
 import { presentConversation } from "../messaging/present";
 import type { InboxFrame, NotificationJson } from "../shared/frames";
+import { PresenceFlag } from "./presence";
 import {
   CREDENTIAL_CHECK_MS,
   closeForCredentials,
@@ -32,39 +34,20 @@ import {
 export class InboxStream extends DurableObject<Env> {
   /** Sockets on their way in (fetch between the presence write and acceptWebSocket). */
   private accepting = 0;
-  /** The flag as this object last wrote it (null: not since it started). */
-  private written: boolean | null = null;
-  /** Presence writes, one at a time, each deciding from the sockets open when it runs. */
-  private presenceTail: Promise<void> = Promise.resolve();
+  /** The workspace's inbox_listeners flag: set while a socket is open or on its way in. */
+  private readonly presence: PresenceFlag;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
-  }
-
-  /**
-   * Brings the workspace's `inbox_listeners` flag in line with the sockets open now (`leaving`: one
-   * that is closing, not counted). Writes run one at a time and each looks at the sockets when it
-   * runs, so a clear that races a new socket's set cannot land after it.
-   */
-  private syncPresence(leaving?: WebSocket): Promise<void> {
-    const task = async () => {
-      const open =
+    const workspaceId = ctx.id.name ?? "";
+    this.presence = new PresenceFlag(
+      (leaving) =>
         this.accepting > 0 ||
-        this.ctx.getWebSockets().some((ws) => ws !== leaving && ws.readyState !== WebSocket.CLOSED);
-      if (this.written === open) return;
-      await this.env.DB.prepare("UPDATE workspaces SET inbox_listeners = ?1 WHERE id = ?2")
-        .bind(open ? 1 : 0, this.ctx.id.name ?? "")
-        .run();
-      this.written = open;
-    };
-    const run = this.presenceTail.then(task, task);
-    this.presenceTail = run.catch((err: unknown) => {
-      // Unknown now: the next sync writes again.
-      this.written = null;
-      log("warn", "inbox presence write failed", { error: String(err) });
-    });
-    return run;
+        this.ctx.getWebSockets().some((ws) => ws !== leaving && ws.readyState !== WebSocket.CLOSED),
+      (on) => setInboxListeners(this.env.DB, workspaceId, on),
+      { workspaceId },
+    );
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -75,7 +58,7 @@ export class InboxStream extends DurableObject<Env> {
     // Writers must see the flag set before this socket can get (or miss) anything: committed first.
     this.accepting++;
     try {
-      await this.syncPresence();
+      await this.presence.sync();
     } finally {
       this.accepting--;
     }
@@ -130,18 +113,12 @@ export class InboxStream extends DurableObject<Env> {
       if (state?.userId) online.add(state.userId);
     }
     if (online.size === 0) return null;
-    const { results } = await this.env.DB.prepare(
-      `SELECT user_id AS id FROM memberships WHERE workspace_id = ?1 AND role = 'agent'
-         AND user_id IN (SELECT value FROM json_each(?2)) ORDER BY user_id`,
-    )
-      .bind(this.ctx.id.name ?? "", JSON.stringify([...online]))
-      .all<{ id: string }>();
-    if (results.length === 0) return null;
+    const agents = await agentsAmong(this.env.DB, this.ctx.id.name ?? "", [...online]);
     const last = (await this.ctx.storage.get<string>("lastAssigned")) ?? "";
-    const next = results.find((r) => r.id > last) ?? results[0];
+    const next = agents.find((id) => id > last) ?? agents[0];
     if (!next) return null;
-    await this.ctx.storage.put("lastAssigned", next.id);
-    return next.id;
+    await this.ctx.storage.put("lastAssigned", next);
+    return next;
   }
 
   /** Sends a frame to every socket of the workspace (import progress). */
@@ -175,7 +152,7 @@ export class InboxStream extends DurableObject<Env> {
   /** Every CREDENTIAL_CHECK_MS while sockets are open: close those whose credentials ended (4401). */
   override async alarm(): Promise<void> {
     const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return this.syncPresence();
+    if (sockets.length === 0) return this.presence.sync();
     try {
       for (const { ws, why } of await socketsWithEndedCredentials(this.env.DB, sockets, Date.now())) {
         closeForCredentials(ws, why);
@@ -191,7 +168,7 @@ export class InboxStream extends DurableObject<Env> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) {
       // Told while nobody listens (the flag was set, or the writer did not read it): clear it.
-      this.ctx.waitUntil(this.syncPresence());
+      this.ctx.waitUntil(this.presence.sync());
       return { sent: 0, d1: count };
     }
     const byReader = new Map<string | null, WebSocket[]>();
@@ -251,15 +228,22 @@ export class InboxStream extends DurableObject<Env> {
     } catch {
       // already closed
     }
-    await this.syncPresence(ws);
+    await this.presence.sync(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log("warn", "inbox socket error", { error: String(error) });
-    await this.syncPresence(ws);
+    await this.presence.sync(ws);
   }
 }
 
 export function inboxFor(env: Env, workspaceId: string): DurableObjectStub<InboxStream> {
   return env.INBOX_STREAM.get(env.INBOX_STREAM.idFromName(workspaceId));
+}
+
+/** Asks the workspace's inbox stream to publish a conversation; a failure is logged, never thrown. */
+export function publishConversation(env: Env, workspaceId: string, conversationId: string): Promise<unknown> {
+  return inboxFor(env, workspaceId)
+    .publish(conversationId)
+    .catch((err: unknown) => log("warn", "inbox publish failed", { conversationId, error: String(err) }));
 }

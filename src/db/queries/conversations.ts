@@ -678,6 +678,14 @@ export async function dueSnoozes(db: Db, now: number, limit: number) {
     .limit(limit);
 }
 
+/** Sets or clears a conversation's room presence flag (see src/rooms/presence.ts). */
+export function setRoomListeners(d1: D1Database, conversationId: string, on: boolean) {
+  return d1
+    .prepare("UPDATE conversations SET room_listeners = ?1 WHERE id = ?2")
+    .bind(on ? 1 : 0, conversationId)
+    .run();
+}
+
 /**
  * Appended right after a batch's last UPDATE: when that UPDATE changed a row, takes the
  * conversation's next seq — the room's `proposed` one, or D1's next if D1 is ahead (a room that

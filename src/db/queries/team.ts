@@ -217,3 +217,23 @@ export async function spendPasswordReset(db: Db, tokenHash: string, now: number)
     .returning({ userId: passwordResets.userId });
   return rows[0];
 }
+
+/** Sets or clears a workspace's inbox-stream presence flag (see src/rooms/presence.ts). */
+export function setInboxListeners(d1: D1Database, workspaceId: string, on: boolean) {
+  return d1
+    .prepare("UPDATE workspaces SET inbox_listeners = ?1 WHERE id = ?2")
+    .bind(on ? 1 : 0, workspaceId)
+    .run();
+}
+
+/** Of `userIds`, the workspace's agents (ids in order): who round-robin assignment may pick. */
+export async function agentsAmong(d1: D1Database, workspaceId: string, userIds: string[]): Promise<string[]> {
+  const { results } = await d1
+    .prepare(
+      `SELECT user_id AS id FROM memberships WHERE workspace_id = ?1 AND role = 'agent'
+         AND user_id IN (SELECT value FROM json_each(?2)) ORDER BY user_id`,
+    )
+    .bind(workspaceId, JSON.stringify(userIds))
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}

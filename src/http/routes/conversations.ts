@@ -22,7 +22,7 @@ import { emitEvent } from "../../messaging/events";
 import { actorOf, notify } from "../../messaging/notify";
 import { presentConversation } from "../../messaging/present";
 import { roomFor } from "../../rooms/conversation-room";
-import { inboxFor } from "../../rooms/inbox-stream";
+import { publishConversation } from "../../rooms/inbox-stream";
 import { CONVERSATION_STATUSES, type ConversationStatus } from "../../shared/status";
 import type { AppEnv } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
@@ -194,11 +194,7 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     const view = await getConversationView(db, workspaceId, userId, conversation.id);
     if (!view) throw notFound("Conversation");
     if (created) {
-      c.executionCtx.waitUntil(
-        inboxFor(c.env, workspaceId)
-          .publish(conversation.id)
-          .catch(() => undefined),
-      );
+      c.executionCtx.waitUntil(publishConversation(c.env, workspaceId, conversation.id));
       c.executionCtx.waitUntil(
         emitEvent(c.env, workspaceId, "conversation.created", {
           conversationId: conversation.id,
@@ -273,11 +269,7 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     const view = await getConversationView(db, workspaceId, userId, id);
     if (!view) throw notFound("Conversation");
     if (!change) {
-      c.executionCtx.waitUntil(
-        inboxFor(c.env, workspaceId)
-          .publish(id)
-          .catch(() => undefined),
-      );
+      c.executionCtx.waitUntil(publishConversation(c.env, workspaceId, id));
     }
     return c.json(presentConversation(view), 200);
   });

@@ -23,7 +23,7 @@ import { auditLog, invitations, numbers } from "../../db/schema";
 import { ApiError, conflict, forbidden, notFound, unprocessable } from "../../domain/errors";
 import { newId } from "../../domain/ids";
 import { iso } from "../../domain/time";
-import { inboxFor } from "../../rooms/inbox-stream";
+import { inboxFor, publishConversation } from "../../rooms/inbox-stream";
 import { randomToken, sha256Hex } from "../../security/crypto";
 import { ROLES } from "../../shared/status";
 import type { AppEnv, Principal } from "../context";
@@ -327,9 +327,10 @@ export const teamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
       role: member.role,
     });
     await closeSocketsOf(c, principal.workspaceId, member.userId);
-    const inbox = inboxFor(c.env, principal.workspaceId);
     c.executionCtx.waitUntil(
-      Promise.all(removed.unassigned.map((conversationId) => inbox.publish(conversationId).catch(() => undefined))),
+      Promise.all(
+        removed.unassigned.map((conversationId) => publishConversation(c.env, principal.workspaceId, conversationId)),
+      ),
     );
     return c.body(null, 204);
   })
